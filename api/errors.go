@@ -1,0 +1,237 @@
+package api
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+)
+
+// Kind classifies why a connection failed.
+type Kind int
+
+const (
+	KindUnknown          Kind = iota // not classified
+	KindUnknownAuthority             // the chain does not lead to a trusted root
+	KindNameMismatch                 // the certificate is not valid for the server name
+	KindExpired                      // a certificate in the chain has expired
+	KindNotYetValid                  // a certificate in the chain is not valid yet
+	KindBadCertificate               // another certificate verification failure
+	KindPeerAlert                    // the peer sent a fatal alert (see Error.Alert)
+	KindProtocolVersion              // no protocol version both sides accept
+	KindProtocol                     // the peer broke the protocol (garbage, bad record, not TLS)
+	KindHandshakeTimeout             // the handshake did not finish in time
+	KindCanceled                     // the caller's context was canceled
+	KindTransport                    // the transport failed (reset, closed, unreachable)
+	KindPQRequired                   // a hybrid post-quantum group was required but not negotiated
+	KindPolicyDenied                 // the host's policy refused the connection
+	KindInvalidConfig                // the configuration (server name, versions, options) is invalid
+)
+
+var kindNames = [...]string{
+	KindUnknown:          "handshake failure",
+	KindUnknownAuthority: "unknown authority",
+	KindNameMismatch:     "name mismatch",
+	KindExpired:          "certificate expired",
+	KindNotYetValid:      "certificate not yet valid",
+	KindBadCertificate:   "bad certificate",
+	KindPeerAlert:        "peer alert",
+	KindProtocolVersion:  "protocol version",
+	KindProtocol:         "protocol error",
+	KindHandshakeTimeout: "handshake timeout",
+	KindCanceled:         "canceled",
+	KindTransport:        "transport failure",
+	KindPQRequired:       "post-quantum key exchange required",
+	KindPolicyDenied:     "policy denied",
+	KindInvalidConfig:    "invalid configuration",
+}
+
+// String returns the kind's stable, human-readable name. Guests see it at the
+// start of an io-error's debug string, so it does not change between releases.
+func (k Kind) String() string {
+	if k >= 0 && int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", int(k))
+}
+
+// Error is a classified connection failure.
+type Error struct {
+	Kind    Kind
+	Alert   uint8  // the TLS alert code, for KindPeerAlert
+	Backend string // the Provider that failed, if known
+	Err     error  // the underlying cause, if any
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("tls: ")
+	b.WriteString(e.Kind.String())
+	if e.Kind == KindPeerAlert {
+		fmt.Fprintf(&b, " %s (%d)", AlertName(e.Alert), e.Alert)
+	}
+	if e.Backend != "" {
+		b.WriteString(" [")
+		b.WriteString(e.Backend)
+		b.WriteString("]")
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is matches the sentinel of the same kind, so errors.Is(err, ErrExpired) works.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Err == nil && t.Backend == "" && t.Kind == e.Kind && (t.Alert == 0 || t.Alert == e.Alert)
+}
+
+// Sentinels for errors.Is. They match any *Error of the same Kind.
+var (
+	ErrUnknownAuthority = &Error{Kind: KindUnknownAuthority}
+	ErrNameMismatch     = &Error{Kind: KindNameMismatch}
+	ErrExpired          = &Error{Kind: KindExpired}
+	ErrNotYetValid      = &Error{Kind: KindNotYetValid}
+	ErrBadCertificate   = &Error{Kind: KindBadCertificate}
+	ErrPeerAlert        = &Error{Kind: KindPeerAlert}
+	ErrProtocolVersion  = &Error{Kind: KindProtocolVersion}
+	ErrProtocol         = &Error{Kind: KindProtocol}
+	ErrHandshakeTimeout = &Error{Kind: KindHandshakeTimeout}
+	ErrCanceled         = &Error{Kind: KindCanceled}
+	ErrTransport        = &Error{Kind: KindTransport}
+	ErrPQRequired       = &Error{Kind: KindPQRequired}
+	ErrPolicyDenied     = &Error{Kind: KindPolicyDenied}
+	ErrInvalidConfig    = &Error{Kind: KindInvalidConfig}
+)
+
+// KindOf returns the Kind of err, or KindUnknown if err carries no *Error.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindUnknown
+}
+
+// TLS alert codes (RFC 8446 section 6) that classification relies on.
+const (
+	AlertCloseNotify          = 0
+	AlertHandshakeFailure     = 40
+	AlertBadCertificate       = 42
+	AlertCertificateRequired  = 116
+	AlertProtocolVersion      = 70
+	AlertInsufficientSecurity = 71
+	AlertNoApplicationProto   = 120
+)
+
+var alertNames = map[uint8]string{
+	0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 22: "record_overflow",
+	40: "handshake_failure", 42: "bad_certificate", 43: "unsupported_certificate",
+	44: "certificate_revoked", 45: "certificate_expired", 46: "certificate_unknown",
+	47: "illegal_parameter", 48: "unknown_ca", 49: "access_denied", 50: "decode_error",
+	51: "decrypt_error", 70: "protocol_version", 71: "insufficient_security",
+	80: "internal_error", 86: "inappropriate_fallback", 90: "user_canceled",
+	109: "missing_extension", 110: "unsupported_extension", 112: "unrecognized_name",
+	113: "bad_certificate_status_response", 115: "unknown_psk_identity",
+	116: "certificate_required", 120: "no_application_protocol",
+}
+
+// AlertName returns the RFC 8446 name of a TLS alert code.
+func AlertName(code uint8) string {
+	if n, ok := alertNames[code]; ok {
+		return n
+	}
+	return fmt.Sprintf("alert(%d)", code)
+}
+
+// Classify turns an error from crypto/tls, crypto/x509, net or context into an
+// *Error. Errors that are already classified are returned unchanged. Backends
+// built on crypto/tls use it directly; others map their own alert and record
+// errors first and pass the rest through here.
+func Classify(err error, backend string) error {
+	if err == nil {
+		return nil
+	}
+	var ae *Error
+	if errors.As(err, &ae) {
+		if ae.Backend == "" {
+			ae.Backend = backend
+		}
+		return err
+	}
+	return &Error{Kind: classifyKind(err), Alert: alertOf(err), Backend: backend, Err: err}
+}
+
+func alertOf(err error) uint8 {
+	var a tls.AlertError
+	if errors.As(err, &a) {
+		return uint8(a)
+	}
+	return 0
+}
+
+func classifyKind(err error) Kind {
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		alert    tls.AlertError
+		record   tls.RecordHeaderError
+		netErr   net.Error
+	)
+	switch {
+	case errors.As(err, &unknown):
+		return KindUnknownAuthority
+	case errors.As(err, &hostname):
+		return KindNameMismatch
+	case errors.As(err, &invalid):
+		if invalid.Reason == x509.Expired {
+			if strings.Contains(invalid.Detail, "is before") {
+				return KindNotYetValid
+			}
+			return KindExpired
+		}
+		return KindBadCertificate
+	case errors.As(err, &alert):
+		if alert == AlertProtocolVersion {
+			return KindProtocolVersion
+		}
+		return KindPeerAlert
+	case errors.Is(err, context.Canceled):
+		return KindCanceled
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return KindHandshakeTimeout
+	case errors.As(err, &record):
+		return KindProtocol
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNREFUSED):
+		return KindTransport
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return KindHandshakeTimeout
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "protocol version not supported"), strings.Contains(msg, "unsupported versions"),
+		strings.Contains(msg, "server selected unsupported protocol version"):
+		return KindProtocolVersion
+	case strings.Contains(msg, "certificate signed by unknown authority"):
+		return KindUnknownAuthority
+	case strings.HasPrefix(msg, "tls: "), strings.Contains(msg, "local error: tls:"):
+		return KindProtocol
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return KindTransport
+	}
+	return KindUnknown
+}

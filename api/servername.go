@@ -1,0 +1,46 @@
+package api
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxServerNameLen is the longest DNS name (RFC 1035, without the trailing dot).
+const MaxServerNameLen = 253
+
+// ValidateServerName checks a server name before any network I/O. It accepts
+// a DNS name or an IP address literal and returns a KindInvalidConfig *Error
+// otherwise: empty, longer than 253 bytes, not UTF-8, containing NUL or other
+// control characters, spaces, or empty labels.
+func ValidateServerName(name string) error {
+	bad := func(why string) error {
+		return &Error{Kind: KindInvalidConfig, Err: fmt.Errorf("invalid server name %q: %s", name, why)}
+	}
+	switch {
+	case name == "":
+		return bad("empty")
+	case len(name) > MaxServerNameLen:
+		return bad(fmt.Sprintf("%d bytes, longer than %d", len(name), MaxServerNameLen))
+	case !utf8.ValidString(name):
+		return bad("not valid UTF-8")
+	}
+	if _, err := netip.ParseAddr(strings.Trim(name, "[]")); err == nil {
+		return nil
+	}
+	for _, r := range name {
+		if r < 0x21 || r == 0x7f {
+			return bad("contains a control character or space")
+		}
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(name, "."), ".") {
+		if label == "" {
+			return bad("empty label")
+		}
+		if len(label) > 63 {
+			return bad("label longer than 63 bytes")
+		}
+	}
+	return nil
+}

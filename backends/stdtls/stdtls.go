@@ -1,0 +1,124 @@
+// Package stdtls is the wasitls backend built on Go's crypto/tls.
+//
+// It is the default backend: the reference behaviour the other backends are
+// measured against. Importing the package registers it as "stdtls":
+//
+//	import _ "github.com/wasitls/wasitls/backends/stdtls"
+//	p, _ := api.Lookup("stdtls")
+package stdtls
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+
+	"github.com/wasitls/wasitls/api"
+)
+
+// Name is the registry name of this backend.
+const Name = "stdtls"
+
+func init() { api.Register(Provider{}) }
+
+// Provider implements api.Provider with crypto/tls. The zero value is ready to use.
+type Provider struct{}
+
+// Name returns "stdtls".
+func (Provider) Name() string { return Name }
+
+// Capabilities: crypto/tls does everything the suite asks for.
+func (Provider) Capabilities() api.Capabilities {
+	return api.Capabilities{TLS12: true, Resumption: true, ALPNOverride: true, ClassicalOnly: true, ClientAuth: true, ReportsGroup: true}
+}
+
+// TLSConfig converts cfg to a crypto/tls client configuration. It is exported
+// for wrappers that start from stdtls and change one thing.
+func TLSConfig(cfg *api.Config) (*tls.Config, error) {
+	if err := api.ValidateServerName(cfg.ServerName); err != nil {
+		return nil, err
+	}
+	if len(cfg.Options) > 0 {
+		for k := range cfg.Options {
+			return nil, &api.Error{Kind: api.KindInvalidConfig, Backend: Name, Err: fmt.Errorf("unknown option %q", k)}
+		}
+	}
+	minV, maxV := cfg.Versions()
+	tc := &tls.Config{
+		ServerName:         cfg.ServerName,
+		NextProtos:         cfg.NextProtos,
+		RootCAs:            cfg.RootCAs,
+		MinVersion:         minV,
+		MaxVersion:         maxV,
+		ClientSessionCache: cfg.ClientSessionCache,
+	}
+	if cert := cfg.ClientCertificate; cert != nil {
+		// GetClientCertificate rather than Certificates: send the identity
+		// even when the server's CA list does not name its issuer, and let the
+		// server decide.
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
+	}
+	return tc, nil
+}
+
+// Client runs a crypto/tls client handshake over transport.
+func (Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
+	tc, err := TLSConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout())
+	defer cancel()
+	c := tls.Client(transport, tc)
+	if err := c.HandshakeContext(ctx); err != nil {
+		// Prefer the context's verdict: crypto/tls reports a canceled
+		// handshake as the transport error it caused.
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			err = fmt.Errorf("%w (%v)", ctxErr, err)
+		}
+		return nil, api.Classify(err, Name)
+	}
+	return &Conn{Conn: c}, nil
+}
+
+// Conn is an established crypto/tls connection.
+type Conn struct {
+	*tls.Conn
+}
+
+// Flush is a no-op: crypto/tls writes a record per Write.
+func (*Conn) Flush() error { return nil }
+
+// CloseWrite sends close_notify, then half-closes the TCP connection so that
+// peers that wait for a FIN (rather than the alert) see the end too.
+func (c *Conn) CloseWrite() error {
+	if err := c.Conn.CloseWrite(); err != nil {
+		return err
+	}
+	if hc, ok := c.Conn.NetConn().(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite()
+	}
+	return nil
+}
+
+// State reports what the handshake negotiated.
+func (c *Conn) State() api.ConnectionState {
+	return FromTLSState(c.Conn.ConnectionState(), Name, "")
+}
+
+// FromTLSState converts a crypto/tls ConnectionState.
+func FromTLSState(cs tls.ConnectionState, backend, fingerprint string) api.ConnectionState {
+	return api.ConnectionState{
+		Version:            cs.Version,
+		CipherSuite:        cs.CipherSuite,
+		Group:              cs.CurveID,
+		HelloRetryRequest:  cs.HelloRetryRequest,
+		NegotiatedProtocol: cs.NegotiatedProtocol,
+		ServerName:         cs.ServerName,
+		PeerCertificates:   cs.PeerCertificates,
+		VerifiedChains:     cs.VerifiedChains,
+		DidResume:          cs.DidResume,
+		Backend:            backend,
+		Fingerprint:        fingerprint,
+	}
+}

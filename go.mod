@@ -1,0 +1,19 @@
+module github.com/wasitls/wasitls
+
+go 1.26
+
+require (
+	github.com/cloudflare/circl v1.6.5
+	github.com/exaring/ja4plus v0.0.2
+	github.com/open-ch/ja3 v1.0.1
+	github.com/refraction-networking/utls v1.8.2
+	github.com/tetratelabs/wazero v1.12.0
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/andybalholm/brotli v1.0.6 // indirect
+	github.com/klauspost/compress v1.17.4 // indirect
+	golang.org/x/crypto v0.54.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+)
