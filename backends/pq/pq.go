@@ -1,0 +1,450 @@
+// Package pq is the wasitls backend that insists on post-quantum key exchange.
+//
+// It is crypto/tls (see backends/stdtls) with one policy on top: in "require"
+// mode, the default, a handshake completes only if the server agrees to a
+// hybrid ML-KEM group (X25519MLKEM768, SecP256r1MLKEM768 or
+// SecP384r1MLKEM1024). The ClientHello offers nothing else, so a classical
+// server cannot be talked into a classical group, and the negotiated group is
+// checked again after the handshake. A server without a hybrid group fails
+// with the classified [api.ErrPQRequired] error, wrapping the alert the server
+// sent, rather than with a bare handshake_failure. In "prefer" mode the hybrid
+// groups come first and classical groups are allowed; the state reports which
+// one was used, for a gradual rollout.
+//
+// Per connection, [api.Config.Options] selects:
+//
+//	mode        "require" (default) or "prefer"
+//	groups      comma-separated hybrid groups to offer, e.g. "SecP256r1MLKEM768"
+//	            for a P-256-only (FIPS-minded) policy; default all three
+//	mldsa-pins  comma-separated "sha256/<base64>" pins of ML-DSA public keys;
+//	            the server must prove possession of one of them (see below)
+//
+// # Post-quantum server authentication with ML-DSA (circl)
+//
+// A hybrid key exchange protects recorded traffic from a future quantum
+// computer, but the server is still authenticated with a classical (ECDSA or
+// RSA) signature, and neither crypto/tls nor crypto/x509 can verify ML-DSA.
+// This package closes that gap with cloudflare/circl's ML-DSA (FIPS 204): a
+// server that holds an ML-DSA-44/65/87 key signs the connection's TLS exporter
+// value (RFC 8446 section 7.5, label [ProofLabel]) right after the handshake
+// and sends the signature with its public key as one short frame
+// (see [WriteProof]). The client checks the key against its pins and the
+// signature against the exporter of its own connection, before the guest sees
+// a byte. Because the exporter is derived from the hybrid key exchange and the
+// whole transcript, a valid proof shows that the peer holding the pinned ML-DSA
+// key is the endpoint of this very connection: authentication that survives a
+// quantum attacker who can forge the classical certificate. (In prefer mode
+// with a classical group the proof still authenticates the server, but the
+// key exchange it rests on is then classical.) The server must send the frame
+// before any application data; a pinned server that does not send one fails
+// with ErrNoProof.
+//
+// Why pinning over the exporter rather than ML-DSA-signed certificate chains:
+// a chain whose CAs sign with ML-DSA still ends in a leaf whose classical key
+// signs the handshake, so a quantum attacker who recovers that leaf key
+// impersonates the server anyway; the PQ guarantee would stop one step short.
+// The exporter proof binds an ML-DSA signature to the session itself, needs no
+// hand-written X.509 path validation (a classic source of security bugs), and
+// any server that can export keying material and sign with ML-DSA can produce
+// it: the tests use a Go server (WriteProof) and a Node.js 26 / OpenSSL 3.5
+// server that does it in a few lines of JavaScript. Pins are SHA-256 hashes of
+// the key's SubjectPublicKeyInfo (OIDs of RFC 9881), the format OpenSSL 3.5
+// and Node export, so an operator can pin a key made by either.
+//
+// Importing the package registers a default instance as "pq" (require mode,
+// all three hybrids, no pins); [New] makes configured instances:
+//
+//	p := pq.New(pq.WithName("pq-db"), pq.WithMLDSAPins("db.internal", pin))
+//	api.Register(p)
+//	conn, err := p.Client(ctx, tcp, &api.Config{ServerName: "db.internal", RootCAs: roots})
+//	if errors.Is(err, api.ErrPQRequired) {
+//		// the server offers no hybrid ML-KEM group
+//	}
+package pq
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/backends/stdtls"
+)
+
+// Name is the registry name of the default instance.
+const Name = "pq"
+
+func init() { api.Register(New()) }
+
+// Mode says whether a classical key exchange is acceptable.
+type Mode int
+
+const (
+	// Require refuses any handshake without a hybrid ML-KEM group.
+	Require Mode = iota
+	// Prefer offers the hybrid groups first and accepts a classical one.
+	Prefer
+)
+
+func (m Mode) String() string {
+	if m == Prefer {
+		return "prefer"
+	}
+	return "require"
+}
+
+// Option keys accepted in api.Config.Options.
+const (
+	OptionMode      = "mode"
+	OptionGroups    = "groups"
+	OptionMLDSAPins = "mldsa-pins"
+)
+
+// hybridGroups are the hybrid ML-KEM groups this backend can offer.
+var hybridGroups = []tls.CurveID{tls.X25519MLKEM768, tls.SecP256r1MLKEM768, tls.SecP384r1MLKEM1024}
+
+// classicalGroups are added in prefer mode: Go's default classical set.
+var classicalGroups = []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384, tls.CurveP521}
+
+// Provider is a crypto/tls client that requires (or prefers) a hybrid
+// post-quantum key exchange. It is safe for concurrent use; create it with New.
+type Provider struct {
+	name   string
+	mode   Mode
+	groups []tls.CurveID
+	pins   map[string][]Pin // server name -> pins the server must prove
+}
+
+// An Option configures a Provider.
+type Option func(*Provider)
+
+// WithName sets the registry name (default "pq"), so that several configured
+// instances can be registered side by side.
+func WithName(name string) Option { return func(p *Provider) { p.name = name } }
+
+// WithMode sets the default mode; Config.Options["mode"] overrides it.
+func WithMode(m Mode) Option { return func(p *Provider) { p.mode = m } }
+
+// WithGroups restricts the hybrid groups offered by default;
+// Config.Options["groups"] overrides it. Non-hybrid groups are ignored.
+func WithGroups(groups ...tls.CurveID) Option {
+	return func(p *Provider) {
+		p.groups = nil
+		for _, g := range groups {
+			if api.IsHybridPQ(g) && !slices.Contains(p.groups, g) {
+				p.groups = append(p.groups, g)
+			}
+		}
+	}
+}
+
+// WithMLDSAPins requires the server called serverName to prove possession of
+// an ML-DSA key matching one of pins (see WriteProof). Config.Options
+// ["mldsa-pins"] replaces them for one connection.
+func WithMLDSAPins(serverName string, pins ...Pin) Option {
+	return func(p *Provider) {
+		if p.pins == nil {
+			p.pins = map[string][]Pin{}
+		}
+		key := strings.ToLower(strings.TrimSuffix(serverName, "."))
+		p.pins[key] = append(p.pins[key], pins...)
+	}
+}
+
+// New returns a Provider in require mode offering all three hybrid groups,
+// changed by opts.
+func New(opts ...Option) *Provider {
+	p := &Provider{name: Name, groups: slices.Clone(hybridGroups)}
+	for _, o := range opts {
+		o(p)
+	}
+	if len(p.groups) == 0 {
+		p.groups = slices.Clone(hybridGroups)
+	}
+	return p
+}
+
+// Name returns the registry name.
+func (p *Provider) Name() string { return p.name }
+
+// Capabilities depend on the default mode: require mode speaks TLS 1.3 only
+// (the hybrid groups do not exist in TLS 1.2) and never completes a classical
+// handshake.
+func (p *Provider) Capabilities() api.Capabilities {
+	c := api.Capabilities{Resumption: true, ALPNOverride: true, ClientAuth: true, ReportsGroup: true, RequiresPQ: true}
+	if p.mode == Prefer {
+		c.TLS12, c.ClassicalOnly, c.RequiresPQ = true, true, false
+	}
+	return c
+}
+
+// settings are the effective per-connection choices.
+type settings struct {
+	mode   Mode
+	groups []tls.CurveID
+	pins   []Pin
+}
+
+func (p *Provider) invalid(format string, args ...any) error {
+	return &api.Error{Kind: api.KindInvalidConfig, Backend: p.name, Err: fmt.Errorf(format, args...)}
+}
+
+// resolve merges the provider's defaults with cfg.Options.
+func (p *Provider) resolve(cfg *api.Config) (settings, error) {
+	s := settings{mode: p.mode, groups: p.groups, pins: p.pins[strings.ToLower(strings.TrimSuffix(cfg.ServerName, "."))]}
+	keys := make([]string, 0, len(cfg.Options))
+	for k := range cfg.Options {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // report the same unknown key every time
+	for _, k := range keys {
+		v := cfg.Options[k]
+		switch k {
+		case OptionMode:
+			switch strings.ToLower(strings.TrimSpace(v)) {
+			case "require":
+				s.mode = Require
+			case "prefer":
+				s.mode = Prefer
+			default:
+				return s, p.invalid("option %q: unknown mode %q (want \"require\" or \"prefer\")", k, v)
+			}
+		case OptionGroups:
+			gs, err := ParseGroups(v)
+			if err != nil {
+				return s, p.invalid("option %q: %w", k, err)
+			}
+			s.groups = gs
+		case OptionMLDSAPins:
+			pins, err := ParsePins(v)
+			if err != nil {
+				return s, p.invalid("option %q: %w", k, err)
+			}
+			s.pins = pins
+		default:
+			return s, p.invalid("unknown option %q (known: %s, %s, %s)", k, OptionMode, OptionGroups, OptionMLDSAPins)
+		}
+	}
+	return s, nil
+}
+
+// ParseGroups parses a comma-separated list of hybrid group names
+// (case-insensitive). Classical or unknown names are an error.
+func ParseGroups(list string) ([]tls.CurveID, error) {
+	var out []tls.CurveID
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		var found tls.CurveID
+		for _, g := range append(slices.Clone(hybridGroups), classicalGroups...) {
+			if strings.EqualFold(f, api.GroupName(g)) || strings.EqualFold(f, g.String()) {
+				found = g
+				break
+			}
+		}
+		switch {
+		case found == 0:
+			return nil, fmt.Errorf("unknown group %q (hybrid groups: X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024)", f)
+		case !api.IsHybridPQ(found):
+			return nil, fmt.Errorf("group %q is not a hybrid ML-KEM group", f)
+		case !slices.Contains(out, found):
+			out = append(out, found)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no groups given")
+	}
+	return out, nil
+}
+
+// Client runs the handshake and enforces the key-exchange policy and, when
+// pins apply, the ML-DSA proof.
+func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
+	if cfg == nil {
+		cfg = &api.Config{}
+	}
+	if err := api.ValidateServerName(cfg.ServerName); err != nil {
+		return nil, err
+	}
+	s, err := p.resolve(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// stdtls validates everything else; it refuses Options it does not know.
+	plain := *cfg
+	plain.Options = nil
+	tc, err := stdtls.TLSConfig(&plain)
+	if err != nil {
+		return nil, api.Classify(err, p.name)
+	}
+	if s.mode == Require {
+		if tc.MaxVersion != 0 && tc.MaxVersion < tls.VersionTLS13 {
+			return nil, p.invalid("require mode needs TLS 1.3, but MaxVersion is %s", tls.VersionName(tc.MaxVersion))
+		}
+		// The hybrid groups exist only in TLS 1.3.
+		tc.MinVersion = tls.VersionTLS13
+		tc.CurvePreferences = slices.Clone(s.groups)
+	} else {
+		tc.CurvePreferences = append(slices.Clone(s.groups), classicalGroups...)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout())
+	defer cancel()
+	raw := &eofConn{Conn: transport}
+	c := tls.Client(raw, tc)
+	if err := c.HandshakeContext(ctx); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			err = fmt.Errorf("%w (%v)", ctxErr, err)
+		}
+		return nil, p.classify(err, s.mode)
+	}
+	cs := c.ConnectionState()
+	if s.mode == Require && !api.IsHybridPQ(cs.CurveID) {
+		// Belt and braces: crypto/tls should never get here with a group we
+		// did not offer, but the policy must not depend on that.
+		_ = c.Close()
+		return nil, &api.Error{Kind: api.KindPQRequired, Backend: p.name,
+			Err: fmt.Errorf("negotiated group %s is not a hybrid ML-KEM group", api.GroupName(cs.CurveID))}
+	}
+	conn := &Conn{Conn: c, raw: raw, backend: p.name}
+	if len(s.pins) > 0 {
+		pin, err := readProof(ctx, c, s.pins)
+		if err != nil {
+			_ = c.Close()
+			kind := api.KindBadCertificate
+			if errors.Is(ctx.Err(), context.Canceled) {
+				kind = api.KindCanceled
+			}
+			return nil, &api.Error{Kind: kind, Backend: p.name, Err: err}
+		}
+		conn.pin = pin
+	}
+	return conn, nil
+}
+
+// classify maps a handshake error. In require mode the ClientHello offered
+// only hybrid groups (and TLS 1.3), so a handshake_failure or
+// insufficient_security alert, or a version refusal, means the server has no
+// hybrid group or no TLS 1.3: the policy's refusal, reported as such.
+func (p *Provider) classify(err error, mode Mode) error {
+	cerr := api.Classify(err, p.name)
+	if mode != Require {
+		return cerr
+	}
+	if strings.Contains(err.Error(), "no supported elliptic curves") {
+		// Nothing was sent: crypto/tls has every offered group disabled,
+		// e.g. by GODEBUG=tlsmlkem=0 or tlssecpmlkem=0.
+		return &api.Error{Kind: api.KindPQRequired, Backend: p.name,
+			Err: fmt.Errorf("no hybrid ML-KEM group is enabled in this process (GODEBUG tlsmlkem/tlssecpmlkem?): %w", err)}
+	}
+	var ae *api.Error
+	if !errors.As(cerr, &ae) {
+		return cerr
+	}
+	pqRefused := ae.Kind == api.KindProtocolVersion ||
+		(ae.Kind == api.KindPeerAlert && (ae.Alert == api.AlertHandshakeFailure || ae.Alert == api.AlertInsufficientSecurity))
+	if !pqRefused {
+		return cerr
+	}
+	return &api.Error{Kind: api.KindPQRequired, Backend: p.name,
+		Err: fmt.Errorf("server refused a TLS 1.3 handshake offering only hybrid ML-KEM groups: %w", cerr)}
+}
+
+// eofConn records whether the transport reported end of stream: crypto/tls
+// turns a TCP close at a record boundary into a clean io.EOF even without
+// close_notify, and this flag tells that truncation apart.
+type eofConn struct {
+	net.Conn
+	eof atomic.Bool
+}
+
+func (c *eofConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if errors.Is(err, io.EOF) {
+		c.eof.Store(true)
+	}
+	return n, err
+}
+
+// Conn is an established connection. Read and Write return classified
+// *api.Error values, except io.EOF after the server's close_notify and
+// deadline errors, which stay as net.Conn callers expect them.
+type Conn struct {
+	*tls.Conn
+	raw     *eofConn
+	backend string
+	pin     Pin
+}
+
+// Read reads plaintext. It returns io.EOF only after close_notify; a
+// transport closed without one is a KindTransport error (truncation).
+func (c *Conn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil {
+		err = c.classify(err)
+	}
+	return n, err
+}
+
+// Write writes plaintext as one or more records.
+func (c *Conn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		err = c.classify(err)
+	}
+	return n, err
+}
+
+func (c *Conn) classify(err error) error {
+	switch {
+	case err == io.EOF:
+		if c.raw.eof.Load() {
+			return &api.Error{Kind: api.KindTransport, Backend: c.backend,
+				Err: fmt.Errorf("connection closed without close_notify (truncated): %w", io.ErrUnexpectedEOF)}
+		}
+		return io.EOF
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return err
+	}
+	return api.Classify(err, c.backend)
+}
+
+// NetConn returns the transport passed to Client.
+func (c *Conn) NetConn() net.Conn { return c.raw.Conn }
+
+// Flush is a no-op: crypto/tls writes a record per Write.
+func (*Conn) Flush() error { return nil }
+
+// CloseWrite sends close_notify, then half-closes the TCP connection so that
+// peers that wait for a FIN (rather than the alert) see the end too.
+func (c *Conn) CloseWrite() error {
+	if err := c.Conn.CloseWrite(); err != nil {
+		return c.classify(err)
+	}
+	if hc, ok := c.raw.Conn.(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite()
+	}
+	return nil
+}
+
+// State reports what the handshake negotiated, including the group and
+// whether the server sent a HelloRetryRequest.
+func (c *Conn) State() api.ConnectionState {
+	return stdtls.FromTLSState(c.Conn.ConnectionState(), c.backend, "")
+}
+
+// ProvenPin returns the pin of the ML-DSA key the server proved, or "" if no
+// pins applied to this connection.
+func (c *Conn) ProvenPin() Pin { return c.pin }
+
+// HybridGroups returns the hybrid ML-KEM groups this backend can offer.
+func HybridGroups() []tls.CurveID { return slices.Clone(hybridGroups) }
