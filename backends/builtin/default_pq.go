@@ -1,0 +1,5 @@
+//go:build default_pq && !default_utls && !no_pq
+
+package builtin
+
+const defaultName = "pq"

@@ -1,0 +1,5 @@
+//go:build !default_utls && !default_pq
+
+package builtin
+
+const defaultName = "stdtls"

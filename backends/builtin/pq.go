@@ -1,0 +1,5 @@
+//go:build !no_pq
+
+package builtin
+
+import _ "github.com/wasitls/wasitls/backends/pq" // registers "pq"

@@ -1,0 +1,5 @@
+//go:build no_utls
+
+package builtin_test
+
+const withUTLS = false

@@ -1,0 +1,5 @@
+//go:build !no_pq
+
+package builtin_test
+
+const withPQ = true
