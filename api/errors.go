@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"syscall"
 )
@@ -177,7 +178,32 @@ func alertOf(err error) uint8 {
 	if errors.As(err, &a) {
 		return uint8(a)
 	}
+	if code, ok := remoteAlert(err); ok {
+		return code
+	}
 	return 0
+}
+
+// remoteAlert finds an alert received from the peer. crypto/tls (and uTLS,
+// its fork) report one as a *net.OpError with Op "remote error" wrapping an
+// unexported uint8 type named alert; tls.AlertError is only used for QUIC.
+func remoteAlert(err error) (uint8, bool) {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "remote error" || op.Err == nil {
+		return 0, false
+	}
+	v := reflect.ValueOf(op.Err)
+	if v.Kind() != reflect.Uint8 || v.Type().Name() != "alert" {
+		return 0, false
+	}
+	return uint8(v.Uint()), true
+}
+
+// isRemoteAlert reports whether err carries an alert from the peer, with the
+// given code or, for code -1, any code.
+func isRemoteAlert(err error, code int) bool {
+	a, ok := remoteAlert(err)
+	return ok && (code < 0 || int(a) == code)
 }
 
 func classifyKind(err error) Kind {
@@ -206,6 +232,10 @@ func classifyKind(err error) Kind {
 		if alert == AlertProtocolVersion {
 			return KindProtocolVersion
 		}
+		return KindPeerAlert
+	case isRemoteAlert(err, AlertProtocolVersion):
+		return KindProtocolVersion
+	case isRemoteAlert(err, -1):
 		return KindPeerAlert
 	case errors.Is(err, context.Canceled):
 		return KindCanceled

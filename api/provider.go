@@ -26,7 +26,10 @@ type Provider interface {
 // plaintext, plus the few TLS operations the host needs.
 //
 // Read and Write may be called from different goroutines at the same time,
-// as with crypto/tls.Conn.
+// as with crypto/tls.Conn. Read returns exactly io.EOF only after the peer's
+// close_notify; a transport that ends without one, and every other failure,
+// is a classified [*Error] (deadline errors from SetDeadline stay as they
+// are). The conformance suite checks this.
 type Conn interface {
 	net.Conn
 

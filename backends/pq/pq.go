@@ -67,12 +67,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"os"
 	"slices"
 	"strings"
-	"sync/atomic"
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/backends/stdtls"
@@ -299,12 +296,8 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout())
 	defer cancel()
-	raw := &eofConn{Conn: transport}
-	c := tls.Client(raw, tc)
-	if err := c.HandshakeContext(ctx); err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			err = fmt.Errorf("%w (%v)", ctxErr, err)
-		}
+	c, err := stdtls.Handshake(ctx, transport, tc, cfg.Timeout(), p.name, "")
+	if err != nil {
 		return nil, p.classify(err, s.mode)
 	}
 	cs := c.ConnectionState()
@@ -315,9 +308,9 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 		return nil, &api.Error{Kind: api.KindPQRequired, Backend: p.name,
 			Err: fmt.Errorf("negotiated group %s is not a hybrid ML-KEM group", api.GroupName(cs.CurveID))}
 	}
-	conn := &Conn{Conn: c, raw: raw, backend: p.name}
+	conn := &Conn{Conn: c}
 	if len(s.pins) > 0 {
-		pin, err := readProof(ctx, c, s.pins)
+		pin, err := readProof(ctx, c.Conn, s.pins)
 		if err != nil {
 			_ = c.Close()
 			kind := api.KindBadCertificate
@@ -359,87 +352,12 @@ func (p *Provider) classify(err error, mode Mode) error {
 		Err: fmt.Errorf("server refused a TLS 1.3 handshake offering only hybrid ML-KEM groups: %w", cerr)}
 }
 
-// eofConn records whether the transport reported end of stream: crypto/tls
-// turns a TCP close at a record boundary into a clean io.EOF even without
-// close_notify, and this flag tells that truncation apart.
-type eofConn struct {
-	net.Conn
-	eof atomic.Bool
-}
-
-func (c *eofConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if errors.Is(err, io.EOF) {
-		c.eof.Store(true)
-	}
-	return n, err
-}
-
-// Conn is an established connection. Read and Write return classified
-// *api.Error values, except io.EOF after the server's close_notify and
-// deadline errors, which stay as net.Conn callers expect them.
+// Conn is an established connection: a stdtls.Conn (classified errors,
+// truncation detection, close_notify with half-close) that also remembers
+// which ML-DSA pin the server proved.
 type Conn struct {
-	*tls.Conn
-	raw     *eofConn
-	backend string
-	pin     Pin
-}
-
-// Read reads plaintext. It returns io.EOF only after close_notify; a
-// transport closed without one is a KindTransport error (truncation).
-func (c *Conn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if err != nil {
-		err = c.classify(err)
-	}
-	return n, err
-}
-
-// Write writes plaintext as one or more records.
-func (c *Conn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	if err != nil {
-		err = c.classify(err)
-	}
-	return n, err
-}
-
-func (c *Conn) classify(err error) error {
-	switch {
-	case err == io.EOF:
-		if c.raw.eof.Load() {
-			return &api.Error{Kind: api.KindTransport, Backend: c.backend,
-				Err: fmt.Errorf("connection closed without close_notify (truncated): %w", io.ErrUnexpectedEOF)}
-		}
-		return io.EOF
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return err
-	}
-	return api.Classify(err, c.backend)
-}
-
-// NetConn returns the transport passed to Client.
-func (c *Conn) NetConn() net.Conn { return c.raw.Conn }
-
-// Flush is a no-op: crypto/tls writes a record per Write.
-func (*Conn) Flush() error { return nil }
-
-// CloseWrite sends close_notify, then half-closes the TCP connection so that
-// peers that wait for a FIN (rather than the alert) see the end too.
-func (c *Conn) CloseWrite() error {
-	if err := c.Conn.CloseWrite(); err != nil {
-		return c.classify(err)
-	}
-	if hc, ok := c.raw.Conn.(interface{ CloseWrite() error }); ok {
-		return hc.CloseWrite()
-	}
-	return nil
-}
-
-// State reports what the handshake negotiated, including the group and
-// whether the server sent a HelloRetryRequest.
-func (c *Conn) State() api.ConnectionState {
-	return stdtls.FromTLSState(c.Conn.ConnectionState(), c.backend, "")
+	*stdtls.Conn
+	pin Pin
 }
 
 // ProvenPin returns the pin of the ML-DSA key the server proved, or "" if no

@@ -10,8 +10,13 @@ package stdtls
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"sync/atomic"
+	"time"
 
 	"github.com/wasitls/wasitls/api"
 )
@@ -67,23 +72,99 @@ func (Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Config)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout())
+	c, err := Handshake(ctx, transport, tc, cfg.Timeout(), Name, "")
+	if err != nil {
+		return nil, api.Classify(err, Name)
+	}
+	return c, nil
+}
+
+// Handshake runs a crypto/tls client handshake with tc over transport, bounded
+// by timeout and ctx, and wraps the result as a *Conn that reports backend and
+// fingerprint in its state. The error is returned unclassified (but naming the
+// context's verdict when ctx ended), so that backends built on crypto/tls can
+// classify it their own way before falling back to api.Classify.
+func Handshake(ctx context.Context, transport net.Conn, tc *tls.Config, timeout time.Duration, backend, fingerprint string) (*Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c := tls.Client(transport, tc)
+	raw := &eofConn{Conn: transport}
+	c := tls.Client(raw, tc)
 	if err := c.HandshakeContext(ctx); err != nil {
 		// Prefer the context's verdict: crypto/tls reports a canceled
 		// handshake as the transport error it caused.
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			err = fmt.Errorf("%w (%v)", ctxErr, err)
 		}
-		return nil, api.Classify(err, Name)
+		return nil, err
 	}
-	return &Conn{Conn: c}, nil
+	return &Conn{Conn: c, raw: raw, backend: backend, fingerprint: fingerprint}, nil
 }
 
-// Conn is an established crypto/tls connection.
+// eofConn records whether the transport reported end of stream. crypto/tls
+// turns a TCP close at a record boundary into a clean io.EOF even without
+// close_notify; this flag lets Conn.Read tell that truncation apart.
+type eofConn struct {
+	net.Conn
+	eof atomic.Bool
+}
+
+func (c *eofConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if errors.Is(err, io.EOF) {
+		c.eof.Store(true)
+	}
+	return n, err
+}
+
+// Conn is an established crypto/tls connection. Read and Write return
+// classified *api.Error values, except io.EOF after the peer's close_notify
+// and deadline errors, which stay as net.Conn callers expect them.
 type Conn struct {
 	*tls.Conn
+	raw         *eofConn
+	backend     string
+	fingerprint string
+}
+
+// Read reads plaintext. It returns io.EOF only after close_notify; a
+// transport closed without one is a KindTransport error (truncation).
+func (c *Conn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil {
+		err = c.classify(err)
+	}
+	return n, err
+}
+
+// Write writes plaintext as one or more records.
+func (c *Conn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		err = c.classify(err)
+	}
+	return n, err
+}
+
+func (c *Conn) classify(err error) error {
+	switch {
+	case err == io.EOF:
+		if c.raw != nil && c.raw.eof.Load() {
+			return &api.Error{Kind: api.KindTransport, Backend: c.backend,
+				Err: fmt.Errorf("connection closed without close_notify (truncated): %w", io.ErrUnexpectedEOF)}
+		}
+		return io.EOF
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return err
+	}
+	return api.Classify(err, c.backend)
+}
+
+// NetConn returns the transport passed to Client.
+func (c *Conn) NetConn() net.Conn {
+	if c.raw != nil {
+		return c.raw.Conn
+	}
+	return c.Conn.NetConn()
 }
 
 // Flush is a no-op: crypto/tls writes a record per Write.
@@ -93,9 +174,9 @@ func (*Conn) Flush() error { return nil }
 // peers that wait for a FIN (rather than the alert) see the end too.
 func (c *Conn) CloseWrite() error {
 	if err := c.Conn.CloseWrite(); err != nil {
-		return err
+		return c.classify(err)
 	}
-	if hc, ok := c.Conn.NetConn().(interface{ CloseWrite() error }); ok {
+	if hc, ok := c.NetConn().(interface{ CloseWrite() error }); ok {
 		return hc.CloseWrite()
 	}
 	return nil
@@ -103,7 +184,7 @@ func (c *Conn) CloseWrite() error {
 
 // State reports what the handshake negotiated.
 func (c *Conn) State() api.ConnectionState {
-	return FromTLSState(c.Conn.ConnectionState(), Name, "")
+	return FromTLSState(c.Conn.ConnectionState(), c.backend, c.fingerprint)
 }
 
 // FromTLSState converts a crypto/tls ConnectionState.

@@ -1,0 +1,17 @@
+package stdtls_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/conformance"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestConformance runs the shared suite against crypto/tls.
+func TestConformance(t *testing.T) {
+	conformance.Run(t, stdtls.Provider{})
+}
