@@ -1,0 +1,111 @@
+// Package cabi holds the canonical-ABI plumbing shared by the wasitls guest
+// bindings: the exported cabi_realloc through which the host allocates the
+// strings and lists it returns, and the explicit 32-bit return areas the
+// bindings decode.
+//
+// Standard Go (GOOS=wasip1) lays out pointers and slices as 64-bit values, so
+// no Go struct with pointer fields matches a canonical-ABI layout. Return
+// areas are therefore plain byte arrays read at fixed offsets:
+//
+//	var ret cabi.Area
+//	readImport(uint32(stream), n, ret.Ptr())
+//	if ret.U8(0) == 0 { // ok
+//		data := cabi.TakeBytes(ret.U32(4), ret.U32(8))
+//	}
+//
+// Memory handed to the host is always on the Go heap: escape analysis moves
+// anything whose address reaches a //go:wasmimport function there, and the
+// Go collector does not move heap objects.
+package cabi
+
+import (
+	"encoding/binary"
+	"unsafe"
+)
+
+// live keeps every block handed out by cabi_realloc reachable until a binding
+// takes it: the host holds only a 32-bit address, which Go's collector cannot
+// see. Keys are the block addresses. The map is pre-sized so that
+// cabi_realloc, which runs re-entrantly inside a host call, normally adds
+// to it without growing it.
+var live = make(map[uint32][]uint64, 64)
+
+// Live reports how many host-allocated blocks have not been taken yet; a
+// binding that forgets to take a result shows up here (tests check it is 0).
+func Live() int { return len(live) }
+
+// TakeBytes returns the n bytes at ptr that the host allocated through
+// cabi_realloc and stops tracking the block: from now on the returned slice
+// keeps it alive. No copy is made.
+func TakeBytes(ptr, n uint32) []byte {
+	block, ok := live[ptr]
+	if !ok {
+		if n == 0 {
+			return []byte{}
+		}
+		// Not a block we handed out: the host broke the canonical ABI.
+		panic("cabi: host returned a list that was not allocated through cabi_realloc")
+	}
+	delete(live, ptr)
+	if uint64(n) > uint64(len(block))*8 {
+		panic("cabi: host returned a list longer than its allocation")
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(block))), n)
+}
+
+// TakeString is TakeBytes for strings.
+func TakeString(ptr, n uint32) string {
+	b := TakeBytes(ptr, n)
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// TakeU32s returns a list<u32> the host allocated (n elements).
+func TakeU32s(ptr, n uint32) []uint32 {
+	b := TakeBytes(ptr, n*4)
+	out := make([]uint32, n)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint32(b[4*i:])
+	}
+	return out
+}
+
+// Area is a return area: 8-byte aligned and large enough for every result
+// of the implemented interfaces (the largest, tcp-socket.local-address's
+// result<ip-socket-address, error-code>, needs 36 bytes).
+type Area [5]uint64
+
+// Ptr is the address to pass to an import as its return pointer.
+func (a *Area) Ptr() unsafe.Pointer { return unsafe.Pointer(a) }
+
+// Bytes is the area as bytes, for decoders and tests.
+func (a *Area) Bytes() []byte { return unsafe.Slice((*byte)(unsafe.Pointer(a)), len(a)*8) }
+
+// U8 reads the byte at off.
+func (a *Area) U8(off int) uint8 { return a.Bytes()[off] }
+
+// U16 reads a little-endian u16 at off.
+func (a *Area) U16(off int) uint16 { return binary.LittleEndian.Uint16(a.Bytes()[off:]) }
+
+// U32 reads a little-endian u32 at off.
+func (a *Area) U32(off int) uint32 { return binary.LittleEndian.Uint32(a.Bytes()[off:]) }
+
+// U64 reads a little-endian u64 at off.
+func (a *Area) U64(off int) uint64 { return binary.LittleEndian.Uint64(a.Bytes()[off:]) }
+
+// BytesPtr returns the address and length of b for passing a list<u8> or a
+// string to an import. The caller keeps b alive across the call (passing it
+// on is enough: the slice escapes to the heap and stays referenced).
+func BytesPtr(b []byte) (unsafe.Pointer, uint32) {
+	return unsafe.Pointer(unsafe.SliceData(b)), uint32(len(b))
+}
+
+// Bool converts a Go bool to the canonical ABI's i32.
+func Bool(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,78 @@
+package cabi
+
+import (
+	"encoding/binary"
+	"testing"
+	"unsafe"
+)
+
+// hostAlloc stands in for the host calling cabi_realloc: a tracked block
+// filled with data.
+func hostAlloc(data []byte) uint32 {
+	block := make([]uint64, (len(data)+7)/8+1)
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&block[0])), len(block)*8), data)
+	ptr := uint32(uintptr(unsafe.Pointer(&block[0])))
+	live[ptr] = block
+	return ptr
+}
+
+func TestTakeBytesReleasesTheBlock(t *testing.T) {
+	ptr := hostAlloc([]byte("hello, host"))
+	if Live() != 1 {
+		t.Fatalf("Live() = %d, want 1", Live())
+	}
+	if got := string(TakeBytes(ptr, 5)); got != "hello" {
+		t.Fatalf("TakeBytes = %q", got)
+	}
+	if Live() != 0 {
+		t.Fatalf("Live() = %d after TakeBytes, want 0", Live())
+	}
+	if got := TakeString(0, 0); got != "" {
+		t.Fatalf("empty TakeString = %q", got)
+	}
+}
+
+func TestTakeBytesRejectsForeignMemory(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("TakeBytes of a block cabi_realloc did not hand out did not panic")
+		}
+	}()
+	TakeBytes(12345, 4)
+}
+
+func TestTakeBytesRejectsOverlongList(t *testing.T) {
+	ptr := hostAlloc(make([]byte, 8))
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a list longer than its block did not panic")
+		}
+	}()
+	TakeBytes(ptr, 1000)
+}
+
+func TestTakeU32s(t *testing.T) {
+	var b []byte
+	for _, v := range []uint32{0, 7, 1 << 31} {
+		b = binary.LittleEndian.AppendUint32(b, v)
+	}
+	got := TakeU32s(hostAlloc(b), 3)
+	if len(got) != 3 || got[0] != 0 || got[1] != 7 || got[2] != 1<<31 {
+		t.Fatalf("TakeU32s = %v", got)
+	}
+}
+
+func TestAreaReadsLittleEndian(t *testing.T) {
+	var a Area
+	b := a.Bytes()
+	if len(b) < 36 {
+		t.Fatalf("Area is %d bytes, the largest result needs 36", len(b))
+	}
+	if uintptr(a.Ptr())%8 != 0 {
+		t.Fatal("Area is not 8-byte aligned")
+	}
+	copy(b, []byte{1, 0x34, 0x12, 0, 0x78, 0x56, 0x34, 0x12, 8, 7, 6, 5, 4, 3, 2, 1})
+	if a.U8(0) != 1 || a.U16(1) != 0x1234 || a.U32(4) != 0x12345678 || a.U64(8) != 0x0102030405060708 {
+		t.Fatalf("decoded %x %x %x %x", a.U8(0), a.U16(1), a.U32(4), a.U64(8))
+	}
+}

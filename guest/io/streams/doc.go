@@ -1,0 +1,14 @@
+// Package streams binds wasi:io/streams@0.2.6: input and output byte
+// streams with their non-blocking and blocking operations.
+//
+// Failures are *StreamError values; the end of a stream is a StreamError
+// with Closed set, which errors.Is matches against ErrClosed:
+//
+//	data, err := in.BlockingRead(64 << 10)
+//	if errors.Is(err, streams.ErrClosed) {
+//		// end of stream
+//	}
+//
+// Writing follows the check-write budget: check how much the stream takes,
+// write at most that, flush. Writing more than the budget traps.
+package streams

@@ -1,0 +1,262 @@
+package streams
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/wasitls/wasitls/guest/cabi"
+	"github.com/wasitls/wasitls/guest/io/ioerror"
+	"github.com/wasitls/wasitls/guest/io/poll"
+)
+
+// InputStream is an owned wasi:io/streams input-stream handle.
+type InputStream uint32
+
+// OutputStream is an owned wasi:io/streams output-stream handle.
+type OutputStream uint32
+
+// StreamError is the stream-error variant: either the stream is closed, or
+// the last operation failed with an io-error.
+type StreamError struct {
+	// Closed is true for the closed case (end of stream).
+	Closed bool
+	// Err is the io-error of the last-operation-failed case. The StreamError
+	// owns it; Release drops it.
+	Err ioerror.Error
+	// Debug is Err's debug string, read when the error was decoded.
+	Debug string
+}
+
+// ErrClosed matches any closed StreamError with errors.Is.
+var ErrClosed = &StreamError{Closed: true}
+
+func (e *StreamError) Error() string {
+	if e.Closed {
+		return "stream closed"
+	}
+	return "stream failed: " + e.Debug
+}
+
+// Is makes errors.Is(err, ErrClosed) work.
+func (e *StreamError) Is(target error) bool {
+	t, ok := target.(*StreamError)
+	return ok && t == ErrClosed && e.Closed
+}
+
+// Release drops the io-error handle of a last-operation-failed error.
+func (e *StreamError) Release() {
+	if !e.Closed && e.Err != 0 {
+		e.Err.Drop()
+		e.Err = 0
+	}
+}
+
+// streamError decodes a stream-error whose variant tag is at off and whose
+// io-error handle is at off+4.
+func streamError(ret *cabi.Area, off int) error {
+	switch ret.U8(off) {
+	case 0:
+		h := ioerror.Error(ret.U32(off + 4))
+		return &StreamError{Err: h, Debug: h.DebugString()}
+	case 1:
+		return &StreamError{Closed: true}
+	default:
+		return fmt.Errorf("streams: bad stream-error tag %d", ret.U8(off))
+	}
+}
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]input-stream.read
+func read(self uint32, n uint64, ret unsafe.Pointer)
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]input-stream.blocking-read
+func blockingRead(self uint32, n uint64, ret unsafe.Pointer)
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]input-stream.skip
+func skip(self uint32, n uint64, ret unsafe.Pointer)
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]input-stream.blocking-skip
+func blockingSkip(self uint32, n uint64, ret unsafe.Pointer)
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]input-stream.subscribe
+func inputSubscribe(self uint32) uint32
+
+//go:wasmimport wasi:io/streams@0.2.6 [resource-drop]input-stream
+func inputDrop(self uint32)
+
+// result<list<u8>, stream-error>, 12 bytes:
+//
+//	+0 tag | ok: +4 ptr, +8 len | err: +4 stream-error tag, +8 io-error
+func listResult(ret *cabi.Area) ([]byte, error) {
+	if ret.U8(0) != 0 {
+		return nil, streamError(ret, 4)
+	}
+	return cabi.TakeBytes(ret.U32(4), ret.U32(8)), nil
+}
+
+// result<u64, stream-error>, 16 bytes, align 8:
+//
+//	+0 tag | ok: +8 u64 | err: +8 stream-error tag, +12 io-error
+func u64Result(ret *cabi.Area) (uint64, error) {
+	if ret.U8(0) != 0 {
+		return 0, streamError(ret, 8)
+	}
+	return ret.U64(8), nil
+}
+
+// result<_, stream-error>, 12 bytes:
+//
+//	+0 tag | err: +4 stream-error tag, +8 io-error
+func unitResult(ret *cabi.Area) error {
+	if ret.U8(0) != 0 {
+		return streamError(ret, 4)
+	}
+	return nil
+}
+
+// Read returns up to n bytes that are available now; it may return none.
+func (s InputStream) Read(n uint64) ([]byte, error) {
+	var ret cabi.Area
+	read(uint32(s), n, ret.Ptr())
+	return listResult(&ret)
+}
+
+// BlockingRead is Read that waits for at least one byte or the end.
+func (s InputStream) BlockingRead(n uint64) ([]byte, error) {
+	var ret cabi.Area
+	blockingRead(uint32(s), n, ret.Ptr())
+	return listResult(&ret)
+}
+
+// Skip discards up to n available bytes and returns how many it discarded.
+func (s InputStream) Skip(n uint64) (uint64, error) {
+	var ret cabi.Area
+	skip(uint32(s), n, ret.Ptr())
+	return u64Result(&ret)
+}
+
+// BlockingSkip is Skip that waits for data first.
+func (s InputStream) BlockingSkip(n uint64) (uint64, error) {
+	var ret cabi.Area
+	blockingSkip(uint32(s), n, ret.Ptr())
+	return u64Result(&ret)
+}
+
+// Subscribe returns a pollable that is ready when data or the end can be
+// read. It is a child of s: drop it before s.
+func (s InputStream) Subscribe() poll.Pollable { return poll.Pollable(inputSubscribe(uint32(s))) }
+
+// Drop releases the handle.
+func (s InputStream) Drop() { inputDrop(uint32(s)) }
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]output-stream.check-write
+func checkWrite(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]output-stream.write
+func write(self uint32, ptr unsafe.Pointer, n uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]output-stream.blocking-write-and-flush
+func blockingWriteAndFlush(self uint32, ptr unsafe.Pointer, n uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]output-stream.flush
+func flush(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]output-stream.blocking-flush
+func blockingFlush(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]output-stream.subscribe
+func outputSubscribe(self uint32) uint32
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]output-stream.write-zeroes
+func writeZeroes(self uint32, n uint64, ret unsafe.Pointer)
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]output-stream.blocking-write-zeroes-and-flush
+func blockingWriteZeroesAndFlush(self uint32, n uint64, ret unsafe.Pointer)
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]output-stream.splice
+func splice(self, src uint32, n uint64, ret unsafe.Pointer)
+
+//go:wasmimport wasi:io/streams@0.2.6 [method]output-stream.blocking-splice
+func blockingSplice(self, src uint32, n uint64, ret unsafe.Pointer)
+
+//go:wasmimport wasi:io/streams@0.2.6 [resource-drop]output-stream
+func outputDrop(self uint32)
+
+// MaxBlockingWrite is the most BlockingWriteAndFlush and
+// BlockingWriteZeroesAndFlush accept in one call.
+const MaxBlockingWrite = 4096
+
+// CheckWrite returns how many bytes the next Write may take (0: wait on the
+// pollable).
+func (s OutputStream) CheckWrite() (uint64, error) {
+	var ret cabi.Area
+	checkWrite(uint32(s), ret.Ptr())
+	return u64Result(&ret)
+}
+
+// Write queues b. len(b) must not exceed the last CheckWrite result.
+func (s OutputStream) Write(b []byte) error {
+	var ret cabi.Area
+	p, n := cabi.BytesPtr(b)
+	write(uint32(s), p, n, ret.Ptr())
+	return unitResult(&ret)
+}
+
+// BlockingWriteAndFlush writes b (at most MaxBlockingWrite bytes) and waits
+// until it is flushed.
+func (s OutputStream) BlockingWriteAndFlush(b []byte) error {
+	var ret cabi.Area
+	p, n := cabi.BytesPtr(b)
+	blockingWriteAndFlush(uint32(s), p, n, ret.Ptr())
+	return unitResult(&ret)
+}
+
+// Flush starts sending what was written; CheckWrite reports progress.
+func (s OutputStream) Flush() error {
+	var ret cabi.Area
+	flush(uint32(s), ret.Ptr())
+	return unitResult(&ret)
+}
+
+// BlockingFlush sends what was written and waits until it is done.
+func (s OutputStream) BlockingFlush() error {
+	var ret cabi.Area
+	blockingFlush(uint32(s), ret.Ptr())
+	return unitResult(&ret)
+}
+
+// Subscribe returns a pollable that is ready when CheckWrite would report
+// space or an error. It is a child of s: drop it before s.
+func (s OutputStream) Subscribe() poll.Pollable { return poll.Pollable(outputSubscribe(uint32(s))) }
+
+// WriteZeroes queues n zero bytes, within the CheckWrite budget.
+func (s OutputStream) WriteZeroes(n uint64) error {
+	var ret cabi.Area
+	writeZeroes(uint32(s), n, ret.Ptr())
+	return unitResult(&ret)
+}
+
+// BlockingWriteZeroesAndFlush writes n (at most MaxBlockingWrite) zero bytes
+// and waits until they are flushed.
+func (s OutputStream) BlockingWriteZeroesAndFlush(n uint64) error {
+	var ret cabi.Area
+	blockingWriteZeroesAndFlush(uint32(s), n, ret.Ptr())
+	return unitResult(&ret)
+}
+
+// Splice moves up to n bytes that src has available to s and returns how
+// many it moved.
+func (s OutputStream) Splice(src InputStream, n uint64) (uint64, error) {
+	var ret cabi.Area
+	splice(uint32(s), uint32(src), n, ret.Ptr())
+	return u64Result(&ret)
+}
+
+// BlockingSplice is Splice that waits for data and space.
+func (s OutputStream) BlockingSplice(src InputStream, n uint64) (uint64, error) {
+	var ret cabi.Area
+	blockingSplice(uint32(s), uint32(src), n, ret.Ptr())
+	return u64Result(&ret)
+}
+
+// Drop releases the handle.
+func (s OutputStream) Drop() { outputDrop(uint32(s)) }

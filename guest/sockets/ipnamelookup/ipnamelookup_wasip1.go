@@ -1,0 +1,60 @@
+package ipnamelookup
+
+import (
+	"net/netip"
+	"unsafe"
+
+	"github.com/wasitls/wasitls/guest/cabi"
+	"github.com/wasitls/wasitls/guest/io/poll"
+	"github.com/wasitls/wasitls/guest/sockets/network"
+)
+
+// ResolveAddressStream is an owned resolve-address-stream handle.
+type ResolveAddressStream uint32
+
+//go:wasmimport wasi:sockets/ip-name-lookup@0.2.6 resolve-addresses
+func resolveAddresses(network uint32, name string, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/ip-name-lookup@0.2.6 [method]resolve-address-stream.resolve-next-address
+func resolveNextAddress(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/ip-name-lookup@0.2.6 [method]resolve-address-stream.subscribe
+func subscribe(self uint32) uint32
+
+//go:wasmimport wasi:sockets/ip-name-lookup@0.2.6 [resource-drop]resolve-address-stream
+func drop(self uint32)
+
+// ResolveAddresses starts resolving name (a host name or an IP literal).
+func ResolveAddresses(n network.Network, name string) (ResolveAddressStream, error) {
+	var ret cabi.Area
+	resolveAddresses(uint32(n), name, ret.Ptr())
+	// result<own<resolve-address-stream>, error-code>: +4 handle | +4 code.
+	if ret.U8(0) != 0 {
+		return 0, network.ErrorCode(ret.U8(4))
+	}
+	return ResolveAddressStream(ret.U32(4)), nil
+}
+
+// ResolveNextAddress returns the next address (ok true), the end (ok false),
+// or network.WouldBlock while the lookup is still running.
+func (s ResolveAddressStream) ResolveNextAddress() (addr netip.Addr, ok bool, err error) {
+	var ret cabi.Area
+	resolveNextAddress(uint32(s), ret.Ptr())
+	// result<option<ip-address>, error-code>, align 2:
+	// +0 tag | ok: +2 option tag, +4 ip-address | err: +2 code.
+	if ret.U8(0) != 0 {
+		return netip.Addr{}, false, network.ErrorCode(ret.U8(2))
+	}
+	if ret.U8(2) == 0 {
+		return netip.Addr{}, false, nil
+	}
+	addr, err = network.DecodeIPAddress(&ret, 4)
+	return addr, err == nil, err
+}
+
+// Subscribe returns a pollable that is ready when ResolveNextAddress will
+// not return WouldBlock. It is a child of s: drop it before s.
+func (s ResolveAddressStream) Subscribe() poll.Pollable { return poll.Pollable(subscribe(uint32(s))) }
+
+// Drop releases the handle.
+func (s ResolveAddressStream) Drop() { drop(uint32(s)) }

@@ -1,0 +1,168 @@
+// Package network binds wasi:sockets/network@0.2.6 and
+// wasi:sockets/instance-network@0.2.6: the network capability, the socket
+// error codes and the IP address types the other socket packages share.
+//
+//	n := network.InstanceNetwork()
+//	defer n.Drop()
+//	addr := network.IPSocketAddress{Addr: netip.MustParseAddr("127.0.0.1"), Port: 443}
+package network
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/wasitls/wasitls/guest/cabi"
+)
+
+// Network is an owned wasi:sockets network handle.
+type Network uint32
+
+// ErrorCode is the wasi:sockets error-code enum. It implements error, so
+// errors.Is(err, network.WouldBlock) works.
+type ErrorCode uint8
+
+// The error codes, in WIT order.
+const (
+	Unknown ErrorCode = iota
+	AccessDenied
+	NotSupported
+	InvalidArgument
+	OutOfMemory
+	Timeout
+	ConcurrencyConflict
+	NotInProgress
+	WouldBlock
+	InvalidState
+	NewSocketLimit
+	AddressNotBindable
+	AddressInUse
+	RemoteUnreachable
+	ConnectionRefused
+	ConnectionReset
+	ConnectionAborted
+	DatagramTooLarge
+	NameUnresolvable
+	TemporaryResolverFailure
+	PermanentResolverFailure
+)
+
+var codeNames = [...]string{
+	"unknown", "access-denied", "not-supported", "invalid-argument", "out-of-memory", "timeout",
+	"concurrency-conflict", "not-in-progress", "would-block", "invalid-state", "new-socket-limit",
+	"address-not-bindable", "address-in-use", "remote-unreachable", "connection-refused",
+	"connection-reset", "connection-aborted", "datagram-too-large", "name-unresolvable",
+	"temporary-resolver-failure", "permanent-resolver-failure",
+}
+
+// String returns the WIT name of the code, e.g. "connection-refused".
+func (c ErrorCode) String() string {
+	if int(c) < len(codeNames) {
+		return codeNames[c]
+	}
+	return fmt.Sprintf("error-code(%d)", uint8(c))
+}
+
+func (c ErrorCode) Error() string { return "wasi-sockets: " + c.String() }
+
+// IPAddressFamily is the ip-address-family enum.
+type IPAddressFamily uint8
+
+// The address families.
+const (
+	IPv4 IPAddressFamily = 0
+	IPv6 IPAddressFamily = 1
+)
+
+func (f IPAddressFamily) String() string {
+	switch f {
+	case IPv4:
+		return "ipv4"
+	case IPv6:
+		return "ipv6"
+	}
+	return fmt.Sprintf("ip-address-family(%d)", uint8(f))
+}
+
+// FamilyOf returns the family of addr (IPv4 for 4-in-6 mapped addresses).
+func FamilyOf(addr netip.Addr) IPAddressFamily {
+	if addr.Unmap().Is4() {
+		return IPv4
+	}
+	return IPv6
+}
+
+// IPSocketAddress is the ip-socket-address variant. Addr decides the case:
+// an IPv4 address is the ipv4 case; anything else is ipv6, which also
+// carries FlowInfo and ScopeID.
+type IPSocketAddress struct {
+	Addr     netip.Addr
+	Port     uint16
+	FlowInfo uint32
+	ScopeID  uint32
+}
+
+// Flat is the flattened ip-socket-address: a tag and 11 payload slots.
+type Flat [12]uint32
+
+// Flatten lowers a to its 12 core parameters: ipv4 is [0, port, a, b, c, d,
+// 0...]; ipv6 is [1, port, flow-info, s0..s7, scope-id].
+func (a IPSocketAddress) Flatten() Flat {
+	var f Flat
+	if a.Addr.Unmap().Is4() {
+		v4 := a.Addr.Unmap().As4()
+		f[0], f[1] = 0, uint32(a.Port)
+		for i, b := range v4 {
+			f[2+i] = uint32(b)
+		}
+		return f
+	}
+	v6 := a.Addr.As16()
+	f[0], f[1], f[2] = 1, uint32(a.Port), a.FlowInfo
+	for i := range 8 {
+		f[3+i] = uint32(v6[2*i])<<8 | uint32(v6[2*i+1])
+	}
+	f[11] = a.ScopeID
+	return f
+}
+
+// DecodeIPSocketAddress reads an ip-socket-address stored at off in ret
+// (variant, align 4, 32 bytes):
+//
+//	+0 tag | +4 port (u16)
+//	ipv4: +6 four octets
+//	ipv6: +8 flow-info, +12 eight u16 segments, +28 scope-id
+func DecodeIPSocketAddress(ret *cabi.Area, off int) (IPSocketAddress, error) {
+	port := ret.U16(off + 4)
+	switch ret.U8(off) {
+	case 0:
+		return IPSocketAddress{
+			Addr: netip.AddrFrom4([4]byte{ret.U8(off + 6), ret.U8(off + 7), ret.U8(off + 8), ret.U8(off + 9)}),
+			Port: port,
+		}, nil
+	case 1:
+		var b [16]byte
+		for i := range 8 {
+			s := ret.U16(off + 12 + 2*i)
+			b[2*i], b[2*i+1] = byte(s>>8), byte(s)
+		}
+		return IPSocketAddress{Addr: netip.AddrFrom16(b), Port: port, FlowInfo: ret.U32(off + 8), ScopeID: ret.U32(off + 28)}, nil
+	}
+	return IPSocketAddress{}, fmt.Errorf("network: bad ip-socket-address tag %d", ret.U8(off))
+}
+
+// DecodeIPAddress reads an ip-address stored at off in ret (variant, align
+// 2, 18 bytes): +0 tag, then four octets or eight u16 segments from +2.
+func DecodeIPAddress(ret *cabi.Area, off int) (netip.Addr, error) {
+	switch ret.U8(off) {
+	case 0:
+		return netip.AddrFrom4([4]byte{ret.U8(off + 2), ret.U8(off + 3), ret.U8(off + 4), ret.U8(off + 5)}), nil
+	case 1:
+		var b [16]byte
+		for i := range 8 {
+			s := ret.U16(off + 2 + 2*i)
+			b[2*i], b[2*i+1] = byte(s>>8), byte(s)
+		}
+		return netip.AddrFrom16(b), nil
+	}
+	return netip.Addr{}, fmt.Errorf("network: bad ip-address tag %d", ret.U8(off))
+}

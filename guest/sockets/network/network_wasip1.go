@@ -1,0 +1,36 @@
+package network
+
+import (
+	"unsafe"
+
+	"github.com/wasitls/wasitls/guest/cabi"
+	"github.com/wasitls/wasitls/guest/io/ioerror"
+)
+
+//go:wasmimport wasi:sockets/instance-network@0.2.6 instance-network
+func instanceNetwork() uint32
+
+//go:wasmimport wasi:sockets/network@0.2.6 [resource-drop]network
+func drop(self uint32)
+
+//go:wasmimport wasi:sockets/network@0.2.6 network-error-code
+func networkErrorCode(err uint32, ret unsafe.Pointer)
+
+// InstanceNetwork returns the network the host grants this instance.
+func InstanceNetwork() Network { return Network(instanceNetwork()) }
+
+// Drop releases the handle.
+func (n Network) Drop() { drop(uint32(n)) }
+
+// NetworkErrorCode returns the socket error code behind an io-error that a
+// socket's stream reported, if the host knows one. (Unstable upstream:
+// feature network-error-code.)
+func NetworkErrorCode(err ioerror.Error) (ErrorCode, bool) {
+	var ret cabi.Area
+	networkErrorCode(uint32(err), ret.Ptr())
+	// option<error-code>: +0 tag, +1 code.
+	if ret.U8(0) == 0 {
+		return 0, false
+	}
+	return ErrorCode(ret.U8(1)), true
+}

@@ -1,0 +1,379 @@
+package tcp
+
+import (
+	"fmt"
+	"time"
+	"unsafe"
+
+	"github.com/wasitls/wasitls/guest/cabi"
+	"github.com/wasitls/wasitls/guest/io/poll"
+	"github.com/wasitls/wasitls/guest/io/streams"
+	"github.com/wasitls/wasitls/guest/sockets/network"
+)
+
+// TCPSocket is an owned wasi:sockets tcp-socket handle.
+type TCPSocket uint32
+
+// ShutdownType is the shutdown-type enum.
+type ShutdownType uint8
+
+// The shutdown types.
+const (
+	ShutdownReceive ShutdownType = 0
+	ShutdownSend    ShutdownType = 1
+	ShutdownBoth    ShutdownType = 2
+)
+
+func (t ShutdownType) String() string {
+	switch t {
+	case ShutdownReceive:
+		return "receive"
+	case ShutdownSend:
+		return "send"
+	case ShutdownBoth:
+		return "both"
+	}
+	return fmt.Sprintf("shutdown-type(%d)", uint8(t))
+}
+
+//go:wasmimport wasi:sockets/tcp-create-socket@0.2.6 create-tcp-socket
+func createTCPSocket(family uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.start-bind
+func startBind(self, network uint32, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11 uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.finish-bind
+func finishBind(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.start-connect
+func startConnect(self, network uint32, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11 uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.finish-connect
+func finishConnect(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.start-listen
+func startListen(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.finish-listen
+func finishListen(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.accept
+func accept(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.local-address
+func localAddress(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.remote-address
+func remoteAddress(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.is-listening
+func isListening(self uint32) uint32
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.address-family
+func addressFamily(self uint32) uint32
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.set-listen-backlog-size
+func setListenBacklogSize(self uint32, value uint64, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.keep-alive-enabled
+func keepAliveEnabled(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.set-keep-alive-enabled
+func setKeepAliveEnabled(self uint32, value uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.keep-alive-idle-time
+func keepAliveIdleTime(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.set-keep-alive-idle-time
+func setKeepAliveIdleTime(self uint32, value uint64, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.keep-alive-interval
+func keepAliveInterval(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.set-keep-alive-interval
+func setKeepAliveInterval(self uint32, value uint64, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.keep-alive-count
+func keepAliveCount(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.set-keep-alive-count
+func setKeepAliveCount(self uint32, value uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.hop-limit
+func hopLimit(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.set-hop-limit
+func setHopLimit(self uint32, value uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.receive-buffer-size
+func receiveBufferSize(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.set-receive-buffer-size
+func setReceiveBufferSize(self uint32, value uint64, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.send-buffer-size
+func sendBufferSize(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.set-send-buffer-size
+func setSendBufferSize(self uint32, value uint64, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.subscribe
+func subscribe(self uint32) uint32
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [method]tcp-socket.shutdown
+func shutdown(self uint32, how uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/tcp@0.2.6 [resource-drop]tcp-socket
+func drop(self uint32)
+
+// Result decoders. error-code is one byte placed after the result tag at
+// the payload's alignment: +1 for results whose ok side is empty or one
+// byte, +4 for i32-aligned ones, +8 for u64 ones.
+
+func unitResult(ret *cabi.Area) error {
+	if ret.U8(0) != 0 {
+		return network.ErrorCode(ret.U8(1))
+	}
+	return nil
+}
+
+func u64Result(ret *cabi.Area) (uint64, error) {
+	if ret.U8(0) != 0 {
+		return 0, network.ErrorCode(ret.U8(8))
+	}
+	return ret.U64(8), nil
+}
+
+// CreateTCPSocket creates an unbound, unconnected socket of the family.
+func CreateTCPSocket(family network.IPAddressFamily) (TCPSocket, error) {
+	var ret cabi.Area
+	createTCPSocket(uint32(family), ret.Ptr())
+	// result<own<tcp-socket>, error-code>: +0 tag, +4 handle or code.
+	if ret.U8(0) != 0 {
+		return 0, network.ErrorCode(ret.U8(4))
+	}
+	return TCPSocket(ret.U32(4)), nil
+}
+
+// StartBind begins binding s to a local address.
+func (s TCPSocket) StartBind(n network.Network, local network.IPSocketAddress) error {
+	var ret cabi.Area
+	f := local.Flatten()
+	startBind(uint32(s), uint32(n), f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], ret.Ptr())
+	return unitResult(&ret)
+}
+
+// FinishBind completes StartBind.
+func (s TCPSocket) FinishBind() error {
+	var ret cabi.Area
+	finishBind(uint32(s), ret.Ptr())
+	return unitResult(&ret)
+}
+
+// StartConnect begins connecting s to remote.
+func (s TCPSocket) StartConnect(n network.Network, remote network.IPSocketAddress) error {
+	var ret cabi.Area
+	f := remote.Flatten()
+	startConnect(uint32(s), uint32(n), f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], ret.Ptr())
+	return unitResult(&ret)
+}
+
+// FinishConnect completes StartConnect and returns the connection's streams
+// (children of s: drop them before s). network.WouldBlock means not yet.
+func (s TCPSocket) FinishConnect() (streams.InputStream, streams.OutputStream, error) {
+	var ret cabi.Area
+	finishConnect(uint32(s), ret.Ptr())
+	// result<tuple<input-stream, output-stream>, error-code>: +4 in, +8 out | +4 code.
+	if ret.U8(0) != 0 {
+		return 0, 0, network.ErrorCode(ret.U8(4))
+	}
+	return streams.InputStream(ret.U32(4)), streams.OutputStream(ret.U32(8)), nil
+}
+
+// StartListen begins listening.
+func (s TCPSocket) StartListen() error {
+	var ret cabi.Area
+	startListen(uint32(s), ret.Ptr())
+	return unitResult(&ret)
+}
+
+// FinishListen completes StartListen.
+func (s TCPSocket) FinishListen() error {
+	var ret cabi.Area
+	finishListen(uint32(s), ret.Ptr())
+	return unitResult(&ret)
+}
+
+// Accept takes one pending connection from a listening socket.
+func (s TCPSocket) Accept() (TCPSocket, streams.InputStream, streams.OutputStream, error) {
+	var ret cabi.Area
+	accept(uint32(s), ret.Ptr())
+	// result<tuple<tcp-socket, input-stream, output-stream>, error-code>: +4, +8, +12 | +4 code.
+	if ret.U8(0) != 0 {
+		return 0, 0, 0, network.ErrorCode(ret.U8(4))
+	}
+	return TCPSocket(ret.U32(4)), streams.InputStream(ret.U32(8)), streams.OutputStream(ret.U32(12)), nil
+}
+
+func addressResult(ret *cabi.Area) (network.IPSocketAddress, error) {
+	// result<ip-socket-address, error-code>: +4 address (align 4) | +4 code.
+	if ret.U8(0) != 0 {
+		return network.IPSocketAddress{}, network.ErrorCode(ret.U8(4))
+	}
+	return network.DecodeIPSocketAddress(ret, 4)
+}
+
+// LocalAddress returns the bound local address.
+func (s TCPSocket) LocalAddress() (network.IPSocketAddress, error) {
+	var ret cabi.Area
+	localAddress(uint32(s), ret.Ptr())
+	return addressResult(&ret)
+}
+
+// RemoteAddress returns the connected peer's address.
+func (s TCPSocket) RemoteAddress() (network.IPSocketAddress, error) {
+	var ret cabi.Area
+	remoteAddress(uint32(s), ret.Ptr())
+	return addressResult(&ret)
+}
+
+// IsListening reports whether s listens.
+func (s TCPSocket) IsListening() bool { return isListening(uint32(s)) != 0 }
+
+// AddressFamily returns the family s was created with.
+func (s TCPSocket) AddressFamily() network.IPAddressFamily {
+	return network.IPAddressFamily(addressFamily(uint32(s)))
+}
+
+// SetListenBacklogSize hints the accept queue length.
+func (s TCPSocket) SetListenBacklogSize(n uint64) error {
+	var ret cabi.Area
+	setListenBacklogSize(uint32(s), n, ret.Ptr())
+	return unitResult(&ret)
+}
+
+// KeepAliveEnabled reports whether TCP keep-alive is on.
+func (s TCPSocket) KeepAliveEnabled() (bool, error) {
+	var ret cabi.Area
+	keepAliveEnabled(uint32(s), ret.Ptr())
+	// result<bool, error-code>: +1 bool | +1 code.
+	if ret.U8(0) != 0 {
+		return false, network.ErrorCode(ret.U8(1))
+	}
+	return ret.U8(1) != 0, nil
+}
+
+// SetKeepAliveEnabled turns TCP keep-alive on or off.
+func (s TCPSocket) SetKeepAliveEnabled(on bool) error {
+	var ret cabi.Area
+	setKeepAliveEnabled(uint32(s), cabi.Bool(on), ret.Ptr())
+	return unitResult(&ret)
+}
+
+// KeepAliveIdleTime returns the idle time before the first probe.
+func (s TCPSocket) KeepAliveIdleTime() (time.Duration, error) {
+	var ret cabi.Area
+	keepAliveIdleTime(uint32(s), ret.Ptr())
+	v, err := u64Result(&ret)
+	return time.Duration(v), err
+}
+
+// SetKeepAliveIdleTime sets the idle time before the first probe.
+func (s TCPSocket) SetKeepAliveIdleTime(d time.Duration) error {
+	var ret cabi.Area
+	setKeepAliveIdleTime(uint32(s), uint64(d), ret.Ptr())
+	return unitResult(&ret)
+}
+
+// KeepAliveInterval returns the time between probes.
+func (s TCPSocket) KeepAliveInterval() (time.Duration, error) {
+	var ret cabi.Area
+	keepAliveInterval(uint32(s), ret.Ptr())
+	v, err := u64Result(&ret)
+	return time.Duration(v), err
+}
+
+// SetKeepAliveInterval sets the time between probes.
+func (s TCPSocket) SetKeepAliveInterval(d time.Duration) error {
+	var ret cabi.Area
+	setKeepAliveInterval(uint32(s), uint64(d), ret.Ptr())
+	return unitResult(&ret)
+}
+
+// KeepAliveCount returns how many unanswered probes drop the connection.
+func (s TCPSocket) KeepAliveCount() (uint32, error) {
+	var ret cabi.Area
+	keepAliveCount(uint32(s), ret.Ptr())
+	// result<u32, error-code>: +4 value | +4 code.
+	if ret.U8(0) != 0 {
+		return 0, network.ErrorCode(ret.U8(4))
+	}
+	return ret.U32(4), nil
+}
+
+// SetKeepAliveCount sets how many unanswered probes drop the connection.
+func (s TCPSocket) SetKeepAliveCount(n uint32) error {
+	var ret cabi.Area
+	setKeepAliveCount(uint32(s), n, ret.Ptr())
+	return unitResult(&ret)
+}
+
+// HopLimit returns the TTL / hop limit of outgoing packets.
+func (s TCPSocket) HopLimit() (uint8, error) {
+	var ret cabi.Area
+	hopLimit(uint32(s), ret.Ptr())
+	// result<u8, error-code>: +1 value | +1 code.
+	if ret.U8(0) != 0 {
+		return 0, network.ErrorCode(ret.U8(1))
+	}
+	return ret.U8(1), nil
+}
+
+// SetHopLimit sets the TTL / hop limit of outgoing packets.
+func (s TCPSocket) SetHopLimit(n uint8) error {
+	var ret cabi.Area
+	setHopLimit(uint32(s), uint32(n), ret.Ptr())
+	return unitResult(&ret)
+}
+
+// ReceiveBufferSize returns the kernel receive buffer size.
+func (s TCPSocket) ReceiveBufferSize() (uint64, error) {
+	var ret cabi.Area
+	receiveBufferSize(uint32(s), ret.Ptr())
+	return u64Result(&ret)
+}
+
+// SetReceiveBufferSize hints the kernel receive buffer size.
+func (s TCPSocket) SetReceiveBufferSize(n uint64) error {
+	var ret cabi.Area
+	setReceiveBufferSize(uint32(s), n, ret.Ptr())
+	return unitResult(&ret)
+}
+
+// SendBufferSize returns the kernel send buffer size.
+func (s TCPSocket) SendBufferSize() (uint64, error) {
+	var ret cabi.Area
+	sendBufferSize(uint32(s), ret.Ptr())
+	return u64Result(&ret)
+}
+
+// SetSendBufferSize hints the kernel send buffer size.
+func (s TCPSocket) SetSendBufferSize(n uint64) error {
+	var ret cabi.Area
+	setSendBufferSize(uint32(s), n, ret.Ptr())
+	return unitResult(&ret)
+}
+
+// Subscribe returns a pollable that is ready when a pending start/finish
+// step can progress. It is a child of s: drop it before s.
+func (s TCPSocket) Subscribe() poll.Pollable { return poll.Pollable(subscribe(uint32(s))) }
+
+// Shutdown closes one or both directions of a connected socket.
+func (s TCPSocket) Shutdown(how ShutdownType) error {
+	var ret cabi.Area
+	shutdown(uint32(s), uint32(how), ret.Ptr())
+	return unitResult(&ret)
+}
+
+// Drop releases the handle (closing the socket).
+func (s TCPSocket) Drop() { drop(uint32(s)) }

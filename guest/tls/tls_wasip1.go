@@ -1,0 +1,121 @@
+package tls
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"github.com/wasitls/wasitls/guest/cabi"
+	"github.com/wasitls/wasitls/guest/io/ioerror"
+	"github.com/wasitls/wasitls/guest/io/poll"
+	"github.com/wasitls/wasitls/guest/io/streams"
+)
+
+// ClientHandshake is an owned client-handshake handle.
+type ClientHandshake uint32
+
+// ClientConnection is an owned client-connection handle; the plaintext
+// streams are its children.
+type ClientConnection uint32
+
+// FutureClientStreams is an owned future-client-streams handle.
+type FutureClientStreams uint32
+
+//go:wasmimport wasi:tls/types@0.2.0-draft [constructor]client-handshake
+func newClientHandshake(serverName string, in, out uint32) uint32
+
+//go:wasmimport wasi:tls/types@0.2.0-draft [static]client-handshake.finish
+func finish(this uint32) uint32
+
+//go:wasmimport wasi:tls/types@0.2.0-draft [resource-drop]client-handshake
+func dropHandshake(self uint32)
+
+//go:wasmimport wasi:tls/types@0.2.0-draft [method]client-connection.close-output
+func closeOutput(self uint32)
+
+//go:wasmimport wasi:tls/types@0.2.0-draft [resource-drop]client-connection
+func dropConnection(self uint32)
+
+//go:wasmimport wasi:tls/types@0.2.0-draft [method]future-client-streams.subscribe
+func subscribe(self uint32) uint32
+
+//go:wasmimport wasi:tls/types@0.2.0-draft [method]future-client-streams.get
+func get(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:tls/types@0.2.0-draft [resource-drop]future-client-streams
+func dropFuture(self uint32)
+
+// NewClientHandshake prepares a handshake for serverName over the given
+// transport streams, which it takes ownership of (they must have no live
+// pollables).
+func NewClientHandshake(serverName string, in streams.InputStream, out streams.OutputStream) ClientHandshake {
+	return ClientHandshake(newClientHandshake(serverName, uint32(in), uint32(out)))
+}
+
+// Finish consumes hs and starts the handshake.
+func Finish(hs ClientHandshake) FutureClientStreams { return FutureClientStreams(finish(uint32(hs))) }
+
+// Drop releases an unfinished handshake (and the streams it holds).
+func (hs ClientHandshake) Drop() { dropHandshake(uint32(hs)) }
+
+// CloseOutput sends close_notify once pending writes are out. Reading goes on.
+func (c ClientConnection) CloseOutput() { closeOutput(uint32(c)) }
+
+// Drop releases the connection. Its streams must be dropped first.
+func (c ClientConnection) Drop() { dropConnection(uint32(c)) }
+
+// Subscribe returns a pollable that is ready once the handshake finished.
+func (f FutureClientStreams) Subscribe() poll.Pollable { return poll.Pollable(subscribe(uint32(f))) }
+
+// Drop releases the future.
+func (f FutureClientStreams) Drop() { dropFuture(uint32(f)) }
+
+// ErrPending is returned by Get while the handshake is still running.
+var ErrPending = errors.New("tls: handshake pending")
+
+// ErrAlreadyTaken is returned by Get after the outcome was taken.
+var ErrAlreadyTaken = errors.New("tls: handshake result already taken")
+
+// HandshakeError is a failed handshake: the host's io-error and its debug
+// string, which names the classified cause.
+type HandshakeError struct {
+	// Err is the io-error handle; the HandshakeError owns it (Release drops it).
+	Err ioerror.Error
+	// Debug is Err's debug string.
+	Debug string
+}
+
+func (e *HandshakeError) Error() string { return e.Debug }
+
+// Release drops the io-error handle.
+func (e *HandshakeError) Release() {
+	if e.Err != 0 {
+		e.Err.Drop()
+		e.Err = 0
+	}
+}
+
+// Get returns the outcome of the handshake without blocking: ErrPending
+// while it runs, then the connection and its plaintext streams or a
+// *HandshakeError exactly once, then ErrAlreadyTaken.
+func (f FutureClientStreams) Get() (ClientConnection, streams.InputStream, streams.OutputStream, error) {
+	var ret cabi.Area
+	get(uint32(f), ret.Ptr())
+	// option<result<result<tuple<conn, in, out>, io-error>>>, 24 bytes, align 4:
+	//
+	//	+0 option tag | +4 outer result tag (1: already taken) | +8 inner result tag
+	//	inner ok: +12 connection, +16 input, +20 output | inner err: +12 io-error
+	switch {
+	case ret.U8(0) == 0:
+		return 0, 0, 0, ErrPending
+	case ret.U8(4) != 0:
+		return 0, 0, 0, ErrAlreadyTaken
+	case ret.U8(8) != 0:
+		h := ioerror.Error(ret.U32(12))
+		return 0, 0, 0, &HandshakeError{Err: h, Debug: h.DebugString()}
+	}
+	return ClientConnection(ret.U32(12)), streams.InputStream(ret.U32(16)), streams.OutputStream(ret.U32(20)), nil
+}
+
+// String names the handle, for logs.
+func (c ClientConnection) String() string { return fmt.Sprintf("client-connection#%d", uint32(c)) }

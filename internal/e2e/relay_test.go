@@ -1,0 +1,346 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/conformance"
+	"github.com/wasitls/wasitls/host"
+)
+
+// relayDialer is a conformance.Dialer that runs every connection through a
+// guest: per Dial it instantiates the relay guest with a policy built from
+// the case's api.Config, lets the guest connect back to a loopback listener
+// (the relay) and to the target, and speaks plaintext with it over the
+// relay. See internal/testguests/relay for the framing.
+type relayDialer struct {
+	t testing.TB
+}
+
+// frame is one guest-to-test frame.
+type frame struct {
+	typ     byte
+	payload []byte
+}
+
+func (d relayDialer) Dial(ctx context.Context, addr string, cfg *api.Config) (api.Conn, error) {
+	targetHost, targetPort, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, &api.Error{Kind: api.KindInvalidConfig, Err: err}
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	defer ln.Close()
+	relayPort := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+
+	c := &relayConn{frames: make(chan frame, 256), exited: make(chan struct{}), readerDone: make(chan struct{})}
+	pol := &host.Policy{
+		Allow:            []string{"localhost:*", "127.0.0.1:*", "[::1]:*"},
+		NameLookup:       true,
+		RootCAs:          cfg.RootCAs,
+		MinVersion:       cfg.MinVersion,
+		MaxVersion:       cfg.MaxVersion,
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		Fingerprint:      cfg.Fingerprint,
+		Options:          cfg.Options,
+	}
+	if cfg.ClientCertificate != nil {
+		pol.Identities = []host.Identity{{Dest: "*:*", Certificate: cfg.ClientCertificate}}
+	}
+	if len(cfg.NextProtos) > 0 {
+		pol.ALPN = []host.ALPNRule{{Dest: "*:*", Protocols: cfg.NextProtos}}
+	}
+	opts := []host.Option{host.WithPolicy(pol), host.WithObserver(c.observe)}
+	if cfg.ClientSessionCache != nil {
+		// The host keeps a session cache per guest, and each Dial is a new
+		// guest; an embedder that wants resumption across guests supplies
+		// its own cache through a provider, as here.
+		opts = append(opts, host.WithProvider(sharedCache(cfg.ClientSessionCache)))
+	}
+
+	// The guest outlives the dial context (it serves the connection), so it
+	// gets its own; Close cancels it.
+	gctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	cm := compile(d.t, relay)
+	go func() {
+		defer close(c.exited)
+		mc := moduleConfig("relay", io.Discard, &c.stderr, targetHost, targetPort, "127.0.0.1", relayPort, "hex:"+hex.EncodeToString([]byte(cfg.ServerName)))
+		g, err := hst.Instantiate(gctx, cm, mc, opts...)
+		if g != nil {
+			g.Close(context.Background())
+		}
+		c.guestErr = err
+	}()
+
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		rc, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- rc
+	}()
+	select {
+	case rc, ok := <-accepted:
+		if !ok {
+			c.kill()
+			return nil, errors.New("relay: accept failed")
+		}
+		c.rc = rc.(*net.TCPConn)
+	case <-c.exited:
+		// A quick guest may connect, report and exit before this select
+		// looks at accepted: take the connection if there is one.
+		ln.Close()
+		rc, ok := <-accepted
+		if !ok {
+			return nil, fmt.Errorf("relay guest exited before connecting back (%v): %s", c.guestErr, c.stderr.String())
+		}
+		c.rc = rc.(*net.TCPConn)
+	case <-ctx.Done():
+		ln.Close()
+		if rc, ok := <-accepted; ok {
+			rc.Close()
+		}
+		c.kill()
+		return nil, api.Classify(ctx.Err(), stdtls.Name)
+	}
+	go c.readFrames()
+
+	select {
+	case f, ok := <-c.frames:
+		switch {
+		case ok && f.typ == 'H':
+			return c, nil
+		case ok && f.typ == 'X':
+			c.Close()
+			return nil, guestError(string(f.payload))
+		default:
+			c.Close()
+			return nil, fmt.Errorf("relay guest sent no handshake outcome (frame %q, %v): %s", f.typ, c.guestErr, c.stderr.String())
+		}
+	case <-ctx.Done():
+		c.Close()
+		return nil, api.Classify(ctx.Err(), stdtls.Name)
+	}
+}
+
+// sharedCache wraps stdtls so that every guest uses the suite's session cache.
+func sharedCache(cache tls.ClientSessionCache) api.Provider {
+	return api.ProviderFunc(stdtls.Name, func(ctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
+		cfg = cfg.Clone()
+		cfg.ClientSessionCache = cache
+		return stdtls.Provider{}.Client(ctx, transport, cfg)
+	})
+}
+
+// relayConn is the test's end of a relayed connection.
+type relayConn struct {
+	rc         *net.TCPConn
+	frames     chan frame
+	readerDone chan struct{}
+	exited     chan struct{}
+	cancel     context.CancelFunc
+	stderr     syncBuffer
+	guestErr   error
+
+	mu    sync.Mutex
+	state api.ConnectionState
+
+	pending      []byte
+	readErr      error
+	readDeadline time.Time
+
+	closeOnce sync.Once
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (c *relayConn) observe(e host.ConnEvent) {
+	if e.Phase == host.PhaseHandshake && e.Err == nil {
+		c.mu.Lock()
+		c.state = e.State
+		c.mu.Unlock()
+	}
+}
+
+// kill stops the guest and waits for it.
+func (c *relayConn) kill() {
+	c.cancel()
+	<-c.exited
+}
+
+// readFrames moves frames from the relay socket to c.frames until the
+// relay ends; a relay that ends without 'E' or 'X' yields nothing more and
+// Read reports it.
+func (c *relayConn) readFrames() {
+	defer close(c.readerDone)
+	defer close(c.frames)
+	var hdr [5]byte
+	for {
+		if _, err := io.ReadFull(c.rc, hdr[:]); err != nil {
+			return
+		}
+		n := binary.BigEndian.Uint32(hdr[1:])
+		if n > 16<<20 {
+			return
+		}
+		p := make([]byte, n)
+		if _, err := io.ReadFull(c.rc, p); err != nil {
+			return
+		}
+		c.frames <- frame{hdr[0], p}
+		if hdr[0] == 'E' || hdr[0] == 'X' {
+			return
+		}
+	}
+}
+
+func (c *relayConn) Read(b []byte) (int, error) {
+	for len(c.pending) == 0 {
+		if c.readErr != nil {
+			return 0, c.readErr
+		}
+		var timeout <-chan time.Time
+		if !c.readDeadline.IsZero() {
+			timer := time.NewTimer(time.Until(c.readDeadline))
+			defer timer.Stop()
+			timeout = timer.C
+		}
+		select {
+		case f, ok := <-c.frames:
+			switch {
+			case !ok:
+				c.readErr = &api.Error{Kind: api.KindTransport, Backend: stdtls.Name,
+					Err: fmt.Errorf("relay guest went away without an end frame: %s", c.stderr.String())}
+			case f.typ == 'D':
+				c.pending = f.payload
+			case f.typ == 'E':
+				c.readErr = io.EOF
+			case f.typ == 'X':
+				c.readErr = guestError(string(f.payload))
+			default:
+				c.readErr = fmt.Errorf("relay: unexpected frame %q", f.typ)
+			}
+		case <-timeout:
+			return 0, os.ErrDeadlineExceeded
+		}
+	}
+	n := copy(b, c.pending)
+	c.pending = c.pending[n:]
+	return n, nil
+}
+
+func (c *relayConn) Write(b []byte) (int, error) { return c.rc.Write(b) }
+
+// CloseWrite half-closes the relay; the guest answers with close-output
+// (close_notify).
+func (c *relayConn) CloseWrite() error { return c.rc.CloseWrite() }
+
+func (c *relayConn) Flush() error { return nil }
+
+func (c *relayConn) Close() error {
+	c.closeOnce.Do(func() {
+		c.rc.Close()
+		c.kill()
+		<-c.readerDone
+	})
+	return nil
+}
+
+func (c *relayConn) State() api.ConnectionState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+func (c *relayConn) LocalAddr() net.Addr                { return c.rc.LocalAddr() }
+func (c *relayConn) RemoteAddr() net.Addr               { return c.rc.RemoteAddr() }
+func (c *relayConn) SetReadDeadline(t time.Time) error  { c.readDeadline = t; return nil }
+func (c *relayConn) SetWriteDeadline(t time.Time) error { return c.rc.SetWriteDeadline(t) }
+func (c *relayConn) SetDeadline(t time.Time) error {
+	c.readDeadline = t
+	return c.rc.SetWriteDeadline(t)
+}
+
+// guestError turns the text of an 'X' frame back into an *api.Error: the
+// host's debug strings start with "tls: <kind>" (api.Error.Error), socket
+// failures are "tcp: <error-code>", and stream failures after the
+// handshake carry the transport's own message.
+func guestError(msg string) error {
+	e := &api.Error{Kind: api.KindUnknown, Err: errors.New("guest: " + msg)}
+	if code, ok := strings.CutPrefix(msg, "tcp: "); ok {
+		e.Kind = api.KindTransport
+		if code == "access-denied" {
+			e.Kind = api.KindPolicyDenied
+		}
+		return e
+	}
+	if rest, ok := strings.CutPrefix(msg, "tls: "); ok {
+		best := ""
+		for k := api.Kind(0); !strings.HasPrefix(k.String(), "kind("); k++ {
+			if name := k.String(); strings.HasPrefix(rest, name) && len(name) > len(best) {
+				best, e.Kind = name, k
+			}
+		}
+		rest = rest[len(best):]
+		if e.Kind == api.KindPeerAlert {
+			if i, j := strings.Index(rest, "("), strings.Index(rest, ")"); i >= 0 && j > i {
+				if a, err := strconv.Atoi(rest[i+1 : j]); err == nil {
+					e.Alert = uint8(a)
+				}
+			}
+		}
+		if i, j := strings.Index(rest, "["), strings.Index(rest, "]"); i >= 0 && j > i && !strings.Contains(rest[:i], ":") {
+			e.Backend = rest[i+1 : j]
+		}
+		return e
+	}
+	for _, s := range []string{"EOF", "reset", "broken pipe", "closed", "refused"} {
+		if strings.Contains(msg, s) {
+			e.Kind = api.KindTransport
+		}
+	}
+	return e
+}
+
+func TestConformanceThroughGuest(t *testing.T) {
+	compile(t, relay)
+	conformance.RunDialer(t, relayDialer{t}, api.CapabilitiesOf(stdtls.Provider{}),
+		conformance.WithBackendName(stdtls.Name),
+		conformance.WithBulkBytes(16<<20),
+	)
+}

@@ -1,0 +1,353 @@
+package witcheck
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/peers"
+)
+
+// world is the world every test guest must fit: the interfaces the host
+// implements, at the versions the bindings import.
+const world = `package wasitls:check;
+
+world guest {
+  import wasi:tls/types@0.2.0-draft;
+  import wasi:io/error@0.2.6;
+  import wasi:io/poll@0.2.6;
+  import wasi:io/streams@0.2.6;
+  import wasi:sockets/network@0.2.6;
+  import wasi:sockets/instance-network@0.2.6;
+  import wasi:sockets/tcp@0.2.6;
+  import wasi:sockets/tcp-create-socket@0.2.6;
+  import wasi:sockets/ip-name-lookup@0.2.6;
+  import wasi:clocks/monotonic-clock@0.2.6;
+}
+`
+
+var packageDecl = regexp.MustCompile(`(?m)^package ([^;\s]+);[ \t]*$`)
+
+// witSource turns the wit/ tree into one WIT source: the check world first,
+// then every directory's files as a nested `package name { ... }` block.
+// (jco 1.35 parses a single source reliably; its directory loading panics.)
+func witSource(t *testing.T, root string) string {
+	t.Helper()
+	var dirs []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString(world)
+	for _, dir := range dirs {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.wit"))
+		if len(files) == 0 {
+			continue
+		}
+		sort.Strings(files)
+		name := ""
+		var body strings.Builder
+		for _, f := range files {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := string(src)
+			if m := packageDecl.FindStringSubmatchIndex(s); m != nil {
+				if n := s[m[2]:m[3]]; name != "" && n != name {
+					t.Fatalf("%s: package %s, but %s is package %s", f, n, dir, name)
+				} else {
+					name = n
+				}
+				s = s[:m[0]] + s[m[1]:]
+			}
+			body.WriteString(s)
+			body.WriteString("\n")
+		}
+		if name == "" {
+			t.Fatalf("%s: no package declaration", dir)
+		}
+		fmt.Fprintf(&b, "\npackage %s {\n%s}\n", name, body.String())
+	}
+	return b.String()
+}
+
+type result struct {
+	Module string `json:"module"`
+	OK     bool   `json:"ok"`
+	Error  string `json:"error"`
+}
+
+// check runs jco over modules (path -> adapter path, "" for jco's real
+// command adapter) and returns each module's outcome.
+func check(t *testing.T, modules map[string]string) map[string]result {
+	t.Helper()
+	node, jco := peers.Node(t), peers.JCO(t)
+	dir := t.TempDir()
+	witFile := filepath.Join(dir, "all.wit")
+	if err := os.WriteFile(witFile, []byte(witSource(t, filepath.Join(peers.RepoRoot(), "wit"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"testdata/check.mjs", jco, witFile, "wasitls:check/guest"}
+	for m, a := range modules {
+		if a != "" {
+			m += "=" + a
+		}
+		args = append(args, m)
+	}
+	cmd := exec.Command(node, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node check.mjs: %v\n%s", err, stderr.String())
+	}
+	results := map[string]result{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var r result
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("bad line from check.mjs %q: %v", sc.Text(), err)
+		}
+		results[r.Module] = r
+	}
+	if len(results) != len(modules) {
+		t.Fatalf("check.mjs reported %d modules, want %d\n%s", len(results), len(modules), out)
+	}
+	return results
+}
+
+// guests lists the test guest programs under internal/testguests.
+func guests(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(peers.RepoRoot(), "internal", "testguests"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkgs []string
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != "internal" {
+			pkgs = append(pkgs, "./internal/testguests/"+e.Name())
+		}
+	}
+	if len(pkgs) < 3 {
+		t.Fatalf("found only %v test guests", pkgs)
+	}
+	return pkgs
+}
+
+// TestGuestImportsMatchWIT turns every test guest into a component against
+// wit/. The guests' wasi_snapshot_preview1 imports are satisfied by a stub
+// adapter (see StubAdapter): jco's real adapter brings its own world, whose
+// wasi:sockets@0.2.12 (built without the unstable network-error-code) jco
+// merges with ours by semver, so a correct network-error-code import would
+// be reported missing. The real adapter is exercised separately below.
+func TestGuestImportsMatchWIT(t *testing.T) {
+	peers.Node(t)
+	peers.JCO(t)
+	dir := t.TempDir()
+	pkgs := guests(t)
+	modules := map[string]string{}
+	wantImports := map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, pkg := range pkgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wasm, err := guestbuild.BuildErr(pkg)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			imports, err := FuncImports(wasm)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			adapter, err := StubAdapter(wasm)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			base := filepath.Join(dir, filepath.Base(pkg))
+			if err := os.WriteFile(base+".wasm", wasm, 0o644); err != nil {
+				t.Error(err)
+			}
+			if err := os.WriteFile(base+".adapter.wasm", adapter, 0o644); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			modules[base+".wasm"] = base + ".adapter.wasm"
+			for _, im := range imports {
+				if strings.HasPrefix(im.Module, "wasi:") {
+					wantImports[im.Module+" "+im.Name] = true
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for m, r := range check(t, modules) {
+		if !r.OK {
+			t.Errorf("%s does not match wit/: %s", filepath.Base(m), r.Error)
+		}
+	}
+	// Every //go:wasmimport in guest/ must be linked into some guest, so
+	// that no binding escapes the check.
+	for _, b := range bindings(t) {
+		if !wantImports[b] {
+			t.Errorf("binding %q is not imported by any test guest (add it to probe's imports case)", b)
+		}
+	}
+	t.Logf("%d guests, %d distinct wasi:* imports checked", len(modules), len(wantImports))
+}
+
+// TestGuestsWithRealAdapter runs the guests that do not use
+// network-error-code through jco's real wasi_snapshot_preview1 command
+// adapter, as a component toolchain would.
+func TestGuestsWithRealAdapter(t *testing.T) {
+	peers.Node(t)
+	peers.JCO(t)
+	dir := t.TempDir()
+	modules := map[string]string{}
+	for _, pkg := range []string{"./internal/testguests/httpsget", "./internal/testguests/relay"} {
+		p := filepath.Join(dir, filepath.Base(pkg)+".wasm")
+		if err := os.WriteFile(p, guestbuild.Build(t, pkg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		modules[p] = ""
+	}
+	for m, r := range check(t, modules) {
+		if !r.OK {
+			t.Errorf("%s with jco's adapter: %s", filepath.Base(m), r.Error)
+		}
+	}
+}
+
+// TestCheckRejectsMismatches proves the check can fail: synthetic modules
+// with one import each, right or wrong, must pass or fail accordingly.
+func TestCheckRejectsMismatches(t *testing.T) {
+	peers.Node(t)
+	peers.JCO(t)
+	i32, i64 := I32, I64
+	fn := func(params []ValType, results ...ValType) FuncType { return FuncType{params, results} }
+	const streamsMod, pollMod, tlsMod = "wasi:io/streams@0.2.6", "wasi:io/poll@0.2.6", "wasi:tls/types@0.2.0-draft"
+	cases := []struct {
+		name string
+		im   Import
+		ok   bool
+	}{
+		{"read-correct", Import{streamsMod, "[method]input-stream.read", fn([]ValType{i32, i64, i32})}, true},
+		{"ready-correct", Import{pollMod, "[method]pollable.ready", fn([]ValType{i32}, i32)}, true},
+		{"tls-constructor-correct", Import{tlsMod, "[constructor]client-handshake", fn([]ValType{i32, i32, i32, i32}, i32)}, true},
+		{"start-connect-correct", Import{"wasi:sockets/tcp@0.2.6", "[method]tcp-socket.start-connect",
+			fn([]ValType{i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32})}, true},
+		{"read-len-as-i32", Import{streamsMod, "[method]input-stream.read", fn([]ValType{i32, i32, i32})}, false},
+		{"ready-without-result", Import{pollMod, "[method]pollable.ready", fn([]ValType{i32})}, false},
+		{"tls-constructor-missing-param", Import{tlsMod, "[constructor]client-handshake", fn([]ValType{i32, i32, i32}, i32)}, false},
+		{"start-connect-short-address", Import{"wasi:sockets/tcp@0.2.6", "[method]tcp-socket.start-connect",
+			fn([]ValType{i32, i32, i32, i32, i32, i32, i32, i32})}, false},
+		{"unknown-function", Import{streamsMod, "[method]input-stream.peek", fn([]ValType{i32, i64, i32})}, false},
+		{"unknown-interface", Import{"wasi:io/streamz@0.2.6", "[method]input-stream.read", fn([]ValType{i32, i64, i32})}, false},
+		{"get-as-method-without-retptr", Import{tlsMod, "[method]future-client-streams.get", fn([]ValType{i32}, i32)}, false},
+	}
+	dir := t.TempDir()
+	emptyAdapter := filepath.Join(dir, "adapter.wasm")
+	if err := os.WriteFile(emptyAdapter, Module(nil, nil, false), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	realloc := Export{"cabi_realloc", fn([]ValType{i32, i32, i32, i32}, i32)}
+	modules := map[string]string{}
+	for _, c := range cases {
+		p := filepath.Join(dir, c.name+".wasm")
+		if err := os.WriteFile(p, Module([]Import{c.im}, []Export{realloc}, true), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		modules[p] = emptyAdapter
+	}
+	results := check(t, modules)
+	for _, c := range cases {
+		r := results[filepath.Join(dir, c.name+".wasm")]
+		switch {
+		case c.ok && !r.OK:
+			t.Errorf("%s: rejected, want accepted: %s", c.name, r.Error)
+		case !c.ok && r.OK:
+			t.Errorf("%s: accepted, want rejected", c.name)
+		case !c.ok:
+			t.Logf("%s: rejected: %s", c.name, firstLine(r.Error))
+		}
+	}
+}
+
+func firstLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+func TestFuncImportsRoundTrip(t *testing.T) {
+	want := []Import{
+		{"a", "f", FuncType{[]ValType{I32, I64}, []ValType{I32}}},
+		{"b", "g", FuncType{nil, nil}},
+	}
+	got, err := FuncImports(Module(want, []Export{{"x", FuncType{}}}, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for _, bad := range [][]byte{nil, []byte("\x00asm\x01\x00\x00\x00\x02\x05"), []byte("not wasm at all")} {
+		if _, err := FuncImports(bad); err == nil {
+			t.Errorf("FuncImports(%q) = nil error", bad)
+		}
+	}
+}
+
+var wasmimport = regexp.MustCompile(`(?m)^//go:wasmimport (\S+) (\S+)$`)
+
+// bindings lists "module name" for every //go:wasmimport under guest/.
+func bindings(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(filepath.Join(peers.RepoRoot(), "guest"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
+			return err
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, m := range wasmimport.FindAllStringSubmatch(string(src), -1) {
+			out = append(out, m[1]+" "+m[2])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) < 60 {
+		t.Fatalf("found only %d //go:wasmimport directives under guest/", len(out))
+	}
+	return out
+}
