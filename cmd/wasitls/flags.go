@@ -1,0 +1,202 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/wasitls/wasitls/host"
+)
+
+// usageError is a problem with the command line or a file it names: one
+// line on stderr and exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
+// kvFlag is a repeatable K=V flag (-env, -opt).
+type kvFlag struct {
+	keys []string
+	vals map[string]string
+}
+
+func (f *kvFlag) String() string { return strings.Join(f.keys, ",") }
+func (f *kvFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return errors.New("want KEY=VALUE")
+	}
+	if f.vals == nil {
+		f.vals = map[string]string{}
+	}
+	if _, dup := f.vals[k]; !dup {
+		f.keys = append(f.keys, k)
+	}
+	f.vals[k] = v
+	return nil
+}
+
+// identityFlags collects -client-cert FILE -client-key FILE -client-for
+// PATTERN groups: each -client-cert starts a group, the key and the
+// patterns that follow belong to it.
+type identityFlags struct {
+	groups []*identityGroup
+}
+
+type identityGroup struct {
+	cert, key string
+	dests     []string
+}
+
+func (f *identityFlags) current(flagName string) (*identityGroup, error) {
+	if len(f.groups) == 0 {
+		return nil, fmt.Errorf("-%s must follow -client-cert", flagName)
+	}
+	return f.groups[len(f.groups)-1], nil
+}
+
+type certFlag struct{ f *identityFlags }
+
+func (c certFlag) String() string { return "" }
+func (c certFlag) Set(s string) error {
+	c.f.groups = append(c.f.groups, &identityGroup{cert: s})
+	return nil
+}
+
+type keyFlag struct{ f *identityFlags }
+
+func (k keyFlag) String() string { return "" }
+func (k keyFlag) Set(s string) error {
+	g, err := k.f.current("client-key")
+	if err != nil {
+		return err
+	}
+	if g.key != "" {
+		return fmt.Errorf("second -client-key for -client-cert %s", g.cert)
+	}
+	g.key = s
+	return nil
+}
+
+type forFlag struct{ f *identityFlags }
+
+func (p forFlag) String() string { return "" }
+func (p forFlag) Set(s string) error {
+	g, err := p.f.current("client-for")
+	if err != nil {
+		return err
+	}
+	g.dests = append(g.dests, s)
+	return nil
+}
+
+// load reads every group's certificate and key.
+func (f *identityFlags) load() ([]host.Identity, error) {
+	var ids []host.Identity
+	for _, g := range f.groups {
+		if g.key == "" {
+			return nil, usagef("-client-cert %s: missing -client-key FILE", g.cert)
+		}
+		if len(g.dests) == 0 {
+			return nil, usagef("-client-cert %s: missing -client-for PATTERN (which destinations get this identity)", g.cert)
+		}
+		if err := fileExists("-client-cert", g.cert); err != nil {
+			return nil, err
+		}
+		if err := fileExists("-client-key", g.key); err != nil {
+			return nil, err
+		}
+		cert, err := tls.LoadX509KeyPair(g.cert, g.key)
+		if err != nil {
+			return nil, usagef("-client-cert %s -client-key %s: %v", g.cert, g.key, err)
+		}
+		for _, d := range g.dests {
+			ids = append(ids, host.Identity{Dest: d, Certificate: &cert})
+		}
+	}
+	return ids, nil
+}
+
+// loadRoots returns the system roots plus every PEM certificate in files,
+// or nil (the system roots) without files.
+func loadRoots(files []string) (*x509.CertPool, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	for _, f := range files {
+		if err := fileExists("-ca", f); err != nil {
+			return nil, err
+		}
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, usagef("-ca %s: %v", f, err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usagef("-ca %s: no PEM certificate in the file", f)
+		}
+	}
+	return pool, nil
+}
+
+func fileExists(flagName, path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return usagef("%s %s: no such file", flagName, path)
+	case err != nil:
+		return usagef("%s %s: %v", flagName, path, err)
+	case st.IsDir():
+		return usagef("%s %s: is a directory", flagName, path)
+	}
+	return nil
+}
+
+func parseTLSVersion(flagName, s string) (uint16, error) {
+	switch s {
+	case "":
+		return 0, nil
+	case "1.2":
+		return tls.VersionTLS12, nil
+	case "1.3":
+		return tls.VersionTLS13, nil
+	}
+	return 0, usagef("-%s %q: want 1.2 or 1.3", flagName, s)
+}
+
+// parseFlags parses args with fs, turning the flag package's multi-line
+// complaints into one line.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(discard{})
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err.Error()}
+	}
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Write(b []byte) (int, error) { return len(b), nil }

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+)
+
+// The demo guest is built from source when the demo starts rather than
+// embedded as a committed binary: `go run ./cmd/wasitls demo` implies a Go
+// toolchain and the source tree, the go build cache makes every build after
+// the first take a fraction of a second, and the guest can never be stale
+// with respect to guest/ (which a committed .wasm could be).
+const (
+	modulePath   = "github.com/wasitls/wasitls"
+	demoGuestPkg = modulePath + "/cmd/wasitls/demoguest"
+)
+
+// demoGuestDir finds the demo guest's source: next to this file (go run,
+// go build in a clone), in the module the current directory belongs to,
+// or in the module cache (go install ...@version put it there).
+func demoGuestDir(ctx context.Context, goTool string) (string, error) {
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		dir := filepath.Join(filepath.Dir(file), "demoguest")
+		if _, err := os.Stat(filepath.Join(dir, "main.go")); err == nil {
+			return dir, nil
+		}
+	}
+	cmd := exec.CommandContext(ctx, goTool, "list", "-f", "{{.Dir}}", demoGuestPkg)
+	cmd.Env = guestEnv()
+	if out, err := cmd.Output(); err == nil {
+		if dir := strings.TrimSpace(string(out)); dir != "" {
+			return dir, nil
+		}
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == modulePath && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		out, err := exec.CommandContext(ctx, goTool, "env", "GOMODCACHE").Output()
+		if err == nil {
+			dir := filepath.Join(strings.TrimSpace(string(out)), modulePath+"@"+bi.Main.Version, "cmd", "wasitls", "demoguest")
+			if _, err := os.Stat(filepath.Join(dir, "main.go")); err == nil {
+				return dir, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("cannot find the source of %s: run the demo from a clone (go run ./cmd/wasitls demo) or pass -guest FILE.wasm", demoGuestPkg)
+}
+
+func guestEnv() []string {
+	return append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+}
+
+func goTool() (string, error) {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p, nil
+	}
+	if root := os.Getenv("GOROOT"); root != "" {
+		p := filepath.Join(root, "bin", "go")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("the demo builds its guest with the go command, which is not on PATH (or pass -guest FILE.wasm)")
+}
+
+// buildDemoGuest compiles the demo guest for wasip1 and returns the module.
+func buildDemoGuest(ctx context.Context) ([]byte, error) {
+	gt, err := goTool()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := demoGuestDir(ctx, gt)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "wasitls-demo-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, "demoguest.wasm")
+	cmd := exec.CommandContext(ctx, gt, "build", "-trimpath", "-o", out, ".")
+	cmd.Dir = dir
+	cmd.Env = guestEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("building the demo guest (GOOS=wasip1 go build in %s): %w\n%s", dir, err, strings.TrimSpace(stderr.String()))
+	}
+	return os.ReadFile(out)
+}

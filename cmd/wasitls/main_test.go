@@ -1,0 +1,578 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/tetratelabs/wazero/api"
+
+	wapi "github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/backends/builtin"
+	"github.com/wasitls/wasitls/conformance/pki"
+	"github.com/wasitls/wasitls/host"
+	"github.com/wasitls/wasitls/internal/peers"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if guestDir != "" {
+		os.RemoveAll(guestDir)
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+var (
+	guestOnce sync.Once
+	guestDir  string
+	guestPath string
+	guestErr  error
+)
+
+// demoGuest builds the demo guest once per test process and returns the
+// path of the .wasm file.
+func demoGuest(t *testing.T) string {
+	t.Helper()
+	guestOnce.Do(func() {
+		var wasm []byte
+		if wasm, guestErr = buildDemoGuest(context.Background()); guestErr != nil {
+			return
+		}
+		if guestDir, guestErr = os.MkdirTemp("", "wasitls-cli-test-"); guestErr != nil {
+			return
+		}
+		guestPath = filepath.Join(guestDir, "demoguest.wasm")
+		guestErr = os.WriteFile(guestPath, wasm, 0o644)
+	})
+	if guestErr != nil {
+		t.Fatal(guestErr)
+	}
+	return guestPath
+}
+
+var (
+	testGuestOnce sync.Once
+	testGuestPath string
+	testGuestErr  error
+)
+
+// testGuest builds internal/testguest once per test process.
+func testGuest(t *testing.T) string {
+	t.Helper()
+	demoGuest(t) // for guestDir
+	testGuestOnce.Do(func() {
+		testGuestPath = filepath.Join(guestDir, "testguest.wasm")
+		goBin, err := goTool()
+		if err != nil {
+			testGuestErr = err
+			return
+		}
+		cmd := exec.Command(goBin, "build", "-o", testGuestPath, "./internal/testguest")
+		cmd.Env = guestEnv()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			testGuestErr = fmt.Errorf("build internal/testguest: %v\n%s", err, out)
+		}
+	})
+	if testGuestErr != nil {
+		t.Fatal(testGuestErr)
+	}
+	return testGuestPath
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCLI(t *testing.T, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(args, &stdout, &stderr)
+	t.Logf("wasitls %s -> %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
+	return result{code, stdout.String(), stderr.String()}
+}
+
+// TestDemo runs `wasitls demo` and checks the table: TLS 1.3 for every
+// backend, a hybrid ML-KEM group for pq, distinct JA4s for stdtls and utls.
+func TestDemo(t *testing.T) {
+	start := time.Now()
+	r := runCLI(t, "demo")
+	t.Logf("demo took %v", time.Since(start))
+	if r.code != 0 {
+		t.Fatalf("demo exit code %d", r.code)
+	}
+	rows := map[string][]string{}
+	inTable := false
+	for _, line := range strings.Split(r.stdout, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 0 && f[0] == "BACKEND":
+			inTable = true
+		case inTable && len(f) == 0:
+			inTable = false
+		case inTable:
+			if len(f) > 1 && f[1] == "*" {
+				f = slices.Delete(f, 1, 2)
+			}
+			// backend, "TLS", "1.3", cipher, group, alpn, ja4, time
+			if len(f) != 8 {
+				t.Fatalf("table row %q has %d fields", line, len(f))
+			}
+			rows[f[0]] = f
+		}
+	}
+	for _, name := range wapi.Names() {
+		row, ok := rows[name]
+		if !ok {
+			t.Errorf("no table row for backend %s", name)
+			continue
+		}
+		if row[1]+" "+row[2] != "TLS 1.3" {
+			t.Errorf("%s negotiated %s %s, want TLS 1.3", name, row[1], row[2])
+		}
+		if row[5] != "http/1.1" {
+			t.Errorf("%s ALPN %s, want http/1.1", name, row[5])
+		}
+		if !regexp.MustCompile(`^t13d\d{4}[a-z0-9]{2}_[0-9a-f]{12}_[0-9a-f]{12}$`).MatchString(row[6]) {
+			t.Errorf("%s JA4 %q is not a TLS 1.3 JA4", name, row[6])
+		}
+		if !strings.Contains(r.stdout, name+": ") || !strings.Contains(r.stdout, "Hello from the wasitls demo server, over TLS 1.3") {
+			t.Errorf("no page line for %s", name)
+		}
+	}
+	if row, ok := rows["pq"]; ok && !strings.Contains(row[4], "MLKEM") {
+		t.Errorf("pq group %s is not a hybrid ML-KEM group", row[4])
+	}
+	if s, u := rows["stdtls"], rows["utls"]; s != nil && u != nil && s[6] == u[6] {
+		t.Errorf("stdtls and utls have the same JA4 %s", s[6])
+	}
+	if !strings.Contains(r.stdout, builtin.DefaultName+" *") {
+		t.Errorf("the default backend %s is not marked", builtin.DefaultName)
+	}
+}
+
+// TestDemoJA4 checks that the JA4 the CLI computes from the ClientHello a
+// backend wrote (what run -v logs) equals the one the server computed from
+// what it received, for every backend.
+func TestDemoJA4(t *testing.T) {
+	wasm, err := os.ReadFile(demoGuest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	d, err := newDemo(ctx, wasm, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, r := range d.runAll(ctx, wapi.Names()) {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.Backend, r.Err)
+			continue
+		}
+		if r.ServerJA4 == "" || r.ClientJA4 != r.ServerJA4 {
+			t.Errorf("%s: JA4 from the sent ClientHello %q, from the server %q", r.Backend, r.ClientJA4, r.ServerJA4)
+		}
+		if r.State.Backend != "" && r.State.Backend != r.Backend {
+			t.Errorf("%s: state reports backend %s", r.Backend, r.State.Backend)
+		}
+	}
+}
+
+// startOpenSSL runs `openssl s_server -accept 127.0.0.1:PORT args...` until
+// the test ends and returns the port.
+func startOpenSSL(t *testing.T, args ...string) int {
+	t.Helper()
+	bin := peers.OpenSSL(t)
+	for attempt := 1; ; attempt++ {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		cmd := exec.Command(bin, append([]string{"s_server", "-accept", "127.0.0.1:" + strconv.Itoa(port)}, args...)...)
+		out := &readyWriter{ready: make(chan struct{})}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		select {
+		case <-out.ready:
+			t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+			return port
+		case <-exited:
+			if attempt < 5 && strings.Contains(out.String(), "in use") {
+				continue
+			}
+			t.Fatalf("openssl s_server exited:\n%s", out)
+		case <-time.After(20 * time.Second): // a backstop for a wedged peer, not a synchronisation
+			cmd.Process.Kill()
+			<-exited
+			t.Fatalf("openssl s_server did not listen:\n%s", out)
+		}
+	}
+}
+
+type readyWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	ready chan struct{}
+	once  sync.Once
+}
+
+func (w *readyWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(b)
+	if bytes.Contains(w.buf.Bytes(), []byte("ACCEPT")) {
+		w.once.Do(func() { close(w.ready) })
+	}
+	return len(b), nil
+}
+
+func (w *readyWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestRunOpenSSL runs the demo guest against OpenSSL s_server -www with
+// the CA from a file, with every backend that can talk to OpenSSL 3.0
+// (pq requires a hybrid group that OpenSSL 3.0 lacks), then with a
+// server that requires a client certificate, with and without
+// -client-cert.
+func TestRunOpenSSL(t *testing.T) {
+	guest := demoGuest(t)
+	p := pki.New(t)
+	dir := t.TempDir()
+	certFile, keyFile := p.Server().WriteFiles(t, dir, "server")
+	caFile := p.WriteRoot(t, dir, "ca.pem")
+
+	port := strconv.Itoa(startOpenSSL(t, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www"))
+	for _, backend := range wapi.Names() {
+		if backend == "pq" {
+			continue
+		}
+		t.Run(backend, func(t *testing.T) {
+			r := runCLI(t, "run", "-backend", backend, "-ca", caFile, "-allow", "127.0.0.1:"+port, "-v",
+				guest, "https://localhost:"+port+"/")
+			if r.code != 0 {
+				t.Fatalf("exit code %d", r.code)
+			}
+			if !strings.Contains(r.stdout, "s_server") || !strings.Contains(r.stdout, "TLSv1.3") {
+				t.Errorf("stdout is not s_server's -www page over TLS 1.3")
+			}
+			for _, want := range []string{`msg="tls handshake"`, "dest=127.0.0.1:" + port, "backend=" + backend, `version="TLS 1.3"`, "ja4=t13d"} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("-v log lacks %s", want)
+				}
+			}
+		})
+	}
+
+	t.Run("client-cert", func(t *testing.T) {
+		client := p.Client("wasitls-cli")
+		ccert, ckey := client.WriteFiles(t, dir, "client")
+		mport := strconv.Itoa(startOpenSSL(t, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www",
+			"-Verify", "2", "-verify_return_error", "-CAfile", caFile))
+		url := "https://localhost:" + mport + "/"
+		// stdtls explicitly: the pq default of a default_pq build cannot
+		// talk to OpenSSL 3.0.
+		r := runCLI(t, "run", "-backend", "stdtls", "-ca", caFile, "-allow", "127.0.0.1:"+mport,
+			"-client-cert", ccert, "-client-key", ckey, "-client-for", "localhost:"+mport, guest, url)
+		if r.code != 0 || !strings.Contains(r.stdout, "s_server") {
+			t.Errorf("with -client-cert: exit code %d", r.code)
+		}
+		// The identity is for another port only: no certificate, and the
+		// server refuses the guest.
+		r = runCLI(t, "run", "-backend", "stdtls", "-ca", caFile, "-allow", "127.0.0.1:"+mport,
+			"-client-cert", ccert, "-client-key", ckey, "-client-for", "localhost:1", guest, url)
+		if r.code != 1 || !strings.Contains(r.stderr, "error: tls: peer alert certificate_required") {
+			t.Errorf("without a matching -client-for: exit code %d, want 1 and the certificate_required alert", r.code)
+		}
+	})
+}
+
+// TestRunDenied checks that a destination outside -allow reaches the guest
+// as access-denied (and is logged with -v), and that -dns=false stops
+// name lookups.
+func TestRunDenied(t *testing.T) {
+	guest := demoGuest(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+
+	r := runCLI(t, "run", "-allow", "127.0.0.1:1", "-v", guest, "https://127.0.0.1:"+port+"/")
+	if r.code != 1 || !strings.Contains(r.stderr, "error: tcp: access-denied") {
+		t.Errorf("exit code %d, want 1 with error: tcp: access-denied", r.code)
+	}
+	if !strings.Contains(r.stderr, `msg="denied by policy"`) {
+		t.Errorf("-v did not log the denial")
+	}
+
+	r = runCLI(t, "run", "-allow", "*:*", "-dns=false", guest, "https://localhost:"+port+"/")
+	if r.code != 1 || !strings.Contains(r.stderr, "error: tcp: ") {
+		t.Errorf("-dns=false: exit code %d, want 1 with a tcp error", r.code)
+	}
+}
+
+// TestBadFlags checks that every bad command line gives exit code 2 and
+// exactly one line naming the problem.
+func TestBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	guest := filepath.Join(dir, "exit.wasm")
+	if err := os.WriteFile(guest, exitModule(0), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notPEM := filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.pem")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, ""}, // usage text, several lines: checked separately
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"run"}, "missing GUEST.wasm"},
+		{[]string{"run", "-nope", guest}, "flag provided but not defined: -nope"},
+		{[]string{"run", filepath.Join(dir, "nope.wasm")}, "nope.wasm: no such file"},
+		{[]string{"run", notPEM}, "not a valid module"},
+		{[]string{"run", "-backend", "nope", guest}, "-backend nope: not in this build"},
+		{[]string{"run", "-ca", missing, guest}, "-ca " + missing + ": no such file"},
+		{[]string{"run", "-ca", notPEM, guest}, "no PEM certificate"},
+		{[]string{"run", "-min-tls", "1.1", guest}, `-min-tls "1.1": want 1.2 or 1.3`},
+		{[]string{"run", "-min-tls", "1.3", "-max-tls", "1.2", guest}, "is above -max-tls"},
+		{[]string{"run", "-handshake-timeout", "soon", guest}, "-handshake-timeout"},
+		{[]string{"run", "-client-key", notPEM, guest}, "-client-key must follow -client-cert"},
+		{[]string{"run", "-client-cert", notPEM, guest}, "missing -client-key"},
+		{[]string{"run", "-client-cert", notPEM, "-client-key", notPEM, guest}, "missing -client-for"},
+		{[]string{"run", "-client-cert", missing, "-client-key", notPEM, "-client-for", "*:*", guest}, "-client-cert " + missing + ": no such file"},
+		{[]string{"run", "-client-cert", notPEM, "-client-key", notPEM, "-client-for", "*:*", guest}, "-client-cert " + notPEM},
+		{[]string{"run", "-allow", "exa mple.com", guest}, "bad destination pattern"},
+		{[]string{"run", "-env", "NOEQUALS", guest}, "want KEY=VALUE"},
+		{[]string{"run", "-mount", filepath.Join(dir, "nodir") + ":/x", guest}, "no such directory"},
+		{[]string{"run", "-pq-mode", "prefer", "-backend", "stdtls", guest}, "-pq-mode prefer: needs -backend pq"},
+		{[]string{"run", "-fingerprint", "chrome", "-backend", "stdtls", guest}, "backend stdtls has no fingerprints"},
+		{[]string{"backends", "extra"}, `unexpected argument "extra"`},
+		{[]string{"demo", "-backend", "nope"}, "-backend nope: not in this build"},
+		{[]string{"demo", "-guest", missing}, "no such file"},
+	} {
+		r := runCLI(t, tc.args...)
+		if r.code != exitUsage {
+			t.Errorf("%q: exit code %d, want 2", tc.args, r.code)
+		}
+		if tc.want == "" {
+			continue
+		}
+		if strings.Count(r.stderr, "\n") != 1 || !strings.HasSuffix(r.stderr, "\n") || !strings.HasPrefix(r.stderr, "wasitls: ") {
+			t.Errorf("%q: stderr is not one line starting with wasitls: %q", tc.args, r.stderr)
+		}
+		if !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%q: stderr %q does not name the problem (%q)", tc.args, r.stderr, tc.want)
+		}
+		if r.stdout != "" {
+			t.Errorf("%q: unexpected stdout %q", tc.args, r.stdout)
+		}
+	}
+}
+
+// TestExitCode checks that the guest's exit code becomes the CLI's.
+func TestExitCode(t *testing.T) {
+	dir := t.TempDir()
+	for _, code := range []int{0, 3, 7} {
+		guest := filepath.Join(dir, "exit"+strconv.Itoa(code)+".wasm")
+		if err := os.WriteFile(guest, exitModule(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r := runCLI(t, "run", guest); r.code != code || r.stderr != "" {
+			t.Errorf("guest exit %d: CLI exit code %d, stderr %q", code, r.code, r.stderr)
+		}
+	}
+}
+
+// TestRunGuestConfig checks the flags that configure the guest itself:
+// -env, -mount (read-write and read-only), guest arguments, exit codes and
+// -timeout.
+func TestRunGuestConfig(t *testing.T) {
+	guest := testGuest(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("from the host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stdout string
+	}{
+		{[]string{"-env", "GREETING=hello=world", "-env", "OTHER=x", guest, "env", "GREETING"}, 0, "hello=world\n"},
+		{[]string{guest, "env", "GREETING"}, 1, ""},
+		{[]string{"-mount", dir + ":/data", guest, "cat", "/data/a.txt"}, 0, "from the host"},
+		{[]string{"-mount", dir + ":/data", guest, "write", "/data/b.txt", "from the guest"}, 0, ""},
+		{[]string{"-mount", dir + ":/data:ro", guest, "write", "/data/c.txt", "refused"}, 1, ""},
+		{[]string{guest, "cat", "/data/a.txt"}, 1, ""},
+		{[]string{guest, "exit", "42"}, 42, ""},
+	} {
+		r := runCLI(t, append([]string{"run"}, tc.args...)...)
+		if r.code != tc.code || r.stdout != tc.stdout {
+			t.Errorf("run %q: exit code %d, stdout %q; want %d, %q", tc.args, r.code, r.stdout, tc.code, tc.stdout)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "b.txt")); err != nil || string(b) != "from the guest" {
+		t.Errorf("write through a read-write mount: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c.txt")); err == nil {
+		t.Errorf("the guest wrote through a read-only mount")
+	}
+
+	r := runCLI(t, "run", "-timeout", "100ms", guest, "spin")
+	if r.code != exitTimeout || !strings.Contains(r.stderr, "timed out") {
+		t.Errorf("-timeout: exit code %d, stderr %q; want %d and timed out", r.code, r.stderr, exitTimeout)
+	}
+}
+
+// TestTrap checks that a trap, in the guest's own code or raised by the
+// host on bad input, prints the trap message and exits non-zero.
+func TestTrap(t *testing.T) {
+	dir := t.TempDir()
+	unreachable := filepath.Join(dir, "unreachable.wasm")
+	if err := os.WriteFile(unreachable, module(nil, nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "run", unreachable)
+	if r.code != exitTrap || !strings.Contains(r.stderr, "unreachable") {
+		t.Errorf("unreachable: exit code %d, stderr %q", r.code, r.stderr)
+	}
+
+	// Dropping a handle the guest never had is bad input: the host traps.
+	var field string
+	for _, f := range host.Functions(host.TLSModule) {
+		params, results, _ := host.Signature(host.TLSModule, f)
+		if strings.HasPrefix(f, "[resource-drop]") && len(params) == 1 && params[0] == api.ValueTypeI32 && len(results) == 0 {
+			field = f
+			break
+		}
+	}
+	if field == "" {
+		t.Fatalf("no resource-drop among %s functions %v", host.TLSModule, host.Functions(host.TLSModule))
+	}
+	badDrop := filepath.Join(dir, "baddrop.wasm")
+	if err := os.WriteFile(badDrop, module(&wasmImport{host.TLSModule, field}, append([]byte{0x41}, sleb(12345)...)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, "run", badDrop)
+	if r.code != exitTrap || !strings.Contains(r.stderr, "wasitls: trap in "+host.TLSModule+"#"+field) {
+		t.Errorf("bad drop: exit code %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestBackends checks `wasitls backends` against the registry.
+func TestBackends(t *testing.T) {
+	r := runCLI(t, "backends")
+	if r.code != 0 {
+		t.Fatalf("exit code %d", r.code)
+	}
+	for _, n := range wapi.Names() {
+		if !regexp.MustCompile(`(?m)^` + n + `\s`).MatchString(r.stdout) {
+			t.Errorf("backend %s not listed", n)
+		}
+	}
+	if !strings.Contains(r.stdout, "default: "+builtin.DefaultName+"\n") {
+		t.Errorf("default is not %s", builtin.DefaultName)
+	}
+	if slices.Contains(wapi.Names(), "utls") && !strings.Contains(r.stdout, "chrome") {
+		t.Errorf("utls fingerprints not listed")
+	}
+}
+
+type wasmImport struct{ module, field string }
+
+// exitModule is a wasip1 command that calls proc_exit(code).
+func exitModule(code int) []byte {
+	return module(&wasmImport{"wasi_snapshot_preview1", "proc_exit"}, append([]byte{0x41}, sleb(code)...))
+}
+
+// module assembles a core module whose _start calls imp with the one i32
+// argument that arg (an i32.const instruction) pushes, then executes
+// unreachable. With imp nil it only executes unreachable.
+func module(imp *wasmImport, arg []byte) []byte {
+	section := func(id byte, body []byte) []byte {
+		return append(append([]byte{id}, uleb(len(body))...), body...)
+	}
+	name := func(s string) []byte { return append(uleb(len(s)), s...) }
+	types := []byte{0x02, 0x60, 0x00, 0x00, 0x60, 0x01, 0x7f, 0x00} // 0: () -> (), 1: (i32) -> ()
+	var m []byte
+	m = append(m, 0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00)
+	m = append(m, section(1, types)...)
+	start := 0
+	body := []byte{0x00}
+	if imp != nil {
+		imports := append([]byte{0x01}, name(imp.module)...)
+		imports = append(append(imports, name(imp.field)...), 0x00, 0x01)
+		m = append(m, section(2, imports)...)
+		start = 1
+		body = append(append(arg, 0x10, 0x00), body...) // call 0
+	}
+	m = append(m, section(3, []byte{0x01, 0x00})...)                        // one function of type 0
+	m = append(m, section(5, []byte{0x01, 0x00, 0x01})...)                  // memory, min 1 page
+	exports := append([]byte{0x02}, name("_start")...)                      //
+	exports = append(append(exports, 0x00, byte(start)), name("memory")...) // _start, memory
+	exports = append(exports, 0x02, 0x00)
+	m = append(m, section(7, exports)...)
+	fn := append([]byte{0x00}, append(body, 0x0b)...) // no locals, body, end
+	m = append(m, section(10, append([]byte{0x01}, append(uleb(len(fn)), fn...)...))...)
+	return m
+}
+
+func uleb(n int) []byte {
+	var b []byte
+	for {
+		c := byte(n & 0x7f)
+		n >>= 7
+		if n != 0 {
+			c |= 0x80
+		}
+		b = append(b, c)
+		if n == 0 {
+			return b
+		}
+	}
+}
+
+func sleb(n int) []byte {
+	var b []byte
+	for {
+		c := byte(n & 0x7f)
+		n >>= 7
+		if (n == 0 && c&0x40 == 0) || (n == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
