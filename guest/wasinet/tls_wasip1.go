@@ -1,0 +1,243 @@
+package wasinet
+
+import (
+	"context"
+	"errors"
+	"net"
+	"unicode/utf8"
+
+	"github.com/wasitls/wasitls/guest/sockets/tcp"
+	"github.com/wasitls/wasitls/guest/tls"
+)
+
+// TLSConn is a TLS client connection run by the host through wasi-tls. The
+// host verifies the server and picks versions, ciphers, ALPN and any client
+// certificate by its own policy; the guest only names the server.
+type TLSConn struct {
+	duplex
+	tcp        *Conn // owns the socket; its streams went to the handshake
+	conn       tls.ClientConnection
+	serverName string
+	wclosed    bool // close_notify queued
+}
+
+var _ net.Conn = (*TLSConn)(nil)
+
+// ErrNotWasiConn is returned by Client for a connection that did not come
+// from this package.
+var ErrNotWasiConn = errors.New("wasinet: TLS needs a connection dialed with wasinet")
+
+// Client runs a TLS handshake over conn (from Dial, possibly after a
+// plaintext exchange: STARTTLS) for serverName and returns the TLS
+// connection. The handshake is bounded by conn's deadlines, if set. On
+// failure conn is closed.
+func Client(conn net.Conn, serverName string) (*TLSConn, error) {
+	return ClientContext(context.Background(), conn, serverName)
+}
+
+// ClientContext is Client bounded by ctx as well.
+func ClientContext(ctx context.Context, conn net.Conn, serverName string) (*TLSConn, error) {
+	c := unwrap(conn)
+	if c == nil {
+		return nil, ErrNotWasiConn
+	}
+	opErr := func(err error) error {
+		return &net.OpError{Op: "tls handshake", Net: c.netw, Source: c.laddr, Addr: c.raddr, Err: err}
+	}
+	if !utf8.ValidString(serverName) {
+		// WIT strings must be UTF-8; the host would trap.
+		c.Close()
+		return nil, opErr(errors.New("wasinet: server name is not valid UTF-8"))
+	}
+	// Take the streams away from the TCP connection. Readers and writers
+	// must be done; the handshake needs the streams without pollables.
+	c.rmu.Lock()
+	c.wmu.Lock()
+	c.mu.Lock()
+	if c.closed || c.upgraded {
+		c.mu.Unlock()
+		c.wmu.Unlock()
+		c.rmu.Unlock()
+		return nil, opErr(net.ErrClosed)
+	}
+	if len(c.rbuf) > 0 {
+		c.mu.Unlock()
+		c.wmu.Unlock()
+		c.rmu.Unlock()
+		c.Close()
+		return nil, opErr(errors.New("wasinet: plaintext data is buffered past the point of the TLS upgrade"))
+	}
+	c.drain(closeFlushTimeout) // what was written in plaintext goes first
+	c.dropPollables()
+	in, out := c.in, c.out
+	c.in, c.out = 0, 0
+	c.upgraded = true
+	hsDeadline := c.wdl.at.Load()
+	if r := c.rdl.at.Load(); r != 0 && (hsDeadline == 0 || r < hsDeadline) {
+		hsDeadline = r
+	}
+	c.mu.Unlock()
+	c.wmu.Unlock()
+	c.rmu.Unlock()
+
+	fut := tls.Finish(tls.NewClientHandshake(serverName, in, out))
+	p := fut.Subscribe()
+	var dl deadline
+	dl.at.Store(hsDeadline)
+	for {
+		tconn, tin, tout, err := fut.Get()
+		if errors.Is(err, tls.ErrPending) {
+			if werr := await(ctx, p, &dl, nil); werr != nil {
+				p.Drop()
+				fut.Drop()
+				c.closeSocket()
+				return nil, opErr(werr)
+			}
+			continue
+		}
+		p.Drop()
+		fut.Drop()
+		if err != nil {
+			c.closeSocket()
+			var he *tls.HandshakeError
+			if errors.As(err, &he) {
+				debug := he.Debug
+				he.Release()
+				return nil, opErr(ParseHandshakeError(serverName, debug))
+			}
+			return nil, opErr(err)
+		}
+		t := &TLSConn{tcp: c, conn: tconn, serverName: serverName}
+		t.in, t.out, t.ahead = tin, tout, true
+		t.laddr, t.raddr, t.netw = c.laddr, c.raddr, c.netw
+		t.rdl.at.Store(c.rdl.at.Load())
+		t.wdl.at.Store(c.wdl.at.Load())
+		return t, nil
+	}
+}
+
+// unwrap finds the *Conn under conn (also through a NetConn method, as
+// crypto/tls's and this package's TLS connections have).
+func unwrap(conn net.Conn) *Conn {
+	for range 8 {
+		switch c := conn.(type) {
+		case *Conn:
+			return c
+		case interface{ NetConn() net.Conn }:
+			conn = c.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// closeSocket drops the socket of an upgraded connection.
+func (c *Conn) closeSocket() {
+	c.markClosed()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sock != 0 {
+		c.sock.Drop()
+		c.sock = 0
+	}
+}
+
+// DialTLS dials address and runs a TLS handshake naming its host part. Its
+// signature fits http.Transport.DialTLSContext.
+func DialTLS(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := (&Dialer{}).dialTLS(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DialTLSContext is DialTLS with the Dialer's settings; Timeout covers the
+// handshake too.
+func (d *Dialer) DialTLSContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if d.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
+		defer cancel()
+	}
+	c, err := d.dialTLS(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (d *Dialer) dialTLS(ctx context.Context, network, address string) (*TLSConn, error) {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	c, err := d.dial(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return ClientContext(ctx, c, host)
+}
+
+// Read reads plaintext. It returns io.EOF after the server's close_notify.
+func (t *TLSConn) Read(b []byte) (int, error) { return t.read(b) }
+
+// Write writes b completely, unless the write deadline passes or the
+// connection fails.
+func (t *TLSConn) Write(b []byte) (int, error) { return t.write(b) }
+
+// ServerName is the name the handshake verified.
+func (t *TLSConn) ServerName() string { return t.serverName }
+
+// NetConn returns the TCP connection underneath (its streams belong to t).
+func (t *TLSConn) NetConn() net.Conn { return t.tcp }
+
+// CloseWrite sends close_notify; reading goes on.
+func (t *TLSConn) CloseWrite() error {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return t.opError("close", net.ErrClosed)
+	}
+	if !t.wclosed {
+		t.wclosed = true
+		t.conn.CloseOutput()
+	}
+	return nil
+}
+
+// Close sends close_notify (waiting a few seconds at most for it to leave),
+// shuts the socket down and releases everything. Parked reads and writes
+// return net.ErrClosed.
+func (t *TLSConn) Close() error {
+	if !t.markClosed() {
+		return t.opError("close", net.ErrClosed)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.wclosed {
+		t.wclosed = true
+		t.conn.CloseOutput()
+	}
+	// check-write reports 0 until close_notify is out, then closed.
+	t.drain(closeFlushTimeout)
+	t.dropPollables()
+	t.tcp.mu.Lock()
+	sock := t.tcp.sock
+	t.tcp.sock = 0
+	t.tcp.closed = true
+	t.tcp.mu.Unlock()
+	if sock != 0 {
+		_ = sock.Shutdown(tcp.ShutdownBoth)
+	}
+	t.in.Drop()
+	t.out.Drop()
+	t.conn.Drop()
+	if sock != 0 {
+		sock.Drop()
+	}
+	return nil
+}
