@@ -1,0 +1,342 @@
+//go:build !wasip1
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+	"go.uber.org/goleak"
+
+	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/backends/pq"
+	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/backends/utls"
+	"github.com/wasitls/wasitls/conformance/pki"
+	"github.com/wasitls/wasitls/host"
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const guestPkg = "./examples/guest-pgx"
+
+// env is one PostgreSQL server and the compiled guest, shared by the subtests.
+type env struct {
+	ctx      context.Context
+	srv      *pgtest.Server
+	r        wazero.Runtime
+	compiled wazero.CompiledModule
+	port     string
+}
+
+// result is what one guest run produced.
+type result struct {
+	stdout, stderr string
+	exit           uint32 // 0 on success
+	events         []host.ConnEvent
+	elapsed        time.Duration
+}
+
+// runOpts configure one guest run.
+type runOpts struct {
+	provider api.Provider
+	identity *tls.Certificate // nil: no client identity in the policy
+	options  map[string]string
+	maxTLS   uint16 // policy MaxVersion (0: TLS 1.3)
+	args     []string
+	// name is the guest's module name ("" for an anonymous module).
+	name string
+	// whileHeld runs while the guest holds its connection open (-hold);
+	// nil runs the guest without -hold.
+	whileHeld func(t *testing.T)
+}
+
+func (e *env) run(t *testing.T, o runOpts) result {
+	t.Helper()
+	pol := &host.Policy{
+		Allow:            []string{"127.0.0.1:" + e.port},
+		NameLookup:       true,
+		RootCAs:          e.srv.PKI.Roots,
+		Options:          o.options,
+		MaxVersion:       o.maxTLS,
+		HandshakeTimeout: 20 * time.Second,
+		Limits:           host.Limits{Sockets: 4},
+	}
+	if o.identity != nil {
+		// Chosen by destination: the server name the guest asks for and the port.
+		pol.Identities = []host.Identity{{Dest: "localhost:" + e.port, Certificate: o.identity}}
+	}
+	var (
+		mu     sync.Mutex
+		events []host.ConnEvent
+	)
+	h := host.New(e.r, host.WithProvider(o.provider))
+	stdout := newWatch("holding\n")
+	var stderr bytes.Buffer
+	stdinR, stdinW := io.Pipe()
+	defer stdinW.Close()
+	args := append([]string{"guest-pgx", "-servername", "localhost", "-user", e.srv.Role, "-db", pgtest.Database}, o.args...)
+	if o.whileHeld != nil {
+		args = append(args, "-hold")
+	}
+	args = append(args, "127.0.0.1:"+e.port)
+	cfg := wazero.NewModuleConfig().WithName(o.name).WithArgs(args...).
+		WithStdout(stdout).WithStderr(&stderr).WithStdin(stdinR).
+		WithSysNanosleep().WithSysNanotime().WithSysWalltime().WithRandSource(rand.Reader)
+
+	ctx, cancel := context.WithTimeout(e.ctx, 60*time.Second)
+	defer cancel()
+	type done struct {
+		g   *host.Guest
+		err error
+	}
+	ch := make(chan done, 1)
+	start := time.Now()
+	go func() {
+		g, err := h.Instantiate(ctx, e.compiled, cfg, host.WithPolicy(pol), host.WithObserver(func(ev host.ConnEvent) {
+			mu.Lock()
+			events = append(events, ev)
+			mu.Unlock()
+		}))
+		ch <- done{g, err}
+	}()
+	var d done
+	if o.whileHeld != nil {
+		select {
+		case <-stdout.seen:
+			o.whileHeld(t)
+			stdinW.Close()
+			d = <-ch
+		case d = <-ch:
+		}
+	} else {
+		d = <-ch
+	}
+	res := result{elapsed: time.Since(start), stdout: stdout.String(), stderr: stderr.String()}
+	if d.g != nil {
+		_ = d.g.Close(e.ctx)
+	}
+	var exitErr *sys.ExitError
+	switch {
+	case d.err == nil:
+	case errors.As(d.err, &exitErr):
+		res.exit = exitErr.ExitCode()
+	default:
+		t.Fatalf("guest did not run to an exit: %v\nstdout:\n%s\nstderr:\n%s", d.err, res.stdout, res.stderr)
+	}
+	mu.Lock()
+	res.events = append(res.events, events...)
+	mu.Unlock()
+	t.Logf("guest exit %d in %v\nstdout:\n%sstderr:\n%s", res.exit, res.elapsed.Round(time.Millisecond), res.stdout, res.stderr)
+	return res
+}
+
+// TestGuestPgx runs the pgx guest against a real PostgreSQL 15 with
+// client-certificate authentication, through each backend.
+func TestGuestPgx(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := pgtest.Start(t)
+	r := wazero.NewRuntimeWithConfig(ctx, guestbuild.RuntimeConfig())
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	start := time.Now()
+	compiled := guestbuild.Compile(ctx, t, r, guestPkg)
+	t.Logf("guest built and compiled in %v", time.Since(start).Round(time.Millisecond))
+	e := &env{ctx: ctx, srv: srv, r: r, compiled: compiled, port: strconv.Itoa(srv.Port)}
+	dn, err := pgtest.OnelineDN(srv.Client.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	utlsProvider, err := utls.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// accepted runs the whole guest and checks what the server saw.
+	accepted := func(t *testing.T, p api.Provider, options map[string]string, maxTLS uint16) {
+		ver, pgVer := uint16(tls.VersionTLS13), "TLSv1.3"
+		if maxTLS == tls.VersionTLS12 {
+			ver, pgVer = tls.VersionTLS12, "TLSv1.2"
+		}
+		table := fmt.Sprintf("rows_%s_%x", p.Name(), ver)
+		name := "guest-pgx-" + table
+		var held string
+		res := e.run(t, runOpts{
+			provider: p,
+			identity: &srv.Client.TLS,
+			options:  options,
+			maxTLS:   maxTLS,
+			name:     name,
+			args:     []string{"-table", table},
+			whileHeld: func(t *testing.T) {
+				// The server's view of the guest's session, from outside it.
+				held = srv.Query(t, "SELECT a.usename, s.ssl, s.version, s.client_dn FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.usename = '"+srv.Role+"' AND a.datname = '"+pgtest.Database+"'")
+				// The guest authenticated with the key; it must not hold it.
+				checkNoKey(t, e.r, name, srv.Client, table)
+			},
+		})
+		if res.exit != 0 || !strings.HasSuffix(res.stdout, "ok\n") {
+			t.Fatalf("guest failed (exit %d): %s\nserver log:\n%s", res.exit, res.stderr, srv.Log())
+		}
+		if want := srv.Role + "|t|" + pgVer + "|" + dn; held != want {
+			t.Errorf("pg_stat_ssl seen by the server while the guest held its connection = %q, want %q", held, want)
+		}
+		if want := "client_dn=" + dn + "\n"; !strings.Contains(res.stdout, "version="+pgVer) || !strings.Contains(res.stdout, want) {
+			t.Errorf("guest's pg_stat_ssl line lacks %s or %q", pgVer, want)
+		}
+		// The rows are really in the server, checked independently.
+		got, err := srv.QueryDB(pgtest.Database, "SELECT count(*), sum(val), count(DISTINCT name) FROM "+pgtest.QuoteIdent(table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum int64
+		for i := 1; i <= 10000; i++ {
+			_, _, v := row(i)
+			sum += v
+		}
+		if want := fmt.Sprintf("10000|%d|10000", sum); got != want {
+			t.Errorf("server has %q in %s, want %q", got, table, want)
+		}
+		var hs *host.ConnEvent
+		for i := range res.events {
+			if res.events[i].Phase == host.PhaseHandshake {
+				hs = &res.events[i]
+			}
+		}
+		if hs == nil || hs.Err != nil || hs.Backend != p.Name() || hs.ServerName != "localhost" || hs.State.Version != ver {
+			t.Fatalf("handshake event = %+v, want a successful %s %s handshake for localhost", hs, tls.VersionName(ver), p.Name())
+		}
+		t.Logf("host's view: %s, %s, group %v, HRR %t, handshake %v", tls.VersionName(hs.State.Version), tls.CipherSuiteName(hs.State.CipherSuite), hs.State.Group, hs.State.HelloRetryRequest, hs.Duration.Round(time.Millisecond))
+		if isHybrid(hs.State.Group) {
+			t.Errorf("negotiated %v with PostgreSQL 15 (OpenSSL 3.0 has no ML-KEM)", hs.State.Group)
+		}
+	}
+
+	t.Run("stdtls", func(t *testing.T) { accepted(t, stdtls.Provider{}, nil, 0) })
+	t.Run("stdtls/tls1.2", func(t *testing.T) { accepted(t, stdtls.Provider{}, nil, tls.VersionTLS12) })
+	t.Run("utls", func(t *testing.T) { accepted(t, utlsProvider, nil, 0) })
+	t.Run("pq/prefer", func(t *testing.T) { accepted(t, pq.New(), map[string]string{pq.OptionMode: "prefer"}, 0) })
+
+	t.Run("pq/require", func(t *testing.T) {
+		res := e.run(t, runOpts{provider: pq.New(), identity: &srv.Client.TLS})
+		wantFailure(t, res, "post-quantum key exchange required")
+	})
+
+	t.Run("no identity", func(t *testing.T) {
+		res := e.run(t, runOpts{provider: stdtls.Provider{}})
+		wantFailure(t, res, "connection requires a valid client certificate")
+	})
+
+	t.Run("untrusted identity", func(t *testing.T) {
+		foreign := pki.New(t).Client(srv.Role)
+		// TLS 1.3: the guest's handshake is over before the server checks
+		// the certificate; the guest's first read gets the unknown_ca alert
+		// (or a reset, when its write arrived after the server hung up).
+		res := e.run(t, runOpts{provider: stdtls.Provider{}, identity: &foreign.TLS})
+		wantFailure(t, res, "")
+		if !pgtest.IsRejection(res.stderr) {
+			t.Errorf("stderr %q shows neither the unknown_ca alert nor a reset", res.stderr)
+		}
+		// TLS 1.2: the server refuses inside the handshake, so the guest
+		// gets a handshake error naming the alert.
+		res = e.run(t, runOpts{provider: stdtls.Provider{}, identity: &foreign.TLS, maxTLS: tls.VersionTLS12})
+		wantFailure(t, res, "failed: tls: peer alert unknown_ca (48)")
+		if _, err := srv.WaitLog(ctx, "certificate verify failed"); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+func isHybrid(g tls.CurveID) bool {
+	return g == tls.X25519MLKEM768 || g == tls.SecP256r1MLKEM768 || g == tls.SecP384r1MLKEM1024
+}
+
+// checkNoKey scans the whole linear memory of the running guest for the
+// client key (the private scalar, its PKCS #8 DER and PEM). A string the
+// guest certainly holds (its table name) must be found, so the scan is
+// known to see the guest's real memory.
+func checkNoKey(t *testing.T, r wazero.Runtime, name string, c *pki.Cert, table string) {
+	t.Helper()
+	mod := r.Module(name)
+	if mod == nil {
+		t.Fatalf("no running module %q", name)
+	}
+	mem, ok := mod.Memory().Read(0, mod.Memory().Size())
+	if !ok {
+		t.Fatal("cannot read the guest's memory")
+	}
+	if !bytes.Contains(mem, []byte(table)) {
+		t.Fatalf("guest memory (%d bytes) does not even hold %q", len(mem), table)
+	}
+	k, ok := c.Key.(*ecdsa.PrivateKey)
+	if !ok {
+		t.Fatalf("client key is %T, want ECDSA", c.Key)
+	}
+	scalar, err := k.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := pem.Decode(c.KeyPEM)
+	for what, secret := range map[string][]byte{"private scalar": scalar, "PKCS #8 DER": der.Bytes, "PEM": c.KeyPEM} {
+		if bytes.Contains(mem, secret) {
+			t.Errorf("the guest's memory holds the client key (%s)", what)
+		}
+	}
+}
+
+func wantFailure(t *testing.T, res result, want string) {
+	t.Helper()
+	if res.exit != 1 || !strings.HasPrefix(res.stderr, "error: ") || !strings.Contains(res.stderr, want) {
+		t.Fatalf("guest exit %d, stderr %q; want exit 1 and \"error: ...%s...\"", res.exit, res.stderr, want)
+	}
+	if strings.Contains(res.stdout, "inserted:") {
+		t.Fatalf("guest got as far as inserting rows:\n%s", res.stdout)
+	}
+}
+
+// watch is a stdout buffer that signals once it contains a marker line.
+type watch struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	marker string
+	seen   chan struct{}
+	closed bool
+}
+
+func newWatch(marker string) *watch { return &watch{marker: marker, seen: make(chan struct{})} }
+
+func (w *watch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if !w.closed && strings.Contains(w.buf.String(), w.marker) {
+		close(w.seen)
+		w.closed = true
+	}
+	return len(p), nil
+}
+
+func (w *watch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
