@@ -1,0 +1,223 @@
+package host
+
+import (
+	"crypto/tls"
+	"flag"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/conformance/pki"
+	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/wasmtest"
+)
+
+var benchSize = flag.Int("download-mib", 64, "MiB per download in BenchmarkDownload")
+
+// sourceServer sends size bytes over TLS to each client, then closes.
+func sourceServer(b *testing.B, p *pki.PKI, size int) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 256<<10)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tc := tls.Server(c, cfg)
+			for left := size; left > 0; {
+				n, err := tc.Write(buf[:min(left, len(buf))])
+				if err != nil {
+					break
+				}
+				left -= n
+			}
+			_ = tc.Close()
+		}
+	}()
+	b.Cleanup(func() { ln.Close(); <-done })
+	return ln
+}
+
+// BenchmarkDownload compares a download through the host's wasi-tls streams
+// into guest memory (a generated guest calling blocking-read in 256 KiB
+// steps) with a native crypto/tls client reading the same server.
+//
+//	go test ./host -run XXX -bench Download -download-mib 256
+func BenchmarkDownload(b *testing.B) {
+	size := *benchSize << 20
+	p := pki.New(b)
+	ln := sourceServer(b, p, size)
+	addr := ln.Addr().(*net.TCPAddr).AddrPort()
+
+	b.Run("native", func(b *testing.B) {
+		b.SetBytes(int64(size))
+		buf := make([]byte, 256<<10)
+		for i := 0; i < b.N; i++ {
+			c, err := tls.Dial("tcp", addr.String(), &tls.Config{ServerName: "localhost", RootCAs: p.Roots})
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{c}, buf)
+			c.Close()
+			if err != nil || n != int64(size) {
+				b.Fatalf("read %d: %v", n, err)
+			}
+		}
+	})
+	b.Run("guest", func(b *testing.B) {
+		ctx, r := newRuntime(b)
+		x := newTG(b, ctx, New(r, WithProvider(stdtls.Provider{})), "0.2.6", WithPolicy(&Policy{Allow: []string{addr.String()}, RootCAs: p.Roots}))
+		read := x.fn(ioStreamsName, "[method]input-stream.blocking-read")
+		setHeap := x.mod.ExportedFunction("set_heap")
+		b.SetBytes(int64(size))
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			sock, in, out, code := x.connect(addr)
+			if code >= 0 {
+				b.Fatal(code)
+			}
+			conn, tin, tout, errStr := x.handshake("localhost", in, out)
+			if errStr != "" {
+				b.Fatal(errStr)
+			}
+			total := 0
+			stack := make([]uint64, 3)
+			for {
+				stack[0], stack[1], stack[2] = uint64(tin), 256<<10, retArea
+				if err := read.CallWithStack(ctx, stack); err != nil {
+					b.Fatal(err)
+				}
+				r := x.ret(12)
+				if r[0] != 0 {
+					if r[4] != 1 {
+						b.Fatalf("read failed after %d bytes", total)
+					}
+					break
+				}
+				total += int(cabi.GetU32(r, 8))
+				if _, err := setHeap.Call(ctx, wasmtest.HeapStart); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if total != size {
+				b.Fatalf("read %d of %d", total, size)
+			}
+			x.drop(ioStreamsName, "input-stream", tin)
+			x.drop(ioStreamsName, "output-stream", tout)
+			x.drop(tlsName, "client-connection", conn)
+			x.drop(tcpName, "tcp-socket", sock)
+		}
+	})
+}
+
+// sinkServer reads everything a TLS client sends and reports the count.
+func sinkServer(b *testing.B, p *pki.PKI) (net.Listener, chan int64) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}}
+	counts := make(chan int64, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n, _ := io.Copy(io.Discard, tls.Server(c, cfg))
+			c.Close()
+			counts <- n
+		}
+	}()
+	b.Cleanup(func() { ln.Close(); <-done })
+	return ln, counts
+}
+
+// BenchmarkUpload: the guest writes with blocking-write-and-flush in 64 KiB
+// steps; native writes the same through crypto/tls.
+func BenchmarkUpload(b *testing.B) {
+	size := *benchSize << 20
+	p := pki.New(b)
+	ln, counts := sinkServer(b, p)
+	addr := ln.Addr().(*net.TCPAddr).AddrPort()
+	chunk := make([]byte, 64<<10)
+
+	b.Run("native", func(b *testing.B) {
+		b.SetBytes(int64(size))
+		for i := 0; i < b.N; i++ {
+			c, err := tls.Dial("tcp", addr.String(), &tls.Config{ServerName: "localhost", RootCAs: p.Roots})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for left := size; left > 0; left -= len(chunk) {
+				if _, err := c.Write(chunk); err != nil {
+					b.Fatal(err)
+				}
+			}
+			c.Close()
+			if n := <-counts; n != int64(size) {
+				b.Fatalf("server got %d", n)
+			}
+		}
+	})
+	b.Run("guest", func(b *testing.B) {
+		ctx, r := newRuntime(b)
+		x := newTG(b, ctx, New(r, WithProvider(stdtls.Provider{})), "0.2.6", WithPolicy(&Policy{Allow: []string{addr.String()}, RootCAs: p.Roots}))
+		write := x.fn(ioStreamsName, "[method]output-stream.blocking-write-and-flush")
+		b.SetBytes(int64(size))
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			sock, in, out, code := x.connect(addr)
+			if code >= 0 {
+				b.Fatal(code)
+			}
+			conn, tin, tout, errStr := x.handshake("localhost", in, out)
+			if errStr != "" {
+				b.Fatal(errStr)
+			}
+			stack := make([]uint64, 4)
+			for left := size; left > 0; left -= len(chunk) {
+				stack[0], stack[1], stack[2], stack[3] = uint64(tout), wasmtest.HeapStart, uint64(len(chunk)), retArea
+				if err := write.CallWithStack(ctx, stack); err != nil {
+					b.Fatal(err)
+				}
+			}
+			x.call(tlsName, "[method]client-connection.close-output", uint64(conn))
+			x.drop(ioStreamsName, "input-stream", tin)
+			x.drop(ioStreamsName, "output-stream", tout)
+			x.drop(tlsName, "client-connection", conn)
+			x.drop(tcpName, "tcp-socket", sock)
+			if n := <-counts; n != int64(size) {
+				b.Fatalf("server got %d", n)
+			}
+		}
+	})
+}
+
+// BenchmarkInstantiate measures a guest's set-up: resolving and
+// instantiating its own host modules (every interface) and tearing down.
+func BenchmarkInstantiate(b *testing.B) {
+	ctx, r := newRuntime(b)
+	h := New(r)
+	cm := mustCompile(b, r, "0.2.6")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		g, err := h.Instantiate(ctx, cm, wazero.NewModuleConfig().WithName(""))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = g.Close(ctx)
+	}
+}

@@ -1,0 +1,247 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+
+	wapi "github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasitls/wasitls/internal/cabi"
+)
+
+const (
+	i32 = wapi.ValueTypeI32
+	i64 = wapi.ValueTypeI64
+)
+
+// iface is one WIT interface as a core host module: its name without the
+// version and one definition per function.
+type iface struct {
+	name string // "wasi:io/streams"
+	// exact is the only accepted full name (wasi:tls); empty means any
+	// 0.2.x patch version from 0.2.0 to maxPatch.
+	exact string
+	fns   []fnDef
+}
+
+// maxPatch is the newest wasi:io / wasi:sockets / wasi:clocks 0.2.x patch
+// version the host answers to. Their 0.2.x interfaces only ever added items,
+// so one implementation serves every patch version.
+const maxPatch = 12
+
+// fnDef is one host function: its import field name, core signature and
+// implementation. fn reads its parameters from stack and writes its result
+// (at most one) to stack[0], as api.GoModuleFunc does.
+type fnDef struct {
+	name    string
+	params  []wapi.ValueType
+	results []wapi.ValueType
+	fn      func(c *call, stack []uint64)
+	full    string // module/field for messages, set by register
+}
+
+func def(name string, fn func(c *call, stack []uint64), params []wapi.ValueType, results ...wapi.ValueType) fnDef {
+	return fnDef{name: name, params: params, results: results, fn: fn}
+}
+
+func p(ts ...wapi.ValueType) []wapi.ValueType { return ts }
+
+// call is the context of one host-function call.
+type call struct {
+	cabi.Mem
+	g *Guest
+}
+
+// bind returns the wazero function of d for guest g. With a logger, traps
+// are logged (and still raised).
+func (d *fnDef) bind(g *Guest) wapi.GoModuleFunc {
+	if l := g.s.logger; l != nil {
+		return func(ctx context.Context, mod wapi.Module, stack []uint64) {
+			if !g.hasMod.Load() {
+				g.setModule(mod)
+			}
+			defer func() {
+				if r := recover(); r != nil {
+					if t, ok := r.(*cabi.Trap); ok {
+						l.Warn("wasitls: guest trapped", "guest", g.Name(), "func", t.Func, "problem", t.Msg)
+					}
+					panic(r)
+				}
+			}()
+			c := call{Mem: cabi.Mem{Ctx: ctx, Mod: mod, Fn: d.full}, g: g}
+			d.fn(&c, stack)
+		}
+	}
+	return func(ctx context.Context, mod wapi.Module, stack []uint64) {
+		if !g.hasMod.Load() {
+			g.setModule(mod)
+		}
+		c := call{Mem: cabi.Mem{Ctx: ctx, Mod: mod, Fn: d.full}, g: g}
+		d.fn(&c, stack)
+	}
+}
+
+// trap rejects bad guest input.
+func (c *call) trap(format string, args ...any) { cabi.Trapf(c.Fn, format, args...) }
+
+// get returns the resource behind h, trapping on a bad handle.
+func (c *call) get(h uint32, k rkind) any {
+	v, err := c.g.table.get(h, k)
+	if err != nil {
+		c.trap("%v", err)
+	}
+	return v
+}
+
+// take removes h from the table (a drop or a move), trapping on a bad handle
+// or live children.
+func (c *call) take(h uint32, k rkind, fate string) any {
+	v, err := c.g.table.take(h, k, fate)
+	if err != nil {
+		c.trap("%v", err)
+	}
+	return v
+}
+
+// push adds a resource, trapping when the handle limit is reached.
+func (c *call) push(k rkind, v any, parent uint32) uint32 {
+	h, err := c.g.table.push(k, v, parent)
+	if err != nil {
+		if cl, ok := v.(closer); ok {
+			cl.close()
+		}
+		c.trap("%v", err)
+	}
+	return h
+}
+
+// drop is the body of every [resource-drop]: take the handle and close it.
+func dropOf(k rkind) func(c *call, stack []uint64) {
+	return func(c *call, stack []uint64) {
+		v := c.take(wapi.DecodeU32(stack[0]), k, "dropped")
+		if cl, ok := v.(closer); ok {
+			cl.close()
+		}
+	}
+}
+
+// interrupted ends a blocking call whose context ended or whose guest
+// closed. A guest cannot go on from an aborted blocking call, so, as
+// proc_exit does, the module is closed (which releases everything it owned)
+// and the call fails with the exit code wazero uses for an ended context.
+func (c *call) interrupted() {
+	if err := c.Ctx.Err(); err != nil {
+		code := sys.ExitCodeContextCanceled
+		if errors.Is(err, context.DeadlineExceeded) {
+			code = sys.ExitCodeDeadlineExceeded
+		}
+		_ = c.Mod.CloseWithExitCode(context.WithoutCancel(c.Ctx), code)
+		// wazero may have marked the module closed already and deferred its
+		// clean-up to the module's next use; release now.
+		c.g.release()
+		panic(sys.NewExitError(code))
+	}
+	panic(errors.New("wasitls: " + c.Fn + ": guest closed"))
+}
+
+// wait blocks until w is ready, the call's context ends, or the guest closes.
+func (c *call) wait(w waitable) {
+	for !w.ready() {
+		select {
+		case <-w.readyCh():
+		case <-c.Ctx.Done():
+			c.interrupted()
+		case <-c.g.ctx.Done():
+			c.interrupted()
+		}
+	}
+}
+
+// interfaces lists every host module the host answers to.
+var interfaces []*iface
+
+func register(f *iface) *iface {
+	for i := range f.fns {
+		ver := "@0.2.x"
+		if f.exact != "" {
+			ver = f.exact[strings.IndexByte(f.exact, '@'):]
+		}
+		f.fns[i].full = f.name + ver + "#" + f.fns[i].name
+	}
+	interfaces = append(interfaces, f)
+	return f
+}
+
+// parseImport maps a module name a guest imports to the interface that
+// serves it: "wasi:io/streams@0.2.3" -> streams.
+func parseImport(name string) (*iface, bool) {
+	base, ver, ok := strings.Cut(name, "@")
+	if !ok {
+		return nil, false
+	}
+	for _, f := range interfaces {
+		if f.name != base {
+			continue
+		}
+		if f.exact != "" {
+			return f, f.exact == name
+		}
+		rest, ok := strings.CutPrefix(ver, "0.2.")
+		if !ok {
+			return nil, false
+		}
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < 0 || n > maxPatch || strconv.Itoa(n) != rest {
+			return nil, false
+		}
+		return f, true
+	}
+	return nil, false
+}
+
+// ImportNames returns every module name the host answers to, for tools and
+// tests: each interface at each accepted version.
+func ImportNames() []string {
+	var out []string
+	for _, f := range interfaces {
+		if f.exact != "" {
+			out = append(out, f.exact)
+			continue
+		}
+		for v := 0; v <= maxPatch; v++ {
+			out = append(out, f.name+"@0.2."+strconv.Itoa(v))
+		}
+	}
+	return out
+}
+
+// Functions returns the field names of the functions a module name exports
+// (nil if the host does not answer to it), for tools and tests.
+func Functions(module string) []string {
+	f, ok := parseImport(module)
+	if !ok {
+		return nil
+	}
+	out := make([]string, len(f.fns))
+	for i, d := range f.fns {
+		out[i] = d.name
+	}
+	return out
+}
+
+// Signature returns the core signature of module#field.
+func Signature(module, field string) (params, results []wapi.ValueType, ok bool) {
+	f, found := parseImport(module)
+	if !found {
+		return nil, nil, false
+	}
+	for _, d := range f.fns {
+		if d.name == field {
+			return d.params, d.results, true
+		}
+	}
+	return nil, nil, false
+}

@@ -1,0 +1,45 @@
+// Package host runs wasi-tls guests on wazero: it implements
+// wasi:tls/types@0.2.0-draft together with the wasi:io, wasi:sockets and
+// wasi:clocks interfaces a guest needs to open a TCP connection and hand its
+// streams to TLS. The TLS itself is done by an [api.Provider] on the host.
+//
+// Every guest instance gets its own host-module instances, bound to its own
+// handle table, provider and [Policy], so two guests in one wazero.Runtime can
+// use different backends at the same time and can never reach each other's
+// handles. The guest's imports are resolved per instance (any wasi:io,
+// wasi:sockets or wasi:clocks 0.2.x patch version, 0.2.0 through 0.2.12);
+// closing the guest module closes every socket, stream and TLS connection it
+// owned.
+//
+// The policy denies everything by default: the embedder allows destinations.
+//
+//	r := wazero.NewRuntime(ctx)
+//	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+//	h := host.New(r, host.WithProvider(stdtls.Provider{}))
+//	compiled, _ := r.CompileModule(ctx, wasm)
+//	g, err := h.Instantiate(ctx, compiled, wazero.NewModuleConfig(),
+//		host.WithPolicy(&host.Policy{
+//			Allow:      []string{"example.com:443"},
+//			NameLookup: true,
+//			RootCAs:    roots,
+//		}),
+//		host.WithObserver(func(e host.ConnEvent) { log.Println(e) }))
+//	...
+//	g.Close(ctx)
+//
+// Bad guest input (out-of-range memory, invalid UTF-8, unknown or wrong-type
+// handles, double drops, writes past the check-write budget, dropping a
+// resource that still has children) traps the guest with a message naming the
+// function and the problem. A denied connection is the wasi:sockets error code
+// access-denied, not a trap; a failed handshake is an io-error whose debug
+// string starts with the classified cause (see [api.Kind]), e.g.
+// "tls: name mismatch ...".
+//
+// The files follow the WIT: tls.go (wasi:tls/types), streams.go, poll.go and
+// ioerror.go (wasi:io), sockets.go and lookup.go (wasi:sockets), clocks.go
+// (wasi:clocks). Each declares its interface as one table of function
+// definitions (defs.go); table.go is the per-guest resource table; pump.go
+// and sink.go move bytes between connections and guest memory; policy.go and
+// observer.go are the embedder's controls. Memory layouts come from
+// internal/cabi.
+package host

@@ -1,0 +1,318 @@
+package host
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/conformance/pki"
+	"github.com/wasitls/wasitls/internal/cabi"
+)
+
+// echoServer is a crypto/tls server on loopback that echoes lines and
+// records what it saw.
+type echoServer struct {
+	ln    net.Listener
+	addr  netip.AddrPort
+	wg    sync.WaitGroup
+	conns sync.WaitGroup // connection handlers
+
+	mu        sync.Mutex
+	states    []tls.ConnectionState
+	sawEOF    int // connections that ended with close_notify
+	peerNames []string
+}
+
+func startEcho(t *testing.T, cfg *tls.Config, network, laddr string) *echoServer {
+	t.Helper()
+	ln, err := net.Listen(network, laddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &echoServer{ln: ln, addr: ln.Addr().(*net.TCPAddr).AddrPort()}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.wg.Add(1)
+			s.conns.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer s.conns.Done()
+				defer c.Close()
+				if cfg == nil { // plain TCP echo
+					_, _ = io.Copy(c, c)
+					return
+				}
+				tc := tls.Server(c, cfg)
+				if err := tc.Handshake(); err != nil {
+					return
+				}
+				st := tc.ConnectionState()
+				s.mu.Lock()
+				s.states = append(s.states, st)
+				if len(st.PeerCertificates) > 0 {
+					s.peerNames = append(s.peerNames, st.PeerCertificates[0].Subject.CommonName)
+				}
+				s.mu.Unlock()
+				r := bufio.NewReader(tc)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						if errors.Is(err, io.EOF) {
+							s.mu.Lock()
+							s.sawEOF++
+							s.mu.Unlock()
+							_ = tc.CloseWrite()
+						}
+						return
+					}
+					if _, err := tc.Write([]byte(line)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); s.wg.Wait() })
+	return s
+}
+
+// connect opens a TCP connection through wasi:sockets and returns the
+// socket and its streams.
+func (x *tg) connect(dest netip.AddrPort) (sock, in, out uint32, code int) {
+	x.t.Helper()
+	netw := x.call1(instNetName, "instance-network")
+	fam := uint64(0)
+	if dest.Addr().Is6() {
+		fam = 1
+	}
+	x.clearRet()
+	x.call(tcpCreateName, "create-tcp-socket", fam, retArea)
+	r := x.ret(8)
+	if r[0] != 0 {
+		return 0, 0, 0, int(r[4])
+	}
+	sock = cabi.GetU32(r, 4)
+	flat := cabi.Flatten(dest, 0, 0)
+	args := append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)
+	args = append(args, retArea)
+	x.clearRet()
+	x.call(tcpName, "[method]tcp-socket.start-connect", args...)
+	x.call(networkName, "[resource-drop]network", uint64(netw))
+	if r := x.ret(2); r[0] != 0 {
+		return sock, 0, 0, int(r[1])
+	}
+	p := x.call1(tcpName, "[method]tcp-socket.subscribe", uint64(sock))
+	x.call(ioPollName, "[method]pollable.block", uint64(p))
+	x.call(ioPollName, "[resource-drop]pollable", uint64(p))
+	x.clearRet()
+	x.call(tcpName, "[method]tcp-socket.finish-connect", uint64(sock), retArea)
+	r = x.ret(12)
+	if r[0] != 0 {
+		return sock, 0, 0, int(r[4])
+	}
+	return sock, cabi.GetU32(r, 4), cabi.GetU32(r, 8), -1
+}
+
+// handshake runs wasi-tls over the streams. It returns the connection and
+// its streams, or the io-error's debug string.
+func (x *tg) handshake(name string, in, out uint32) (conn, tin, tout uint32, errStr string) {
+	x.t.Helper()
+	x.put(argArea, []byte(name))
+	hs := x.call1(tlsName, "[constructor]client-handshake", argArea, uint64(len(name)), uint64(in), uint64(out))
+	fut := x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
+	p := x.call1(tlsName, "[method]future-client-streams.subscribe", uint64(fut))
+	x.call(ioPollName, "[method]pollable.block", uint64(p))
+	x.call(ioPollName, "[resource-drop]pollable", uint64(p))
+	a := cabi.FutureGet
+	x.clearRet()
+	x.call(tlsName, "[method]future-client-streams.get", uint64(fut), retArea)
+	r := x.ret(a.Size)
+	if r[a.OptionTag] != 1 || r[a.OuterTag] != 0 {
+		x.t.Fatalf("get after ready: %v", r)
+	}
+	// A second get: the result was taken.
+	x.clearRet()
+	x.call(tlsName, "[method]future-client-streams.get", uint64(fut), retArea)
+	if r2 := x.ret(a.Size); r2[a.OptionTag] != 1 || r2[a.OuterTag] != 1 {
+		x.t.Fatalf("second get: %v, want some(err)", r2)
+	}
+	x.call(tlsName, "[resource-drop]future-client-streams", uint64(fut))
+	if r[a.InnerTag] == 1 {
+		e := cabi.GetU32(r, a.Error)
+		s := x.debugString(e)
+		x.call(ioErrorName, "[resource-drop]error", uint64(e))
+		return 0, 0, 0, s
+	}
+	return cabi.GetU32(r, a.Conn), cabi.GetU32(r, a.Input), cabi.GetU32(r, a.Output), ""
+}
+
+func (x *tg) debugString(e uint32) string {
+	x.clearRet()
+	x.call(ioErrorName, "[method]error.to-debug-string", uint64(e), retArea)
+	r := x.ret(8)
+	return string(x.bytes(cabi.GetU32(r, 0), cabi.GetU32(r, 4)))
+}
+
+// writeAll writes with blocking-write-and-flush.
+func (x *tg) writeAll(out uint32, data []byte) {
+	x.t.Helper()
+	x.put(argArea, data)
+	x.clearRet()
+	x.call(ioStreamsName, "[method]output-stream.blocking-write-and-flush", uint64(out), argArea, uint64(len(data)), retArea)
+	if r := x.ret(12); r[0] != 0 {
+		x.t.Fatalf("blocking-write-and-flush failed: %v", r)
+	}
+}
+
+// readSome does one blocking-read; closed reports the end of the stream.
+func (x *tg) readSome(in uint32, n uint64) (data []byte, closed bool) {
+	x.t.Helper()
+	x.clearRet()
+	x.call(ioStreamsName, "[method]input-stream.blocking-read", uint64(in), n, retArea)
+	r := x.ret(12)
+	if r[0] != 0 {
+		if r[4] == 1 {
+			return nil, true
+		}
+		e := cabi.GetU32(r, 8)
+		x.t.Fatalf("read failed: %s", x.debugString(e))
+	}
+	return x.bytes(cabi.GetU32(r, 4), cabi.GetU32(r, 8)), false
+}
+
+func (x *tg) readN(in uint32, n int) []byte {
+	x.t.Helper()
+	var out []byte
+	for len(out) < n {
+		b, closed := x.readSome(in, uint64(n-len(out)))
+		if closed {
+			x.t.Fatalf("stream closed after %d of %d bytes", len(out), n)
+		}
+		out = append(out, b...)
+	}
+	return out
+}
+
+func (x *tg) drop(ifaceName, res string, h uint32) {
+	x.t.Helper()
+	x.call(ifaceName, "[resource-drop]"+res, uint64(h))
+}
+
+func TestTLSEcho(t *testing.T) {
+	fds := countFDs(t)
+	p := pki.New(t)
+	srv := startEcho(t, &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, NextProtos: []string{"x-echo"}}, "tcp", "127.0.0.1:0")
+	ctx, r := newRuntime(t)
+	var events []ConnEvent
+	var evMu sync.Mutex
+	h := New(r, WithProvider(stdtls.Provider{}))
+	x := newTG(t, ctx, h, "0.2.3", WithPolicy(&Policy{
+		Allow:   []string{"127.0.0.1:*"},
+		RootCAs: p.Roots,
+		ALPN:    []ALPNRule{{Dest: "localhost:*", Protocols: []string{"x-echo"}}},
+	}), WithObserver(func(e ConnEvent) { evMu.Lock(); events = append(events, e); evMu.Unlock() }))
+
+	sock, in, out, code := x.connect(srv.addr)
+	if code >= 0 {
+		t.Fatalf("connect: error-code %d", code)
+	}
+	conn, tin, tout, errStr := x.handshake("localhost", in, out)
+	if errStr != "" {
+		t.Fatalf("handshake: %s", errStr)
+	}
+	// The streams were moved into the handshake.
+	x.wantTrap([]string{"moved into a client-handshake"}, ioStreamsName, "[resource-drop]input-stream", uint64(in))
+
+	msg := []byte("hello, wasi-tls\n")
+	x.writeAll(tout, msg)
+	if got := x.readN(tin, len(msg)); string(got) != string(msg) {
+		t.Fatalf("echo: %q", got)
+	}
+	// Dropping the connection before its streams traps.
+	x.wantTrap([]string{"still has 2 child"}, tlsName, "[resource-drop]client-connection", uint64(conn))
+
+	x.call(tlsName, "[method]client-connection.close-output", uint64(conn))
+	if _, closed := x.readSome(tin, 100); !closed {
+		t.Fatal("want the end of the stream after close_notify both ways")
+	}
+	x.drop(ioStreamsName, "input-stream", tin)
+	x.drop(ioStreamsName, "output-stream", tout)
+	x.drop(tlsName, "client-connection", conn)
+	x.drop(tcpName, "tcp-socket", sock)
+	if n := x.g.OpenHandles(); n != 0 {
+		t.Fatalf("%d handles open after dropping everything", n)
+	}
+	srv.mu.Lock()
+	if len(srv.states) != 1 || srv.states[0].NegotiatedProtocol != "x-echo" || srv.sawEOF != 1 {
+		t.Errorf("server saw states=%d alpn=%q close_notify=%d", len(srv.states), srv.states[0].NegotiatedProtocol, srv.sawEOF)
+	}
+	srv.mu.Unlock()
+
+	_ = x.g.Close(ctx) // the connection's close may still be draining until here
+	srv.conns.Wait()
+	evMu.Lock()
+	var phases []string
+	for _, e := range events {
+		phases = append(phases, e.Phase.String())
+		if e.Phase == PhaseHandshake && (e.State.Version != tls.VersionTLS13 || e.State.NegotiatedProtocol != "x-echo" || e.Backend != "stdtls") {
+			t.Errorf("handshake event: %v", e)
+		}
+	}
+	evMu.Unlock()
+	if strings.Join(phases, ",") != "connect,handshake,close" {
+		t.Errorf("events: %v", phases)
+	}
+
+	if got := countFDs(t); got > fds+1 { // the listener is still open
+		t.Errorf("fds: %d before, %d after", fds, got)
+	}
+}
+
+func TestTLSHandshakeErrors(t *testing.T) {
+	p := pki.New(t)
+	other := pki.New(t)
+	srv := startEcho(t, &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}}, "tcp", "127.0.0.1:0")
+	ctx, r := newRuntime(t)
+	h := New(r, WithProvider(stdtls.Provider{}))
+	cases := []struct {
+		name  string
+		roots *pki.PKI
+		sni   string
+		want  api.Kind
+	}{
+		{"wrong name", p, "wrong.example", api.KindNameMismatch},
+		{"unknown authority", other, "localhost", api.KindUnknownAuthority},
+		{"invalid server name", p, "bad name", api.KindInvalidConfig},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newTG(t, ctx, h, "0.2.0", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: tc.roots.Roots}))
+			sock, in, out, code := x.connect(srv.addr)
+			if code >= 0 {
+				t.Fatalf("connect: %d", code)
+			}
+			_, _, _, errStr := x.handshake(tc.sni, in, out)
+			if !strings.HasPrefix(errStr, "tls: "+tc.want.String()) {
+				t.Fatalf("io-error %q, want prefix %q", errStr, "tls: "+tc.want.String())
+			}
+			x.drop(tcpName, "tcp-socket", sock)
+			if n := x.g.OpenHandles(); n != 0 {
+				t.Fatalf("%d handles open", n)
+			}
+		})
+	}
+}

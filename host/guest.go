@@ -1,0 +1,232 @@
+package host
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero"
+	wapi "github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/api"
+)
+
+// Guest is one guest module instance with its own handle table, provider and
+// policy. Close it (or the module) to release everything it owned.
+type Guest struct {
+	h     *Host
+	id    uint64
+	s     settings
+	pol   *policy
+	table *table
+
+	// ctx is canceled when the guest shuts down; background work (dials,
+	// lookups, handshakes, stream pumps) runs under it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	sessions tls.ClientSessionCache
+
+	sockets    atomic.Int32 // open TCP sockets
+	handshakes atomic.Int32 // handshakes in flight
+	hasMod     atomic.Bool  // mod is known
+
+	mu       sync.Mutex
+	mod      wapi.Module
+	mods     map[*iface]wapi.Module
+	compiled []wazero.CompiledModule
+	resolved map[netip.Addr][]string // names this guest looked up, by answer
+	closed   bool
+	lingerID uint64
+	linger   map[uint64]func() // forced closes of connections still draining
+}
+
+func newGuest(h *Host, id uint64, s settings, pol *policy) *Guest {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Guest{
+		h: h, id: id, s: s, pol: pol,
+		table:    newTable(pol.limits.Handles),
+		ctx:      ctx,
+		cancel:   cancel,
+		sessions: tls.NewLRUClientSessionCache(64),
+		mods:     map[*iface]wapi.Module{},
+		resolved: map[netip.Addr][]string{},
+	}
+}
+
+// Module returns the guest's module instance (nil before instantiation).
+func (g *Guest) Module() wapi.Module {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.mod
+}
+
+// Name returns the module's name, or "guest-N" for an anonymous one.
+func (g *Guest) Name() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.mod != nil && g.mod.Name() != "" {
+		return g.mod.Name()
+	}
+	return fmt.Sprintf("guest-%d", g.id)
+}
+
+// Provider returns the guest's TLS backend.
+func (g *Guest) Provider() api.Provider { return g.s.provider }
+
+// OpenHandles returns how many resources the guest holds.
+func (g *Guest) OpenHandles() int { return g.table.count() }
+
+// Close closes the guest module and everything it owned. It is safe to call
+// more than once and after the module closed by itself.
+func (g *Guest) Close(ctx context.Context) error {
+	var err error
+	if m := g.Module(); m != nil {
+		err = m.Close(ctx) // runs the close notifier, hence shutdown
+	}
+	g.shutdown(ctx)
+	return err
+}
+
+// setModule records the guest's module: after instantiation, or from its
+// first host call (a wasip1 command runs main during instantiation, and a
+// Prepare'd guest is instantiated by the embedder).
+func (g *Guest) setModule(m wapi.Module) {
+	g.mu.Lock()
+	if g.mod == nil {
+		g.mod = m
+	}
+	g.mu.Unlock()
+	g.hasMod.Store(true)
+}
+
+func (g *Guest) logger() *slog.Logger {
+	if g.s.logger != nil {
+		return g.s.logger
+	}
+	return slog.New(discard{})
+}
+
+type discard struct{ slog.Handler }
+
+func (discard) Enabled(context.Context, slog.Level) bool { return false }
+
+// goroutine runs fn in the background under the guest's wait group.
+func (g *Guest) goroutine(fn func()) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		fn()
+	}()
+}
+
+// afterDrain runs fn when s has written everything it accepted. Until then
+// force is kept, and release calls it if the guest closes first.
+func (g *Guest) afterDrain(s *sink, force, fn func()) {
+	g.mu.Lock()
+	if g.closed && g.linger == nil {
+		g.mu.Unlock()
+		force()
+		return
+	}
+	if g.linger == nil {
+		g.linger = map[uint64]func(){}
+	}
+	g.lingerID++
+	id := g.lingerID
+	g.linger[id] = force
+	g.mu.Unlock()
+	s.whenDrained(func() {
+		g.mu.Lock()
+		_, pending := g.linger[id]
+		delete(g.linger, id)
+		g.mu.Unlock()
+		if pending {
+			fn()
+		}
+	})
+}
+
+// shutdown closes everything the guest owned, waits for its goroutines,
+// and closes its host-module instances. It runs from the module's close
+// notifier or from Close; later calls do nothing.
+func (g *Guest) shutdown(ctx context.Context) {
+	g.release()
+	g.mu.Lock()
+	mods := g.mods
+	g.mods = nil
+	compiled := g.compiled
+	g.compiled = nil
+	g.mu.Unlock()
+	for _, m := range mods {
+		_ = m.Close(ctx)
+	}
+	for _, c := range compiled {
+		_ = c.Close(ctx)
+	}
+}
+
+// release closes every resource the guest owned and waits for its
+// goroutines, once. It is safe inside a host call of the guest (the
+// host-module instances stay until shutdown).
+func (g *Guest) release() {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return
+	}
+	g.closed = true
+	g.mu.Unlock()
+
+	g.cancel()
+	for _, v := range g.table.drain() {
+		if c, ok := v.(closer); ok {
+			c.close()
+		}
+	}
+	g.mu.Lock()
+	forced := g.linger
+	g.linger = nil
+	g.mu.Unlock()
+	for _, force := range forced {
+		force()
+	}
+	g.wg.Wait()
+	g.h.forget(g)
+}
+
+// instance returns the guest's own instance of a host module, creating it on
+// first use.
+func (g *Guest) instance(f *iface) (wapi.Module, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed || g.mods == nil {
+		return nil, fmt.Errorf("guest is closed")
+	}
+	if m, ok := g.mods[f]; ok {
+		return m, nil
+	}
+	ctx := context.Background()
+	b := g.h.r.NewHostModuleBuilder(f.name)
+	for i := range f.fns {
+		d := &f.fns[i]
+		b.NewFunctionBuilder().WithGoModuleFunction(d.bind(g), d.params, d.results).WithName(d.name).Export(d.name)
+	}
+	cm, err := b.Compile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := g.h.r.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		_ = cm.Close(ctx)
+		return nil, err
+	}
+	g.compiled = append(g.compiled, cm)
+	g.mods[f] = m
+	return m, nil
+}

@@ -1,0 +1,184 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	wapi "github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasitls/wasitls/api"
+)
+
+// Host adds wasi-tls and its dependencies to one wazero.Runtime. Create it
+// with [New]; instantiate guests with [Host.Instantiate]. A Host is safe for
+// concurrent use.
+type Host struct {
+	r        wazero.Runtime
+	defaults settings
+
+	mu     sync.Mutex
+	guests map[*Guest]struct{}
+	seq    uint64
+}
+
+// Option configures a Host (as its default for every guest) or one guest
+// (overriding the Host's default).
+type Option func(*settings)
+
+type settings struct {
+	provider api.Provider
+	policy   *Policy
+	observer func(ConnEvent)
+	logger   *slog.Logger
+}
+
+// WithProvider selects the TLS backend. Without it the registry's default
+// ([api.Default]) is used.
+func WithProvider(p api.Provider) Option { return func(s *settings) { s.provider = p } }
+
+// WithPolicy sets the destination policy and TLS settings. Without it the
+// guest may not connect anywhere. The Policy is copied at instantiation.
+func WithPolicy(p *Policy) Option { return func(s *settings) { s.policy = p } }
+
+// WithObserver reports every connection attempt, denial, handshake and close.
+// fn is called synchronously from host goroutines and must return quickly.
+func WithObserver(fn func(ConnEvent)) Option { return func(s *settings) { s.observer = fn } }
+
+// WithLogger logs connection events at debug level and guest traps at warn.
+func WithLogger(l *slog.Logger) Option { return func(s *settings) { s.logger = l } }
+
+// New returns a Host for r. The options are defaults for every guest.
+func New(r wazero.Runtime, opts ...Option) *Host {
+	h := &Host{r: r, guests: map[*Guest]struct{}{}}
+	for _, o := range opts {
+		o(&h.defaults)
+	}
+	return h
+}
+
+// Instantiate instantiates compiled as a guest with its own handle table,
+// provider and policy, then runs its start functions (a wasip1 command runs
+// main here, as with wazero.Runtime.InstantiateModule). wasi_snapshot_preview1
+// must already be in the runtime if the guest imports it.
+//
+// The guest's wasi:tls, wasi:io, wasi:sockets and wasi:clocks imports are
+// bound to host-module instances made for this guest only. When the module
+// closes (explicitly, by proc_exit, or because its context ended under
+// wazero.RuntimeConfig.WithCloseOnContextDone) everything it owned is closed.
+//
+// If the start function fails, the returned Guest is non-nil when the module
+// was instantiated (inspect it, then Close it) and err says why.
+func (h *Host) Instantiate(ctx context.Context, compiled wazero.CompiledModule, mc wazero.ModuleConfig, opts ...Option) (*Guest, error) {
+	g, err := h.newGuest(opts...)
+	if err != nil {
+		return nil, err
+	}
+	mod, err := h.r.InstantiateModule(g.bind(ctx), compiled, mc)
+	if mod == nil {
+		g.shutdown(ctx)
+		return nil, err
+	}
+	g.setModule(mod)
+	if mod.IsClosed() {
+		// wasip1 commands exit from main; the close notifier has run.
+		g.shutdown(ctx)
+	}
+	return g, err
+}
+
+// Prepare makes a guest without instantiating it, for embedders that call
+// r.InstantiateModule themselves: pass the returned context to it. Use one
+// Prepare per module instance.
+//
+//	g, ctx, err := h.Prepare(ctx, host.WithPolicy(p))
+//	mod, err := r.InstantiateModule(ctx, compiled, cfg)
+func (h *Host) Prepare(ctx context.Context, opts ...Option) (*Guest, context.Context, error) {
+	g, err := h.newGuest(opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, g.bind(ctx), nil
+}
+
+// Guests returns the number of guests that are open.
+func (h *Host) Guests() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.guests)
+}
+
+// Close closes every guest this Host made. It does not close the runtime.
+func (h *Host) Close(ctx context.Context) error {
+	h.mu.Lock()
+	gs := make([]*Guest, 0, len(h.guests))
+	for g := range h.guests {
+		gs = append(gs, g)
+	}
+	h.mu.Unlock()
+	var errs []error
+	for _, g := range gs {
+		errs = append(errs, g.Close(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+func (h *Host) newGuest(opts ...Option) (*Guest, error) {
+	s := h.defaults
+	for _, o := range opts {
+		o(&s)
+	}
+	if s.provider == nil {
+		p, err := api.Default()
+		if err != nil {
+			return nil, fmt.Errorf("host: no provider given and no default: %w", err)
+		}
+		s.provider = p
+	}
+	pol, err := compilePolicy(s.policy)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.seq++
+	id := h.seq
+	h.mu.Unlock()
+	g := newGuest(h, id, s, pol)
+	h.mu.Lock()
+	h.guests[g] = struct{}{}
+	h.mu.Unlock()
+	return g, nil
+}
+
+func (h *Host) forget(g *Guest) {
+	h.mu.Lock()
+	delete(h.guests, g)
+	h.mu.Unlock()
+}
+
+// bind returns ctx carrying the import resolver that hands this guest its own
+// host-module instances, and the close notifier that cleans up after it.
+func (g *Guest) bind(ctx context.Context) context.Context {
+	ctx = experimental.WithImportResolver(ctx, g.resolve)
+	return experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(func(ctx context.Context, _ uint32) {
+		g.shutdown(ctx)
+	}))
+}
+
+// resolve is the experimental.ImportResolver of one guest.
+func (g *Guest) resolve(name string) wapi.Module {
+	iface, ok := parseImport(name)
+	if !ok {
+		return nil
+	}
+	m, err := g.instance(iface)
+	if err != nil {
+		g.logger().Error("wasitls: cannot instantiate host module", "module", name, "err", err)
+		return nil
+	}
+	return m
+}

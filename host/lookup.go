@@ -1,0 +1,155 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+
+	wapi "github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/internal/cabi"
+)
+
+// resolveStream is the resolve-address-stream resource: a lookup running in
+// the background and the answers not yet read.
+type resolveStream struct {
+	cancel context.CancelFunc
+	done   signal
+
+	mu    sync.Mutex
+	addrs []netip.Addr
+	code  errorCode // 0: no error
+	fin   bool
+}
+
+func (r *resolveStream) ready() bool              { return r.done.isSet() }
+func (r *resolveStream) readyCh() <-chan struct{} { return r.done.readyCh() }
+func (r *resolveStream) close()                   { r.cancel() }
+
+var sockLookup = register(&iface{name: "wasi:sockets/ip-name-lookup", fns: []fnDef{
+	def("resolve-addresses", resolveAddresses, p(i32, i32, i32, i32)),
+	def("[method]resolve-address-stream.resolve-next-address", resolveNext, p(i32, i32)),
+	def("[method]resolve-address-stream.subscribe", func(c *call, s []uint64) {
+		h := wapi.DecodeU32(s[0])
+		r := c.get(h, rResolveStream).(*resolveStream)
+		s[0] = uint64(c.subscribe(r, h))
+	}, p(i32), i32),
+	def("[resource-drop]resolve-address-stream", dropOf(rResolveStream), p(i32)),
+}})
+
+// lookupFunc resolves names with the system resolver (/etc/hosts, DNS).
+var lookupFunc = func(ctx context.Context, name string) ([]netip.Addr, error) {
+	return net.DefaultResolver.LookupNetIP(ctx, "ip", name)
+}
+
+// resolveAddresses: (borrow<network>, name_ptr, name_len, retptr) ->
+// result<own<resolve-address-stream>, error-code>: +0 tag, +4 handle or code.
+// Answers come in the background; those the policy would not let the guest
+// connect to are dropped.
+func resolveAddresses(c *call, stack []uint64) {
+	c.get(wapi.DecodeU32(stack[0]), rNetwork)
+	name := c.String(wapi.DecodeU32(stack[1]), wapi.DecodeU32(stack[2]))
+	ret := wapi.DecodeU32(stack[3])
+	a := cabi.HandleArea
+	c.Area(ret, a.Size, a.Align)
+	g := c.g
+	if !g.pol.NameLookup {
+		g.observe(ConnEvent{Phase: PhaseDenied, ServerName: name, Err: &api.Error{Kind: api.KindPolicyDenied, Err: fmt.Errorf("name lookup is disabled")}})
+		putCode(c, a, ret, ecAccessDenied)
+		return
+	}
+	host := strings.TrimSuffix(strings.Trim(name, "[]"), ".")
+	if api.ValidateServerName(host) != nil {
+		putCode(c, a, ret, ecInvalidArgument)
+		return
+	}
+	ctx, cancel := context.WithCancel(g.ctx)
+	r := &resolveStream{cancel: cancel}
+	h := c.push(rResolveStream, r, 0)
+	if ip, err := netip.ParseAddr(host); err == nil {
+		// A literal: no lookup, but the policy still filters it.
+		g.finishLookup(r, name, []netip.Addr{ip}, nil)
+	} else {
+		g.goroutine(func() {
+			addrs, err := lookupFunc(ctx, host)
+			g.finishLookup(r, host, addrs, err)
+		})
+	}
+	b := c.Area(ret, a.Size, a.Align)
+	b[0] = 0
+	cabi.PutU32(b, a.OK, h)
+}
+
+// finishLookup filters the answers by policy and remembers which names led
+// to which addresses (name patterns in Allow match through them).
+func (g *Guest) finishLookup(r *resolveStream, name string, addrs []netip.Addr, err error) {
+	var kept []netip.Addr
+	code := errorCode(0)
+	if err != nil {
+		code = codeOf(err)
+		if code == ecUnknown {
+			code = ecNameUnresolvable
+		}
+	} else {
+		g.mu.Lock()
+		for _, a := range addrs {
+			a = a.Unmap()
+			if !g.pol.allowAnswer(name, a) {
+				continue
+			}
+			kept = append(kept, a)
+			if !contains(g.resolved[a], name) && len(g.resolved) < 4096 {
+				g.resolved[a] = append(g.resolved[a], strings.ToLower(name))
+			}
+		}
+		g.mu.Unlock()
+		if len(kept) == 0 && len(addrs) > 0 {
+			code = ecAccessDenied
+			g.observe(ConnEvent{Phase: PhaseDenied, ServerName: name, Err: &api.Error{Kind: api.KindPolicyDenied, Err: fmt.Errorf("no answer for %q is allowed", name)}})
+		} else if len(addrs) == 0 {
+			code = ecNameUnresolvable
+		}
+	}
+	r.mu.Lock()
+	r.addrs, r.code, r.fin = kept, code, true
+	r.mu.Unlock()
+	r.done.update(true)
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveNext: (self, retptr) -> result<option<ip-address>, error-code>:
+// +0 tag | +2 code (err) | +2 option tag, +4 ip-address tag, +6 address (ok).
+// would-block while the lookup runs; the error once, then none.
+func resolveNext(c *call, stack []uint64) {
+	r := c.get(wapi.DecodeU32(stack[0]), rResolveStream).(*resolveStream)
+	ret := wapi.DecodeU32(stack[1])
+	a := cabi.NextAddrArea
+	b := c.Area(ret, a.Size, a.Align)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case !r.fin:
+		b[0], b[a.Code] = 1, byte(ecWouldBlock)
+	case r.code != 0:
+		b[0], b[a.Code] = 1, byte(r.code)
+		r.code = 0
+	case len(r.addrs) == 0:
+		b[0], b[a.OptTag] = 0, 0
+	default:
+		b[0], b[a.OptTag] = 0, 1
+		cabi.PutIPAddress(b, a.AddrTag, a.Addr, r.addrs[0])
+		r.addrs = r.addrs[1:]
+	}
+}

@@ -1,0 +1,25 @@
+package host
+
+import (
+	"testing"
+
+	_ "github.com/wasitls/wasitls/backends/stdtls"
+)
+
+func TestSmokeClock(t *testing.T) {
+	ctx, r := newRuntime(t)
+	h := New(r)
+	x := newTG(t, ctx, h, "0.2.6")
+	a := x.call(monoName, "now")[0]
+	b := x.call(monoName, "now")[0]
+	if b < a {
+		t.Fatalf("monotonic clock went back: %d then %d", a, b)
+	}
+	p := x.call1(monoName, "subscribe-duration", 1000)
+	x.call(ioPollName, "[method]pollable.block", uint64(p))
+	if x.call1(ioPollName, "[method]pollable.ready", uint64(p)) != 1 {
+		t.Fatal("pollable not ready after block")
+	}
+	x.call(ioPollName, "[resource-drop]pollable", uint64(p))
+	x.wantTrap([]string{"already dropped"}, ioPollName, "[resource-drop]pollable", uint64(p))
+}

@@ -1,0 +1,577 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	wapi "github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/internal/cabi"
+)
+
+// error-code of wasi:sockets/network, in WIT order.
+type errorCode uint8
+
+const (
+	ecUnknown errorCode = iota
+	ecAccessDenied
+	ecNotSupported
+	ecInvalidArgument
+	ecOutOfMemory
+	ecTimeout
+	ecConcurrencyConflict
+	ecNotInProgress
+	ecWouldBlock
+	ecInvalidState
+	ecNewSocketLimit
+	ecAddressNotBindable
+	ecAddressInUse
+	ecRemoteUnreachable
+	ecConnectionRefused
+	ecConnectionReset
+	ecConnectionAborted
+	ecDatagramTooLarge
+	ecNameUnresolvable
+	ecTemporaryResolverFailure
+	ecPermanentResolverFailure
+)
+
+// codeOf maps a Go network error to an error-code.
+func codeOf(err error) errorCode {
+	var dnsErr *net.DNSError
+	switch {
+	case err == nil:
+		return ecUnknown
+	case errors.As(err, &dnsErr):
+		switch {
+		case dnsErr.IsNotFound:
+			return ecNameUnresolvable
+		case dnsErr.IsTemporary || dnsErr.IsTimeout:
+			return ecTemporaryResolverFailure
+		}
+		return ecPermanentResolverFailure
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ecConnectionRefused
+	case errors.Is(err, syscall.ECONNRESET):
+		return ecConnectionReset
+	case errors.Is(err, syscall.ECONNABORTED):
+		return ecConnectionAborted
+	case errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, context.DeadlineExceeded):
+		return ecTimeout
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.ENETDOWN), errors.Is(err, syscall.EHOSTDOWN):
+		return ecRemoteUnreachable
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return ecAccessDenied
+	case errors.Is(err, syscall.EADDRINUSE):
+		return ecAddressInUse
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return ecAddressNotBindable
+	case errors.Is(err, syscall.ENOMEM), errors.Is(err, syscall.ENOBUFS):
+		return ecOutOfMemory
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return ecNewSocketLimit
+	}
+	return ecUnknown
+}
+
+// tcpConn is a connected socket shared by the tcp-socket resource and its
+// two streams; the last one to let go closes it.
+type tcpConn struct {
+	conn *net.TCPConn
+	refs atomic.Int32
+	once sync.Once
+}
+
+func (t *tcpConn) release() {
+	if t.refs.Add(-1) == 0 {
+		t.closeNow()
+	}
+}
+
+func (t *tcpConn) closeNow() {
+	t.once.Do(func() { _ = t.conn.Close() })
+}
+
+// network is the network resource: a capability with no state.
+type network struct{}
+
+var sockNetwork = register(&iface{name: "wasi:sockets/network", fns: []fnDef{
+	def("network-error-code", networkErrorCode, p(i32, i32)),
+	def("[resource-drop]network", dropOf(rNetwork), p(i32)),
+}})
+
+// networkErrorCode: (borrow<error>, retptr) -> option<error-code>: +0 tag, +1 code.
+func networkErrorCode(c *call, stack []uint64) {
+	e := c.get(wapi.DecodeU32(stack[0]), rError).(*ioError)
+	ret := wapi.DecodeU32(stack[1])
+	t := cabi.OptionErrorCode
+	b := c.Area(ret, t.Size(), t.Align())
+	var ne net.Error
+	var errno syscall.Errno
+	if errors.As(e.err, &ne) || errors.As(e.err, &errno) {
+		b[0] = 1
+		b[t.PayloadOffset()] = byte(codeOf(e.err))
+		return
+	}
+	b[0] = 0
+}
+
+var sockInstanceNetwork = register(&iface{name: "wasi:sockets/instance-network", fns: []fnDef{
+	def("instance-network", func(c *call, stack []uint64) {
+		stack[0] = uint64(c.push(rNetwork, &network{}, 0))
+	}, nil, i32),
+}})
+
+// tcpState is where a tcp-socket is in its life.
+type tcpState uint8
+
+const (
+	tcpUnbound tcpState = iota
+	tcpConnecting
+	tcpConnectDone // the dial finished; finish-connect reports it
+	tcpConnected
+	tcpClosed
+)
+
+// tcpSocket is the tcp-socket resource.
+type tcpSocket struct {
+	g      *Guest
+	family uint8 // 0 ipv4, 1 ipv6
+
+	mu      sync.Mutex
+	state   tcpState
+	cancel  context.CancelFunc
+	conn    *tcpConn
+	dialErr error
+	done    signal // the dial finished
+	counted bool   // holds a slot of the socket limit
+	opts    tcpOptions
+	out     *outStream // for a shutdown after the pending writes
+}
+
+// tcpOptions are the socket options a guest sets; they apply to the
+// connection when it exists (and are remembered before).
+type tcpOptions struct {
+	keepAlive              bool
+	keepIdle, keepIntvl    time.Duration
+	keepCount              uint32
+	hopLimit               uint8
+	recvBuf, sendBuf       uint64
+	setRecvBuf, setSendBuf bool
+}
+
+func (s *tcpSocket) ready() bool              { return s.state0() != tcpConnecting }
+func (s *tcpSocket) readyCh() <-chan struct{} { return s.done.readyCh() }
+
+func (s *tcpSocket) state0() tcpState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+func (s *tcpSocket) close() {
+	s.mu.Lock()
+	cancel, conn, counted := s.cancel, s.conn, s.counted
+	s.counted = false
+	s.conn = nil
+	s.state = tcpClosed
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if conn != nil {
+		conn.release()
+	}
+	if counted {
+		s.g.sockets.Add(-1)
+	}
+}
+
+var sockTCPCreate = register(&iface{name: "wasi:sockets/tcp-create-socket", fns: []fnDef{
+	def("create-tcp-socket", createTCPSocket, p(i32, i32)),
+}})
+
+// putCode writes the err case of a result<_, error-code>-shaped area.
+func putCode(c *call, a cabi.CodeArea, ret uint32, code errorCode) {
+	b := c.Area(ret, a.Size, a.Align)
+	b[0] = 1
+	b[a.Code] = byte(code)
+}
+
+// createTCPSocket: (family 0=ipv4 1=ipv6, retptr) -> result<own<tcp-socket>, error-code>: +0 tag, +4 handle or code.
+func createTCPSocket(c *call, stack []uint64) {
+	fam, ret := wapi.DecodeU32(stack[0]), wapi.DecodeU32(stack[1])
+	a := cabi.HandleArea
+	c.Area(ret, a.Size, a.Align)
+	if fam > 1 {
+		c.trap("ip-address-family %d is not 0 (ipv4) or 1 (ipv6)", fam)
+	}
+	if int(c.g.sockets.Load()) >= c.g.pol.limits.Sockets {
+		putCode(c, a, ret, ecNewSocketLimit)
+		return
+	}
+	c.g.sockets.Add(1)
+	s := &tcpSocket{g: c.g, family: uint8(fam), counted: true, opts: tcpOptions{keepAlive: true, keepIdle: 15 * time.Second, keepIntvl: 15 * time.Second, keepCount: 9, hopLimit: 64, recvBuf: 128 << 10, sendBuf: 128 << 10}}
+	s.done.update(true)
+	h := c.push(rTCPSocket, s, 0)
+	b := c.Area(ret, a.Size, a.Align)
+	b[0] = 0
+	cabi.PutU32(b, a.OK, h)
+}
+
+var sockTCP = register(&iface{name: "wasi:sockets/tcp", fns: []fnDef{
+	def("[method]tcp-socket.start-bind", notSupported, p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
+	def("[method]tcp-socket.finish-bind", notSupported, p(i32, i32)),
+	def("[method]tcp-socket.start-connect", startConnect, p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
+	def("[method]tcp-socket.finish-connect", finishConnect, p(i32, i32)),
+	def("[method]tcp-socket.start-listen", notSupported, p(i32, i32)),
+	def("[method]tcp-socket.finish-listen", notSupported, p(i32, i32)),
+	def("[method]tcp-socket.accept", notSupported, p(i32, i32)),
+	def("[method]tcp-socket.local-address", func(c *call, s []uint64) { sockAddress(c, s, true) }, p(i32, i32)),
+	def("[method]tcp-socket.remote-address", func(c *call, s []uint64) { sockAddress(c, s, false) }, p(i32, i32)),
+	def("[method]tcp-socket.is-listening", func(c *call, s []uint64) {
+		c.get(wapi.DecodeU32(s[0]), rTCPSocket)
+		s[0] = 0
+	}, p(i32), i32),
+	def("[method]tcp-socket.address-family", func(c *call, s []uint64) {
+		s[0] = uint64(c.get(wapi.DecodeU32(s[0]), rTCPSocket).(*tcpSocket).family)
+	}, p(i32), i32),
+	def("[method]tcp-socket.set-listen-backlog-size", notSupported, p(i32, i64, i32)),
+	def("[method]tcp-socket.keep-alive-enabled", optGet(cabi.BoolCodeArea, func(o *tcpOptions) uint64 { return b2u(o.keepAlive) }), p(i32, i32)),
+	def("[method]tcp-socket.set-keep-alive-enabled", optSet(func(o *tcpOptions, v uint64) errorCode {
+		if v > 1 {
+			return ecInvalidArgument
+		}
+		o.keepAlive = v == 1
+		return 0
+	}, i32), p(i32, i32, i32)),
+	def("[method]tcp-socket.keep-alive-idle-time", optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepIdle) }), p(i32, i32)),
+	def("[method]tcp-socket.set-keep-alive-idle-time", optSet(func(o *tcpOptions, v uint64) errorCode {
+		if v == 0 {
+			return ecInvalidArgument
+		}
+		o.keepIdle = clampDur(v)
+		return 0
+	}, i64), p(i32, i64, i32)),
+	def("[method]tcp-socket.keep-alive-interval", optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepIntvl) }), p(i32, i32)),
+	def("[method]tcp-socket.set-keep-alive-interval", optSet(func(o *tcpOptions, v uint64) errorCode {
+		if v == 0 {
+			return ecInvalidArgument
+		}
+		o.keepIntvl = clampDur(v)
+		return 0
+	}, i64), p(i32, i64, i32)),
+	def("[method]tcp-socket.keep-alive-count", optGet(cabi.U32CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepCount) }), p(i32, i32)),
+	def("[method]tcp-socket.set-keep-alive-count", optSet(func(o *tcpOptions, v uint64) errorCode {
+		if v == 0 {
+			return ecInvalidArgument
+		}
+		o.keepCount = uint32(v)
+		return 0
+	}, i32), p(i32, i32, i32)),
+	def("[method]tcp-socket.hop-limit", optGet(cabi.U8CodeArea, func(o *tcpOptions) uint64 { return uint64(o.hopLimit) }), p(i32, i32)),
+	def("[method]tcp-socket.set-hop-limit", optSet(func(o *tcpOptions, v uint64) errorCode {
+		if v == 0 || v > 255 {
+			return ecInvalidArgument
+		}
+		o.hopLimit = uint8(v)
+		return 0
+	}, i32), p(i32, i32, i32)),
+	def("[method]tcp-socket.receive-buffer-size", optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return o.recvBuf }), p(i32, i32)),
+	def("[method]tcp-socket.set-receive-buffer-size", optSet(func(o *tcpOptions, v uint64) errorCode {
+		if v == 0 {
+			return ecInvalidArgument
+		}
+		o.recvBuf, o.setRecvBuf = min(v, 16<<20), true
+		return 0
+	}, i64), p(i32, i64, i32)),
+	def("[method]tcp-socket.send-buffer-size", optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return o.sendBuf }), p(i32, i32)),
+	def("[method]tcp-socket.set-send-buffer-size", optSet(func(o *tcpOptions, v uint64) errorCode {
+		if v == 0 {
+			return ecInvalidArgument
+		}
+		o.sendBuf, o.setSendBuf = min(v, 16<<20), true
+		return 0
+	}, i64), p(i32, i64, i32)),
+	def("[method]tcp-socket.subscribe", func(c *call, s []uint64) {
+		h := wapi.DecodeU32(s[0])
+		sock := c.get(h, rTCPSocket).(*tcpSocket)
+		s[0] = uint64(c.subscribe(sock, h))
+	}, p(i32), i32),
+	def("[method]tcp-socket.shutdown", tcpShutdown, p(i32, i32, i32)),
+	def("[resource-drop]tcp-socket", dropOf(rTCPSocket), p(i32)),
+}})
+
+// notSupported answers the listening side: err(not-supported). The last
+// parameter is the return pointer of a result<_, error-code>-shaped area;
+// the widest such area (accept's) is checked.
+func notSupported(c *call, stack []uint64) {
+	c.get(wapi.DecodeU32(stack[0]), rTCPSocket)
+	ret := wapi.DecodeU32(stack[len(stack)-1])
+	if c.Fn[len(c.Fn)-len("accept"):] == "accept" {
+		putCode(c, cabi.AcceptArea, ret, ecNotSupported)
+		return
+	}
+	putCode(c, cabi.UnitCodeArea, ret, ecNotSupported)
+}
+
+// optGet returns a getter: (self, retptr) -> result<T, error-code>, T of
+// a's payload type (bool/u8: 1 byte, u32: 4, u64/duration: 8).
+func optGet(a cabi.CodeArea, get func(*tcpOptions) uint64) func(c *call, stack []uint64) {
+	return func(c *call, stack []uint64) {
+		s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
+		ret := wapi.DecodeU32(stack[1])
+		b := c.Area(ret, a.Size, a.Align)
+		s.mu.Lock()
+		v := get(&s.opts)
+		s.mu.Unlock()
+		b[0] = 0
+		switch a {
+		case cabi.U64CodeArea:
+			cabi.PutU64(b, a.OK, v)
+		case cabi.U32CodeArea:
+			cabi.PutU32(b, a.OK, uint32(v))
+		default:
+			b[a.OK] = byte(v)
+		}
+	}
+}
+
+// optSet returns a setter: (self, value, retptr) -> result<_, error-code>.
+// Values apply to the connection once it exists.
+func optSet(set func(*tcpOptions, uint64) errorCode, vt wapi.ValueType) func(c *call, stack []uint64) {
+	return func(c *call, stack []uint64) {
+		s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
+		v := stack[1]
+		if vt == i32 {
+			v = uint64(wapi.DecodeU32(v))
+		}
+		ret := wapi.DecodeU32(stack[2])
+		a := cabi.UnitCodeArea
+		c.Area(ret, a.Size, a.Align)
+		s.mu.Lock()
+		code := set(&s.opts, v)
+		var conn *tcpConn
+		if code == 0 && s.conn != nil {
+			conn = s.conn
+		}
+		o := s.opts
+		s.mu.Unlock()
+		if code != 0 {
+			putCode(c, a, ret, code)
+			return
+		}
+		if conn != nil {
+			applyOptions(conn.conn, &o)
+		}
+		b := c.Area(ret, a.Size, a.Align)
+		b[0] = 0
+	}
+}
+
+func applyOptions(conn *net.TCPConn, o *tcpOptions) {
+	_ = conn.SetKeepAliveConfig(net.KeepAliveConfig{Enable: o.keepAlive, Idle: o.keepIdle, Interval: o.keepIntvl, Count: int(o.keepCount)})
+	if o.setRecvBuf {
+		_ = conn.SetReadBuffer(int(o.recvBuf))
+	}
+	if o.setSendBuf {
+		_ = conn.SetWriteBuffer(int(o.sendBuf))
+	}
+}
+
+// startConnect: (self, borrow<network>, ip-socket-address as 12 flat values,
+// retptr) -> result<_, error-code>: +0 tag, +1 code. The dial runs in the
+// background; a destination the policy does not allow is access-denied.
+func startConnect(c *call, stack []uint64) {
+	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
+	c.get(wapi.DecodeU32(stack[1]), rNetwork)
+	ret := wapi.DecodeU32(stack[14])
+	a := cabi.UnitCodeArea
+	c.Area(ret, a.Size, a.Align)
+	ap, _, _ := cabi.FlatSockAddr(c.Fn, stack[2:14])
+	addr := ap.Addr()
+	switch {
+	case s.family == 0 && !addr.Is4(), s.family == 1 && addr.Is4():
+		putCode(c, a, ret, ecInvalidArgument)
+		return
+	}
+	addr = addr.Unmap()
+	dest := netip.AddrPortFrom(addr, ap.Port())
+	switch {
+	case addr.IsUnspecified(), ap.Port() == 0, addr.IsMulticast(), addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		putCode(c, a, ret, ecInvalidArgument)
+		return
+	}
+	s.mu.Lock()
+	st := s.state
+	s.mu.Unlock()
+	switch st {
+	case tcpConnecting, tcpConnectDone:
+		putCode(c, a, ret, ecConcurrencyConflict)
+		return
+	case tcpConnected, tcpClosed:
+		putCode(c, a, ret, ecInvalidState)
+		return
+	}
+	if err := c.g.allowConnect(dest); err != nil {
+		putCode(c, a, ret, ecAccessDenied)
+		return
+	}
+	ctx, cancel := context.WithCancel(c.g.ctx)
+	s.mu.Lock()
+	s.state = tcpConnecting
+	s.cancel = cancel
+	s.done.update(false)
+	opts := s.opts
+	s.mu.Unlock()
+	g := c.g
+	g.goroutine(func() {
+		d := net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: opts.keepAlive, Idle: opts.keepIdle, Interval: opts.keepIntvl, Count: int(opts.keepCount)}}
+		start := time.Now()
+		conn, err := d.DialContext(ctx, "tcp", dest.String())
+		cancel()
+		var tc *tcpConn
+		if err == nil {
+			tc = &tcpConn{conn: conn.(*net.TCPConn)}
+			tc.refs.Store(1)
+			applyOptions(tc.conn, &opts)
+		}
+		g.observe(ConnEvent{Phase: PhaseConnect, Addr: dest, Duration: time.Since(start), Err: err})
+		s.mu.Lock()
+		if s.state == tcpClosed {
+			s.mu.Unlock()
+			if tc != nil {
+				_ = tc.conn.Close()
+			}
+			return
+		}
+		s.state = tcpConnectDone
+		s.conn = tc
+		s.dialErr = err
+		s.done.update(true)
+		s.mu.Unlock()
+	})
+	b := c.Area(ret, a.Size, a.Align)
+	b[0] = 0
+}
+
+// finishConnect: (self, retptr) -> result<tuple<own<input-stream>,
+// own<output-stream>>, error-code>: +0 tag, +4 input, +8 output | +4 code.
+func finishConnect(c *call, stack []uint64) {
+	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
+	ret := wapi.DecodeU32(stack[1])
+	a := cabi.FinishArea
+	c.Area(ret, a.Size, a.Align)
+	s.mu.Lock()
+	st, conn, err := s.state, s.conn, s.dialErr
+	if st == tcpConnectDone {
+		if err != nil {
+			s.state = tcpClosed
+			s.dialErr = nil
+		} else {
+			s.state = tcpConnected
+		}
+	}
+	s.mu.Unlock()
+	switch {
+	case st == tcpConnecting:
+		putCode(c, a, ret, ecWouldBlock)
+		return
+	case st != tcpConnectDone:
+		putCode(c, a, ret, ecNotInProgress)
+		return
+	case err != nil:
+		putCode(c, a, ret, codeOf(err))
+		return
+	}
+	conn.refs.Add(2)
+	in := &inStream{p: newPump(c.g, conn.conn), tcp: conn}
+	out := &outStream{s: newSink(c.g, conn.conn, nil, conn.conn.CloseWrite), tcp: conn}
+	s.mu.Lock()
+	s.out = out
+	s.mu.Unlock()
+	hi, err1 := c.g.table.push(rInput, in, 0)
+	ho, err2 := uint32(0), err1
+	if err1 == nil {
+		if ho, err2 = c.g.table.push(rOutput, out, 0); err2 != nil {
+			_, _ = c.g.table.take(hi, rInput, "closed")
+		}
+	}
+	if err2 != nil {
+		in.close()
+		out.close()
+		c.trap("%v", err2)
+	}
+	b := c.Area(ret, a.Size, a.Align)
+	b[0] = 0
+	cabi.PutU32(b, a.OK, hi)
+	cabi.PutU32(b, a.OK+4, ho)
+}
+
+// sockAddress: local-address / remote-address (self, retptr) ->
+// result<ip-socket-address, error-code>.
+func sockAddress(c *call, stack []uint64, local bool) {
+	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
+	ret := wapi.DecodeU32(stack[1])
+	a := cabi.SockAddrArea
+	c.Area(ret, a.Size, a.Align)
+	s.mu.Lock()
+	conn, st := s.conn, s.state
+	s.mu.Unlock()
+	if st != tcpConnected || conn == nil {
+		putCode(c, a, ret, ecInvalidState)
+		return
+	}
+	var na net.Addr
+	if local {
+		na = conn.conn.LocalAddr()
+	} else {
+		na = conn.conn.RemoteAddr()
+	}
+	ap := na.(*net.TCPAddr).AddrPort()
+	if s.family == 1 && ap.Addr().Is4() {
+		ap = netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port())
+	} else if s.family == 0 {
+		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	b := c.Area(ret, a.Size, a.Align)
+	b[0] = 0
+	cabi.PutSockAddr(b, a.OK, ap, 0, 0)
+}
+
+// tcpShutdown: (self, 0=receive 1=send 2=both, retptr) -> result<_, error-code>.
+// A send shutdown waits for writes already flushed to the output stream.
+func tcpShutdown(c *call, stack []uint64) {
+	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
+	how, ret := wapi.DecodeU32(stack[1]), wapi.DecodeU32(stack[2])
+	a := cabi.UnitCodeArea
+	c.Area(ret, a.Size, a.Align)
+	if how > 2 {
+		c.trap("shutdown-type %d is not 0 (receive), 1 (send) or 2 (both)", how)
+	}
+	s.mu.Lock()
+	conn, st, out := s.conn, s.state, s.out
+	s.mu.Unlock()
+	if st != tcpConnected || conn == nil {
+		putCode(c, a, ret, ecInvalidState)
+		return
+	}
+	if how == 0 || how == 2 {
+		_ = conn.conn.CloseRead()
+	}
+	if how == 1 || how == 2 {
+		// FIN after the writes already flushed; directly when the output
+		// stream is gone (dropped, or handed to TLS).
+		if out == nil || !out.s.finish() {
+			_ = conn.conn.CloseWrite()
+		}
+	}
+	b := c.Area(ret, a.Size, a.Align)
+	b[0] = 0
+}

@@ -1,0 +1,303 @@
+package host
+
+import (
+	"errors"
+	"io"
+	"net"
+
+	wapi "github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/internal/cabi"
+)
+
+// inStream is the input-stream resource.
+type inStream struct {
+	p   *pump
+	tcp *tcpConn // set when the stream reads a host TCP socket
+}
+
+func (s *inStream) close() {
+	s.p.stop()
+	if s.tcp != nil {
+		s.tcp.release()
+	}
+}
+
+// outStream is the output-stream resource.
+type outStream struct {
+	s   *sink
+	tcp *tcpConn
+}
+
+func (s *outStream) close() {
+	s.s.detach()
+	if s.tcp != nil {
+		// The connection stays until the bytes written before the drop
+		// are out (or the guest closes).
+		s.s.g.afterDrain(s.s, s.tcp.closeNow, s.tcp.release)
+	}
+}
+
+// maxRead bounds one read: the ring holds no more anyway.
+const maxRead = pumpSize
+
+var ioStreams = register(&iface{name: "wasi:io/streams", fns: []fnDef{
+	def("[method]input-stream.read", func(c *call, s []uint64) { inRead(c, s, false, false) }, p(i32, i64, i32)),
+	def("[method]input-stream.blocking-read", func(c *call, s []uint64) { inRead(c, s, true, false) }, p(i32, i64, i32)),
+	def("[method]input-stream.skip", func(c *call, s []uint64) { inRead(c, s, false, true) }, p(i32, i64, i32)),
+	def("[method]input-stream.blocking-skip", func(c *call, s []uint64) { inRead(c, s, true, true) }, p(i32, i64, i32)),
+	def("[method]input-stream.subscribe", inSubscribe, p(i32), i32),
+	def("[resource-drop]input-stream", dropOf(rInput), p(i32)),
+
+	def("[method]output-stream.check-write", outCheckWrite, p(i32, i32)),
+	def("[method]output-stream.write", func(c *call, s []uint64) { outWrite(c, s, false) }, p(i32, i32, i32, i32)),
+	def("[method]output-stream.blocking-write-and-flush", func(c *call, s []uint64) { outWrite(c, s, true) }, p(i32, i32, i32, i32)),
+	def("[method]output-stream.flush", func(c *call, s []uint64) { outFlush(c, s, false) }, p(i32, i32)),
+	def("[method]output-stream.blocking-flush", func(c *call, s []uint64) { outFlush(c, s, true) }, p(i32, i32)),
+	def("[method]output-stream.subscribe", outSubscribe, p(i32), i32),
+	def("[method]output-stream.write-zeroes", func(c *call, s []uint64) { outZeroes(c, s, false) }, p(i32, i64, i32)),
+	def("[method]output-stream.blocking-write-zeroes-and-flush", func(c *call, s []uint64) { outZeroes(c, s, true) }, p(i32, i64, i32)),
+	def("[method]output-stream.splice", func(c *call, s []uint64) { outSplice(c, s, false) }, p(i32, i32, i64, i32)),
+	def("[method]output-stream.blocking-splice", func(c *call, s []uint64) { outSplice(c, s, true) }, p(i32, i32, i64, i32)),
+	def("[resource-drop]output-stream", dropOf(rOutput), p(i32)),
+}})
+
+// streamErr writes the err case of result<T, stream-error>: closed for the
+// end of the stream, last-operation-failed(error) otherwise.
+func streamErr(c *call, a cabi.StreamArea, ret uint32, err error) {
+	closed := errors.Is(err, io.EOF) || errors.Is(err, errSinkClosed) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, net.ErrClosed)
+	var h uint32
+	if !closed {
+		h = c.push(rError, &ioError{err: err}, 0)
+	}
+	b := c.Area(ret, a.Size, a.Align)
+	b[0] = 1
+	if closed {
+		b[a.ErrTag] = 1
+		return
+	}
+	b[a.ErrTag] = 0
+	cabi.PutU32(b, a.ErrHandle, h)
+}
+
+// inRead implements read, blocking-read, skip and blocking-skip:
+// (self, len u64, retptr).
+//
+//	read:  retptr -> +0 tag | +4 ptr, +8 len (ok) | +4 stream-error tag, +8 error (err)
+//	skip:  retptr -> +0 tag | +8 u64 (ok)         | +8 stream-error tag, +12 error (err)
+func inRead(c *call, stack []uint64, blocking, skip bool) {
+	in := c.get(wapi.DecodeU32(stack[0]), rInput).(*inStream)
+	n := stack[1]
+	ret := wapi.DecodeU32(stack[2])
+	area := cabi.ReadArea
+	if skip {
+		area = cabi.U64Area
+	}
+	c.Area(ret, area.Size, area.Align)
+	n = min(n, maxRead)
+	if blocking && n > 0 {
+		c.wait(in.p)
+	}
+	var a, b []byte
+	var err error
+	if n > 0 {
+		a, b, err = in.p.peek(n)
+	}
+	total := uint64(len(a) + len(b))
+	if total == 0 && err != nil {
+		streamErr(c, area, ret, err)
+		return
+	}
+	if skip {
+		in.p.consume(total)
+		v := c.Area(ret, area.Size, area.Align)
+		v[0] = 0
+		cabi.PutU64(v, area.OK, total)
+		return
+	}
+	// One copy: from the ring straight into memory the guest allocated.
+	ptr := c.Alloc(1, uint32(total))
+	if total > 0 {
+		dst := c.Bytes(ptr, uint32(total))
+		k := copy(dst, a)
+		copy(dst[k:], b)
+	}
+	in.p.consume(total)
+	v := c.Area(ret, area.Size, area.Align)
+	v[0] = 0
+	cabi.PutU32(v, area.OK, ptr)
+	cabi.PutU32(v, area.OK+4, uint32(total))
+}
+
+// inSubscribe: (self) -> own pollable, ready when data or the end is there.
+func inSubscribe(c *call, stack []uint64) {
+	h := wapi.DecodeU32(stack[0])
+	in := c.get(h, rInput).(*inStream)
+	stack[0] = uint64(c.subscribe(in.p, h))
+}
+
+// outCheckWrite: (self, retptr) -> +0 tag | +8 u64 budget | +8 err tag, +12 error.
+func outCheckWrite(c *call, stack []uint64) {
+	out := c.get(wapi.DecodeU32(stack[0]), rOutput).(*outStream)
+	ret := wapi.DecodeU32(stack[1])
+	a := cabi.U64Area
+	c.Area(ret, a.Size, a.Align)
+	n, err := out.s.checkWrite()
+	if err != nil {
+		streamErr(c, a, ret, err)
+		return
+	}
+	v := c.Area(ret, a.Size, a.Align)
+	v[0] = 0
+	cabi.PutU64(v, a.OK, n)
+}
+
+func unitOK(c *call, ret uint32) {
+	a := cabi.UnitArea
+	v := c.Area(ret, a.Size, a.Align)
+	v[0] = 0
+}
+
+// outWrite: write / blocking-write-and-flush (self, ptr, len, retptr).
+// A non-blocking write longer than check-write's budget traps.
+func outWrite(c *call, stack []uint64, blocking bool) {
+	out := c.get(wapi.DecodeU32(stack[0]), rOutput).(*outStream)
+	ptr, n, ret := wapi.DecodeU32(stack[1]), wapi.DecodeU32(stack[2]), wapi.DecodeU32(stack[3])
+	c.Area(ret, cabi.UnitArea.Size, cabi.UnitArea.Align)
+	if blocking && n > maxBlockingWrite {
+		c.trap("blocking-write-and-flush of %d bytes; at most %d are accepted", n, maxBlockingWrite)
+	}
+	data := c.Bytes(ptr, n)
+	writeThen(c, out, ret, data, blocking)
+}
+
+func writeThen(c *call, out *outStream, ret uint32, data []byte, blocking bool) {
+	if err := out.s.write(data, blocking); err != nil {
+		if errors.Is(err, errBudget) {
+			budget, _ := out.s.checkWrite()
+			c.trap("write of %d bytes exceeds the check-write budget of %d", len(data), budget)
+		}
+		streamErr(c, cabi.UnitArea, ret, err)
+		return
+	}
+	if blocking {
+		finishFlush(c, out, ret)
+		return
+	}
+	unitOK(c, ret)
+}
+
+func finishFlush(c *call, out *outStream, ret uint32) {
+	if err := out.s.startFlush(); err != nil {
+		streamErr(c, cabi.UnitArea, ret, err)
+		return
+	}
+	c.wait(out.s)
+	if _, err := out.s.checkWrite(); err != nil {
+		streamErr(c, cabi.UnitArea, ret, err)
+		return
+	}
+	unitOK(c, ret)
+}
+
+// outFlush: flush / blocking-flush (self, retptr).
+func outFlush(c *call, stack []uint64, blocking bool) {
+	out := c.get(wapi.DecodeU32(stack[0]), rOutput).(*outStream)
+	ret := wapi.DecodeU32(stack[1])
+	c.Area(ret, cabi.UnitArea.Size, cabi.UnitArea.Align)
+	if blocking {
+		finishFlush(c, out, ret)
+		return
+	}
+	if err := out.s.startFlush(); err != nil {
+		streamErr(c, cabi.UnitArea, ret, err)
+		return
+	}
+	unitOK(c, ret)
+}
+
+// outSubscribe: (self) -> own pollable, ready when check-write would grant
+// bytes (or fail).
+func outSubscribe(c *call, stack []uint64) {
+	h := wapi.DecodeU32(stack[0])
+	out := c.get(h, rOutput).(*outStream)
+	stack[0] = uint64(c.subscribe(out.s, h))
+}
+
+var zeroes [sinkBudget]byte
+
+// outZeroes: write-zeroes / blocking-write-zeroes-and-flush (self, len u64, retptr).
+func outZeroes(c *call, stack []uint64, blocking bool) {
+	out := c.get(wapi.DecodeU32(stack[0]), rOutput).(*outStream)
+	n, ret := stack[1], wapi.DecodeU32(stack[2])
+	c.Area(ret, cabi.UnitArea.Size, cabi.UnitArea.Align)
+	if blocking {
+		if n > maxBlockingWrite {
+			c.trap("blocking-write-zeroes-and-flush of %d bytes; at most %d are accepted", n, maxBlockingWrite)
+		}
+		for n > 0 {
+			k := min(n, sinkBudget)
+			if err := out.s.write(zeroes[:k], true); err != nil {
+				streamErr(c, cabi.UnitArea, ret, err)
+				return
+			}
+			n -= k
+		}
+		finishFlush(c, out, ret)
+		return
+	}
+	if n > sinkBudget {
+		budget, _ := out.s.checkWrite()
+		c.trap("write-zeroes of %d bytes exceeds the check-write budget of %d", n, budget)
+	}
+	writeThen(c, out, ret, zeroes[:n], false)
+}
+
+// outSplice: splice / blocking-splice (self, src, len u64, retptr) ->
+// result<u64, stream-error>. Moves what src has (up to len and the budget).
+func outSplice(c *call, stack []uint64, blocking bool) {
+	out := c.get(wapi.DecodeU32(stack[0]), rOutput).(*outStream)
+	in := c.get(wapi.DecodeU32(stack[1]), rInput).(*inStream)
+	n, ret := stack[2], wapi.DecodeU32(stack[3])
+	a := cabi.U64Area
+	c.Area(ret, a.Size, a.Align)
+	if blocking && n > 0 {
+		c.wait(in.p)
+		c.wait(out.s)
+	}
+	budget, err := out.s.checkWrite()
+	if err != nil {
+		streamErr(c, a, ret, err)
+		return
+	}
+	n = min(n, budget)
+	var total uint64
+	if n > 0 {
+		x, y, rerr := in.p.peek(n)
+		if len(x) == 0 && rerr != nil {
+			streamErr(c, a, ret, rerr)
+			return
+		}
+		if err := out.s.write(x, false); err == nil {
+			if err := out.s.write(y, false); err != nil {
+				streamErr(c, a, ret, err)
+				return
+			}
+		} else {
+			streamErr(c, a, ret, err)
+			return
+		}
+		total = uint64(len(x) + len(y))
+		in.p.consume(total)
+	}
+	if blocking && total > 0 {
+		if err := out.s.startFlush(); err != nil {
+			streamErr(c, a, ret, err)
+			return
+		}
+		c.wait(out.s)
+	}
+	v := c.Area(ret, a.Size, a.Align)
+	v[0] = 0
+	cabi.PutU64(v, a.OK, total)
+}

@@ -1,0 +1,453 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	wapi "github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/internal/cabi"
+)
+
+// TLSModule is the one wasi:tls version core modules can import.
+const TLSModule = "wasi:tls/types@0.2.0-draft"
+
+// handshake is the client-handshake resource: a server name and the two
+// streams it took from the guest.
+type handshake struct {
+	name string
+	in   *inStream
+	out  *outStream
+}
+
+func (h *handshake) close() {
+	h.in.close()
+	h.out.close()
+}
+
+// future is the future-client-streams resource.
+type future struct {
+	g      *Guest
+	cancel context.CancelFunc
+	done   signal
+
+	mu      sync.Mutex
+	fin     bool
+	taken   bool
+	dropped bool
+	conn    *tlsConn
+	err     error
+}
+
+func (f *future) ready() bool              { return f.done.isSet() }
+func (f *future) readyCh() <-chan struct{} { return f.done.readyCh() }
+
+func (f *future) close() {
+	f.cancel()
+	f.mu.Lock()
+	f.dropped = true
+	conn := f.conn
+	if f.taken {
+		conn = nil
+	}
+	f.conn = nil
+	f.mu.Unlock()
+	if conn != nil {
+		conn.close()
+	}
+}
+
+// tlsConn is the client-connection resource: an established connection,
+// its plaintext streams and what it holds of the TCP socket.
+type tlsConn struct {
+	g       *Guest
+	conn    api.Conn
+	release func() // gives back the transport (closes the TCP connection)
+	addr    netip.AddrPort
+	name    string
+	start   time.Time
+	once    sync.Once
+	out     *outStream
+}
+
+// close closes the connection (sending close_notify) once the writes its
+// output stream accepted are out. When the guest is closing, it aborts
+// instead: the transport goes first, so nothing waits on a slow peer.
+func (t *tlsConn) close() {
+	if t.out != nil {
+		t.g.afterDrain(t.out.s, t.abort, t.closeNow)
+		return
+	}
+	if t.g.ctx.Err() != nil {
+		t.abort()
+		return
+	}
+	t.closeNow()
+}
+
+func (t *tlsConn) closeNow() { t.shut(false) }
+func (t *tlsConn) abort()    { t.shut(true) }
+
+func (t *tlsConn) shut(abort bool) {
+	t.once.Do(func() {
+		if abort {
+			t.release()
+		}
+		_ = safeCall(t.conn.Close)
+		t.release()
+		t.g.observe(ConnEvent{Phase: PhaseClose, Addr: t.addr, ServerName: t.name, Backend: t.g.s.provider.Name(), Duration: time.Since(t.start)})
+	})
+}
+
+var tlsTypes = register(&iface{name: "wasi:tls/types", exact: TLSModule, fns: []fnDef{
+	def("[constructor]client-handshake", newHandshake, p(i32, i32, i32, i32), i32),
+	def("[static]client-handshake.finish", finishHandshake, p(i32), i32),
+	def("[method]client-connection.close-output", closeOutput, p(i32)),
+	def("[method]future-client-streams.subscribe", func(c *call, s []uint64) {
+		h := wapi.DecodeU32(s[0])
+		f := c.get(h, rFuture).(*future)
+		s[0] = uint64(c.subscribe(f, h))
+	}, p(i32), i32),
+	def("[method]future-client-streams.get", futureGet, p(i32, i32)),
+	def("[resource-drop]client-handshake", dropOf(rHandshake), p(i32)),
+	def("[resource-drop]client-connection", dropOf(rConnection), p(i32)),
+	def("[resource-drop]future-client-streams", dropOf(rFuture), p(i32)),
+}})
+
+// newHandshake: (name_ptr, name_len, own<input-stream>, own<output-stream>)
+// -> own<client-handshake>. The streams leave the guest's table (it traps
+// if they still have pollables). The name is validated by the handshake.
+func newHandshake(c *call, stack []uint64) {
+	name := c.String(wapi.DecodeU32(stack[0]), wapi.DecodeU32(stack[1]))
+	hi, ho := wapi.DecodeU32(stack[2]), wapi.DecodeU32(stack[3])
+	// Check both before moving either, so a trap leaves the table intact.
+	c.get(hi, rInput)
+	c.get(ho, rOutput)
+	for _, h := range []uint32{hi, ho} {
+		if k, err := c.g.table.children(h); err == nil && k > 0 {
+			c.trap("stream handle %d still has %d pollable(s); drop them before handing the stream to TLS", h, k)
+		}
+	}
+	in := c.take(hi, rInput, "moved into a client-handshake").(*inStream)
+	out := c.take(ho, rOutput, "moved into a client-handshake").(*outStream)
+	stack[0] = uint64(c.push(rHandshake, &handshake{name: name, in: in, out: out}, 0))
+}
+
+// finishHandshake: (own<client-handshake>) -> own<future-client-streams>.
+// Starts the handshake in the background.
+func finishHandshake(c *call, stack []uint64) {
+	hs := c.take(wapi.DecodeU32(stack[0]), rHandshake, "consumed by finish").(*handshake)
+	g := c.g
+	ctx, cancel := context.WithCancel(g.ctx)
+	f := &future{g: g, cancel: cancel}
+	stack[0] = uint64(c.push(rFuture, f, 0))
+
+	transport, addr, release := g.transport(hs)
+	if int(g.handshakes.Add(1)) > g.pol.limits.Handshakes {
+		g.handshakes.Add(-1)
+		release()
+		f.complete(nil, &api.Error{Kind: api.KindPolicyDenied, Err: fmt.Errorf("too many handshakes in flight (limit %d)", g.pol.limits.Handshakes)})
+		return
+	}
+	g.goroutine(func() {
+		defer g.handshakes.Add(-1)
+		cfg := g.pol.config(hs.name, addr.Port())
+		cfg.ClientSessionCache = g.sessions
+		start := time.Now()
+		conn, err := g.handshake(ctx, transport, cfg)
+		cancel()
+		ev := ConnEvent{Phase: PhaseHandshake, Addr: addr, ServerName: hs.name, Backend: g.s.provider.Name(), Duration: time.Since(start), Err: err}
+		if err != nil {
+			release()
+			g.observe(ev)
+			f.complete(nil, err)
+			return
+		}
+		ev.State = safeState(conn)
+		g.observe(ev)
+		f.complete(&tlsConn{g: g, conn: conn, release: release, addr: addr, name: hs.name, start: start}, nil)
+	})
+}
+
+// handshake runs the provider under the guest's context with the handshake
+// timeout as a backstop; a provider that ignores ctx is unblocked by closing
+// its transport. A panicking provider fails the handshake, not the host.
+func (g *Guest) handshake(ctx context.Context, transport net.Conn, cfg *api.Config) (conn api.Conn, err error) {
+	// A little later than the provider's own deadline, so that a provider
+	// that honours it reports the timeout itself.
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout()+min(time.Second, cfg.Timeout()/4))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { _ = transport.Close() })
+	defer func() {
+		if r := recover(); r != nil {
+			conn, err = nil, &api.Error{Kind: api.KindUnknown, Backend: g.s.provider.Name(), Err: fmt.Errorf("provider panicked: %v", r)}
+		}
+		if err == nil && conn == nil {
+			err = &api.Error{Kind: api.KindUnknown, Backend: g.s.provider.Name(), Err: fmt.Errorf("provider returned no connection and no error")}
+		}
+		if !stop() {
+			// The backstop closed the transport: whatever the provider
+			// returned, the cause is the deadline (or the guest closing).
+			if err == nil {
+				_ = conn.Close()
+			}
+			conn, err = nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		if err != nil {
+			conn, err = nil, api.Classify(err, g.s.provider.Name())
+		}
+	}()
+	return g.s.provider.Client(ctx, transport, cfg)
+}
+
+// complete records the handshake's outcome.
+func (f *future) complete(conn *tlsConn, err error) {
+	f.mu.Lock()
+	if f.dropped {
+		f.mu.Unlock()
+		if conn != nil {
+			conn.close()
+		}
+		return
+	}
+	f.fin, f.conn, f.err = true, conn, err
+	f.mu.Unlock()
+	f.done.update(true)
+}
+
+// transport returns the net.Conn the provider handshakes over. When both
+// streams are an untouched host TCP connection it is that connection itself
+// (no copy, no goroutine); otherwise an adapter over the streams. release
+// gives back what the streams held.
+func (g *Guest) transport(hs *handshake) (net.Conn, netip.AddrPort, func()) {
+	in, out := hs.in, hs.out
+	var addr netip.AddrPort
+	if in.tcp != nil {
+		if ta, ok := in.tcp.conn.RemoteAddr().(*net.TCPAddr); ok {
+			addr = ta.AddrPort()
+			addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+		}
+	}
+	if in.tcp != nil && in.tcp == out.tcp && in.p.detachIfUntouched() && out.s.idle() {
+		out.s.detach()
+		tc := in.tcp
+		var once sync.Once
+		release := func() {
+			once.Do(func() {
+				_ = tc.conn.Close()
+				tc.release()
+				tc.release()
+			})
+		}
+		return tc.conn, addr, release
+	}
+	sc := &streamConn{in: in, out: out, done: make(chan struct{})}
+	if in.tcp != nil {
+		sc.local, sc.remote = in.tcp.conn.LocalAddr(), in.tcp.conn.RemoteAddr()
+	}
+	return sc, addr, sc.closeOnce
+}
+
+// futureGet: (self, retptr) -> option<result<result<tuple<client-connection,
+// input-stream, output-stream>, io-error>>>. Never blocks.
+//
+//	+0 option tag | +4 outer result tag (1: already taken) | +8 inner tag
+//	inner ok:  +12 connection, +16 input-stream, +20 output-stream
+//	inner err: +12 io-error
+func futureGet(c *call, stack []uint64) {
+	f := c.get(wapi.DecodeU32(stack[0]), rFuture).(*future)
+	ret := wapi.DecodeU32(stack[1])
+	a := cabi.FutureGet
+	c.Area(ret, a.Size, a.Align)
+	f.mu.Lock()
+	fin, taken, conn, err := f.fin, f.taken, f.conn, f.err
+	if fin {
+		f.taken = true
+	}
+	f.mu.Unlock()
+	b := c.Area(ret, a.Size, a.Align)
+	switch {
+	case !fin:
+		b[a.OptionTag] = 0
+		return
+	case taken:
+		b[a.OptionTag], b[a.OuterTag] = 1, 1
+		return
+	case err != nil:
+		h := c.push(rError, &ioError{err: err}, 0)
+		b = c.Area(ret, a.Size, a.Align)
+		b[a.OptionTag], b[a.OuterTag], b[a.InnerTag] = 1, 0, 1
+		cabi.PutU32(b, a.Error, h)
+		return
+	}
+	in := &inStream{p: newPump(c.g, conn.conn)}
+	conn.out = &outStream{s: newSink(c.g, conn.conn, conn.conn.Flush, conn.conn.CloseWrite)}
+	hc := c.push(rConnection, conn, 0)
+	hi := c.push(rInput, in, hc)
+	ho := c.push(rOutput, conn.out, hc)
+	b = c.Area(ret, a.Size, a.Align)
+	b[a.OptionTag], b[a.OuterTag], b[a.InnerTag] = 1, 0, 0
+	cabi.PutU32(b, a.Conn, hc)
+	cabi.PutU32(b, a.Input, hi)
+	cabi.PutU32(b, a.Output, ho)
+}
+
+// closeOutput: (self). Queues close_notify after the writes in flight;
+// check-write then reports 0 until it is sent, and closed afterwards.
+func closeOutput(c *call, stack []uint64) {
+	t := c.get(wapi.DecodeU32(stack[0]), rConnection).(*tlsConn)
+	if t.out != nil {
+		t.out.s.finish()
+	}
+}
+
+// streamConn adapts an input and an output stream to a net.Conn, for a
+// handshake over streams that are not (or no longer) a plain TCP socket.
+// Reads and writes also end when the guest closes or a deadline passes.
+type streamConn struct {
+	in            *inStream
+	out           *outStream
+	done          chan struct{}
+	once          sync.Once
+	local, remote net.Addr
+
+	mu              sync.Mutex
+	readDL, writeDL time.Time
+}
+
+func (s *streamConn) deadline(write bool) (<-chan time.Time, func()) {
+	s.mu.Lock()
+	dl := s.readDL
+	if write {
+		dl = s.writeDL
+	}
+	s.mu.Unlock()
+	if dl.IsZero() {
+		return nil, func() {}
+	}
+	t := time.NewTimer(time.Until(dl))
+	return t.C, func() { t.Stop() }
+}
+
+func (s *streamConn) Read(p []byte) (int, error) {
+	for {
+		a, b, err := s.in.p.peek(uint64(len(p)))
+		if len(a) > 0 {
+			n := copy(p, a)
+			n += copy(p[n:], b)
+			s.in.p.consume(uint64(n))
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if err := s.block(s.in.p, false); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// block waits for w, the end of the adapter, the guest, or the deadline.
+func (s *streamConn) block(w waitable, write bool) error {
+	timeout, stop := s.deadline(write)
+	defer stop()
+	for !w.ready() {
+		select {
+		case <-w.readyCh():
+		case <-s.done:
+			return net.ErrClosed
+		case <-s.in.p.g.ctx.Done():
+			return net.ErrClosed
+		case <-timeout:
+			return os.ErrDeadlineExceeded
+		}
+	}
+	return nil
+}
+
+func (s *streamConn) Write(p []byte) (int, error) {
+	if err := s.out.s.write(p, true); err != nil {
+		return 0, err
+	}
+	if err := s.out.s.startFlush(); err != nil {
+		return 0, err
+	}
+	if err := s.block(s.out.s, true); err != nil {
+		return 0, err
+	}
+	if _, err := s.out.s.checkWrite(); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (s *streamConn) closeOnce() {
+	s.once.Do(func() {
+		close(s.done)
+		s.in.close()
+		s.out.close()
+	})
+}
+
+func (s *streamConn) Close() error { s.closeOnce(); return nil }
+
+func (s *streamConn) CloseWrite() error {
+	s.out.s.finish()
+	return nil
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "wasi-stream" }
+func (pipeAddr) String() string  { return "wasi-stream" }
+
+func (s *streamConn) LocalAddr() net.Addr {
+	if s.local != nil {
+		return s.local
+	}
+	return pipeAddr{}
+}
+
+func (s *streamConn) RemoteAddr() net.Addr {
+	if s.remote != nil {
+		return s.remote
+	}
+	return pipeAddr{}
+}
+
+func (s *streamConn) SetDeadline(t time.Time) error {
+	s.mu.Lock()
+	s.readDL, s.writeDL = t, t
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *streamConn) SetReadDeadline(t time.Time) error {
+	s.mu.Lock()
+	s.readDL = t
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *streamConn) SetWriteDeadline(t time.Time) error {
+	s.mu.Lock()
+	s.writeDL = t
+	s.mu.Unlock()
+	return nil
+}
+
+// safeState returns conn.State(), or the zero state if the provider panics.
+func safeState(conn api.Conn) (st api.ConnectionState) {
+	defer func() {
+		if recover() != nil {
+			st = api.ConnectionState{}
+		}
+	}()
+	return conn.State()
+}

@@ -1,0 +1,115 @@
+package cabi
+
+import (
+	"net/netip"
+	"testing"
+)
+
+// The sizes, alignments and offsets the host relies on, as the canonical
+// ABI defines them (and as the notes list them).
+func TestLayouts(t *testing.T) {
+	cases := []struct {
+		name        string
+		typ         Type
+		size, align uint32
+		payload     uint32
+	}{
+		{"result<list<u8>, stream-error>", ResultListU8, 12, 4, 4},
+		{"result<u64, stream-error>", ResultU64Stream, 16, 8, 8},
+		{"result<_, stream-error>", ResultUnitStream, 12, 4, 4},
+		{"result<tuple<in, out>, error-code>", ResultStreamsCode, 12, 4, 4},
+		{"result<own, error-code>", ResultHandleCode, 8, 4, 4},
+		{"result<_, error-code>", ResultUnitCode, 2, 1, 1},
+		{"result<option<ip-address>, error-code>", ResultOptAddrCode, 22, 2, 2},
+		{"result<ip-socket-address, error-code>", ResultSockAddrCode, 36, 4, 4},
+		{"result<bool, error-code>", ResultBoolCode, 2, 1, 1},
+		{"result<u64, error-code>", ResultU64Code, 16, 8, 8},
+		{"result<u32, error-code>", ResultU32Code, 8, 4, 4},
+		{"result<u8, error-code>", ResultU8Code, 2, 1, 1},
+		{"option<error-code>", OptionErrorCode, 2, 1, 1},
+		{"future-client-streams.get", FutureGetResult, 24, 4, 4},
+		{"ip-socket-address", IPSocketAddress, 32, 4, 4},
+		{"ip-address", IPAddress, 18, 2, 2},
+		{"stream-error", StreamError, 8, 4, 4},
+	}
+	for _, c := range cases {
+		if c.typ.Size() != c.size || c.typ.Align() != c.align || c.typ.PayloadOffset() != c.payload {
+			t.Errorf("%s: size %d align %d payload %d, want %d %d %d", c.name,
+				c.typ.Size(), c.typ.Align(), c.typ.PayloadOffset(), c.size, c.align, c.payload)
+		}
+	}
+	if d := Datetime; d.Size() != 16 || d.FieldOffset(1) != 8 {
+		t.Errorf("datetime: size %d nanos@%d", d.Size(), d.FieldOffset(1))
+	}
+	if ErrorCode.Size() != 1 || Enum(300).Size() != 2 {
+		t.Errorf("enum sizes %d %d", ErrorCode.Size(), Enum(300).Size())
+	}
+}
+
+func TestAreas(t *testing.T) {
+	f := FutureGet
+	if f.OptionTag != 0 || f.OuterTag != 4 || f.InnerTag != 8 || f.Conn != 12 || f.Input != 16 || f.Output != 20 || f.Error != 12 {
+		t.Errorf("future get area %+v", f)
+	}
+	if ReadArea.OK != 4 || ReadArea.ErrTag != 4 || ReadArea.ErrHandle != 8 {
+		t.Errorf("read area %+v", ReadArea)
+	}
+	if U64Area.OK != 8 || U64Area.ErrTag != 8 || U64Area.ErrHandle != 12 || U64Area.Size != 16 {
+		t.Errorf("u64 area %+v", U64Area)
+	}
+	if n := NextAddrArea; n.Code != 2 || n.OptTag != 2 || n.AddrTag != 4 || n.Addr != 6 || n.Size != 22 {
+		t.Errorf("next-address area %+v", n)
+	}
+	if FinishArea.OK != 4 || UnitCodeArea.Code != 1 || HandleArea.OK != 4 {
+		t.Errorf("finish %+v unit %+v handle %+v", FinishArea, UnitCodeArea, HandleArea)
+	}
+	if V4Port != 4 || V4Addr != 6 || V6Port != 4 || V6Flow != 8 || V6Addr != 12 || V6Scope != 28 {
+		t.Errorf("socket address offsets %d %d %d %d %d %d", V4Port, V4Addr, V6Port, V6Flow, V6Addr, V6Scope)
+	}
+	if IPSocketAddress.FlatCount() != FlatSockAddrLen {
+		t.Errorf("ip-socket-address flattens to %d values", IPSocketAddress.FlatCount())
+	}
+}
+
+func TestRoundTrips(t *testing.T) {
+	addrs := []string{"127.0.0.1:443", "[::1]:8443", "[2001:db8::1234:5678]:1", "255.255.255.255:65535", "[::ffff:10.0.0.1]:80"}
+	for _, s := range addrs {
+		ap := netip.MustParseAddrPort(s)
+		b := make([]byte, IPSocketAddress.Size()+4)
+		PutSockAddr(b, 4, ap, 7, 9)
+		if got := GetSockAddr(b, 4); got != ap {
+			t.Errorf("memory round trip %s -> %s", ap, got)
+		}
+		flat := Flatten(ap, 7, 9)
+		got, flow, scope := FlatSockAddr("test", flat[:])
+		if got != ap || (ap.Addr().Is6() && (flow != 7 || scope != 9)) {
+			t.Errorf("flat round trip %s -> %s %d %d", ap, got, flow, scope)
+		}
+		ab := make([]byte, NextAddrArea.Size)
+		PutIPAddress(ab, NextAddrArea.AddrTag, NextAddrArea.Addr, ap.Addr())
+		if got := GetIPAddress(ab, NextAddrArea.AddrTag, NextAddrArea.Addr); got != ap.Addr() {
+			t.Errorf("ip-address round trip %s -> %s", ap.Addr(), got)
+		}
+	}
+}
+
+func TestFlatSockAddrTraps(t *testing.T) {
+	bad := [][]uint64{
+		{2, 80, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0},       // discriminant
+		{0, 70000, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0},    // port
+		{0, 80, 256, 2, 3, 4, 0, 0, 0, 0, 0, 0},     // octet
+		{1, 80, 0, 0x10000, 0, 0, 0, 0, 0, 0, 0, 0}, // segment
+		{0, 80}, // short
+	}
+	for _, p := range bad {
+		func() {
+			defer func() {
+				tr, ok := recover().(*Trap)
+				if !ok || tr.Func != "f" {
+					t.Errorf("%v: want a *Trap naming f, got %v", p, tr)
+				}
+			}()
+			FlatSockAddr("f", p)
+		}()
+	}
+}
