@@ -16,7 +16,6 @@ import (
 // test ends.
 type opensslServer struct {
 	addr string
-	out  *readyWriter
 }
 
 // Addr is the address to dial.
@@ -48,7 +47,7 @@ func (w *readyWriter) String() string {
 }
 
 // freePort returns a loopback port that was free a moment ago. s_server
-// binds it itself, so startOpenSSL retries if another process took it.
+// binds it itself, so StartOpenSSL retries if another process took it.
 func freePort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -59,13 +58,23 @@ func freePort(t *testing.T) string {
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 
-// startOpenSSL runs `openssl s_server -accept 127.0.0.1:PORT args...` and
-// waits until it listens. It skips t without openssl (fails it in CI).
+// startOpenSSL is StartOpenSSL for the suite's cases.
 func startOpenSSL(t *testing.T, args ...string) *opensslServer {
+	t.Helper()
+	return &opensslServer{addr: "127.0.0.1:" + StartOpenSSL(t, args...)}
+}
+
+// StartOpenSSL runs `openssl s_server -accept 127.0.0.1:PORT args...`, waits
+// until it listens and returns PORT; the server is killed when t ends. It
+// skips t without openssl (fails it under CI=true, see internal/peers).
+//
+//	port := conformance.StartOpenSSL(t, "-cert", certFile, "-key", keyFile, "-www")
+func StartOpenSSL(t *testing.T, args ...string) (port string) {
 	t.Helper()
 	bin := peers.OpenSSL(t)
 	for attempt := 1; ; attempt++ {
-		addr := "127.0.0.1:" + freePort(t)
+		port := freePort(t)
+		addr := "127.0.0.1:" + port
 		out := &readyWriter{ready: make(chan struct{})}
 		cmd := exec.Command(bin, append([]string{"s_server", "-accept", addr}, args...)...)
 		cmd.Stdout = out
@@ -85,7 +94,7 @@ func startOpenSSL(t *testing.T, args ...string) *opensslServer {
 				}
 			})
 			t.Logf("openssl s_server %s on %s", strings.Join(args, " "), addr)
-			return &opensslServer{addr: addr, out: out}
+			return port
 		case err := <-exited:
 			if attempt < 5 && strings.Contains(out.String(), "in use") {
 				continue // lost the port race: pick another

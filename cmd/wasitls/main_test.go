@@ -3,99 +3,43 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/tetratelabs/wazero/api"
 
 	wapi "github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/backends/builtin"
+	"github.com/wasitls/wasitls/conformance"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
-	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/guesttest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if guestDir != "" {
-		os.RemoveAll(guestDir)
-	}
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-var (
-	guestOnce sync.Once
-	guestDir  string
-	guestPath string
-	guestErr  error
+const (
+	demoGuestSrc = "./cmd/wasitls/demoguest"
+	testGuestSrc = "./cmd/wasitls/internal/testguest"
 )
 
-// demoGuest builds the demo guest once per test process and returns the
-// path of the .wasm file.
-func demoGuest(t *testing.T) string {
+func TestMain(m *testing.M) { guesttest.Main(m, guesttest.Build(demoGuestSrc, testGuestSrc)) }
+
+// guestFile builds the guest package pkg (once per test process) and
+// returns the path of a .wasm file that holds it, for the CLI to run.
+func guestFile(t *testing.T, pkg string) string {
 	t.Helper()
-	guestOnce.Do(func() {
-		var wasm []byte
-		if wasm, guestErr = buildDemoGuest(context.Background()); guestErr != nil {
-			return
-		}
-		if guestDir, guestErr = os.MkdirTemp("", "wasitls-cli-test-"); guestErr != nil {
-			return
-		}
-		guestPath = filepath.Join(guestDir, "demoguest.wasm")
-		guestErr = os.WriteFile(guestPath, wasm, 0o644)
-	})
-	if guestErr != nil {
-		t.Fatal(guestErr)
+	path := filepath.Join(t.TempDir(), filepath.Base(pkg)+".wasm")
+	if err := os.WriteFile(path, guestbuild.Build(t, pkg), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	return guestPath
-}
-
-var (
-	testGuestOnce sync.Once
-	testGuestPath string
-	testGuestErr  error
-)
-
-// testGuest builds internal/testguest once per test process.
-func testGuest(t *testing.T) string {
-	t.Helper()
-	demoGuest(t) // for guestDir
-	testGuestOnce.Do(func() {
-		testGuestPath = filepath.Join(guestDir, "testguest.wasm")
-		goBin, err := goTool()
-		if err != nil {
-			testGuestErr = err
-			return
-		}
-		cmd := exec.Command(goBin, "build", "-o", testGuestPath, "./internal/testguest")
-		cmd.Env = guestEnv()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			testGuestErr = fmt.Errorf("build internal/testguest: %v\n%s", err, out)
-		}
-	})
-	if testGuestErr != nil {
-		t.Fatal(testGuestErr)
-	}
-	return testGuestPath
+	return path
 }
 
 type result struct {
@@ -174,12 +118,8 @@ func TestDemo(t *testing.T) {
 // backend wrote (what run -v logs) equals the one the server computed from
 // what it received, for every backend.
 func TestDemoJA4(t *testing.T) {
-	wasm, err := os.ReadFile(demoGuest(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	d, err := newDemo(ctx, wasm, nil)
+	d, err := newDemo(ctx, guestbuild.Build(t, demoGuestSrc), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,79 +138,19 @@ func TestDemoJA4(t *testing.T) {
 	}
 }
 
-// startOpenSSL runs `openssl s_server -accept 127.0.0.1:PORT args...` until
-// the test ends and returns the port.
-func startOpenSSL(t *testing.T, args ...string) int {
-	t.Helper()
-	bin := peers.OpenSSL(t)
-	for attempt := 1; ; attempt++ {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		cmd := exec.Command(bin, append([]string{"s_server", "-accept", "127.0.0.1:" + strconv.Itoa(port)}, args...)...)
-		out := &readyWriter{ready: make(chan struct{})}
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		select {
-		case <-out.ready:
-			t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-			return port
-		case <-exited:
-			if attempt < 5 && strings.Contains(out.String(), "in use") {
-				continue
-			}
-			t.Fatalf("openssl s_server exited:\n%s", out)
-		case <-time.After(20 * time.Second): // a backstop for a wedged peer, not a synchronisation
-			cmd.Process.Kill()
-			<-exited
-			t.Fatalf("openssl s_server did not listen:\n%s", out)
-		}
-	}
-}
-
-type readyWriter struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	ready chan struct{}
-	once  sync.Once
-}
-
-func (w *readyWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(b)
-	if bytes.Contains(w.buf.Bytes(), []byte("ACCEPT")) {
-		w.once.Do(func() { close(w.ready) })
-	}
-	return len(b), nil
-}
-
-func (w *readyWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
 // TestRunOpenSSL runs the demo guest against OpenSSL s_server -www with
 // the CA from a file, with every backend that can talk to OpenSSL 3.0
 // (pq requires a hybrid group that OpenSSL 3.0 lacks), then with a
 // server that requires a client certificate, with and without
 // -client-cert.
 func TestRunOpenSSL(t *testing.T) {
-	guest := demoGuest(t)
+	guest := guestFile(t, demoGuestSrc)
 	p := pki.New(t)
 	dir := t.TempDir()
 	certFile, keyFile := p.Server().WriteFiles(t, dir, "server")
 	caFile := p.WriteRoot(t, dir, "ca.pem")
 
-	port := strconv.Itoa(startOpenSSL(t, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www"))
+	port := conformance.StartOpenSSL(t, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www")
 	for _, backend := range wapi.Names() {
 		if backend == "pq" {
 			continue
@@ -295,8 +175,8 @@ func TestRunOpenSSL(t *testing.T) {
 	t.Run("client-cert", func(t *testing.T) {
 		client := p.Client("wasitls-cli")
 		ccert, ckey := client.WriteFiles(t, dir, "client")
-		mport := strconv.Itoa(startOpenSSL(t, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www",
-			"-Verify", "2", "-verify_return_error", "-CAfile", caFile))
+		mport := conformance.StartOpenSSL(t, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www",
+			"-Verify", "2", "-verify_return_error", "-CAfile", caFile)
 		url := "https://localhost:" + mport + "/"
 		// stdtls explicitly: the pq default of a default_pq build cannot
 		// talk to OpenSSL 3.0.
@@ -319,7 +199,7 @@ func TestRunOpenSSL(t *testing.T) {
 // as access-denied (and is logged with -v), and that -dns=false stops
 // name lookups.
 func TestRunDenied(t *testing.T) {
-	guest := demoGuest(t)
+	guest := guestFile(t, demoGuestSrc)
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -421,7 +301,7 @@ func TestExitCode(t *testing.T) {
 // -env, -mount (read-write and read-only), guest arguments, exit codes and
 // -timeout.
 func TestRunGuestConfig(t *testing.T) {
-	guest := testGuest(t)
+	guest := guestFile(t, testGuestSrc)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("from the host"), 0o644); err != nil {
 		t.Fatal(err)

@@ -6,10 +6,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -19,9 +17,6 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/tetratelabs/wazero/sys"
-	"go.uber.org/goleak"
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/backends/pq"
@@ -29,29 +24,19 @@ import (
 	"github.com/wasitls/wasitls/backends/utls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
-	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/guesttest"
 	"github.com/wasitls/wasitls/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { guesttest.Main(m, guesttest.Build(guestPkg)) }
 
 const guestPkg = "./examples/guest-pgx"
 
-// env is one PostgreSQL server and the compiled guest, shared by the subtests.
+// env is one PostgreSQL server and the guest's runtime, shared by the subtests.
 type env struct {
-	ctx      context.Context
-	srv      *pgtest.Server
-	r        wazero.Runtime
-	compiled wazero.CompiledModule
-	port     string
-}
-
-// result is what one guest run produced.
-type result struct {
-	stdout, stderr string
-	exit           uint32 // 0 on success
-	events         []host.ConnEvent
-	elapsed        time.Duration
+	srv  *pgtest.Server
+	g    *guesttest.Env
+	port string
 }
 
 // runOpts configure one guest run.
@@ -68,7 +53,7 @@ type runOpts struct {
 	whileHeld func(t *testing.T)
 }
 
-func (e *env) run(t *testing.T, o runOpts) result {
+func (e *env) run(t *testing.T, o runOpts) guesttest.Result {
 	t.Helper()
 	pol := &host.Policy{
 		Allow:            []string{"127.0.0.1:" + e.port},
@@ -83,39 +68,29 @@ func (e *env) run(t *testing.T, o runOpts) result {
 		// Chosen by destination: the server name the guest asks for and the port.
 		pol.Identities = []host.Identity{{Dest: "localhost:" + e.port, Certificate: o.identity}}
 	}
-	var (
-		mu     sync.Mutex
-		events []host.ConnEvent
-	)
-	h := host.New(e.r, host.WithProvider(o.provider))
 	stdout := newWatch("holding\n")
-	var stderr bytes.Buffer
 	stdinR, stdinW := io.Pipe()
 	defer stdinW.Close()
-	args := append([]string{"guest-pgx", "-servername", "localhost", "-user", e.srv.Role, "-db", pgtest.Database}, o.args...)
+	args := []string{"-servername", "localhost", "-user", e.srv.Role, "-db", pgtest.Database}
+	args = append(args, o.args...)
 	if o.whileHeld != nil {
 		args = append(args, "-hold")
 	}
 	args = append(args, "127.0.0.1:"+e.port)
-	cfg := wazero.NewModuleConfig().WithName(o.name).WithArgs(args...).
-		WithStdout(stdout).WithStderr(&stderr).WithStdin(stdinR).
-		WithSysNanosleep().WithSysNanotime().WithSysWalltime().WithRandSource(rand.Reader)
-
-	ctx, cancel := context.WithTimeout(e.ctx, 60*time.Second)
-	defer cancel()
 	type done struct {
-		g   *host.Guest
+		res guesttest.Result
 		err error
 	}
 	ch := make(chan done, 1)
-	start := time.Now()
 	go func() {
-		g, err := h.Instantiate(ctx, e.compiled, cfg, host.WithPolicy(pol), host.WithObserver(func(ev host.ConnEvent) {
-			mu.Lock()
-			events = append(events, ev)
-			mu.Unlock()
-		}))
-		ch <- done{g, err}
+		// Exec, not Run: this goroutine may outlive a test that whileHeld failed.
+		res, err := e.g.Exec(guestPkg, args, guesttest.Argv0("guest-pgx"), guesttest.Name(o.name),
+			guesttest.Stdin(stdinR), guesttest.Stdout(stdout),
+			guesttest.Provider(o.provider), guesttest.Policy(pol))
+		if err == nil {
+			err = res.Err
+		}
+		ch <- done{res, err}
 	}()
 	var d done
 	if o.whileHeld != nil {
@@ -129,22 +104,11 @@ func (e *env) run(t *testing.T, o runOpts) result {
 	} else {
 		d = <-ch
 	}
-	res := result{elapsed: time.Since(start), stdout: stdout.String(), stderr: stderr.String()}
-	if d.g != nil {
-		_ = d.g.Close(e.ctx)
+	res := d.res
+	if d.err != nil {
+		t.Fatalf("guest did not run to an exit: %v\nstdout:\n%s\nstderr:\n%s", d.err, res.Stdout, res.Stderr)
 	}
-	var exitErr *sys.ExitError
-	switch {
-	case d.err == nil:
-	case errors.As(d.err, &exitErr):
-		res.exit = exitErr.ExitCode()
-	default:
-		t.Fatalf("guest did not run to an exit: %v\nstdout:\n%s\nstderr:\n%s", d.err, res.stdout, res.stderr)
-	}
-	mu.Lock()
-	res.events = append(res.events, events...)
-	mu.Unlock()
-	t.Logf("guest exit %d in %v\nstdout:\n%sstderr:\n%s", res.exit, res.elapsed.Round(time.Millisecond), res.stdout, res.stderr)
+	t.Logf("guest exit %d in %v\nstdout:\n%sstderr:\n%s", res.Exit, res.Elapsed.Round(time.Millisecond), res.Stdout, res.Stderr)
 	return res
 }
 
@@ -154,13 +118,11 @@ func TestGuestPgx(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := pgtest.Start(t)
-	r := wazero.NewRuntimeWithConfig(ctx, guestbuild.RuntimeConfig())
-	defer r.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	g := guesttest.NewT(t)
 	start := time.Now()
-	compiled := guestbuild.Compile(ctx, t, r, guestPkg)
+	g.Compile(t, guestPkg)
 	t.Logf("guest built and compiled in %v", time.Since(start).Round(time.Millisecond))
-	e := &env{ctx: ctx, srv: srv, r: r, compiled: compiled, port: strconv.Itoa(srv.Port)}
+	e := &env{srv: srv, g: g, port: strconv.Itoa(srv.Port)}
 	dn, err := pgtest.OnelineDN(srv.Client.Cert)
 	if err != nil {
 		t.Fatal(err)
@@ -191,16 +153,16 @@ func TestGuestPgx(t *testing.T) {
 				// The server's view of the guest's session, from outside it.
 				held = srv.Query(t, "SELECT a.usename, s.ssl, s.version, s.client_dn FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.usename = '"+srv.Role+"' AND a.datname = '"+pgtest.Database+"'")
 				// The guest authenticated with the key; it must not hold it.
-				checkNoKey(t, e.r, name, srv.Client, table)
+				checkNoKey(t, e.g.Runtime, name, srv.Client, table)
 			},
 		})
-		if res.exit != 0 || !strings.HasSuffix(res.stdout, "ok\n") {
-			t.Fatalf("guest failed (exit %d): %s\nserver log:\n%s", res.exit, res.stderr, srv.Log())
+		if res.Exit != 0 || !strings.HasSuffix(res.Stdout, "ok\n") {
+			t.Fatalf("guest failed (exit %d): %s\nserver log:\n%s", res.Exit, res.Stderr, srv.Log())
 		}
 		if want := srv.Role + "|t|" + pgVer + "|" + dn; held != want {
 			t.Errorf("pg_stat_ssl seen by the server while the guest held its connection = %q, want %q", held, want)
 		}
-		if want := "client_dn=" + dn + "\n"; !strings.Contains(res.stdout, "version="+pgVer) || !strings.Contains(res.stdout, want) {
+		if want := "client_dn=" + dn + "\n"; !strings.Contains(res.Stdout, "version="+pgVer) || !strings.Contains(res.Stdout, want) {
 			t.Errorf("guest's pg_stat_ssl line lacks %s or %q", pgVer, want)
 		}
 		// The rows are really in the server, checked independently.
@@ -217,9 +179,9 @@ func TestGuestPgx(t *testing.T) {
 			t.Errorf("server has %q in %s, want %q", got, table, want)
 		}
 		var hs *host.ConnEvent
-		for i := range res.events {
-			if res.events[i].Phase == host.PhaseHandshake {
-				hs = &res.events[i]
+		for i := range res.Events {
+			if res.Events[i].Phase == host.PhaseHandshake {
+				hs = &res.Events[i]
 			}
 		}
 		if hs == nil || hs.Err != nil || hs.Backend != p.Name() || hs.ServerName != "localhost" || hs.State.Version != ver {
@@ -253,8 +215,8 @@ func TestGuestPgx(t *testing.T) {
 		// (or a reset, when its write arrived after the server hung up).
 		res := e.run(t, runOpts{provider: stdtls.Provider{}, identity: &foreign.TLS})
 		wantFailure(t, res, "")
-		if !pgtest.IsRejection(res.stderr) {
-			t.Errorf("stderr %q shows neither the unknown_ca alert nor a reset", res.stderr)
+		if !pgtest.IsRejection(res.Stderr) {
+			t.Errorf("stderr %q shows neither the unknown_ca alert nor a reset", res.Stderr)
 		}
 		// TLS 1.2: the server refuses inside the handshake, so the guest
 		// gets a handshake error naming the alert.
@@ -303,13 +265,13 @@ func checkNoKey(t *testing.T, r wazero.Runtime, name string, c *pki.Cert, table 
 	}
 }
 
-func wantFailure(t *testing.T, res result, want string) {
+func wantFailure(t *testing.T, res guesttest.Result, want string) {
 	t.Helper()
-	if res.exit != 1 || !strings.HasPrefix(res.stderr, "error: ") || !strings.Contains(res.stderr, want) {
-		t.Fatalf("guest exit %d, stderr %q; want exit 1 and \"error: ...%s...\"", res.exit, res.stderr, want)
+	if res.Exit != 1 || !strings.HasPrefix(res.Stderr, "error: ") || !strings.Contains(res.Stderr, want) {
+		t.Fatalf("guest exit %d, stderr %q; want exit 1 and \"error: ...%s...\"", res.Exit, res.Stderr, want)
 	}
-	if strings.Contains(res.stdout, "inserted:") {
-		t.Fatalf("guest got as far as inserting rows:\n%s", res.stdout)
+	if strings.Contains(res.Stdout, "inserted:") {
+		t.Fatalf("guest got as far as inserting rows:\n%s", res.Stdout)
 	}
 }
 

@@ -2,7 +2,6 @@ package pinning_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -20,20 +19,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/tetratelabs/wazero/sys"
-	"go.uber.org/goleak"
-
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/examples/pinning"
 	"github.com/wasitls/wasitls/host"
-	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/guesttest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// env runs the guests of every test and the example.
+var env *guesttest.Env
+
+func TestMain(m *testing.M) {
+	env = guesttest.MustNew()
+	guesttest.Main(m, guesttest.Build(guestPkg), guesttest.Cleanup(env.Close))
+}
 
 const guestPkg = "./cmd/wasitls/demoguest"
 
@@ -94,34 +94,14 @@ func mustServe(t *testing.T, cert tls.Certificate) *server {
 // fetch runs the demo guest against s with provider p and returns its
 // stdout, stderr and exit code.
 func fetch(p api.Provider, s *server, roots *x509.CertPool) (stdout, stderr string, code int, err error) {
-	wasm, err := guestbuild.BuildErr(guestPkg)
-	if err != nil {
-		return "", "", 0, err
-	}
-	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, guestbuild.RuntimeConfig())
-	defer r.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, r)
-	compiled, err := r.CompileModule(ctx, wasm)
-	if err != nil {
-		return "", "", 0, err
-	}
-	h := host.New(r)
-	var out, errOut bytes.Buffer
 	port := strconv.Itoa(s.port)
-	g, err := h.Instantiate(ctx, compiled,
-		wazero.NewModuleConfig().WithArgs("fetch", "https://localhost:"+port+"/").
-			WithStdout(&out).WithStderr(&errOut).WithSysNanotime().WithSysWalltime().WithRandSource(rand.Reader),
-		host.WithProvider(p),
-		host.WithPolicy(&host.Policy{Allow: []string{"127.0.0.1:" + port}, NameLookup: true, RootCAs: roots}))
-	if g != nil {
-		defer g.Close(ctx)
+	r, err := env.Exec(guestPkg, []string{"https://localhost:" + port + "/"}, guesttest.Argv0("fetch"),
+		guesttest.Provider(p),
+		guesttest.Policy(&host.Policy{Allow: []string{"127.0.0.1:" + port}, NameLookup: true, RootCAs: roots}))
+	if err == nil {
+		err = r.Err
 	}
-	var exit *sys.ExitError
-	if errors.As(err, &exit) {
-		code, err = int(exit.ExitCode()), nil
-	}
-	return out.String(), errOut.String(), code, err
+	return r.Stdout, r.Stderr, int(r.Exit), err
 }
 
 func mustFetch(t *testing.T, p api.Provider, s *server, roots *x509.CertPool) (string, string, int) {

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
+	"github.com/wasitls/wasitls/internal/guesttest"
 )
 
 const downloadBytes = 256 << 20
@@ -50,18 +49,16 @@ func BenchmarkDownload256MiB(b *testing.B) {
 	p := pki.New(b)
 	port := downloadServer(b, p.Server().TLS, downloadBytes)
 	b.Run("guest", func(b *testing.B) {
-		cm := compile(b, probe)
+		env.Compile(b, probe)
 		b.SetBytes(downloadBytes)
 		for b.Loop() {
-			var out, errb bytes.Buffer
-			ctx := context.Background()
-			g, err := hst.Instantiate(ctx, cm, moduleConfig("probe", &out, &errb, "tlsread", "127.0.0.1", port, "localhost"),
-				host.WithPolicy(loopback(host.Policy{RootCAs: p.Roots})))
-			if g != nil {
-				g.Close(ctx)
+			r, err := env.Exec(probe, []string{"tlsread", "127.0.0.1", port, "localhost"},
+				guesttest.Policy(loopback(host.Policy{RootCAs: p.Roots})))
+			if err == nil {
+				err = r.Err
 			}
-			if err != nil || strings.TrimSpace(out.String()) != "read "+strconv.Itoa(downloadBytes) {
-				b.Fatalf("guest: %v, stdout %q, stderr %q", err, out.String(), errb.String())
+			if err != nil || strings.TrimSpace(r.Stdout) != "read "+strconv.Itoa(downloadBytes) {
+				b.Fatalf("guest: %v, stdout %q, stderr %q", err, r.Stdout, r.Stderr)
 			}
 		}
 	})

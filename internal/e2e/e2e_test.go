@@ -1,36 +1,23 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/tetratelabs/wazero/sys"
-	"go.uber.org/goleak"
-
 	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/conformance"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
-	"github.com/wasitls/wasitls/internal/guestbuild"
-	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/guesttest"
 )
 
 const (
@@ -42,137 +29,20 @@ const (
 // One runtime and one host for the whole package: guests are isolated by
 // the host (each has its own handle table and policy), and modules compile
 // once.
-var (
-	rt  wazero.Runtime
-	hst *host.Host
-)
+var env *guesttest.Env
 
 func TestMain(m *testing.M) {
-	ctx := context.Background()
-	rt = wazero.NewRuntimeWithConfig(ctx, guestbuild.RuntimeConfig())
-	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	hst = host.New(rt, host.WithProvider(stdtls.Provider{}))
-	warmUp()
-	fdsBefore := openFDs()
-	code := m.Run()
-	hst.Close(ctx)
-	rt.Close(ctx)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-		// Every socket a guest opened must be closed with it.
-		if after := openFDs(); fdsBefore >= 0 && after > fdsBefore {
-			fmt.Fprintf(os.Stderr, "open file descriptors: %d before the tests, %d after\n%s", fdsBefore, after, describeFDs())
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// warmUp makes the process create its long-lived descriptors (the network
-// poller, os/exec's) before the baseline count, and builds the guests.
-func warmUp() {
-	if ln, err := net.Listen("tcp4", "127.0.0.1:0"); err == nil {
-		ln.Close()
-	}
-	for _, pkg := range []string{httpsget, relay, probe} {
-		guestbuild.BuildErr(pkg) // errors surface again in the tests
-	}
-	exec.Command("true").Run()
-}
-
-// openFDs counts this process's open file descriptors (-1 if unknown).
-func openFDs() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	return len(ents)
-}
-
-// describeFDs lists the open descriptors, for the failure message.
-func describeFDs() string {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	var b strings.Builder
-	for _, e := range ents {
-		target, _ := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
-		fmt.Fprintf(&b, "  fd %s -> %s\n", e.Name(), target)
-	}
-	return b.String()
-}
-
-var (
-	compileMu sync.Mutex
-	compiled  = map[string]wazero.CompiledModule{}
-)
-
-// compile builds and compiles a guest once per test binary.
-func compile(t testing.TB, pkg string) wazero.CompiledModule {
-	t.Helper()
-	compileMu.Lock()
-	defer compileMu.Unlock()
-	if cm, ok := compiled[pkg]; ok {
-		return cm
-	}
-	cm := guestbuild.Compile(context.Background(), t, rt, pkg)
-	compiled[pkg] = cm
-	return cm
-}
-
-func ctxFor(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	env = guesttest.MustNew(host.WithProvider(stdtls.Provider{}))
+	guesttest.Main(m, guesttest.Build(httpsget, relay, probe), guesttest.Cleanup(env.Close))
 }
 
 // loopback is the policy part every e2e guest gets: loopback only.
-func loopback(p host.Policy) *host.Policy {
-	p.Allow = append(p.Allow, "localhost:*", "127.0.0.1:*", "[::1]:*")
-	p.NameLookup = true
-	return &p
-}
-
-func moduleConfig(name string, stdout, stderr io.Writer, args ...string) wazero.ModuleConfig {
-	return wazero.NewModuleConfig().
-		WithArgs(append([]string{name}, args...)...).
-		WithStdout(stdout).WithStderr(stderr).
-		WithSysNanosleep().WithSysNanotime().WithSysWalltime().WithRandSource(rand.Reader)
-}
-
-type result struct {
-	stdout, stderr string
-	exit           uint32
-}
+var loopback = guesttest.Loopback
 
 // run runs a guest command to completion with policy pol.
-func run(t *testing.T, pkg string, pol *host.Policy, args ...string) result {
+func run(t *testing.T, pkg string, pol *host.Policy, args ...string) guesttest.Result {
 	t.Helper()
-	return runWith(t, pkg, []host.Option{host.WithPolicy(pol)}, args...)
-}
-
-// runWith runs a guest command to completion with the given host options.
-// It may be called from several goroutines of one test.
-func runWith(t *testing.T, pkg string, opts []host.Option, args ...string) result {
-	t.Helper()
-	cm := compile(t, pkg)
-	var out, errb bytes.Buffer
-	ctx := ctxFor(t)
-	g, err := hst.Instantiate(ctx, cm, moduleConfig(filepath.Base(pkg), &out, &errb, args...), opts...)
-	if g != nil {
-		defer g.Close(ctx)
-	}
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *sys.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.exit = ee.ExitCode()
-	case err != nil:
-		t.Errorf("%s %q: %v\nstderr: %s", pkg, args, err, r.stderr)
-		r.exit = 255
-	}
-	return r
+	return env.Run(t, pkg, args, guesttest.Policy(pol))
 }
 
 // httpsServer is a net/http HTTPS server on 127.0.0.1 with cert.
@@ -195,14 +65,14 @@ func TestHTTPSGetCryptoTLS(t *testing.T) {
 	for _, flags := range [][]string{nil, {"-check-write", "-poll-read"}} {
 		t.Run(strings.Join(append([]string{"default"}, flags...), ""), func(t *testing.T) {
 			r := run(t, httpsget, loopback(host.Policy{RootCAs: p.Roots}), append([]string{"localhost", port, "/path", "localhost"}, flags...)...)
-			if r.exit != 0 {
-				t.Fatalf("exit %d, stderr:\n%s", r.exit, r.stderr)
+			if r.Exit != 0 {
+				t.Fatalf("exit %d, stderr:\n%s", r.Exit, r.Stderr)
 			}
-			if !strings.HasPrefix(r.stdout, "HTTP/1.1 200 OK\r\n") {
-				t.Fatalf("response does not start with a 200 status line:\n%s", r.stdout)
+			if !strings.HasPrefix(r.Stdout, "HTTP/1.1 200 OK\r\n") {
+				t.Fatalf("response does not start with a 200 status line:\n%s", r.Stdout)
 			}
-			if want := "hello from crypto/tls /path localhost\n"; !strings.HasSuffix(r.stdout, want) {
-				t.Fatalf("response body is not %q:\n%s", want, r.stdout)
+			if want := "hello from crypto/tls /path localhost\n"; !strings.HasSuffix(r.Stdout, want) {
+				t.Fatalf("response body is not %q:\n%s", want, r.Stdout)
 			}
 		})
 	}
@@ -245,14 +115,14 @@ func TestCloseNotifyAndShutdown(t *testing.T) {
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	r := run(t, httpsget, loopback(host.Policy{RootCAs: p.Roots}), "localhost", port, "/", "localhost")
 	o := <-done
-	if r.exit != 0 {
-		t.Fatalf("exit %d, stderr:\n%s", r.exit, r.stderr)
+	if r.Exit != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", r.Exit, r.Stderr)
 	}
 	if !strings.HasPrefix(o.req, "GET / HTTP/1.1\r\nHost: localhost\r\n") {
 		t.Errorf("request %q", o.req)
 	}
-	if !strings.HasSuffix(r.stdout, "\r\n\r\nok") {
-		t.Errorf("response %q", r.stdout)
+	if !strings.HasSuffix(r.Stdout, "\r\n\r\nok") {
+		t.Errorf("response %q", r.Stdout)
 	}
 	if o.closeErr != io.EOF {
 		t.Errorf("after the response the server read %v, want io.EOF (the guest's close_notify)", o.closeErr)
@@ -263,74 +133,21 @@ func TestCloseNotifyAndShutdown(t *testing.T) {
 }
 
 func TestHTTPSGetOpenSSL(t *testing.T) {
-	bin := peers.OpenSSL(t)
 	p := pki.New(t)
 	dir := t.TempDir()
 	certFile, keyFile := p.Server().WriteFiles(t, dir, "server")
 	// -cert reads only the leaf; the intermediate goes in -cert_chain.
-	port := startOpenSSL(t, bin, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www")
+	port := conformance.StartOpenSSL(t, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www")
 	r := run(t, httpsget, loopback(host.Policy{RootCAs: p.Roots}), "localhost", port, "/", "localhost")
-	if r.exit != 0 {
-		t.Fatalf("exit %d, stderr:\n%s", r.exit, r.stderr)
+	if r.Exit != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", r.Exit, r.Stderr)
 	}
-	if !strings.HasPrefix(r.stdout, "HTTP/1.0 200 ok\r\n") || !strings.Contains(r.stdout, "s_server -accept") {
-		t.Fatalf("not an s_server status page:\n%s", r.stdout)
+	if !strings.HasPrefix(r.Stdout, "HTTP/1.0 200 ok\r\n") || !strings.Contains(r.Stdout, "s_server -accept") {
+		t.Fatalf("not an s_server status page:\n%s", r.Stdout)
 	}
-	if !strings.Contains(r.stdout, "TLSv1.3") {
-		t.Errorf("status page does not report TLSv1.3:\n%s", r.stdout)
+	if !strings.Contains(r.Stdout, "TLSv1.3") {
+		t.Errorf("status page does not report TLSv1.3:\n%s", r.Stdout)
 	}
-}
-
-// startOpenSSL runs `openssl s_server` on a free loopback port until the test
-// ends and returns the port.
-func startOpenSSL(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	for attempt := 0; attempt < 5; attempt++ {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-		ln.Close()
-		cmd := exec.Command(bin, append([]string{"s_server", "-accept", "127.0.0.1:" + port}, args...)...)
-		pr, pw := io.Pipe()
-		cmd.Stdout, cmd.Stderr = pw, pw
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ready := make(chan bool, 1)
-		var out bytes.Buffer
-		go func() {
-			buf := make([]byte, 4096)
-			sent := false
-			for {
-				n, err := pr.Read(buf)
-				out.Write(buf[:n])
-				if !sent && bytes.Contains(out.Bytes(), []byte("ACCEPT")) {
-					ready <- true
-					sent = true
-				}
-				if err != nil {
-					if !sent {
-						ready <- false
-					}
-					return
-				}
-			}
-		}()
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); pw.Close(); close(exited) }()
-		if <-ready {
-			t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-			return port
-		}
-		<-exited
-		if !strings.Contains(out.String(), "in use") {
-			t.Fatalf("openssl s_server did not start:\n%s", out.String())
-		}
-	}
-	t.Fatal("openssl s_server: no free port after 5 attempts")
-	return ""
 }
 
 func TestHTTPSGetWrongName(t *testing.T) {
@@ -338,23 +155,23 @@ func TestHTTPSGetWrongName(t *testing.T) {
 	wrong := p.Issue(pki.Leaf{CommonName: "other.example.test", DNSNames: []string{"other.example.test"}})
 	port := httpsServer(t, wrong.TLS, "unreachable")
 	r := run(t, httpsget, loopback(host.Policy{RootCAs: p.Roots}), "localhost", port, "/", "localhost")
-	if r.exit != 1 || !strings.HasPrefix(r.stderr, "error: tls: name mismatch") {
-		t.Fatalf("exit %d, stderr %q; want exit 1 and an io-error naming the name mismatch", r.exit, r.stderr)
+	if r.Exit != 1 || !strings.HasPrefix(r.Stderr, "error: tls: name mismatch") {
+		t.Fatalf("exit %d, stderr %q; want exit 1 and an io-error naming the name mismatch", r.Exit, r.Stderr)
 	}
-	if r.stdout != "" {
-		t.Errorf("stdout %q, want nothing", r.stdout)
+	if r.Stdout != "" {
+		t.Errorf("stdout %q, want nothing", r.Stdout)
 	}
-	t.Logf("guest reported: %s", strings.TrimSpace(r.stderr))
+	t.Logf("guest reported: %s", strings.TrimSpace(r.Stderr))
 }
 
 func TestHTTPSGetUnknownAuthority(t *testing.T) {
 	p, other := pki.New(t), pki.New(t)
 	port := httpsServer(t, p.Server().TLS, "unreachable")
 	r := run(t, httpsget, loopback(host.Policy{RootCAs: other.Roots}), "localhost", port, "/", "localhost")
-	if r.exit != 1 || !strings.HasPrefix(r.stderr, "error: tls: unknown authority") {
-		t.Fatalf("exit %d, stderr %q; want exit 1 and an io-error naming the unknown authority", r.exit, r.stderr)
+	if r.Exit != 1 || !strings.HasPrefix(r.Stderr, "error: tls: unknown authority") {
+		t.Fatalf("exit %d, stderr %q; want exit 1 and an io-error naming the unknown authority", r.Exit, r.Stderr)
 	}
-	t.Logf("guest reported: %s", strings.TrimSpace(r.stderr))
+	t.Logf("guest reported: %s", strings.TrimSpace(r.Stderr))
 }
 
 func TestHTTPSGetConnectionRefused(t *testing.T) {
@@ -365,8 +182,8 @@ func TestHTTPSGetConnectionRefused(t *testing.T) {
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	ln.Close()
 	r := run(t, httpsget, loopback(host.Policy{}), "127.0.0.1", port, "/", "localhost")
-	if r.exit != 1 || strings.TrimSpace(r.stderr) != "error: tcp: connection-refused" {
-		t.Fatalf("exit %d, stderr %q; want exit 1 and error: tcp: connection-refused", r.exit, r.stderr)
+	if r.Exit != 1 || strings.TrimSpace(r.Stderr) != "error: tcp: connection-refused" {
+		t.Fatalf("exit %d, stderr %q; want exit 1 and error: tcp: connection-refused", r.Exit, r.Stderr)
 	}
 }
 
@@ -374,56 +191,56 @@ func TestHTTPSGetDeniedByPolicy(t *testing.T) {
 	p := pki.New(t)
 	port := httpsServer(t, p.Server().TLS, "unreachable")
 	r := run(t, httpsget, &host.Policy{Allow: []string{"127.0.0.1:1"}, RootCAs: p.Roots}, "127.0.0.1", port, "/", "localhost")
-	if r.exit != 1 || strings.TrimSpace(r.stderr) != "error: tcp: access-denied" {
-		t.Fatalf("exit %d, stderr %q; want exit 1 and error: tcp: access-denied", r.exit, r.stderr)
+	if r.Exit != 1 || strings.TrimSpace(r.Stderr) != "error: tcp: access-denied" {
+		t.Fatalf("exit %d, stderr %q; want exit 1 and error: tcp: access-denied", r.Exit, r.Stderr)
 	}
 }
 
 func TestHTTPSGetUsage(t *testing.T) {
 	r := run(t, httpsget, loopback(host.Policy{}), "localhost")
-	if r.exit != 2 || !strings.Contains(r.stderr, "usage:") {
-		t.Fatalf("exit %d, stderr %q; want usage and exit 2", r.exit, r.stderr)
+	if r.Exit != 2 || !strings.Contains(r.Stderr, "usage:") {
+		t.Fatalf("exit %d, stderr %q; want usage and exit 2", r.Exit, r.Stderr)
 	}
 }
 
 func TestProbeLookup(t *testing.T) {
 	r := run(t, probe, loopback(host.Policy{}), "lookup", "localhost", "127.0.0.1", "::1")
-	if r.exit != 0 {
-		t.Fatalf("exit %d, stderr %s", r.exit, r.stderr)
+	if r.Exit != 0 {
+		t.Fatalf("exit %d, stderr %s", r.Exit, r.Stderr)
 	}
 	for _, want := range []string{"127.0.0.1 127.0.0.1\n", "::1 ::1\n"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("lookup output lacks %q:\n%s", want, r.stdout)
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("lookup output lacks %q:\n%s", want, r.Stdout)
 		}
 	}
-	if !strings.Contains(r.stdout, "localhost 127.0.0.1\n") && !strings.Contains(r.stdout, "localhost ::1\n") {
-		t.Errorf("localhost resolved to no loopback address:\n%s", r.stdout)
+	if !strings.Contains(r.Stdout, "localhost 127.0.0.1\n") && !strings.Contains(r.Stdout, "localhost ::1\n") {
+		t.Errorf("localhost resolved to no loopback address:\n%s", r.Stdout)
 	}
 
 	r = run(t, probe, &host.Policy{Allow: []string{"127.0.0.1:*"}}, "lookup", "localhost")
-	if r.exit != 1 || !strings.Contains(r.stdout, "localhost error: tcp: ") {
-		t.Fatalf("lookup with name lookup disabled: exit %d, stdout %q", r.exit, r.stdout)
+	if r.Exit != 1 || !strings.Contains(r.Stdout, "localhost error: tcp: ") {
+		t.Fatalf("lookup with name lookup disabled: exit %d, stdout %q", r.Exit, r.Stdout)
 	}
-	t.Logf("lookup without permission: %s", strings.TrimSpace(r.stdout))
+	t.Logf("lookup without permission: %s", strings.TrimSpace(r.Stdout))
 }
 
 func TestProbeClock(t *testing.T) {
 	const ms = 50
 	r := run(t, probe, &host.Policy{}, "clock", strconv.Itoa(ms))
-	if r.exit != 0 {
-		t.Fatalf("exit %d, stderr %s", r.exit, r.stderr)
+	if r.Exit != 0 {
+		t.Fatalf("exit %d, stderr %s", r.Exit, r.Stderr)
 	}
 	var res, dur, inst, pollDur int64
 	var ready, longReady bool
 	var idx string
-	_, err := fmt.Sscanf(r.stdout, "resolution %d\nduration %d ready %t\ninstant %d\npoll %s %d long-ready %t\n",
+	_, err := fmt.Sscanf(r.Stdout, "resolution %d\nduration %d ready %t\ninstant %d\npoll %s %d long-ready %t\n",
 		&res, &dur, &ready, &inst, &idx, &pollDur, &longReady)
 	if err != nil {
-		t.Fatalf("parse %q: %v", r.stdout, err)
+		t.Fatalf("parse %q: %v", r.Stdout, err)
 	}
 	min := int64(ms * time.Millisecond)
 	if res <= 0 || dur < min || inst < min || pollDur < min || !ready || longReady || idx != "[1]" {
-		t.Fatalf("clock probe:\n%s", r.stdout)
+		t.Fatalf("clock probe:\n%s", r.Stdout)
 	}
 }
 
@@ -452,45 +269,34 @@ func TestProbeSocketInfo(t *testing.T) {
 			}()
 			port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 			r := run(t, probe, loopback(host.Policy{}), "sockinfo", tc.addr, port)
-			if r.exit != 0 {
-				t.Fatalf("exit %d, stderr %s", r.exit, r.stderr)
+			if r.Exit != 0 {
+				t.Fatalf("exit %d, stderr %s", r.Exit, r.Stderr)
 			}
 			guestAddr := <-peer
 			for _, want := range []string{"local " + guestAddr + "\n", "remote " + tc.addr + ":" + port + "\n",
 				"family " + tc.family + "\n", "listening false\n", "shutdown <nil>\n",
 				"keep-alive true\n", "keep-alive-idle 20s\n", "keep-alive-interval 7s\n", "keep-alive-count 4\n",
 				"hop-limit 33\n", "receive-buffer true\n", "send-buffer true\n", "listen-on-connected error tcp: "} {
-				if !strings.Contains(r.stdout, want) {
+				if !strings.Contains(r.Stdout, want) {
 					t.Errorf("sockinfo lacks %q", want)
 				}
 			}
 			if t.Failed() {
-				t.Logf("sockinfo:\n%s", r.stdout)
+				t.Logf("sockinfo:\n%s", r.Stdout)
 			}
 		})
 	}
 }
 
 func TestProbeStreams(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	port := guesttest.Serve(t, func(c net.Conn) {
 		// Echo until the guest's FIN. The wrappers keep io.Copy off
 		// splice(2), whose cached pipes would show up as leaked fds.
 		io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{c})
-		c.Close()
-	}()
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	})
 	r := run(t, probe, loopback(host.Policy{}), "streams", "127.0.0.1", port)
-	if r.exit != 0 {
-		t.Fatalf("exit %d, stderr %s", r.exit, r.stderr)
+	if r.Exit != 0 {
+		t.Fatalf("exit %d, stderr %s", r.Exit, r.Stderr)
 	}
 	// Skipping waits for data, so it may skip fewer than 10 zeroes; the read
 	// must then start with the rest of them.
@@ -498,14 +304,14 @@ func TestProbeStreams(t *testing.T) {
 	var got string
 	var spliced, bspliced int
 	var gotSpliced string
-	if _, err := fmt.Sscanf(r.stdout, "skipped %d read %q\nspliced %d %d read %q\neof\n", &skipped, &got, &spliced, &bspliced, &gotSpliced); err != nil {
-		t.Fatalf("parse %q: %v", r.stdout, err)
+	if _, err := fmt.Sscanf(r.Stdout, "skipped %d read %q\nspliced %d %d read %q\neof\n", &skipped, &got, &spliced, &bspliced, &gotSpliced); err != nil {
+		t.Fatalf("parse %q: %v", r.Stdout, err)
 	}
 	if want := strings.Repeat("\x00", 10-skipped) + "hello"; skipped < 1 || got != want {
 		t.Fatalf("skipped %d then read %q, want %q", skipped, got, want)
 	}
 	if spliced != 9 || bspliced != 9 || gotSpliced != "splice-me" {
-		t.Fatalf("splice round trips: %q", r.stdout)
+		t.Fatalf("splice round trips: %q", r.Stdout)
 	}
 }
 
@@ -513,32 +319,20 @@ func TestProbeStreams(t *testing.T) {
 // last-operation-failed, whose io-error maps to connection-reset through
 // network-error-code.
 func TestProbeResetErrorCode(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	port := guesttest.Serve(t, func(c net.Conn) {
 		var b [1]byte
 		if _, err := io.ReadFull(c, b[:]); err != nil { // the guest is connected
-			c.Close()
 			return
 		}
 		c.Write([]byte("before the reset"))
 		c.(*net.TCPConn).SetLinger(0) // close sends RST
-		c.Close()
-	}()
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	})
 	r := run(t, probe, loopback(host.Policy{}), "reset", "127.0.0.1", port)
-	if r.exit != 0 {
-		t.Fatalf("exit %d, stderr %s", r.exit, r.stderr)
+	if r.Exit != 0 {
+		t.Fatalf("exit %d, stderr %s", r.Exit, r.Stderr)
 	}
-	if !strings.HasPrefix(r.stdout, "stream error ") || !strings.HasSuffix(r.stdout, " network-error-code connection-reset true\n") {
-		t.Fatalf("probe reset printed %q, want a stream error mapped to connection-reset", r.stdout)
+	if !strings.HasPrefix(r.Stdout, "stream error ") || !strings.HasSuffix(r.Stdout, " network-error-code connection-reset true\n") {
+		t.Fatalf("probe reset printed %q, want a stream error mapped to connection-reset", r.Stdout)
 	}
-	t.Logf("%s", strings.TrimSpace(r.stdout))
+	t.Logf("%s", strings.TrimSpace(r.Stdout))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/wasitls/wasitls/backends/utls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
+	"github.com/wasitls/wasitls/internal/guesttest"
 )
 
 // TestFingerprintThroughGuest runs one unchanged guest binary several times,
@@ -65,12 +66,11 @@ func TestFingerprintThroughGuest(t *testing.T) {
 		mu.Lock()
 		seen = nil
 		mu.Unlock()
-		r := runWith(t, httpsget, []host.Option{
-			host.WithProvider(c.provider),
-			host.WithPolicy(loopback(host.Policy{RootCAs: p.Roots, Fingerprint: c.fingerprint})),
-		}, "localhost", port, "/", "localhost")
-		if r.exit != 0 {
-			t.Fatalf("%s: exit %d, stderr:\n%s", name, r.exit, r.stderr)
+		r := env.Run(t, httpsget, []string{"localhost", port, "/", "localhost"},
+			guesttest.Provider(c.provider),
+			guesttest.Policy(loopback(host.Policy{RootCAs: p.Roots, Fingerprint: c.fingerprint})))
+		if r.Exit != 0 {
+			t.Fatalf("%s: exit %d, stderr:\n%s", name, r.Exit, r.Stderr)
 		}
 		mu.Lock()
 		hellos := append([]string(nil), seen...)

@@ -19,6 +19,7 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
+	"github.com/wasitls/wasitls/internal/guesttest"
 )
 
 // TestTwoGuestsIsolated runs two httpsget guests at the same time in one
@@ -27,7 +28,7 @@ import (
 // second guest's handshake runs while the first guest's request is being
 // served, so both are alive together.
 func TestTwoGuestsIsolated(t *testing.T) {
-	compile(t, httpsget) // before the goroutines: compile may fail the test
+	env.Compile(t, httpsget) // before the goroutines: compile may fail the test
 	p, other := pki.New(t), pki.New(t)
 	inHandler := make(chan struct{})
 	release := make(chan struct{})
@@ -43,7 +44,7 @@ func TestTwoGuestsIsolated(t *testing.T) {
 	port := strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
 
 	var calls atomic.Int32
-	ctx := ctxFor(t)
+	ctx := t.Context()
 	second := api.ProviderFunc("second", func(pctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
 		calls.Add(1)
 		select {
@@ -55,21 +56,21 @@ func TestTwoGuestsIsolated(t *testing.T) {
 	})
 
 	var wg sync.WaitGroup
-	var r1, r2 result
+	var r1, r2 guesttest.Result
 	wg.Go(func() {
-		r1 = runWith(t, httpsget, []host.Option{host.WithPolicy(loopback(host.Policy{RootCAs: p.Roots}))},
-			"localhost", port, "/", "localhost")
+		r1 = env.Run(t, httpsget, []string{"localhost", port, "/", "localhost"},
+			guesttest.Policy(loopback(host.Policy{RootCAs: p.Roots})))
 	})
 	wg.Go(func() {
-		r2 = runWith(t, httpsget, []host.Option{host.WithPolicy(loopback(host.Policy{RootCAs: other.Roots})), host.WithProvider(second)},
-			"localhost", port, "/", "localhost")
+		r2 = env.Run(t, httpsget, []string{"localhost", port, "/", "localhost"},
+			guesttest.Policy(loopback(host.Policy{RootCAs: other.Roots})), guesttest.Provider(second))
 	})
 	wg.Wait()
-	if r1.exit != 0 || !strings.HasSuffix(r1.stdout, "served while the other guest ran") {
-		t.Errorf("first guest: exit %d, stdout %q, stderr %q", r1.exit, r1.stdout, r1.stderr)
+	if r1.Exit != 0 || !strings.HasSuffix(r1.Stdout, "served while the other guest ran") {
+		t.Errorf("first guest: exit %d, stdout %q, stderr %q", r1.Exit, r1.Stdout, r1.Stderr)
 	}
-	if r2.exit != 1 || !strings.HasPrefix(r2.stderr, "error: tls: unknown authority") {
-		t.Errorf("second guest: exit %d, stderr %q; want its own roots to reject the server", r2.exit, r2.stderr)
+	if r2.Exit != 1 || !strings.HasPrefix(r2.Stderr, "error: tls: unknown authority") {
+		t.Errorf("second guest: exit %d, stderr %q; want its own roots to reject the server", r2.Exit, r2.Stderr)
 	}
 	if n := calls.Load(); n != 1 {
 		t.Errorf("the second guest's provider ran %d times, want once (only for its own guest)", n)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
@@ -21,6 +20,7 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance"
 	"github.com/wasitls/wasitls/host"
+	"github.com/wasitls/wasitls/internal/guesttest"
 )
 
 // relayDialer is a conformance.Dialer that runs every connection through a
@@ -51,16 +51,14 @@ func (d relayDialer) Dial(ctx context.Context, addr string, cfg *api.Config) (ap
 	relayPort := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 
 	c := &relayConn{frames: make(chan frame, 256), exited: make(chan struct{}), readerDone: make(chan struct{})}
-	pol := &host.Policy{
-		Allow:            []string{"localhost:*", "127.0.0.1:*", "[::1]:*"},
-		NameLookup:       true,
+	pol := loopback(host.Policy{
 		RootCAs:          cfg.RootCAs,
 		MinVersion:       cfg.MinVersion,
 		MaxVersion:       cfg.MaxVersion,
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		Fingerprint:      cfg.Fingerprint,
 		Options:          cfg.Options,
-	}
+	})
 	if cfg.ClientCertificate != nil {
 		pol.Identities = []host.Identity{{Dest: "*:*", Certificate: cfg.ClientCertificate}}
 	}
@@ -79,11 +77,11 @@ func (d relayDialer) Dial(ctx context.Context, addr string, cfg *api.Config) (ap
 	// gets its own; Close cancels it.
 	gctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	cm := compile(d.t, relay)
+	cm := env.Compile(d.t, relay)
 	go func() {
 		defer close(c.exited)
-		mc := moduleConfig("relay", io.Discard, &c.stderr, targetHost, targetPort, "127.0.0.1", relayPort, "hex:"+hex.EncodeToString([]byte(cfg.ServerName)))
-		g, err := hst.Instantiate(gctx, cm, mc, opts...)
+		mc := guesttest.ModuleConfig("relay", io.Discard, &c.stderr, targetHost, targetPort, "127.0.0.1", relayPort, "hex:"+hex.EncodeToString([]byte(cfg.ServerName)))
+		g, err := env.Host.Instantiate(gctx, cm, mc, opts...)
 		if g != nil {
 			g.Close(context.Background())
 		}
@@ -159,7 +157,7 @@ type relayConn struct {
 	readerDone chan struct{}
 	exited     chan struct{}
 	cancel     context.CancelFunc
-	stderr     syncBuffer
+	stderr     guesttest.Buffer
 	guestErr   error
 
 	mu    sync.Mutex
@@ -170,23 +168,6 @@ type relayConn struct {
 	readDeadline time.Time
 
 	closeOnce sync.Once
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func (c *relayConn) observe(e host.ConnEvent) {
@@ -338,7 +319,7 @@ func guestError(msg string) error {
 }
 
 func TestConformanceThroughGuest(t *testing.T) {
-	compile(t, relay)
+	env.Compile(t, relay)
 	conformance.RunDialer(t, relayDialer{t}, api.CapabilitiesOf(stdtls.Provider{}),
 		conformance.WithBackendName(stdtls.Name),
 		conformance.WithBulkBytes(16<<20),

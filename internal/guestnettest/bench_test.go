@@ -33,15 +33,15 @@ func BenchmarkDownload(b *testing.B) {
 	srv := newServer(b, p.Server().TLS)
 	path := "/download?n=" + strconv.Itoa(size)
 	url := "https://localhost:" + srv.port + path
-	compile(b, guestHTTP)
-	compile(b, rawGet)
+	env.Compile(b, guestHTTP)
+	env.Compile(b, rawGet)
 	mbps := func(d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
 	guestTime := func(r run) time.Duration {
 		f := strings.Fields(r.one(b, "download"))
 		n, _ := strconv.Atoi(f[0])
 		ns, _ := strconv.ParseInt(f[1], 10, 64)
-		if r.exit != 0 || n < size {
-			b.Fatalf("guest download: exit %d, %d bytes:\n%s", r.exit, n, r.stdout)
+		if r.Exit != 0 || n < size {
+			b.Fatalf("guest download: exit %d, %d bytes:\n%s", r.Exit, n, r.Stdout)
 		}
 		return time.Duration(ns)
 	}

@@ -7,36 +7,18 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
+	"github.com/wasitls/wasitls/internal/guesttest"
 )
 
 const connGuest = "./internal/guestnettest/connguest"
 
 // serve accepts connections on loopback and runs handle on each.
-func serve(t *testing.T, handle func(net.Conn)) (port string) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { defer c.Close(); handle(c) })
-		}
-	})
-	_, port, _ = net.SplitHostPort(ln.Addr().String())
-	return port
-}
+var serve = guesttest.Serve
 
 // TestStartTLS: plaintext first, then TLS over the same socket, as
 // PostgreSQL's SSLRequest does; the server's close_notify is io.EOF.
@@ -62,8 +44,8 @@ func TestStartTLS(t *testing.T) {
 				tc.Close() // close_notify
 			})
 			r := runGuest(t, connGuest, prov, p, "starttls", "127.0.0.1:"+port, "localhost")
-			if r.exit != 0 || r.one(t, "plain") != `"OK\n"` || r.one(t, "tls") != `"pong to ping\n"` || r.one(t, "eof") != "true" {
-				t.Fatalf("exit %d:\n%s", r.exit, r.stdout)
+			if r.Exit != 0 || r.one(t, "plain") != `"OK\n"` || r.one(t, "tls") != `"pong to ping\n"` || r.one(t, "eof") != "true" {
+				t.Fatalf("exit %d:\n%s", r.Exit, r.Stdout)
 			}
 		})
 	}
@@ -80,8 +62,8 @@ func TestEcho(t *testing.T) {
 		tc.Close()
 	})
 	r := runGuest(t, connGuest, stdtls.Provider{}, p, "echo", "127.0.0.1:"+port, "localhost", "4")
-	if r.exit != 0 || r.one(t, "echo") != "4194304 true" {
-		t.Fatalf("exit %d:\n%s", r.exit, r.stdout)
+	if r.Exit != 0 || r.one(t, "echo") != "4194304 true" {
+		t.Fatalf("exit %d:\n%s", r.Exit, r.Stdout)
 	}
 }
 
@@ -90,8 +72,8 @@ func TestCloseWakesRead(t *testing.T) {
 	cert := p.Server().TLS
 	addr := silentServer(t, &cert)
 	r := runGuest(t, connGuest, stdtls.Provider{}, p, "closewake", addr, "localhost")
-	if r.exit != 0 || r.one(t, "closed") != "true" || r.one(t, "write_after_close") != "true" {
-		t.Fatalf("exit %d:\n%s", r.exit, r.stdout)
+	if r.Exit != 0 || r.one(t, "closed") != "true" || r.one(t, "write_after_close") != "true" {
+		t.Fatalf("exit %d:\n%s", r.Exit, r.Stdout)
 	}
 	t.Logf("Close woke the parked Read after %sµs", r.one(t, "wake_us"))
 }
@@ -109,8 +91,8 @@ func TestDialErrors(t *testing.T) {
 		{"127.0.0.2:80", "access"}, // outside the policy
 	} {
 		r := runGuest(t, connGuest, stdtls.Provider{}, p, "dialerr", tc.addr)
-		if r.exit != 0 || r.one(t, "op_error") != "true" || r.one(t, tc.want) != "true" {
-			t.Errorf("%s: exit %d:\n%s", tc.addr, r.exit, r.stdout)
+		if r.Exit != 0 || r.one(t, "op_error") != "true" || r.one(t, tc.want) != "true" {
+			t.Errorf("%s: exit %d:\n%s", tc.addr, r.Exit, r.Stdout)
 		}
 		if !strings.HasPrefix(r.one(t, "err"), "dial tcp") {
 			t.Errorf("error %q", r.one(t, "err"))
@@ -133,8 +115,8 @@ func TestFairness(t *testing.T) {
 	for _, mode := range []string{"idle", "busy"} {
 		t.Run(mode, func(t *testing.T) {
 			r := runGuest(t, connGuest, stdtls.Provider{}, p, "fairness", "127.0.0.1:"+port, mode)
-			if r.exit != 0 {
-				t.Fatalf("exit %d:\n%s", r.exit, r.stdout)
+			if r.Exit != 0 {
+				t.Fatalf("exit %d:\n%s", r.Exit, r.Stdout)
 			}
 			us, _ := strconv.Atoi(r.one(t, "latency_us"))
 			ticks, _ := strconv.Atoi(r.one(t, "ticks"))

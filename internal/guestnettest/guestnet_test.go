@@ -2,20 +2,15 @@ package guestnettest
 
 import (
 	"bufio"
-	"bytes"
-	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,18 +19,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/tetratelabs/wazero/sys"
-	"go.uber.org/goleak"
-
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/backends/pq"
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/backends/utls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
-	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/guesttest"
 )
 
 const (
@@ -43,38 +33,11 @@ const (
 	rawGet    = "./internal/guestnettest/rawget"
 )
 
-var rt wazero.Runtime
+var env *guesttest.Env
 
 func TestMain(m *testing.M) {
-	ctx := context.Background()
-	rt = wazero.NewRuntimeWithConfig(ctx, guestbuild.RuntimeConfig())
-	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	code := m.Run()
-	rt.Close(ctx)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-var (
-	compileMu sync.Mutex
-	compiled  = map[string]wazero.CompiledModule{}
-)
-
-func compile(tb testing.TB, pkg string) wazero.CompiledModule {
-	tb.Helper()
-	compileMu.Lock()
-	defer compileMu.Unlock()
-	if cm, ok := compiled[pkg]; ok {
-		return cm
-	}
-	cm := guestbuild.Compile(context.Background(), tb, rt, pkg)
-	compiled[pkg] = cm
-	return cm
+	env = guesttest.MustNew()
+	guesttest.Main(m, guesttest.Build(guestHTTP, rawGet, connGuest), guesttest.Cleanup(env.Close))
 }
 
 func providers(tb testing.TB) map[string]api.Provider {
@@ -85,50 +48,23 @@ func providers(tb testing.TB) map[string]api.Provider {
 	return map[string]api.Provider{"stdtls": stdtls.Provider{}, "utls": u, "pq": pq.New()}
 }
 
+// run is a guest's result with its stdout as "key value" lines.
 type run struct {
-	out    map[string][]string // "key value" lines of stdout
-	stdout string
-	exit   uint32
-	events []host.ConnEvent
+	guesttest.Result
+	out map[string][]string
 }
 
 // runGuest runs pkg with args under provider p, allowing loopback only and
 // trusting roots.
 func runGuest(tb testing.TB, pkg string, p api.Provider, roots *pki.PKI, args ...string) run {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	h := host.New(rt, host.WithProvider(p))
-	defer h.Close(ctx)
-	var mu sync.Mutex
-	var r run
-	var stdout, stderr bytes.Buffer
-	cfg := wazero.NewModuleConfig().WithArgs(append([]string{"guest"}, args...)...).
-		WithStdout(&stdout).WithStderr(&stderr).
-		WithSysNanosleep().WithSysNanotime().WithSysWalltime().WithRandSource(rand.Reader)
-	g, err := h.Instantiate(ctx, compile(tb, pkg), cfg,
-		host.WithPolicy(&host.Policy{
-			Allow:      []string{"localhost:*", "127.0.0.1:*", "[::1]:*"},
-			NameLookup: true,
-			RootCAs:    roots.Roots,
-		}),
-		host.WithObserver(func(e host.ConnEvent) { mu.Lock(); r.events = append(r.events, e); mu.Unlock() }))
-	if g != nil {
-		g.Close(ctx)
+	r := run{Result: env.Run(tb, pkg, args, guesttest.Argv0("guest"), guesttest.Timeout(90*time.Second),
+		guesttest.Provider(p), guesttest.Policy(guesttest.Loopback(host.Policy{RootCAs: roots.Roots})))}
+	if r.Stderr != "" {
+		tb.Logf("guest stderr: %s", r.Stderr)
 	}
-	var ee *sys.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.exit = ee.ExitCode()
-	case err != nil:
-		tb.Fatalf("guest %s %q: %v\nstdout: %s\nstderr: %s", pkg, args, err, stdout.String(), stderr.String())
-	}
-	if stderr.Len() > 0 {
-		tb.Logf("guest stderr: %s", stderr.String())
-	}
-	r.stdout = stdout.String()
 	r.out = map[string][]string{}
-	sc := bufio.NewScanner(strings.NewReader(r.stdout))
+	sc := bufio.NewScanner(strings.NewReader(r.Stdout))
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), " ")
 		r.out[k] = append(r.out[k], v)
@@ -139,7 +75,7 @@ func runGuest(tb testing.TB, pkg string, p api.Provider, roots *pki.PKI, args ..
 func (r run) one(tb testing.TB, key string) string {
 	tb.Helper()
 	if len(r.out[key]) != 1 {
-		tb.Fatalf("want one %q line in the guest's output:\n%s", key, r.stdout)
+		tb.Fatalf("want one %q line in the guest's output:\n%s", key, r.Stdout)
 	}
 	return r.out[key][0]
 }
@@ -224,9 +160,9 @@ func TestHTTPSuite(t *testing.T) {
 			srv := newServer(t, cert)
 			start := time.Now()
 			r := runGuest(t, guestHTTP, prov, p, "suite", "https://localhost:"+srv.port)
-			t.Logf("%s: guest ran %v\n%s", name, time.Since(start).Round(time.Millisecond), r.stdout)
-			if r.exit != 0 {
-				t.Fatalf("exit %d:\n%s", r.exit, r.stdout)
+			t.Logf("%s: guest ran %v\n%s", name, time.Since(start).Round(time.Millisecond), r.Stdout)
+			if r.Exit != 0 {
+				t.Fatalf("exit %d:\n%s", r.Exit, r.Stdout)
 			}
 			var from []string
 			for _, g := range r.out["get"] {
@@ -253,7 +189,7 @@ func TestHTTPSuite(t *testing.T) {
 				t.Errorf("concurrent line %q", r.out["concurrent"])
 			}
 			var handshakes int
-			for _, e := range r.events {
+			for _, e := range r.Events {
 				if e.Phase == host.PhaseHandshake && e.Err == nil {
 					handshakes++
 					if e.Backend != name {
@@ -275,8 +211,8 @@ func TestPlainHTTP(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	r := runGuest(t, guestHTTP, stdtls.Provider{}, pki.New(t), "get", srv.URL+"/x")
-	if r.exit != 0 || r.one(t, "status") != "200" || r.one(t, "body") != `"plain /x"` {
-		t.Fatalf("exit %d:\n%s", r.exit, r.stdout)
+	if r.Exit != 0 || r.one(t, "status") != "200" || r.one(t, "body") != `"plain /x"` {
+		t.Fatalf("exit %d:\n%s", r.Exit, r.Stdout)
 	}
 }
 
@@ -284,8 +220,8 @@ func TestHandshakeFailure(t *testing.T) {
 	untrusted := pki.New(t)
 	srv := newServer(t, untrusted.Server().TLS)
 	r := runGuest(t, guestHTTP, stdtls.Provider{}, pki.New(t), "get", "https://localhost:"+srv.port+"/hello")
-	if r.exit != 1 {
-		t.Fatalf("exit %d, want 1:\n%s", r.exit, r.stdout)
+	if r.Exit != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", r.Exit, r.Stdout)
 	}
 	if got := r.one(t, "handshake_kind"); got != "unknown authority" {
 		t.Errorf("kind %q", got)
@@ -301,32 +237,16 @@ func TestHandshakeFailure(t *testing.T) {
 // silentServer accepts connections (doing the TLS handshake if cert is
 // given) and never sends anything.
 func silentServer(t *testing.T, cert *tls.Certificate) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	return "127.0.0.1:" + serve(t, func(c net.Conn) {
+		if cert != nil {
+			tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{*cert}})
+			if tc.Handshake() != nil {
 				return
 			}
-			wg.Go(func() {
-				defer c.Close()
-				if cert != nil {
-					tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{*cert}})
-					if tc.Handshake() != nil {
-						return
-					}
-					c = tc
-				}
-				io.Copy(io.Discard, c) // until the guest closes
-			})
+			c = tc
 		}
+		io.Copy(io.Discard, c) // until the guest closes
 	})
-	return ln.Addr().String()
 }
 
 func TestReadDeadline(t *testing.T) {
@@ -343,14 +263,14 @@ func TestReadDeadline(t *testing.T) {
 				addr = silentServer(t, nil)
 			}
 			r := runGuest(t, guestHTTP, stdtls.Provider{}, p, "deadline", mode, addr, strconv.Itoa(int(deadline.Milliseconds())))
-			if r.exit != 0 {
-				t.Fatalf("exit %d:\n%s", r.exit, r.stdout)
+			if r.Exit != 0 {
+				t.Fatalf("exit %d:\n%s", r.Exit, r.Stdout)
 			}
 			us, _ := strconv.Atoi(r.one(t, "elapsed_us"))
 			elapsed := time.Duration(us) * time.Microsecond
 			t.Logf("%s: read returned after %v: %s", mode, elapsed, r.one(t, "err"))
 			if r.one(t, "timeout") != "true" || r.one(t, "deadline_exceeded") != "true" {
-				t.Errorf("not a deadline error:\n%s", r.stdout)
+				t.Errorf("not a deadline error:\n%s", r.Stdout)
 			}
 			slack := time.Duration(0)
 			if mode == "interrupt" {
@@ -377,7 +297,7 @@ func TestIdle(t *testing.T) {
 		io.Copy(io.Discard, c)
 	})
 	p := pki.New(t)
-	compile(t, connGuest)
+	env.Compile(t, connGuest)
 	for _, slack := range []string{"20ms", "100ms"} {
 		t.Run(slack, func(t *testing.T) {
 			done := make(chan run, 1)
@@ -391,11 +311,11 @@ func TestIdle(t *testing.T) {
 				time.Sleep(800 * time.Millisecond)
 				cpu, window = cpuTime()-before, time.Since(start)
 			case r := <-done:
-				t.Fatalf("the guest never connected: exit %d\n%s", r.exit, r.stdout)
+				t.Fatalf("the guest never connected: exit %d\n%s", r.Exit, r.Stdout)
 			}
 			r := <-done
-			if r.exit != 0 || r.one(t, "timeout") != "true" {
-				t.Fatalf("exit %d:\n%s", r.exit, r.stdout)
+			if r.Exit != 0 || r.one(t, "timeout") != "true" {
+				t.Fatalf("exit %d:\n%s", r.Exit, r.Stdout)
 			}
 			t.Logf("slack %s: process CPU %v in %v (%.2f%% of a core) while the guest waited; guest %s", slack, cpu,
 				window.Round(time.Millisecond), 100*cpu.Seconds()/window.Seconds(), r.one(t, "stats"))
