@@ -24,6 +24,10 @@ type resolveStream struct {
 	addrs []netip.Addr
 	code  errorCode // 0: no error
 	fin   bool
+
+	// hideFailure reports every failure as access-denied: the name was
+	// resolvable only because an answer might fall into an IP pattern.
+	hideFailure bool
 }
 
 func (r *resolveStream) ready() bool              { return r.done.isSet() }
@@ -67,10 +71,18 @@ func resolveAddresses(c *call, stack []uint64) {
 		putCode(c, a, ret, ecInvalidArgument)
 		return
 	}
+	ip, literalErr := netip.ParseAddr(host)
+	ok, byName := g.pol.lookupScope(host)
+	if literalErr != nil && !ok {
+		// No answer could be allowed: do not let the query leave the host.
+		g.observe(ConnEvent{Phase: PhaseDenied, ServerName: name, Err: &api.Error{Kind: api.KindPolicyDenied, Err: fmt.Errorf("no Allow pattern lets %q be looked up", host)}})
+		putCode(c, a, ret, ecAccessDenied)
+		return
+	}
 	ctx, cancel := context.WithCancel(g.ctx)
-	r := &resolveStream{cancel: cancel}
+	r := &resolveStream{cancel: cancel, hideFailure: !byName}
 	h := c.push(rResolveStream, r, 0)
-	if ip, err := netip.ParseAddr(host); err == nil {
+	if literalErr == nil {
 		// A literal: no lookup, but the policy still filters it.
 		g.finishLookup(r, name, []netip.Addr{ip}, nil)
 	} else {
@@ -113,6 +125,9 @@ func (g *Guest) finishLookup(r *resolveStream, name string, addrs []netip.Addr, 
 		} else if len(addrs) == 0 {
 			code = ecNameUnresolvable
 		}
+	}
+	if code != 0 && r.hideFailure {
+		code = ecAccessDenied
 	}
 	r.mu.Lock()
 	r.addrs, r.code, r.fin = kept, code, true

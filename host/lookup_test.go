@@ -1,7 +1,9 @@
 package host
 
 import (
+	"context"
 	"net/netip"
+	"sync"
 	"testing"
 
 	"github.com/wasitls/wasitls/internal/cabi"
@@ -91,5 +93,49 @@ func TestNameLookup(t *testing.T) {
 	}
 	if w.g.OpenHandles() != 0 || x.g.OpenHandles() != 0 {
 		t.Errorf("handles left: %d %d", w.g.OpenHandles(), x.g.OpenHandles())
+	}
+}
+
+// TestNameLookupScope checks that a guest cannot use name lookup to send
+// queries for names its policy could never reach (DNS exfiltration), and
+// cannot tell an unresolvable name from a filtered one (an oracle).
+func TestNameLookupScope(t *testing.T) {
+	ctx, r := newRuntime(t)
+	h := New(r)
+	var mu sync.Mutex
+	var queried []string
+	orig := lookupFunc
+	lookupFunc = func(ctx context.Context, name string) ([]netip.Addr, error) {
+		mu.Lock()
+		queried = append(queried, name)
+		mu.Unlock()
+		return orig(ctx, name)
+	}
+	t.Cleanup(func() { lookupFunc = orig })
+
+	// Only name patterns: a name outside them never reaches the resolver.
+	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"localhost:*"}, NameLookup: true}))
+	for _, name := range []string{"secret-data.attacker.invalid", "ip6-localhost", "does-not-exist.invalid"} {
+		if _, code := x.resolve(name); code != int(ecAccessDenied) {
+			t.Errorf("%s: code %d, want access-denied", name, code)
+		}
+	}
+	mu.Lock()
+	if len(queried) != 0 {
+		t.Errorf("names outside the policy reached the resolver: %q", queried)
+	}
+	mu.Unlock()
+	// An allowed name that does not resolve says so.
+	y := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"*.invalid:*"}, NameLookup: true}))
+	if _, code := y.resolve("does-not-exist.invalid"); code != int(ecNameUnresolvable) {
+		t.Errorf("allowed but unresolvable name: code %d, want name-unresolvable", code)
+	}
+	// With an IP pattern any name may be looked up, but failures and
+	// filtered answers look the same.
+	z := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"10.0.0.0/8:*"}, NameLookup: true}))
+	_, unresolvable := z.resolve("does-not-exist.invalid")
+	_, filtered := z.resolve("localhost")
+	if unresolvable != int(ecAccessDenied) || filtered != int(ecAccessDenied) {
+		t.Errorf("IP-only policy: unresolvable name code %d, filtered name code %d; want both access-denied", unresolvable, filtered)
 	}
 }

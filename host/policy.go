@@ -31,7 +31,12 @@ type Policy struct {
 	Deny []string
 
 	// NameLookup enables wasi:sockets/ip-name-lookup. Answers are filtered:
-	// only addresses the guest could connect to are returned.
+	// only addresses the guest could connect to are returned. A name that
+	// matches no Allow name pattern is not looked up at all when Allow has
+	// only name patterns, so the guest cannot send arbitrary queries to the
+	// resolver; when Allow has IP or CIDR patterns any name may be looked up
+	// (an answer may fall into them), and a failure for a name that no name
+	// pattern allows is reported as access-denied, like a filtered answer.
 	NameLookup bool
 
 	// RootCAs are the guest's trust anchors; nil means the system roots.
@@ -276,6 +281,27 @@ func (p *policy) allowConnect(dest netip.AddrPort, names []string) error {
 		}
 	}
 	return fmt.Errorf("%s is not allowed", dest)
+}
+
+// lookupScope says whether the guest may resolve name at all, before any
+// query leaves the host. byName: an Allow name pattern matches it, so the
+// lookup's own outcome (e.g. name-unresolvable) may be reported. Otherwise a
+// lookup is useful only when Allow has IP or CIDR patterns an answer could
+// fall into; its failures are then reported as access-denied, so that the
+// guest cannot use the resolver as an oracle for names it may not reach.
+func (p *policy) lookupScope(name string) (ok, byName bool) {
+	for i := range p.allow {
+		pt := &p.allow[i]
+		if !pt.isIP && pt.matchName(name) {
+			return true, true
+		}
+	}
+	for i := range p.allow {
+		if p.allow[i].isIP {
+			return true, false
+		}
+	}
+	return false, false
 }
 
 // allowAnswer decides whether a lookup of name may return a.
