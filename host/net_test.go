@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -264,5 +265,39 @@ func TestPanickingConnRead(t *testing.T) {
 	}
 	if s := x.debugString(cabi.GetU32(r0, 8)); !strings.Contains(s, "read exploded") {
 		t.Fatalf("error %q", s)
+	}
+}
+
+// A provider that ignores its context and its closed transport is abandoned:
+// the guest gets a handshake timeout soon after the deadline, and closing
+// the guest does not wait for the provider.
+func TestProviderThatNeverReturns(t *testing.T) {
+	silent, _ := silentServer(t)
+	ctx, r := newRuntime(t)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	stuck := api.ProviderFunc("stuck", func(context.Context, net.Conn, *api.Config) (api.Conn, error) {
+		<-release
+		return nil, errors.New("released")
+	})
+	x := newTG(t, ctx, New(r), "0.2.6", WithProvider(stuck),
+		WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, HandshakeTimeout: 200 * time.Millisecond}))
+	_, in, out, _ := x.connect(silent.Addr().(*net.TCPAddr).AddrPort())
+	start := time.Now()
+	_, _, _, errStr := x.handshake("localhost", in, out)
+	took := time.Since(start)
+	if !strings.Contains(errStr, "tls: handshake timeout") || !strings.Contains(errStr, "did not return") {
+		t.Fatalf("io-error %q, want a handshake timeout naming the provider that did not return", errStr)
+	}
+	// 200 ms deadline + 50 ms backstop + abandonGrace, with slack for a loaded machine.
+	if limit := 250*time.Millisecond + abandonGrace + 2*time.Second; took > limit {
+		t.Errorf("handshake failed after %v, want under %v", took, limit)
+	}
+	closed := make(chan struct{})
+	go func() { x.g.Close(ctx); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Guest.Close waited for a provider that never returns")
 	}
 }
