@@ -71,7 +71,7 @@ func (d *fnDef) bind(g *Guest) wapi.GoModuleFunc {
 					panic(r)
 				}
 			}()
-			c := call{Mem: cabi.Mem{Ctx: ctx, Mod: mod, Fn: d.full}, g: g}
+			c := call{Mem: cabi.Mem{Ctx: ctx, Mod: mod, Fn: d.full, Funcs: &g.reallocs}, g: g}
 			d.fn(&c, stack)
 		}
 	}
@@ -79,7 +79,7 @@ func (d *fnDef) bind(g *Guest) wapi.GoModuleFunc {
 		if !g.hasMod.Load() {
 			g.setModule(mod)
 		}
-		c := call{Mem: cabi.Mem{Ctx: ctx, Mod: mod, Fn: d.full}, g: g}
+		c := call{Mem: cabi.Mem{Ctx: ctx, Mod: mod, Fn: d.full, Funcs: &g.reallocs}, g: g}
 		d.fn(&c, stack)
 	}
 }

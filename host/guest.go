@@ -31,6 +31,7 @@ type Guest struct {
 	wg     sync.WaitGroup
 
 	sessions tls.ClientSessionCache
+	reallocs reallocCache // the module's cabi_realloc, reused across calls
 
 	sockets    atomic.Int32 // open TCP sockets
 	handshakes atomic.Int32 // handshakes in flight
@@ -58,6 +59,19 @@ func newGuest(h *Host, id uint64, s settings, pol *policy) *Guest {
 		resolved: map[netip.Addr][]string{},
 	}
 }
+
+// reallocCache lends call engines for the guest's cabi_realloc: one per
+// concurrent host call, reused, so a returned list costs no allocation.
+type reallocCache struct{ pool sync.Pool }
+
+func (r *reallocCache) Get(mod wapi.Module) wapi.Function {
+	if f, ok := r.pool.Get().(wapi.Function); ok {
+		return f
+	}
+	return mod.ExportedFunction("cabi_realloc")
+}
+
+func (r *reallocCache) Put(f wapi.Function) { r.pool.Put(f) }
 
 // Module returns the guest's module instance (nil before instantiation).
 func (g *Guest) Module() wapi.Module {

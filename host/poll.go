@@ -18,11 +18,48 @@ type waitable interface {
 	readyCh() <-chan struct{}
 }
 
-// signal is a level-triggered readiness flag with a channel to wait on.
+// watchable is a waitable whose readiness is one signal; poll waits on
+// many of them with one channel instead of a select over each.
+type watchable interface {
+	waitable
+	// watchSignal arms the waitable (as readyCh does) and returns its signal.
+	watchSignal() *signal
+}
+
+// signal is a level-triggered readiness flag with a channel to wait on and
+// watchers (poll calls) to notify.
 type signal struct {
-	mu  sync.Mutex
-	set bool
-	ch  chan struct{}
+	mu       sync.Mutex
+	set      bool
+	ch       chan struct{}
+	watchers []chan struct{}
+}
+
+// watch makes the signal notify w (without blocking) when it is set; it
+// reports whether it is set already.
+func (s *signal) watch(w chan struct{}) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.set {
+		return true
+	}
+	s.watchers = append(s.watchers, w)
+	return false
+}
+
+// unwatch forgets w.
+func (s *signal) unwatch(w chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.watchers {
+		if x == w {
+			last := len(s.watchers) - 1
+			s.watchers[i] = s.watchers[last]
+			s.watchers[last] = nil
+			s.watchers = s.watchers[:last]
+			return
+		}
+	}
 }
 
 func (s *signal) isSet() bool {
@@ -55,6 +92,12 @@ func (s *signal) update(on bool) {
 		if s.ch != nil {
 			close(s.ch)
 		}
+		for _, w := range s.watchers {
+			select {
+			case w <- struct{}{}:
+			default:
+			}
+		}
 	} else {
 		s.ch = nil
 	}
@@ -65,28 +108,39 @@ type always struct{}
 
 var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
+var alwaysSet = func() *signal { s := &signal{}; s.update(true); return s }()
+
 func (always) ready() bool              { return true }
 func (always) readyCh() <-chan struct{} { return closedCh }
+func (always) watchSignal() *signal     { return alwaysSet }
 
 // deadline is a clock pollable.
 type deadline struct {
 	at    time.Time
 	once  sync.Once
-	ch    chan struct{}
+	sig   signal
 	timer *time.Timer
 	mu    sync.Mutex
 }
 
 func (d *deadline) ready() bool { return !time.Now().Before(d.at) }
 
-func (d *deadline) readyCh() <-chan struct{} {
+func (d *deadline) arm() {
 	d.once.Do(func() {
-		d.ch = make(chan struct{})
 		d.mu.Lock()
-		d.timer = time.AfterFunc(time.Until(d.at), func() { close(d.ch) })
+		d.timer = time.AfterFunc(time.Until(d.at), func() { d.sig.update(true) })
 		d.mu.Unlock()
 	})
-	return d.ch
+}
+
+func (d *deadline) readyCh() <-chan struct{} {
+	d.arm()
+	return d.sig.readyCh()
+}
+
+func (d *deadline) watchSignal() *signal {
+	d.arm()
+	return &d.sig
 }
 
 func (d *deadline) close() {
@@ -167,12 +221,49 @@ func pollList(c *call, stack []uint64) {
 	cabi.PutU32(b, 4, ln)
 }
 
-// waitAny blocks until one of ws may be ready.
+// waitAny blocks until one of ws may be ready. Waitables that expose their
+// signal share one channel (no per-pollable goroutine or select case);
+// others fall back to reflect.Select.
 func waitAny(c *call, ws []waitable) {
 	if len(ws) == 1 {
 		c.wait(ws[0])
 		return
 	}
+	sigs := make([]*signal, 0, len(ws))
+	for _, w := range ws {
+		x, ok := w.(watchable)
+		if !ok {
+			waitAnySelect(c, ws)
+			return
+		}
+		sigs = append(sigs, x.watchSignal())
+	}
+	note := make(chan struct{}, 1)
+	n := 0
+	for _, s := range sigs {
+		n++
+		if s.watch(note) {
+			select {
+			case note <- struct{}{}:
+			default:
+			}
+			break
+		}
+	}
+	select {
+	case <-note:
+	case <-c.Ctx.Done():
+	case <-c.g.ctx.Done():
+	}
+	for _, s := range sigs[:n] {
+		s.unwatch(note)
+	}
+	if c.Ctx.Err() != nil || c.g.ctx.Err() != nil {
+		c.interrupted()
+	}
+}
+
+func waitAnySelect(c *call, ws []waitable) {
 	cases := make([]reflect.SelectCase, 0, len(ws)+2)
 	cases = append(cases,
 		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c.Ctx.Done())},

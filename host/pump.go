@@ -11,22 +11,51 @@ import (
 // still fills it, and one guest read can collect many records.
 const pumpSize = 256 << 10
 
-// pump reads from src in a background goroutine into a ring buffer and hands
-// the bytes to the guest. The goroutine starts on first use, so an unused
-// TCP input stream can still give its connection to TLS untouched.
+// headSize is the small buffer a pump reads into when nobody is waiting and
+// nothing is buffered: an idle connection parks its read there instead of
+// in a ring.
+const headSize = 1 << 10
+
+// bulkRead is the size from which a read counts as part of a bulk transfer
+// (so does a read that filled its buffer): after such a read the pump keeps
+// reading ahead into the ring; after a smaller one (a short message, most
+// likely) it parks the next read in the head.
+const bulkRead = 4 << 10
+
+// rings recycles read-ahead rings: an idle stream holds none.
+var rings = sync.Pool{New: func() any { return new([pumpSize]byte) }}
+
+// pump reads from src in a background goroutine and hands the bytes to the
+// guest. The goroutine starts on first use, so an unused TCP input stream
+// can still give its connection to TLS untouched.
+//
+// Memory follows the traffic: during a transfer the goroutine reads ahead
+// into a ring (from a pool); once the guest has drained it and nobody waits,
+// the ring goes back to the pool and the goroutine parks its Read in a small
+// head buffer, as a native program parks a goroutine in Read.
 type pump struct {
 	g   *Guest
 	src io.Reader
 
 	mu      sync.Mutex
 	space   sync.Cond // the goroutine waits here for free space
-	buf     []byte
-	r, w    uint64 // consumed and produced byte counts
-	err     error  // the source's error (io.EOF at the end)
+	ring    *[pumpSize]byte
+	r, w    uint64 // ring: consumed and produced byte counts
+	head    []byte // head[hr:hw] is buffered, ahead of the ring's bytes
+	hr, hw  int
+	reading int8 // readNone, readHead, readRing
+	bulk    bool // the last read was large: keep reading ahead
+	err     error
 	started bool
 	stopped bool
 	sig     signal // ready: data or error
 }
+
+const (
+	readNone int8 = iota
+	readHead
+	readRing
+)
 
 func newPump(g *Guest, src io.Reader) *pump {
 	p := &pump{g: g, src: src}
@@ -40,63 +69,112 @@ func (p *pump) startLocked() {
 		return
 	}
 	p.started = true
-	p.buf = make([]byte, pumpSize)
 	p.g.goroutine(p.run)
 }
 
+// buffered is the number of bytes the guest can read now.
+func (p *pump) bufferedLocked() uint64 { return uint64(p.hw-p.hr) + p.w - p.r }
+
 func (p *pump) run() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for {
-		p.mu.Lock()
-		for !p.stopped && p.w-p.r == uint64(len(p.buf)) {
-			p.space.Wait()
+		if p.hr == p.hw && p.hr != 0 {
+			p.hr, p.hw = 0, 0
 		}
-		if p.stopped {
-			p.mu.Unlock()
+		// Into the ring while a transfer is under way; into the head when
+		// the ring is empty otherwise, so an idle stream holds no ring; or
+		// wait for the guest to make room.
+		toRing := p.bulk && p.w-p.r < pumpSize
+		toHead := !p.bulk && p.w == p.r && p.hw < headSize
+		if p.stopped || p.err != nil {
+			p.reading = readNone
 			return
 		}
-		start := int(p.w % uint64(len(p.buf)))
-		n := min(len(p.buf)-start, len(p.buf)-int(p.w-p.r))
-		seg := p.buf[start : start+n]
+		if !toRing && !toHead {
+			p.space.Wait()
+			continue
+		}
+		var seg []byte
+		if toRing {
+			if p.ring == nil {
+				p.ring = rings.Get().(*[pumpSize]byte)
+			}
+			start := int(p.w % pumpSize)
+			seg = p.ring[start : start+min(pumpSize-start, pumpSize-int(p.w-p.r))]
+			p.reading = readRing
+		} else {
+			if p.head == nil {
+				p.head = make([]byte, headSize)
+			}
+			seg = p.head[p.hw:]
+			p.reading = readHead
+		}
 		p.mu.Unlock()
 
-		// The ring segment [start, start+n) is free: the guest never reads it
-		// until w moves past it.
+		// seg is free: the guest never reads it until w (hw) moves past it.
 		k, err := safeRead(p.src, seg)
 
 		p.mu.Lock()
-		p.w += uint64(k)
+		if p.reading == readRing {
+			p.w += uint64(k)
+		} else {
+			p.hw += k
+		}
+		p.reading = readNone
+		p.bulk = k >= bulkRead || (k == len(seg) && k > 0)
 		if err != nil && p.err == nil {
 			p.err = err
 		}
-		stop := p.err != nil || p.stopped
-		p.sig.update(p.w > p.r || p.err != nil)
-		p.mu.Unlock()
-		if stop {
-			return
-		}
+		p.releaseLocked()
+		p.sig.update(p.bufferedLocked() > 0 || p.err != nil || p.stopped)
 	}
 }
 
+// releaseLocked gives an empty ring back to the pool when no read uses it.
+func (p *pump) releaseLocked() {
+	if p.ring != nil && p.r == p.w && p.reading != readRing {
+		rings.Put(p.ring)
+		p.ring = nil
+		p.r, p.w = 0, 0
+	}
+}
+
+// demandLocked notes that the guest wants data: the reader runs from now.
+func (p *pump) demandLocked() { p.startLocked() }
+
 func (p *pump) ready() bool {
 	p.mu.Lock()
-	p.startLocked()
+	p.demandLocked()
 	p.mu.Unlock()
 	return p.sig.isSet()
 }
 
 func (p *pump) readyCh() <-chan struct{} {
 	p.mu.Lock()
-	p.startLocked()
+	p.demandLocked()
 	p.mu.Unlock()
 	return p.sig.readyCh()
 }
 
-// peek returns up to max buffered bytes as at most two views of the ring
-// (valid until consume), or the source's error when nothing is buffered.
+func (p *pump) watchSignal() *signal {
+	p.mu.Lock()
+	p.demandLocked()
+	p.mu.Unlock()
+	return &p.sig
+}
+
+// peek returns up to max buffered bytes as at most two views (valid until
+// consume), or the source's error when nothing is buffered. The head's
+// bytes come alone (a short read): they precede the ring's.
 func (p *pump) peek(max uint64) (a, b []byte, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.startLocked()
+	p.demandLocked()
+	if p.hw > p.hr {
+		n := min(uint64(p.hw-p.hr), max)
+		return p.head[p.hr : p.hr+int(n)], nil, nil
+	}
 	avail := p.w - p.r
 	if avail == 0 {
 		if p.stopped && p.err == nil {
@@ -105,24 +183,32 @@ func (p *pump) peek(max uint64) (a, b []byte, err error) {
 		return nil, nil, p.err
 	}
 	n := min(avail, max)
-	size := uint64(len(p.buf))
-	start := p.r % size
-	if start+n <= size {
-		return p.buf[start : start+n], nil, nil
+	start := p.r % pumpSize
+	if start+n <= pumpSize {
+		return p.ring[start : start+n], nil, nil
 	}
-	return p.buf[start:], p.buf[:n-(size-start)], nil
+	return p.ring[start:], p.ring[:n-(pumpSize-start)], nil
 }
 
 // consume marks n peeked bytes as read.
 func (p *pump) consume(n uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	full := p.w-p.r == uint64(len(p.buf))
-	p.r += n
-	if full && n > 0 {
-		p.space.Signal()
+	if n == 0 {
+		return
 	}
-	p.sig.update(p.w > p.r || p.err != nil)
+	if p.hw > p.hr {
+		p.hr += int(n)
+		if p.hr == p.hw && p.reading != readHead {
+			p.hr, p.hw = 0, 0
+		}
+	} else {
+		p.r += n
+		p.releaseLocked()
+	}
+	// The goroutine may wait for room, or for the ring to empty.
+	p.space.Signal()
+	p.sig.update(p.bufferedLocked() > 0 || p.err != nil || p.stopped)
 }
 
 // stop ends the goroutine at its next wake-up; the owner closes src to
@@ -133,6 +219,9 @@ func (p *pump) stop() {
 	p.stopped = true
 	p.space.Broadcast()
 	p.sig.update(true)
+	if p.reading == readNone {
+		p.releaseLocked()
+	}
 }
 
 // untouched reports whether the goroutine never started (the source has not

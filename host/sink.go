@@ -6,17 +6,29 @@ import (
 	"sync"
 )
 
-// sinkBudget is what check-write grants: the output buffer's size. Writes
-// collect up to it, then one flush hands them to the connection in one
-// Write, so TLS records are full-sized.
+// sinkBudget is the most check-write grants at a time.
 const sinkBudget = 64 << 10
+
+// sinkCap is the output buffer's size. Writes collect in it; a flush hands
+// it to the connection in one Write (so TLS records are full-sized), and
+// while one is being written the next collects up to sinkCap: a guest that
+// is faster than the connection is written in large batches.
+const sinkCap = 256 << 10
 
 // maxBlockingWrite bounds one blocking-write-and-flush (WASI promises only
 // 4096 bytes; a larger write is accepted here and written in one go).
 const maxBlockingWrite = 16 << 20
 
+// sinkBufs recycles output buffers: an idle stream holds none.
+var sinkBufs = sync.Pool{New: func() any { return new([sinkCap]byte) }}
+
 // sink buffers guest writes and writes them to dst from a background
 // goroutine on flush.
+//
+// It is double-buffered: while one buffer is being written, check-write
+// grants the next one, so a guest that writes and flushes in a loop keeps
+// the connection busy. The goroutine exits when it has nothing to do, and
+// buffers go back to a pool, so an idle stream holds neither.
 type sink struct {
 	g     *Guest
 	dst   io.Writer
@@ -25,27 +37,28 @@ type sink struct {
 	closeWrite func() error
 
 	mu       sync.Mutex
-	buf      []byte // collecting
-	spare    []byte // the previous buffer, reused
-	flushing bool   // the goroutine is writing
-	closing  bool   // closeWrite after the current flush
+	buf      []byte // collecting; nil when empty
+	flushReq bool   // the guest asked to flush buf
+	flushing bool   // the goroutine is running
+	closing  bool   // closeWrite after the pending writes
 	closed   bool   // no more writes (closed, shut down, or moved)
 	err      error  // the last write failed
-	started  bool
-	kick     chan []byte
 	sig      signal // ready: can write (budget > 0), failed or closed
+	done     signal // flushed: nothing asked for is in flight
 	drained  func() // run once the goroutine has nothing left to do
 }
 
 func newSink(g *Guest, dst io.Writer, flush, closeWrite func() error) *sink {
 	s := &sink{g: g, dst: dst, flush: flush, closeWrite: closeWrite}
 	s.sig.update(true)
+	s.done.update(true)
 	return s
 }
 
 var errSinkClosed = errors.New("output stream closed")
 
-// checkWrite returns the budget, or the failure. (0, nil) while flushing.
+// checkWrite returns the budget, or the failure. (0, nil) while the
+// buffer is full or close_notify is pending.
 func (s *sink) checkWrite() (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -54,11 +67,13 @@ func (s *sink) checkWrite() (uint64, error) {
 		return 0, s.err
 	case s.closed:
 		return 0, errSinkClosed
-	case s.flushing || s.closing:
+	case s.closing:
 		return 0, nil
 	}
-	return uint64(sinkBudget - len(s.buf)), nil
+	return s.budgetLocked(), nil
 }
+
+func (s *sink) budgetLocked() uint64 { return uint64(max(min(sinkBudget, sinkCap-len(s.buf)), 0)) }
 
 // write appends b. It returns errBudget when b exceeds check-write's budget
 // (the caller traps), unless blocking.
@@ -70,27 +85,37 @@ func (s *sink) write(b []byte, blocking bool) error {
 		return s.err
 	case s.closed:
 		return errSinkClosed
-	case !blocking && (s.flushing || s.closing || len(b) > sinkBudget-len(s.buf)):
+	case !blocking && (s.closing || uint64(len(b)) > s.budgetLocked()):
 		return errBudget
 	}
+	if len(b) == 0 {
+		return nil
+	}
 	if s.buf == nil {
-		s.buf = s.spare[:0]
-		s.spare = nil
-		if cap(s.buf) < sinkBudget {
-			s.buf = make([]byte, 0, sinkBudget)
-		}
+		s.buf = sinkBufs.Get().(*[sinkCap]byte)[:0]
 	}
 	s.buf = append(s.buf, b...)
-	if len(s.buf) >= sinkBudget {
-		s.sig.update(false)
-	}
+	s.updateLocked()
 	return nil
 }
 
 var errBudget = errors.New("write exceeds the budget check-write granted")
 
-// startFlush hands the buffer to the goroutine. With nothing buffered it
-// still flushes the TLS layer.
+// putBuf returns a buffer to the pool (a grown one is left to the GC).
+func putBuf(b []byte) {
+	if cap(b) == sinkCap {
+		sinkBufs.Put((*[sinkCap]byte)(b[:sinkCap]))
+	}
+}
+
+// updateLocked sets both signals from the state.
+func (s *sink) updateLocked() {
+	s.sig.update(s.err != nil || s.closed || (!s.closing && len(s.buf) < sinkCap))
+	s.done.update(s.err != nil || (!s.flushing && !s.closing && !s.flushReq))
+}
+
+// startFlush asks the goroutine to write the buffer. With nothing buffered
+// it still flushes the TLS layer.
 func (s *sink) startFlush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -100,47 +125,41 @@ func (s *sink) startFlush() error {
 	if s.closed {
 		return errSinkClosed
 	}
-	if s.flushing {
-		return nil
-	}
-	return s.startLocked()
-}
-
-func (s *sink) startLocked() error {
-	if !s.started {
-		s.started = true
-		s.kick = make(chan []byte, 1)
-		s.g.goroutine(s.run)
-	}
-	s.flushing = true
-	s.sig.update(false)
-	b := s.buf
-	s.buf = nil
-	s.kick <- b
+	s.flushReq = true
+	s.kickLocked()
 	return nil
 }
 
+// kickLocked starts the goroutine unless it runs; it picks up what is asked.
+func (s *sink) kickLocked() {
+	if !s.flushing {
+		s.flushing = true
+		s.g.goroutine(s.run)
+	}
+	s.updateLocked()
+}
+
 func (s *sink) run() {
+	s.mu.Lock()
 	for {
-		var b []byte
-		select {
-		case b = <-s.kick:
-		case <-s.g.ctx.Done():
-			return
-		}
-		var err error
-		if len(b) > 0 {
-			err = safeCall(func() error { _, err := s.dst.Write(b); return err })
-		}
-		if err == nil && s.flush != nil {
-			err = safeCall(s.flush)
-		}
-		s.mu.Lock()
-		if b != nil {
-			s.spare = b[:0]
-		}
-		if err != nil && s.err == nil {
-			s.err = err
+		if s.err == nil && s.flushReq {
+			b := s.buf
+			s.buf, s.flushReq = nil, false
+			s.updateLocked() // the next buffer is free for the guest
+			s.mu.Unlock()
+			var err error
+			if len(b) > 0 {
+				err = safeCall(func() error { _, err := s.dst.Write(b); return err })
+				putBuf(b)
+			}
+			if err == nil && s.flush != nil {
+				err = safeCall(s.flush)
+			}
+			s.mu.Lock()
+			if err != nil && s.err == nil {
+				s.err = err
+			}
+			continue
 		}
 		if s.closing && s.err == nil {
 			s.mu.Unlock()
@@ -149,30 +168,86 @@ func (s *sink) run() {
 				cerr = safeCall(s.closeWrite)
 			}
 			s.mu.Lock()
-			s.closing = false
-			s.closed = true
+			s.closing, s.closed = false, true
 			if cerr != nil && s.err == nil {
 				s.err = cerr
 			}
+			continue
 		}
-		s.flushing = false
-		if len(s.buf) > 0 && s.err == nil && !s.closed {
-			// Writes that arrived in blocking mode during the flush.
-			s.flushing = true
-			next := s.buf
-			s.buf = nil
-			s.kick <- next
-		}
-		s.sig.update(!s.flushing)
-		var drained func()
-		if !s.flushing && !s.closing && s.drained != nil {
-			drained, s.drained = s.drained, nil
-		}
-		s.mu.Unlock()
-		if drained != nil {
-			drained()
-		}
+		break
 	}
+	// Done (or failed: what is left is never sent).
+	s.closing, s.flushReq, s.flushing = false, false, false
+	if s.err != nil || s.closed {
+		putBuf(s.buf)
+		s.buf = nil
+	}
+	s.updateLocked()
+	drained := s.drained
+	s.drained = nil
+	s.mu.Unlock()
+	if drained != nil {
+		drained()
+	}
+}
+
+// writeNow writes b and flushes, from the calling goroutine, when nothing is
+// buffered or in flight: a blocking write, whose guest waits anyway, then
+// costs no copy and no goroutine. It reports false, having done nothing,
+// when the sink is busy; the caller queues b instead. Closing the guest (or
+// the stream's connection) ends a Write that blocks.
+func (s *sink) writeNow(b []byte) (bool, error) {
+	s.mu.Lock()
+	switch {
+	case s.err != nil:
+		s.mu.Unlock()
+		return true, s.err
+	case s.closed:
+		s.mu.Unlock()
+		return true, errSinkClosed
+	case s.flushing || s.closing || len(s.buf) > 0:
+		s.mu.Unlock()
+		return false, nil
+	}
+	s.flushing = true
+	s.updateLocked()
+	s.mu.Unlock()
+
+	var err error
+	if len(b) > 0 {
+		err = safeCall(func() error { _, err := s.dst.Write(b); return err })
+	}
+	if err == nil && s.flush != nil {
+		err = safeCall(s.flush)
+	}
+
+	s.mu.Lock()
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	if s.err == nil && (s.flushReq || s.closing) {
+		// Asked for meanwhile (a shutdown from the host side): the
+		// goroutine takes over, still flushing.
+		s.g.goroutine(s.run)
+		s.mu.Unlock()
+		return true, err
+	}
+	s.flushing = false
+	if s.err != nil {
+		s.closing = false
+	}
+	s.updateLocked()
+	drained := s.drained
+	if !s.closing {
+		s.drained = nil
+	} else {
+		drained = nil
+	}
+	s.mu.Unlock()
+	if drained != nil {
+		drained()
+	}
+	return true, err
 }
 
 // whenDrained runs fn once nothing is buffered or being written: now, or
@@ -191,6 +266,17 @@ func (s *sink) whenDrained(fn func()) {
 // ready: the guest may write (or will learn of a failure).
 func (s *sink) ready() bool              { return s.sig.isSet() }
 func (s *sink) readyCh() <-chan struct{} { return s.sig.readyCh() }
+func (s *sink) watchSignal() *signal     { return &s.sig }
+
+// flushed is a waitable that is ready when everything the guest asked to
+// flush has been written (or the stream failed or closed).
+func (s *sink) flushed() waitable { return sinkFlushed{s} }
+
+type sinkFlushed struct{ s *sink }
+
+func (f sinkFlushed) ready() bool              { return f.s.done.isSet() }
+func (f sinkFlushed) readyCh() <-chan struct{} { return f.s.done.readyCh() }
+func (f sinkFlushed) watchSignal() *signal     { return &f.s.done }
 
 // idle reports whether nothing is buffered or in flight.
 func (s *sink) idle() bool {
@@ -212,9 +298,10 @@ func (s *sink) finish() bool {
 		return false
 	}
 	s.closing = true
-	if !s.flushing {
-		_ = s.startLocked()
+	if len(s.buf) > 0 {
+		s.flushReq = true
 	}
+	s.kickLocked()
 	return true
 }
 
@@ -224,9 +311,10 @@ func (s *sink) finish() bool {
 func (s *sink) detach() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.buf) > 0 && !s.flushing && !s.closed && s.err == nil {
-		_ = s.startLocked()
+	if len(s.buf) > 0 && !s.closed && s.err == nil {
+		s.flushReq = true
+		s.kickLocked()
 	}
 	s.closed = true
-	s.sig.update(true)
+	s.updateLocked()
 }

@@ -168,6 +168,7 @@ type tcpOptions struct {
 
 func (s *tcpSocket) ready() bool              { return s.state0() != tcpConnecting }
 func (s *tcpSocket) readyCh() <-chan struct{} { return s.done.readyCh() }
+func (s *tcpSocket) watchSignal() *signal     { return &s.done }
 
 func (s *tcpSocket) state0() tcpState {
 	s.mu.Lock()
@@ -377,6 +378,10 @@ func optSet(set func(*tcpOptions, uint64) errorCode, vt wapi.ValueType) func(c *
 
 func applyOptions(conn *net.TCPConn, o *tcpOptions) {
 	_ = conn.SetKeepAliveConfig(net.KeepAliveConfig{Enable: o.keepAlive, Idle: o.keepIdle, Interval: o.keepIntvl, Count: int(o.keepCount)})
+	applyBuffers(conn, o)
+}
+
+func applyBuffers(conn *net.TCPConn, o *tcpOptions) {
 	if o.setRecvBuf {
 		_ = conn.SetReadBuffer(int(o.recvBuf))
 	}
@@ -440,7 +445,8 @@ func startConnect(c *call, stack []uint64) {
 		if err == nil {
 			tc = &tcpConn{conn: conn.(*net.TCPConn)}
 			tc.refs.Store(1)
-			applyOptions(tc.conn, &opts)
+			// The dialer set keep-alive already; only buffer sizes remain.
+			applyBuffers(tc.conn, &opts)
 		}
 		g.observe(ConnEvent{Phase: PhaseConnect, Addr: dest, Duration: time.Since(start), Err: err})
 		s.mu.Lock()

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -168,7 +169,31 @@ func outWrite(c *call, stack []uint64, blocking bool) {
 		c.trap("blocking-write-and-flush of %d bytes; at most %d are accepted", n, maxBlockingWrite)
 	}
 	data := c.Bytes(ptr, n)
+	if blocking && writeDirect(c, out, ret, data) {
+		return
+	}
 	writeThen(c, out, ret, data, blocking)
+}
+
+// writeDirect does a blocking write straight from guest memory when the
+// stream is idle (see sink.writeNow); false when it must be queued. The
+// guest's call context ending releases the guest, which ends the write.
+func writeDirect(c *call, out *outStream, ret uint32, data []byte) bool {
+	stop := context.AfterFunc(c.Ctx, c.g.release)
+	done, err := out.s.writeNow(data)
+	stop()
+	if !done {
+		return false
+	}
+	if c.Ctx.Err() != nil || c.g.ctx.Err() != nil {
+		c.interrupted()
+	}
+	if err != nil {
+		streamErr(c, cabi.UnitArea, ret, err)
+		return true
+	}
+	unitOK(c, ret)
+	return true
 }
 
 func writeThen(c *call, out *outStream, ret uint32, data []byte, blocking bool) {
@@ -192,7 +217,7 @@ func finishFlush(c *call, out *outStream, ret uint32) {
 		streamErr(c, cabi.UnitArea, ret, err)
 		return
 	}
-	c.wait(out.s)
+	c.wait(out.s.flushed())
 	if _, err := out.s.checkWrite(); err != nil {
 		streamErr(c, cabi.UnitArea, ret, err)
 		return
@@ -295,7 +320,7 @@ func outSplice(c *call, stack []uint64, blocking bool) {
 			streamErr(c, a, ret, err)
 			return
 		}
-		c.wait(out.s)
+		c.wait(out.s.flushed())
 	}
 	v := c.Area(ret, a.Size, a.Align)
 	v[0] = 0

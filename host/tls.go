@@ -47,6 +47,7 @@ type future struct {
 
 func (f *future) ready() bool              { return f.done.isSet() }
 func (f *future) readyCh() <-chan struct{} { return f.done.readyCh() }
+func (f *future) watchSignal() *signal     { return &f.done }
 
 func (f *future) close() {
 	f.cancel()
@@ -175,35 +176,91 @@ func finishHandshake(c *call, stack []uint64) {
 	})
 }
 
+// abandonGrace is how long a handshake waits, after its deadline closed the
+// transport, for the provider to return before leaving it behind.
+const abandonGrace = 500 * time.Millisecond
+
 // handshake runs the provider under the guest's context with the handshake
-// timeout as a backstop; a provider that ignores ctx is unblocked by closing
-// its transport. A panicking provider fails the handshake, not the host.
-func (g *Guest) handshake(ctx context.Context, transport net.Conn, cfg *api.Config) (conn api.Conn, err error) {
+// timeout as a backstop. A provider that ignores ctx is unblocked by closing
+// its transport; one that ignores that too is abandoned after abandonGrace
+// (whatever it returns later is closed), so neither the guest's future nor
+// Guest.Close waits for it. A panicking provider fails the handshake, not
+// the host.
+func (g *Guest) handshake(ctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
+	name := g.s.provider.Name()
 	// A little later than the provider's own deadline, so that a provider
 	// that honours it reports the timeout itself.
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout()+min(time.Second, cfg.Timeout()/4))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { _ = transport.Close() })
-	defer func() {
-		if r := recover(); r != nil {
-			conn, err = nil, &api.Error{Kind: api.KindUnknown, Backend: g.s.provider.Name(), Err: fmt.Errorf("provider panicked: %v", r)}
-		}
-		if err == nil && conn == nil {
-			err = &api.Error{Kind: api.KindUnknown, Backend: g.s.provider.Name(), Err: fmt.Errorf("provider returned no connection and no error")}
-		}
-		if !stop() {
-			// The backstop closed the transport: whatever the provider
-			// returned, the cause is the deadline (or the guest closing).
-			if err == nil {
-				_ = conn.Close()
+
+	type outcome struct {
+		conn api.Conn
+		err  error
+	}
+	var (
+		mu        sync.Mutex
+		abandoned bool
+		done      = make(chan outcome, 1)
+	)
+	// Not under g.wg: a provider that never returns must not hold up Close.
+	go func() {
+		var o outcome
+		defer func() {
+			if r := recover(); r != nil {
+				o = outcome{err: &api.Error{Kind: api.KindUnknown, Backend: name, Err: fmt.Errorf("provider panicked: %v", r)}}
 			}
-			conn, err = nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
-		}
-		if err != nil {
-			conn, err = nil, api.Classify(err, g.s.provider.Name())
-		}
+			mu.Lock()
+			defer mu.Unlock()
+			if abandoned {
+				if o.conn != nil {
+					_ = safeCall(o.conn.Close)
+				}
+				return
+			}
+			done <- o
+		}()
+		o.conn, o.err = g.s.provider.Client(ctx, transport, cfg)
 	}()
-	return g.s.provider.Client(ctx, transport, cfg)
+
+	var o outcome
+	select {
+	case o = <-done:
+	case <-ctx.Done():
+		timer := time.NewTimer(abandonGrace)
+		select {
+		case o = <-done:
+			timer.Stop()
+		case <-timer.C:
+			mu.Lock()
+			select {
+			case o = <-done:
+			default:
+				abandoned = true
+			}
+			mu.Unlock()
+			if abandoned {
+				g.logger().Warn("wasitls: provider ignored its context and closed transport; handshake abandoned", "backend", name)
+				return nil, api.Classify(fmt.Errorf("%w (provider %s did not return)", ctx.Err(), name), name)
+			}
+		}
+	}
+	conn, err := o.conn, o.err
+	if err == nil && conn == nil {
+		err = &api.Error{Kind: api.KindUnknown, Backend: name, Err: fmt.Errorf("provider returned no connection and no error")}
+	}
+	if !stop() {
+		// The backstop closed the transport: whatever the provider
+		// returned, the cause is the deadline (or the guest closing).
+		if err == nil {
+			_ = safeCall(conn.Close)
+		}
+		conn, err = nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	if err != nil {
+		return nil, api.Classify(err, name)
+	}
+	return conn, nil
 }
 
 // complete records the handshake's outcome.
@@ -378,7 +435,7 @@ func (s *streamConn) Write(p []byte) (int, error) {
 	if err := s.out.s.startFlush(); err != nil {
 		return 0, err
 	}
-	if err := s.block(s.out.s, true); err != nil {
+	if err := s.block(s.out.s.flushed(), true); err != nil {
 		return 0, err
 	}
 	if _, err := s.out.s.checkWrite(); err != nil {

@@ -53,6 +53,7 @@ const usageText = `usage:
   wasitls run [flags] GUEST.wasm [guest args]   run a guest (wasitls run -h for flags)
   wasitls backends                              list compiled-in backends and fingerprints
   wasitls demo [-backend NAME] [-v]             fetch a page from a loopback HTTPS server with every backend
+  wasitls bench [-quick] [-json]                guest TLS next to native crypto/tls: throughput, handshakes, memory
 `
 
 func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -69,6 +70,8 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		err = backendsCommand(args[1:], stdout)
 	case "demo":
 		code, err = demoCommand(ctx, args[1:], stdout, stderr)
+	case "bench":
+		code, err = benchCommand(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return 0

@@ -13,6 +13,9 @@
 //		data := cabi.TakeBytes(ret.U32(4), ret.U32(8))
 //	}
 //
+// A binding that reads into a caller's buffer lends it (Lend, EndLend): the
+// next cabi_realloc that fits returns the buffer itself.
+//
 // Memory handed to the host is always on the Go heap: escape analysis moves
 // anything whose address reaches a //go:wasmimport function there, and the
 // Go collector does not move heap objects.
@@ -51,6 +54,44 @@ func TakeBytes(ptr, n uint32) []byte {
 		panic("cabi: host returned a list longer than its allocation")
 	}
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(block))), n)
+}
+
+// lent is a caller's buffer that the next cabi_realloc hands out instead of
+// a fresh block (see Lend); lentPtr is its address once handed out.
+var (
+	lent    []byte
+	lentPtr uint32
+)
+
+// Lend makes the next cabi_realloc(0, 0, align, n) with n <= len(b) return
+// b's own address, so that a host returning a list<u8> writes it straight
+// into b: no allocation and no copy in the guest. Call EndLend right after
+// the import returns. Only one buffer is lent at a time (the guest is
+// single-threaded; the host allocates a read's list once).
+func Lend(b []byte) {
+	lent, lentPtr = b, 0
+}
+
+// EndLend ends a Lend and returns the address cabi_realloc handed out from
+// the lent buffer (0 if it did not use it).
+func EndLend() uint32 {
+	p := lentPtr
+	lent, lentPtr = nil, 0
+	return p
+}
+
+// takeLent returns the lent buffer's address for an allocation of size
+// bytes at align, if it fits; the buffer is used at most once.
+func takeLent(oldPtr, align, size uint32) (uint32, bool) {
+	if lent == nil || oldPtr != 0 || size == 0 || uint64(size) > uint64(len(lent)) {
+		return 0, false
+	}
+	p := uint32(uintptr(unsafe.Pointer(unsafe.SliceData(lent))))
+	if align == 0 || p%align != 0 {
+		return 0, false
+	}
+	lent, lentPtr = nil, p
+	return p, true
 }
 
 // TakeString is TakeBytes for strings.

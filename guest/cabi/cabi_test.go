@@ -76,3 +76,28 @@ func TestAreaReadsLittleEndian(t *testing.T) {
 		t.Fatalf("decoded %x %x %x %x", a.U8(0), a.U16(1), a.U32(4), a.U64(8))
 	}
 }
+
+func TestLendHandsOutTheBufferOnce(t *testing.T) {
+	buf := make([]byte, 64)
+	Lend(buf)
+	if _, ok := takeLent(0, 1, 65); ok {
+		t.Fatal("a 65-byte allocation used a 64-byte lent buffer")
+	}
+	p, ok := takeLent(0, 1, 10)
+	if !ok || p != uint32(uintptr(unsafe.Pointer(&buf[0]))) {
+		t.Fatalf("takeLent = %#x, %v; want the buffer's address", p, ok)
+	}
+	if _, ok := takeLent(0, 1, 10); ok {
+		t.Fatal("the lent buffer was handed out twice")
+	}
+	if got := EndLend(); got != p {
+		t.Fatalf("EndLend = %#x, want %#x", got, p)
+	}
+	Lend(buf)
+	if got := EndLend(); got != 0 {
+		t.Fatalf("EndLend after an unused Lend = %#x, want 0", got)
+	}
+	if _, ok := takeLent(0, 1, 1); ok {
+		t.Fatal("takeLent used a buffer after EndLend")
+	}
+}

@@ -13,6 +13,9 @@ func realloc(oldPtr, oldSize, align, newSize uint32) uint32 {
 		// returning a misaligned block the host would write past.
 		panic("cabi_realloc: alignment above 8 is not supported")
 	}
+	if p, ok := takeLent(oldPtr, align, newSize); ok {
+		return p
+	}
 	words := (uint64(newSize) + 7) / 8
 	if words == 0 {
 		words = 1 // a distinct, non-zero address even for empty blocks

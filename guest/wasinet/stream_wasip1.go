@@ -41,7 +41,8 @@ type duplex struct {
 	rdl, wdl     deadline
 	closed       bool
 	ahead        bool   // reads may be buffered ahead
-	rbuf         []byte // read ahead, not yet returned
+	rbuf         []byte // read ahead, not yet returned (a part of abuf)
+	abuf         []byte // read-ahead buffer, allocated on first use
 	laddr, raddr net.Addr
 	netw         string
 }
@@ -91,11 +92,18 @@ func (d *duplex) read(b []byte) (int, error) {
 			d.mu.Unlock()
 			return 0, d.opError("read", os.ErrDeadlineExceeded)
 		}
-		want := min(len(b), maxRead)
-		if d.ahead && want < readAhead {
-			want = readAhead
+		// The host writes straight into the destination: b itself, or for
+		// a small read of a stream that may be buffered ahead, the
+		// connection's own read-ahead buffer (reused, never reallocated).
+		dst := b[:min(len(b), maxRead)]
+		small := d.ahead && len(dst) < readAhead
+		if small {
+			if d.abuf == nil {
+				d.abuf = make([]byte, readAhead)
+			}
+			dst = d.abuf
 		}
-		data, err := d.in.Read(uint64(want))
+		k, err := d.in.ReadInto(dst)
 		if err != nil {
 			d.mu.Unlock()
 			err = streamErr(err)
@@ -104,10 +112,11 @@ func (d *duplex) read(b []byte) (int, error) {
 			}
 			return 0, d.opError("read", err)
 		}
-		if len(data) > 0 {
-			n := copy(b, data)
-			if n < len(data) {
-				d.rbuf = data[n:]
+		if k > 0 {
+			n := k
+			if small {
+				n = copy(b, dst[:k])
+				d.rbuf = dst[n:k]
 			}
 			d.mu.Unlock()
 			return n, nil
@@ -160,8 +169,9 @@ func (d *duplex) write(b []byte) (int, error) {
 		chunk := b[written:][:min(uint64(len(b)-written), budget)]
 		err = d.out.Write(chunk)
 		if err == nil {
-			// The host sends only on flush; check-write reports 0 until the
-			// flush is done, which paces the next chunk.
+			// The host sends on flush; while a flush is going out,
+			// check-write grants the next chunk, and reports 0 once the
+			// host holds as much as it buffers, which paces the writes.
 			err = d.out.Flush()
 		}
 		d.mu.Unlock()
@@ -182,8 +192,9 @@ func writeErr(err error) error {
 	return err
 }
 
-// drain waits (bounded) until what was written has been flushed, or the
-// stream failed. Called with mu not held, by the one goroutine that owns
+// drain waits (bounded) until check-write grants bytes again, or the
+// stream failed or closed: after close-output, that is once close_notify is
+// out. (Bytes written to a plain stream are sent even after its drop.) Called with mu not held, by the one goroutine that owns
 // the handles (closed is set or the streams are being handed on).
 func (d *duplex) drain(limit time.Duration) {
 	var dl deadline

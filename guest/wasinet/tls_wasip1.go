@@ -67,7 +67,13 @@ func ClientContext(ctx context.Context, conn net.Conn, serverName string) (*TLSC
 		c.Close()
 		return nil, opErr(errors.New("wasinet: plaintext data is buffered past the point of the TLS upgrade"))
 	}
-	c.drain(closeFlushTimeout) // what was written in plaintext goes first
+	// What was written in plaintext goes first, and completely: a host
+	// whose streams are idle can hand the socket itself to TLS. (check-write
+	// may grant more while earlier bytes are still going out, so drain is
+	// not enough here; plaintext before an upgrade is a few bytes.)
+	if err := c.out.BlockingFlush(); err != nil {
+		_ = streamErr(err)
+	}
 	c.dropPollables()
 	in, out := c.in, c.out
 	c.in, c.out = 0, 0

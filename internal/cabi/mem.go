@@ -30,6 +30,18 @@ type Mem struct {
 	Ctx context.Context
 	Mod api.Module
 	Fn  string
+	// Funcs lends the guest's cabi_realloc for the call; nil looks it up
+	// each time (wazero makes a new call engine, with its own stack, per
+	// lookup: an allocation of some 10 KiB for every returned list).
+	Funcs FuncCache
+}
+
+// FuncCache keeps a module's exported cabi_realloc between calls. Get may
+// return nil (the module exports none); Put takes back a function that
+// completed normally.
+type FuncCache interface {
+	Get(mod api.Module) api.Function
+	Put(f api.Function)
 }
 
 func (m *Mem) memory() api.Memory {
@@ -92,13 +104,21 @@ func (m *Mem) Alloc(align, size uint32) uint32 {
 		// guests recognise it as "nothing allocated".
 		return 0
 	}
-	fn := m.Mod.ExportedFunction("cabi_realloc")
+	var fn api.Function
+	if m.Funcs != nil {
+		fn = m.Funcs.Get(m.Mod)
+	} else {
+		fn = m.Mod.ExportedFunction("cabi_realloc")
+	}
 	if fn == nil {
 		Trapf(m.Fn, "the guest exports no cabi_realloc")
 	}
 	stack := [4]uint64{0, 0, uint64(align), uint64(size)}
 	if err := fn.CallWithStack(m.Ctx, stack[:]); err != nil {
 		panic(fmt.Errorf("wasitls: %s: cabi_realloc(%d): %w", m.Fn, size, err))
+	}
+	if m.Funcs != nil {
+		m.Funcs.Put(fn)
 	}
 	p := api.DecodeU32(stack[0])
 	if p%align != 0 {

@@ -127,6 +127,38 @@ func (s InputStream) BlockingRead(n uint64) ([]byte, error) {
 	return listResult(&ret)
 }
 
+// ReadInto is Read into b: it asks for up to len(b) bytes and lends b to
+// cabi_realloc, so the host writes the bytes straight into b (no allocation,
+// no copy). It may return 0 bytes.
+func (s InputStream) ReadInto(b []byte) (int, error) {
+	var ret cabi.Area
+	cabi.Lend(b)
+	read(uint32(s), uint64(len(b)), ret.Ptr())
+	return intoResult(&ret, b)
+}
+
+// BlockingReadInto is ReadInto that waits for at least one byte or the end.
+func (s InputStream) BlockingReadInto(b []byte) (int, error) {
+	var ret cabi.Area
+	cabi.Lend(b)
+	blockingRead(uint32(s), uint64(len(b)), ret.Ptr())
+	return intoResult(&ret, b)
+}
+
+// intoResult decodes a read's result<list<u8>, stream-error> for ReadInto:
+// the list is in b already, or (a host that allocated elsewhere) is copied.
+func intoResult(ret *cabi.Area, b []byte) (int, error) {
+	lentAt := cabi.EndLend()
+	if ret.U8(0) != 0 {
+		return 0, streamError(ret, 4)
+	}
+	ptr, n := ret.U32(4), ret.U32(8)
+	if ptr != 0 && ptr == lentAt {
+		return int(n), nil
+	}
+	return copy(b, cabi.TakeBytes(ptr, n)), nil
+}
+
 // Skip discards up to n available bytes and returns how many it discarded.
 func (s InputStream) Skip(n uint64) (uint64, error) {
 	var ret cabi.Area

@@ -300,16 +300,18 @@ func tlsRead(host string, port uint16, serverName string) {
 	if err != nil {
 		gutil.Fail(err)
 	}
+	// One buffer for the whole download: the host writes into it.
+	buf := make([]byte, 256<<10)
 	var total int
 	for {
-		b, err := tin.BlockingRead(256 << 10)
+		n, err := tin.BlockingReadInto(buf)
 		if errors.Is(err, streams.ErrClosed) {
 			break
 		}
 		if err != nil {
 			gutil.Fail(err)
 		}
-		total += len(b)
+		total += n
 	}
 	fmt.Printf("read %d\n", total)
 	gutil.CloseOutput(conn, tout)

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+)
+
+// TestBenchJSON runs a miniature `wasitls bench -json` (tiny sizes, few
+// connections, one backend) and checks the report's shape and that every
+// figure was measured. It asserts no speed: that is what the bench is for.
+func TestBenchJSON(t *testing.T) {
+	wasm := filepath.Join(t.TempDir(), "benchguest.wasm")
+	if err := os.WriteFile(wasm, guestbuild.Build(t, "./cmd/wasitls/benchguest"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"bench", "-json", "-guest", wasm, "-size", "2MiB", "-reps", "1", "-conns", "100",
+		"-guests", "5", "-handshakes", "3", "-backends", "stdtls"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	for _, k := range []string{"throughput_ratio_download", "throughput_ratio_upload", "handshake_ratio",
+		"bytes_per_idle_conn_host", "bytes_per_idle_conn_native"} {
+		v, ok := raw[k].(float64)
+		if !ok || v <= 0 {
+			t.Errorf("%s = %v, want a positive number", k, raw[k])
+		}
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Cipher != "TLS_AES_128_GCM_SHA256" {
+		t.Errorf("cipher suite %q, want TLS_AES_128_GCM_SHA256", rep.Cipher)
+	}
+	if rep.IdleConns != 100 || rep.SizeBytes != 2<<20 || len(rep.Download.GuestRuns) != 1 || len(rep.Upload.NativeRuns) != 1 {
+		t.Errorf("report does not reflect the flags: %+v", rep)
+	}
+	if len(rep.Backends) != 1 || rep.Backends[0].Name != "stdtls" {
+		t.Fatalf("backends %+v, want stdtls only", rep.Backends)
+	}
+	b := rep.Backends[0]
+	c := b.Concurrent
+	for name, v := range map[string]float64{
+		"sequential guest": b.Sequential.Guest, "sequential native": b.Sequential.Native,
+		"sequential-open guest": b.SequentialOpen.Guest, "sequential-open native": b.SequentialOpen.Native,
+		"concurrent guest": c.Guest, "concurrent native": c.Native,
+		"guest p50": c.GuestP50ms, "guest p99": c.GuestP99ms, "native p50": c.NativeP50ms, "native p99": c.NativeP99ms,
+		"download guest": rep.Download.GuestMBps, "upload native": rep.Upload.NativeMBps,
+	} {
+		if v <= 0 {
+			t.Errorf("%s = %v, want > 0", name, v)
+		}
+	}
+	if c.GuestP99ms < c.GuestP50ms || c.NativeP99ms < c.NativeP50ms {
+		t.Errorf("p99 below p50: %+v", c)
+	}
+}
+
+func TestBenchFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "-size", "lots"},
+		{"bench", "-guests", "5", "-conns", "2"},
+		{"bench", "-backends", "nosuch"},
+		{"bench", "extra"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", args, code, exitUsage, errb.String())
+		}
+	}
+}
