@@ -1,0 +1,249 @@
+package fuzzhost
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"go.uber.org/goleak"
+
+	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/conformance/pki"
+	"github.com/wasitls/wasitls/host"
+	"github.com/wasitls/wasitls/internal/rawguest"
+)
+
+func TestMain(m *testing.M) {
+	// Warm up the network poller's descriptors before any baseline.
+	if ln, err := net.Listen("tcp4", "127.0.0.1:0"); err == nil {
+		ln.Close()
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func openFDs() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// server is a loopback listener whose connections are served by fn; Idle
+// waits until every connection it accepted has ended.
+type server struct {
+	ln   net.Listener
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	live map[net.Conn]struct{}
+	seen map[string]bool // remote addresses accepted, for barriers
+	idle *sync.Cond
+}
+
+func newServer(t testing.TB, network, addr string, fn func(net.Conn)) *server {
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{ln: ln, live: map[net.Conn]struct{}{}, seen: map[string]bool{}}
+	s.idle = sync.NewCond(&s.mu)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.live[c] = struct{}{}
+			s.seen[c.RemoteAddr().String()] = true
+			s.idle.Broadcast()
+			s.mu.Unlock()
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				fn(c)
+				c.Close()
+				s.mu.Lock()
+				delete(s.live, c)
+				s.idle.Broadcast()
+				s.mu.Unlock()
+			}()
+		}
+	}()
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *server) addr() netip.AddrPort { return s.ln.Addr().(*net.TCPAddr).AddrPort() }
+
+// waitIdle waits until every connection made so far was accepted and has
+// ended (the clients went away), or d passed; it reports whether the server
+// is idle. A barrier connection, accepted after every earlier one (the
+// listen queue is FIFO), shows that none is still waiting to be accepted.
+func (s *server) waitIdle(d time.Duration) bool {
+	timer := time.AfterFunc(d, func() { s.mu.Lock(); s.idle.Broadcast(); s.mu.Unlock() })
+	defer timer.Stop()
+	deadline := time.Now().Add(d)
+	barrier, err := net.Dial(s.ln.Addr().Network(), s.ln.Addr().String())
+	if err != nil {
+		return false
+	}
+	me := barrier.LocalAddr().String()
+	s.mu.Lock()
+	for !s.seen[me] && time.Now().Before(deadline) {
+		s.idle.Wait()
+	}
+	s.seen = map[string]bool{}
+	s.mu.Unlock()
+	barrier.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.live) > 0 && time.Now().Before(deadline) {
+		s.idle.Wait()
+	}
+	return len(s.live) == 0
+}
+
+func (s *server) close() {
+	s.ln.Close()
+	s.mu.Lock()
+	for c := range s.live {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// tlsEcho serves TLS and echoes plaintext until the client closes.
+func tlsEcho(cfg *tls.Config) func(net.Conn) {
+	return func(c net.Conn) {
+		tc := tls.Server(c, cfg)
+		_ = tc.SetDeadline(time.Now().Add(20 * time.Second))
+		if tc.Handshake() != nil {
+			return
+		}
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := tc.Read(buf)
+			if n > 0 {
+				if _, werr := tc.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				_ = tc.CloseWrite()
+				return
+			}
+		}
+	}
+}
+
+// silent reads until the client goes away and never answers.
+func silent(c net.Conn) { _, _ = io.Copy(io.Discard, c) }
+
+// fixture is a runtime, a host and servers shared by a test.
+type fixture struct {
+	ctx    context.Context
+	r      wazero.Runtime
+	h      *host.Host
+	cm     wazero.CompiledModule
+	pki    *pki.PKI
+	echo   *server // TLS echo, certificate for localhost / 127.0.0.1 / ::1
+	echo6  *server // the same on [::1]
+	quiet  *server // never answers
+	policy host.Policy
+}
+
+func newFixture(t testing.TB, opts ...host.Option) *fixture {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	t.Cleanup(func() { _ = r.Close(ctx) })
+	h := host.New(r, append([]host.Option{host.WithProvider(stdtls.Provider{})}, opts...)...)
+	t.Cleanup(func() { _ = h.Close(ctx) })
+	cm, err := rawguest.Compile(ctx, r, "0.2.6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pki.New(t)
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}}
+	f := &fixture{ctx: ctx, r: r, h: h, cm: cm, pki: p,
+		echo:  newServer(t, "tcp4", "127.0.0.1:0", tlsEcho(cfg)),
+		quiet: newServer(t, "tcp4", "127.0.0.1:0", silent),
+	}
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		ln.Close()
+		f.echo6 = newServer(t, "tcp6", "[::1]:0", tlsEcho(cfg))
+	}
+	f.policy = host.Policy{Allow: []string{"127.0.0.1:*", "[::1]:*", "localhost:*"}, NameLookup: true, RootCAs: p.Roots, HandshakeTimeout: 2 * time.Second}
+	return f
+}
+
+// guest instantiates a raw guest with the fixture's policy changed by mod.
+func (f *fixture) guest(t testing.TB, ctx context.Context, mod func(*host.Policy), opts ...host.Option) *rawguest.Guest {
+	t.Helper()
+	pol := f.policy
+	if mod != nil {
+		mod(&pol)
+	}
+	x, err := rawguest.New(ctx, f.h, f.cm, append([]host.Option{host.WithPolicy(&pol)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = x.Close(context.Background()) })
+	return x
+}
+
+// must fails the test on err.
+func must[T any](t testing.TB, v T, err error) T {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// dialTLS connects and handshakes with name; it returns the connection's
+// handles or fails the test.
+func dialTLS(t testing.TB, x *rawguest.Guest, dest netip.AddrPort, name string) (sock, conn, tin, tout uint32) {
+	t.Helper()
+	sock, in, out, err := x.Connect(dest)
+	if err != nil {
+		t.Fatalf("connect %s: %v", dest, err)
+	}
+	conn, tin, tout, err = x.Handshake(name, in, out)
+	if err != nil {
+		t.Fatalf("handshake %s: %v", dest, err)
+	}
+	return sock, conn, tin, tout
+}
+
+// settle checks that nothing the guests held is left: no guest, and the
+// servers' connections ended.
+func (f *fixture) settle(t testing.TB) {
+	t.Helper()
+	if n := f.h.Guests(); n != 0 {
+		t.Errorf("%d guests still open", n)
+	}
+	for _, s := range []*server{f.echo, f.echo6, f.quiet} {
+		if s != nil && !s.waitIdle(10*time.Second) {
+			t.Errorf("server %s still has connections 10 s after the guests closed", s.addr())
+		}
+	}
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return fmt.Sprint(err)
+}

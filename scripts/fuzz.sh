@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for a bounded time, one after the other (go test
+# -fuzz takes one target per run). FUZZTIME (default 30s) is per target.
+# Seed corpora live in testdata/fuzz/<Target>/ next to each test; a failing
+# input is written there too, so a failure leaves a file to commit.
+#
+#   scripts/fuzz.sh            # every target, 30 s each
+#   FUZZTIME=5m scripts/fuzz.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${FUZZTIME:-30s}
+
+targets=(
+  "FuzzHostCalls ./internal/fuzzhost"       # random host-call sequences through a generated guest
+  "FuzzLayouts ./internal/cabi"             # canonical-ABI layouts and encoder/decoder round trips
+  "FuzzServerMutation ./internal/hostile"   # mutated server records against stdtls, utls and pq
+)
+
+for t in "${targets[@]}"; do
+  read -r name pkg <<<"$t"
+  echo "== fuzz $name ($pkg) for $fuzztime"
+  # -fuzzminimizetime bounds the minimization of new inputs, which
+  # otherwise does not count towards -fuzztime.
+  go test -run XXX -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s -parallel 2 "$pkg"
+done
