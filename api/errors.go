@@ -12,55 +12,33 @@ import (
 	"reflect"
 	"strings"
 	"syscall"
+
+	"github.com/wasitls/wasitls/internal/tlskind"
 )
 
-// Kind classifies why a connection failed.
-type Kind int
+// Kind classifies why a connection failed. Its names are what a guest sees
+// at the start of an io-error's debug string ("tls: name mismatch ..."), so
+// they do not change between releases; guest libraries parse them back.
+type Kind = tlskind.Kind
 
+// The kinds.
 const (
-	KindUnknown          Kind = iota // not classified
-	KindUnknownAuthority             // the chain does not lead to a trusted root
-	KindNameMismatch                 // the certificate is not valid for the server name
-	KindExpired                      // a certificate in the chain has expired
-	KindNotYetValid                  // a certificate in the chain is not valid yet
-	KindBadCertificate               // another certificate verification failure
-	KindPeerAlert                    // the peer sent a fatal alert (see Error.Alert)
-	KindProtocolVersion              // no protocol version both sides accept
-	KindProtocol                     // the peer broke the protocol (garbage, bad record, not TLS)
-	KindHandshakeTimeout             // the handshake did not finish in time
-	KindCanceled                     // the caller's context was canceled
-	KindTransport                    // the transport failed (reset, closed, unreachable)
-	KindPQRequired                   // a hybrid post-quantum group was required but not negotiated
-	KindPolicyDenied                 // the host's policy refused the connection
-	KindInvalidConfig                // the configuration (server name, versions, options) is invalid
+	KindUnknown          = tlskind.Unknown          // not classified
+	KindUnknownAuthority = tlskind.UnknownAuthority // the chain does not lead to a trusted root
+	KindNameMismatch     = tlskind.NameMismatch     // the certificate is not valid for the server name
+	KindExpired          = tlskind.Expired          // a certificate in the chain has expired
+	KindNotYetValid      = tlskind.NotYetValid      // a certificate in the chain is not valid yet
+	KindBadCertificate   = tlskind.BadCertificate   // another certificate verification failure
+	KindPeerAlert        = tlskind.PeerAlert        // the peer sent a fatal alert (see Error.Alert)
+	KindProtocolVersion  = tlskind.ProtocolVersion  // no protocol version both sides accept
+	KindProtocol         = tlskind.Protocol         // the peer broke the protocol (garbage, bad record, not TLS)
+	KindHandshakeTimeout = tlskind.HandshakeTimeout // the handshake did not finish in time
+	KindCanceled         = tlskind.Canceled         // the caller's context was canceled
+	KindTransport        = tlskind.Transport        // the transport failed (reset, closed, unreachable)
+	KindPQRequired       = tlskind.PQRequired       // a hybrid post-quantum group was required but not negotiated
+	KindPolicyDenied     = tlskind.PolicyDenied     // the host's policy refused the connection
+	KindInvalidConfig    = tlskind.InvalidConfig    // the configuration (server name, versions, options) is invalid
 )
-
-var kindNames = [...]string{
-	KindUnknown:          "handshake failure",
-	KindUnknownAuthority: "unknown authority",
-	KindNameMismatch:     "name mismatch",
-	KindExpired:          "certificate expired",
-	KindNotYetValid:      "certificate not yet valid",
-	KindBadCertificate:   "bad certificate",
-	KindPeerAlert:        "peer alert",
-	KindProtocolVersion:  "protocol version",
-	KindProtocol:         "protocol error",
-	KindHandshakeTimeout: "handshake timeout",
-	KindCanceled:         "canceled",
-	KindTransport:        "transport failure",
-	KindPQRequired:       "post-quantum key exchange required",
-	KindPolicyDenied:     "policy denied",
-	KindInvalidConfig:    "invalid configuration",
-}
-
-// String returns the kind's stable, human-readable name. Guests see it at the
-// start of an io-error's debug string, so it does not change between releases.
-func (k Kind) String() string {
-	if k >= 0 && int(k) < len(kindNames) {
-		return kindNames[k]
-	}
-	return fmt.Sprintf("kind(%d)", int(k))
-}
 
 // Error is a classified connection failure.
 type Error struct {
@@ -72,7 +50,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString("tls: ")
+	b.WriteString(tlskind.Prefix)
 	b.WriteString(e.Kind.String())
 	if e.Kind == KindPeerAlert {
 		fmt.Fprintf(&b, " %s (%d)", AlertName(e.Alert), e.Alert)

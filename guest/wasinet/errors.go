@@ -2,61 +2,35 @@ package wasinet
 
 import (
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/wasitls/wasitls/guest/sockets/network"
+	"github.com/wasitls/wasitls/internal/tlskind"
 )
 
 // Kind is why a TLS handshake failed, as far as the host's debug string
 // tells: the host names the classified cause first ("tls: name mismatch
-// [stdtls]: ..."). The names are the ones wasitls hosts use.
-type Kind int
+// [stdtls]: ..."). It is the same type as the host's api.Kind.
+type Kind = tlskind.Kind
 
 // The handshake failure kinds.
 const (
-	KindUnknown          Kind = iota // the debug string names no known cause
-	KindUnknownAuthority             // the chain does not lead to a root the host trusts
-	KindNameMismatch                 // the certificate is not valid for the server name
-	KindExpired                      // a certificate has expired
-	KindNotYetValid                  // a certificate is not valid yet
-	KindBadCertificate               // another certificate verification failure
-	KindPeerAlert                    // the server sent a fatal alert (HandshakeError.Alert)
-	KindProtocolVersion              // no protocol version both sides accept
-	KindProtocol                     // the server broke the protocol
-	KindHandshakeTimeout             // the host's handshake timeout fired
-	KindCanceled                     // the host canceled the handshake
-	KindTransport                    // the connection failed underneath
-	KindPQRequired                   // a post-quantum key exchange was required but not negotiated
-	KindPolicyDenied                 // the host's policy refused the connection
-	KindInvalidConfig                // the host refused the configuration (e.g. the server name)
+	KindUnknown          = tlskind.Unknown          // the debug string names no known cause
+	KindUnknownAuthority = tlskind.UnknownAuthority // the chain does not lead to a root the host trusts
+	KindNameMismatch     = tlskind.NameMismatch     // the certificate is not valid for the server name
+	KindExpired          = tlskind.Expired          // a certificate has expired
+	KindNotYetValid      = tlskind.NotYetValid      // a certificate is not valid yet
+	KindBadCertificate   = tlskind.BadCertificate   // another certificate verification failure
+	KindPeerAlert        = tlskind.PeerAlert        // the server sent a fatal alert (HandshakeError.Alert)
+	KindProtocolVersion  = tlskind.ProtocolVersion  // no protocol version both sides accept
+	KindProtocol         = tlskind.Protocol         // the server broke the protocol
+	KindHandshakeTimeout = tlskind.HandshakeTimeout // the host's handshake timeout fired
+	KindCanceled         = tlskind.Canceled         // the host canceled the handshake
+	KindTransport        = tlskind.Transport        // the connection failed underneath
+	KindPQRequired       = tlskind.PQRequired       // a post-quantum key exchange was required but not negotiated
+	KindPolicyDenied     = tlskind.PolicyDenied     // the host's policy refused the connection
+	KindInvalidConfig    = tlskind.InvalidConfig    // the host refused the configuration (e.g. the server name)
 )
-
-// kindNames are the prefixes a host's debug string starts with, after "tls: ".
-var kindNames = [...]string{
-	KindUnknown:          "handshake failure",
-	KindUnknownAuthority: "unknown authority",
-	KindNameMismatch:     "name mismatch",
-	KindExpired:          "certificate expired",
-	KindNotYetValid:      "certificate not yet valid",
-	KindBadCertificate:   "bad certificate",
-	KindPeerAlert:        "peer alert",
-	KindProtocolVersion:  "protocol version",
-	KindProtocol:         "protocol error",
-	KindHandshakeTimeout: "handshake timeout",
-	KindCanceled:         "canceled",
-	KindTransport:        "transport failure",
-	KindPQRequired:       "post-quantum key exchange required",
-	KindPolicyDenied:     "policy denied",
-	KindInvalidConfig:    "invalid configuration",
-}
-
-func (k Kind) String() string {
-	if k >= 0 && int(k) < len(kindNames) {
-		return kindNames[k]
-	}
-	return "kind(" + strconv.Itoa(int(k)) + ")"
-}
 
 // HandshakeError is a TLS handshake the host reported as failed. Debug is
 // the host's io-error debug string, verbatim; Kind is derived from its
@@ -99,37 +73,8 @@ var (
 
 // ParseHandshakeError builds a HandshakeError from a host's debug string.
 func ParseHandshakeError(serverName, debug string) *HandshakeError {
-	e := &HandshakeError{ServerName: serverName, Debug: debug}
-	rest, ok := strings.CutPrefix(debug, "tls: ")
-	if !ok {
-		return e
-	}
-	// Longest name first, so that a name that prefixes another cannot win.
-	best := -1
-	for k, name := range kindNames {
-		if strings.HasPrefix(rest, name) && (best < 0 || len(name) > len(kindNames[best])) {
-			// The name must end at a word boundary: "canceled" must not
-			// match "canceledX".
-			if len(rest) == len(name) || strings.ContainsRune(" :[(", rune(rest[len(name)])) {
-				best = k
-			}
-		}
-	}
-	if best < 0 {
-		return e
-	}
-	e.Kind = Kind(best)
-	if e.Kind == KindPeerAlert {
-		// "peer alert <name> (<code>)"
-		if i := strings.IndexByte(rest, '('); i >= 0 {
-			if j := strings.IndexByte(rest[i:], ')'); j > 0 {
-				if v, err := strconv.ParseUint(rest[i+1:i+j], 10, 8); err == nil {
-					e.Alert = uint8(v)
-				}
-			}
-		}
-	}
-	return e
+	k, alert, _ := tlskind.Parse(debug)
+	return &HandshakeError{ServerName: serverName, Kind: k, Alert: alert, Debug: debug}
 }
 
 // SocketError is a wasi-sockets error code. It unwraps to the matching

@@ -21,6 +21,7 @@ import (
 	"github.com/wasitls/wasitls/conformance"
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guesttest"
+	"github.com/wasitls/wasitls/internal/tlskind"
 )
 
 // relayDialer is a conformance.Dialer that runs every connection through a
@@ -290,21 +291,9 @@ func guestError(msg string) error {
 		}
 		return e
 	}
-	if rest, ok := strings.CutPrefix(msg, "tls: "); ok {
-		best := ""
-		for k := api.Kind(0); !strings.HasPrefix(k.String(), "kind("); k++ {
-			if name := k.String(); strings.HasPrefix(rest, name) && len(name) > len(best) {
-				best, e.Kind = name, k
-			}
-		}
-		rest = rest[len(best):]
-		if e.Kind == api.KindPeerAlert {
-			if i, j := strings.Index(rest, "("), strings.Index(rest, ")"); i >= 0 && j > i {
-				if a, err := strconv.Atoi(rest[i+1 : j]); err == nil {
-					e.Alert = uint8(a)
-				}
-			}
-		}
+	if k, alert, ok := tlskind.Parse(msg); ok {
+		e.Kind, e.Alert = k, alert
+		rest := strings.TrimPrefix(msg, tlskind.Prefix+k.String())
 		if i, j := strings.Index(rest, "["), strings.Index(rest, "]"); i >= 0 && j > i && !strings.Contains(rest[:i], ":") {
 			e.Backend = rest[i+1 : j]
 		}
