@@ -10,12 +10,8 @@ package stdtls
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
-	"io"
 	"net"
-	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/wasitls/wasitls/api"
@@ -87,7 +83,7 @@ func (Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Config)
 func Handshake(ctx context.Context, transport net.Conn, tc *tls.Config, timeout time.Duration, backend, fingerprint string) (*Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	raw := &eofConn{Conn: transport}
+	raw := &api.EOFWatch{Conn: transport}
 	c := tls.Client(raw, tc)
 	if err := c.HandshakeContext(ctx); err != nil {
 		// Prefer the context's verdict: crypto/tls reports a canceled
@@ -100,28 +96,12 @@ func Handshake(ctx context.Context, transport net.Conn, tc *tls.Config, timeout 
 	return &Conn{Conn: c, raw: raw, backend: backend, fingerprint: fingerprint}, nil
 }
 
-// eofConn records whether the transport reported end of stream. crypto/tls
-// turns a TCP close at a record boundary into a clean io.EOF even without
-// close_notify; this flag lets Conn.Read tell that truncation apart.
-type eofConn struct {
-	net.Conn
-	eof atomic.Bool
-}
-
-func (c *eofConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if errors.Is(err, io.EOF) {
-		c.eof.Store(true)
-	}
-	return n, err
-}
-
 // Conn is an established crypto/tls connection. Read and Write return
 // classified *api.Error values, except io.EOF after the peer's close_notify
 // and deadline errors, which stay as net.Conn callers expect them.
 type Conn struct {
 	*tls.Conn
-	raw         *eofConn
+	raw         *api.EOFWatch
 	backend     string
 	fingerprint string
 }
@@ -146,17 +126,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 func (c *Conn) classify(err error) error {
-	switch {
-	case err == io.EOF:
-		if c.raw != nil && c.raw.eof.Load() {
-			return &api.Error{Kind: api.KindTransport, Backend: c.backend,
-				Err: fmt.Errorf("connection closed without close_notify (truncated): %w", io.ErrUnexpectedEOF)}
-		}
-		return io.EOF
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return err
-	}
-	return api.Classify(err, c.backend)
+	return api.ConnError(err, c.raw != nil && c.raw.Ended(), c.backend, func(err error) error { return api.Classify(err, c.backend) })
 }
 
 // NetConn returns the transport passed to Client.

@@ -2,11 +2,7 @@ package utls
 
 import (
 	stdtls "crypto/tls"
-	"errors"
-	"fmt"
-	"io"
 	"net"
-	"os"
 
 	tls "github.com/refraction-networking/utls"
 
@@ -63,17 +59,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 func (c *Conn) classify(err error) error {
-	switch {
-	case err == io.EOF:
-		if c.transport.eof.Load() {
-			return &api.Error{Kind: api.KindTransport, Backend: Name,
-				Err: fmt.Errorf("connection closed without close_notify (truncated): %w", io.ErrUnexpectedEOF)}
-		}
-		return io.EOF
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return err
-	}
-	return classify(err)
+	return api.ConnError(err, c.transport.Ended(), Name, classify)
 }
 
 // NetConn returns the transport passed to Client.

@@ -2,11 +2,9 @@ package utls
 
 import (
 	"bytes"
-	"errors"
-	"io"
-	"net"
 	"sync"
-	"sync/atomic"
+
+	"github.com/wasitls/wasitls/api"
 )
 
 // helloRetryRandom is the ServerHello.random that marks a HelloRetryRequest
@@ -35,8 +33,7 @@ const (
 // ServerKeyExchange's named group. It stops looking at the first encrypted
 // record, so the cost after the handshake is one flag check per Read.
 type sniffConn struct {
-	net.Conn
-	eof atomic.Bool
+	api.EOFWatch
 
 	mu      sync.Mutex
 	done    bool
@@ -48,10 +45,7 @@ type sniffConn struct {
 }
 
 func (t *sniffConn) Read(b []byte) (int, error) {
-	n, err := t.Conn.Read(b)
-	if errors.Is(err, io.EOF) {
-		t.eof.Store(true)
-	}
+	n, err := t.EOFWatch.Read(b)
 	if n > 0 {
 		t.mu.Lock()
 		if !t.done {

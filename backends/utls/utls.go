@@ -215,7 +215,7 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 		}
 	}()
 
-	raw := &sniffConn{Conn: transport}
+	raw := &sniffConn{EOFWatch: api.EOFWatch{Conn: transport}}
 	uconn, err := build(raw, tc, fp, minV, maxV, alpn)
 	if err != nil {
 		return nil, err
