@@ -49,7 +49,7 @@ func pumpState(p *pump) (ring bool, reading int8) {
 // ahead into a ring, and gives the ring back once the guest has drained it
 // and the transfer is over.
 func TestPumpHoldsNoRingWhileIdle(t *testing.T) {
-	g := &Guest{}
+	g := &Guest{quota: newQuota(DefaultMaxBufferedBytes)}
 	local, remote := net.Pipe()
 	p := newPump(g, local)
 	defer func() {
@@ -109,7 +109,7 @@ func (w *gateWriter) Write(b []byte) (int, error) {
 // what is written meanwhile goes out in one later Write; a blocking flush
 // waits for all of it.
 func TestSinkWritesWhileFlushing(t *testing.T) {
-	g := &Guest{}
+	g := &Guest{quota: newQuota(DefaultMaxBufferedBytes)}
 	w := &gateWriter{gate: make(chan struct{}), entered: make(chan struct{}, 8)}
 	s := newSink(g, w, nil, nil)
 	defer g.wg.Wait()
@@ -162,7 +162,7 @@ func TestSinkWritesWhileFlushing(t *testing.T) {
 
 // A blocking write on an idle stream is written by the caller itself.
 func TestSinkWriteNow(t *testing.T) {
-	g := &Guest{}
+	g := &Guest{quota: newQuota(DefaultMaxBufferedBytes)}
 	var out bytes.Buffer
 	flushed := 0
 	s := newSink(g, &out, func() error { flushed++; return nil }, nil)

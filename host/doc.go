@@ -35,11 +35,16 @@
 // string starts with the classified cause (see [api.Kind]), e.g.
 // "tls: name mismatch ...".
 //
+// Each guest is bounded by [Limits]: open handles, sockets, handshakes in
+// flight, and the bytes its stream buffers hold (reaching the last one is
+// backpressure, not an error: see Limits.BufferedBytes).
+//
 // The files follow the WIT: tls.go (wasi:tls/types), streams.go, poll.go and
 // ioerror.go (wasi:io), sockets.go and lookup.go (wasi:sockets), clocks.go
 // (wasi:clocks). Each declares its interface as one table of function
 // definitions (defs.go); table.go is the per-guest resource table; pump.go
-// and sink.go move bytes between connections and guest memory; policy.go and
+// and sink.go move bytes between connections and guest memory, within the
+// guest's buffered-bytes quota (quota.go); policy.go and
 // observer.go are the embedder's controls. Memory layouts come from
 // internal/cabi.
 package host

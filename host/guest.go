@@ -33,8 +33,12 @@ type Guest struct {
 	sessions tls.ClientSessionCache
 	reallocs reallocCache // the module's cabi_realloc, reused across calls
 
+	quota      *quota       // buffered bytes (Limits.BufferedBytes)
 	sockets    atomic.Int32 // open TCP sockets
 	handshakes atomic.Int32 // handshakes in flight
+	lazyDials  atomic.Int32 // connects not started yet (tcpSocket.dial)
+	workq      chan func()  // idle workers receive here (see work)
+	idle       atomic.Int32 // idle workers
 	hasMod     atomic.Bool  // mod is known
 
 	mu       sync.Mutex
@@ -42,6 +46,7 @@ type Guest struct {
 	mods     map[*iface]wapi.Module
 	compiled []wazero.CompiledModule
 	resolved map[netip.Addr][]string // names this guest looked up, by answer
+	dials    map[*tcpSocket]struct{} // connects not started yet
 	closed   bool
 	lingerID uint64
 	linger   map[uint64]func() // forced closes of connections still draining
@@ -52,8 +57,10 @@ func newGuest(h *Host, id uint64, s settings, pol *policy) *Guest {
 	return &Guest{
 		h: h, id: id, s: s, pol: pol,
 		table:    newTable(pol.limits.Handles),
+		quota:    newQuota(pol.limits.BufferedBytes),
 		ctx:      ctx,
 		cancel:   cancel,
+		workq:    make(chan func()),
 		sessions: tls.NewLRUClientSessionCache(64),
 		mods:     map[*iface]wapi.Module{},
 		resolved: map[netip.Addr][]string{},
@@ -92,6 +99,10 @@ func (g *Guest) Name() string {
 
 // Provider returns the guest's TLS backend.
 func (g *Guest) Provider() api.Provider { return g.s.provider }
+
+// BufferedBytes returns how many bytes the host holds (or has reserved)
+// for the guest in stream buffers; it never exceeds Limits.BufferedBytes.
+func (g *Guest) BufferedBytes() int { return int(g.quota.inUse()) }
 
 // OpenHandles returns how many resources the guest holds.
 func (g *Guest) OpenHandles() int { return g.table.count() }
@@ -133,10 +144,45 @@ func (discard) Enabled(context.Context, slog.Level) bool { return false }
 // goroutine runs fn in the background under the guest's wait group.
 func (g *Guest) goroutine(fn func()) {
 	g.wg.Add(1)
-	go func() {
+	g.work(func() {
 		defer g.wg.Done()
 		fn()
-	}()
+	})
+}
+
+// maxIdleWorkers bounds the goroutines a guest keeps waiting for work.
+const maxIdleWorkers = 2
+
+// work runs fn on an idle worker goroutine of the guest, or on a new one.
+// Workers are reused because their stacks have grown: a TLS handshake
+// needs tens of KiB of stack, which a fresh goroutine grows, copying it
+// several times, on every connection. Idle workers end with the guest.
+func (g *Guest) work(fn func()) {
+	select {
+	case g.workq <- fn:
+	default:
+		go g.worker(fn)
+	}
+}
+
+func (g *Guest) worker(fn func()) {
+	for {
+		fn()
+		if g.ctx == nil { // a bare Guest in a unit test
+			return
+		}
+		if g.idle.Add(1) > maxIdleWorkers {
+			g.idle.Add(-1)
+			return
+		}
+		select {
+		case fn = <-g.workq:
+			g.idle.Add(-1)
+		case <-g.ctx.Done():
+			g.idle.Add(-1)
+			return
+		}
+	}
 }
 
 // afterDrain runs fn when s has written everything it accepted. Until then

@@ -81,6 +81,21 @@ type Limits struct {
 	Handles    int // open handles of every kind (default 4096)
 	Sockets    int // open TCP sockets (default 64)
 	Handshakes int // TLS handshakes in flight (default 16)
+
+	// BufferedBytes bounds the bytes the host holds for the guest in its
+	// stream buffers, summed over all its streams (default 32 MiB, at least
+	// MinBufferedBytes): data read ahead from connections that the guest
+	// has not read yet, data written but not yet sent, and check-write
+	// grants not yet used. Reaching it is backpressure, not an error: input
+	// streams stop reading from their connections (their pollables are not
+	// ready until the guest reads something), and check-write grants 0
+	// until sends complete. blocking-write-and-flush still progresses: it
+	// writes straight from guest memory once earlier writes are out. A part
+	// of the quota (1 KiB per input stream being read, at most half) is
+	// kept for streams whose buffer the guest has emptied, so one stream's
+	// unread data does not starve a stream the guest waits on. See
+	// Guest.BufferedBytes.
+	BufferedBytes int
 }
 
 // Default limits.
@@ -88,6 +103,12 @@ const (
 	DefaultMaxHandles    = 4096
 	DefaultMaxSockets    = 64
 	DefaultMaxHandshakes = 16
+
+	DefaultMaxBufferedBytes = 32 << 20
+
+	// MinBufferedBytes is the smallest BufferedBytes; less is raised to it
+	// (one check-write budget plus room for reads).
+	MinBufferedBytes = 128 << 10
 )
 
 // pattern is a parsed destination pattern.
@@ -149,6 +170,10 @@ func compilePolicy(p *Policy) (*policy, error) {
 	if c.limits.Handshakes <= 0 {
 		c.limits.Handshakes = DefaultMaxHandshakes
 	}
+	if c.limits.BufferedBytes <= 0 {
+		c.limits.BufferedBytes = DefaultMaxBufferedBytes
+	}
+	c.limits.BufferedBytes = max(c.limits.BufferedBytes, MinBufferedBytes)
 	return c, nil
 }
 

@@ -183,6 +183,9 @@ func pollableReady(c *call, stack []uint64) {
 // pollableBlock: (self). Blocks until ready.
 func pollableBlock(c *call, stack []uint64) {
 	pl := c.get(wapi.DecodeU32(stack[0]), rPollable).(*pollable)
+	if s, ok := pl.w.(*tcpSocket); ok && s.dialInline(c) {
+		return
+	}
 	c.wait(pl.w)
 }
 
@@ -202,6 +205,7 @@ func pollList(c *call, stack []uint64) {
 	for i, h := range hs {
 		ws[i] = c.get(h, rPollable).(*pollable).w
 	}
+	c.g.kickDials()
 	var readyIdx []uint32
 	for {
 		readyIdx = readyIdx[:0]

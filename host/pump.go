@@ -48,6 +48,8 @@ type pump struct {
 	err     error
 	started bool
 	stopped bool
+	held    int64  // bytes counted against the guest's quota
+	pending int64  // of held: reserved for the read in progress
 	sig     signal // ready: data or error
 }
 
@@ -69,6 +71,7 @@ func (p *pump) startLocked() {
 		return
 	}
 	p.started = true
+	p.g.quota.pumpStarted()
 	p.g.goroutine(p.run)
 }
 
@@ -77,7 +80,6 @@ func (p *pump) bufferedLocked() uint64 { return uint64(p.hw-p.hr) + p.w - p.r }
 
 func (p *pump) run() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	for {
 		if p.hr == p.hw && p.hr != 0 {
 			p.hr, p.hw = 0, 0
@@ -89,33 +91,61 @@ func (p *pump) run() {
 		toHead := !p.bulk && p.w == p.r && p.hw < headSize
 		if p.stopped || p.err != nil {
 			p.reading = readNone
+			var drop int64
+			if p.stopped {
+				drop, p.held = p.held, 0
+			}
+			p.mu.Unlock()
+			p.g.quota.pumpStopped()
+			p.g.quota.release(drop)
 			return
 		}
 		if !toRing && !toHead {
 			p.space.Wait()
 			continue
 		}
+		n := headSize - p.hw
+		start := int(p.w % pumpSize)
+		if toRing {
+			n = min(pumpSize-start, pumpSize-int(p.w-p.r))
+		}
+		// The guest's buffered-bytes quota: read only what it still
+		// allows, or wait (wake) until the guest reads something. A
+		// stream with nothing buffered may always read into its head.
+		got := p.g.quota.reserve(int64(n), p, !toRing)
+		if got == 0 && toRing && p.bufferedLocked() == 0 && p.held == 0 {
+			toRing = false
+			got = p.g.quota.reserve(headSize, p, true)
+		}
+		if got == 0 {
+			p.space.Wait()
+			continue
+		}
+		p.held += got
+		p.pending = got
 		var seg []byte
 		if toRing {
 			if p.ring == nil {
 				p.ring = rings.Get().(*[pumpSize]byte)
 			}
-			start := int(p.w % pumpSize)
-			seg = p.ring[start : start+min(pumpSize-start, pumpSize-int(p.w-p.r))]
+			seg = p.ring[start : start+int(got)]
 			p.reading = readRing
 		} else {
 			if p.head == nil {
 				p.head = make([]byte, headSize)
 			}
-			seg = p.head[p.hw:]
+			seg = p.head[p.hw : p.hw+int(got)]
 			p.reading = readHead
 		}
 		p.mu.Unlock()
 
 		// seg is free: the guest never reads it until w (hw) moves past it.
 		k, err := safeRead(p.src, seg)
+		p.g.quota.release(got - int64(k))
 
 		p.mu.Lock()
+		p.held -= got - int64(k)
+		p.pending = 0
 		if p.reading == readRing {
 			p.w += uint64(k)
 		} else {
@@ -129,6 +159,13 @@ func (p *pump) run() {
 		p.releaseLocked()
 		p.sig.update(p.bufferedLocked() > 0 || p.err != nil || p.stopped)
 	}
+}
+
+// wake is called when the guest's quota has room again.
+func (p *pump) wake() {
+	p.mu.Lock()
+	p.space.Broadcast()
+	p.mu.Unlock()
 }
 
 // releaseLocked gives an empty ring back to the pool when no read uses it.
@@ -192,11 +229,17 @@ func (p *pump) peek(max uint64) (a, b []byte, err error) {
 
 // consume marks n peeked bytes as read.
 func (p *pump) consume(n uint64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	if n == 0 {
 		return
 	}
+	p.mu.Lock()
+	var give int64
+	if !p.stopped { // stop gave back everything already
+		give = int64(n)
+		p.held -= give
+	}
+	defer p.g.quota.release(give) // after Unlock: it may wake other pumps
+	defer p.mu.Unlock()
 	if p.hw > p.hr {
 		p.hr += int(n)
 		if p.hr == p.hw && p.reading != readHead {
@@ -215,13 +258,18 @@ func (p *pump) consume(n uint64) {
 // unblock a Read in progress.
 func (p *pump) stop() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.stopped = true
 	p.space.Broadcast()
 	p.sig.update(true)
 	if p.reading == readNone {
 		p.releaseLocked()
 	}
+	// A read in progress keeps its reservation; run gives it back.
+	drop := p.held - p.pending
+	p.held = p.pending
+	p.mu.Unlock()
+	p.g.quota.release(drop)
+	p.g.quota.forget(p)
 }
 
 // untouched reports whether the goroutine never started (the source has not

@@ -43,6 +43,7 @@ type sink struct {
 	closing  bool   // closeWrite after the pending writes
 	closed   bool   // no more writes (closed, shut down, or moved)
 	err      error  // the last write failed
+	grant    int64  // quota reserved for writes check-write allowed
 	sig      signal // ready: can write (budget > 0), failed or closed
 	done     signal // flushed: nothing asked for is in flight
 	drained  func() // run once the goroutine has nothing left to do
@@ -58,7 +59,9 @@ func newSink(g *Guest, dst io.Writer, flush, closeWrite func() error) *sink {
 var errSinkClosed = errors.New("output stream closed")
 
 // checkWrite returns the budget, or the failure. (0, nil) while the
-// buffer is full or close_notify is pending.
+// buffer is full, the guest's buffered-bytes quota is used up, or
+// close_notify is pending. The budget is reserved from the quota, so the
+// write it allows cannot fail for want of quota.
 func (s *sink) checkWrite() (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -70,33 +73,88 @@ func (s *sink) checkWrite() (uint64, error) {
 	case s.closing:
 		return 0, nil
 	}
-	return s.budgetLocked(), nil
+	want := s.roomLocked()
+	if s.grant < want {
+		s.grant += s.g.quota.reserve(want-s.grant, s, false)
+		s.updateLocked()
+	}
+	return uint64(min(s.grant, want)), nil
 }
 
-func (s *sink) budgetLocked() uint64 { return uint64(max(min(sinkBudget, sinkCap-len(s.buf)), 0)) }
-
-// write appends b. It returns errBudget when b exceeds check-write's budget
-// (the caller traps), unless blocking.
-func (s *sink) write(b []byte, blocking bool) error {
+// failure returns what check-write would report as an error, without
+// reserving a budget.
+func (s *sink) failure() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if s.closed {
+		return errSinkClosed
+	}
+	return nil
+}
+
+// roomLocked is the most check-write may grant, quota aside.
+func (s *sink) roomLocked() int64 { return int64(max(min(sinkBudget, sinkCap-len(s.buf)), 0)) }
+
+// budget is check-write's budget without reserving (for messages).
+func (s *sink) budget() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return uint64(min(s.grant, s.roomLocked()))
+}
+
+// write appends b. Non-blocking, b must fit the budget check-write granted
+// (else errBudget; the caller traps); a guest that writes more than one
+// chunk per check-write gets the rest from the quota when it has room.
+// Blocking (the handshake adapter), b is taken whole, even past the quota:
+// such writes are few and small, and the caller waits for them to be sent.
+func (s *sink) write(b []byte, blocking bool) error {
+	s.mu.Lock()
 	switch {
 	case s.err != nil:
+		s.mu.Unlock()
 		return s.err
 	case s.closed:
+		s.mu.Unlock()
 		return errSinkClosed
-	case !blocking && (s.closing || uint64(len(b)) > s.budgetLocked()):
+	case !blocking && (s.closing || int64(len(b)) > s.roomLocked()):
+		s.mu.Unlock()
 		return errBudget
 	}
 	if len(b) == 0 {
+		s.mu.Unlock()
 		return nil
 	}
+	n := int64(len(b))
+	if n > s.grant {
+		if blocking {
+			s.g.quota.force(n - s.grant)
+			s.grant = n
+		} else if s.grant += s.g.quota.reserve(n-s.grant, nil, false); n > s.grant {
+			s.mu.Unlock()
+			return errBudget
+		}
+	}
+	// The permit was for this write; what is left of it goes back.
+	rest := s.grant - n
+	s.grant = 0
 	if s.buf == nil {
 		s.buf = sinkBufs.Get().(*[sinkCap]byte)[:0]
 	}
 	s.buf = append(s.buf, b...)
 	s.updateLocked()
+	s.mu.Unlock()
+	s.g.quota.release(rest)
 	return nil
+}
+
+// wake is called when the guest's quota has room again.
+func (s *sink) wake() {
+	s.mu.Lock()
+	s.updateLocked()
+	s.mu.Unlock()
 }
 
 var errBudget = errors.New("write exceeds the budget check-write granted")
@@ -108,9 +166,11 @@ func putBuf(b []byte) {
 	}
 }
 
-// updateLocked sets both signals from the state.
+// updateLocked sets both signals from the state. Writable needs room in
+// the buffer and in the quota (else the quota wakes the sink later).
 func (s *sink) updateLocked() {
-	s.sig.update(s.err != nil || s.closed || (!s.closing && len(s.buf) < sinkCap))
+	s.sig.update(s.err != nil || s.closed || (!s.closing && len(s.buf) < sinkCap &&
+		(s.grant > 0 || s.g.quota.available(s) > 0)))
 	s.done.update(s.err != nil || (!s.flushing && !s.closing && !s.flushReq))
 }
 
@@ -151,6 +211,7 @@ func (s *sink) run() {
 			if len(b) > 0 {
 				err = safeCall(func() error { _, err := s.dst.Write(b); return err })
 				putBuf(b)
+				s.g.quota.release(int64(len(b)))
 			}
 			if err == nil && s.flush != nil {
 				err = safeCall(s.flush)
@@ -178,14 +239,15 @@ func (s *sink) run() {
 	}
 	// Done (or failed: what is left is never sent).
 	s.closing, s.flushReq, s.flushing = false, false, false
+	var drop int64
 	if s.err != nil || s.closed {
-		putBuf(s.buf)
-		s.buf = nil
+		drop = s.dropLocked()
 	}
 	s.updateLocked()
 	drained := s.drained
 	s.drained = nil
 	s.mu.Unlock()
+	s.g.quota.release(drop)
 	if drained != nil {
 		drained()
 	}
@@ -250,6 +312,15 @@ func (s *sink) writeNow(b []byte) (bool, error) {
 	return true, err
 }
 
+// dropLocked discards the buffer and the grant of a sink that writes no
+// more, and returns the quota they held.
+func (s *sink) dropLocked() int64 {
+	n := int64(len(s.buf)) + s.grant
+	putBuf(s.buf)
+	s.buf, s.grant = nil, 0
+	return n
+}
+
 // whenDrained runs fn once nothing is buffered or being written: now, or
 // from the goroutine when its current work is done.
 func (s *sink) whenDrained(fn func()) {
@@ -310,11 +381,19 @@ func (s *sink) finish() bool {
 // close; see Guest.afterDrain.
 func (s *sink) detach() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var drop int64
 	if len(s.buf) > 0 && !s.closed && s.err == nil {
 		s.flushReq = true
 		s.kickLocked()
+		drop, s.grant = s.grant, 0
+	} else if !s.flushing {
+		drop = s.dropLocked()
+	} else {
+		drop, s.grant = s.grant, 0
 	}
 	s.closed = true
 	s.updateLocked()
+	s.mu.Unlock()
+	s.g.quota.release(drop)
+	s.g.quota.forget(s)
 }

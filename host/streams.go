@@ -169,44 +169,45 @@ func outWrite(c *call, stack []uint64, blocking bool) {
 		c.trap("blocking-write-and-flush of %d bytes; at most %d are accepted", n, maxBlockingWrite)
 	}
 	data := c.Bytes(ptr, n)
-	if blocking && writeDirect(c, out, ret, data) {
+	if blocking {
+		if err := blockingWrite(c, out, data); err != nil {
+			streamErr(c, cabi.UnitArea, ret, err)
+			return
+		}
+		unitOK(c, ret)
 		return
 	}
-	writeThen(c, out, ret, data, blocking)
+	writeThen(c, out, ret, data)
 }
 
-// writeDirect does a blocking write straight from guest memory when the
-// stream is idle (see sink.writeNow); false when it must be queued. The
-// guest's call context ending releases the guest, which ends the write.
-func writeDirect(c *call, out *outStream, ret uint32, data []byte) bool {
-	stop := context.AfterFunc(c.Ctx, c.g.release)
-	done, err := out.s.writeNow(data)
-	stop()
-	if !done {
-		return false
+// blockingWrite writes data and flushes, straight from guest memory (see
+// sink.writeNow), once what was written before is out: no copy, and no
+// buffered bytes against the guest's quota. The guest's call context
+// ending releases the guest, which ends the write.
+func blockingWrite(c *call, out *outStream, data []byte) error {
+	for {
+		stop := context.AfterFunc(c.Ctx, c.g.release)
+		done, err := out.s.writeNow(data)
+		stop()
+		if done {
+			if c.Ctx.Err() != nil || c.g.ctx.Err() != nil {
+				c.interrupted()
+			}
+			return err
+		}
+		if err := out.s.startFlush(); err != nil {
+			return err
+		}
+		c.wait(out.s.flushed())
 	}
-	if c.Ctx.Err() != nil || c.g.ctx.Err() != nil {
-		c.interrupted()
-	}
-	if err != nil {
-		streamErr(c, cabi.UnitArea, ret, err)
-		return true
-	}
-	unitOK(c, ret)
-	return true
 }
 
-func writeThen(c *call, out *outStream, ret uint32, data []byte, blocking bool) {
-	if err := out.s.write(data, blocking); err != nil {
+func writeThen(c *call, out *outStream, ret uint32, data []byte) {
+	if err := out.s.write(data, false); err != nil {
 		if errors.Is(err, errBudget) {
-			budget, _ := out.s.checkWrite()
-			c.trap("write of %d bytes exceeds the check-write budget of %d", len(data), budget)
+			c.trap("write of %d bytes exceeds the check-write budget of %d", len(data), out.s.budget())
 		}
 		streamErr(c, cabi.UnitArea, ret, err)
-		return
-	}
-	if blocking {
-		finishFlush(c, out, ret)
 		return
 	}
 	unitOK(c, ret)
@@ -218,7 +219,7 @@ func finishFlush(c *call, out *outStream, ret uint32) {
 		return
 	}
 	c.wait(out.s.flushed())
-	if _, err := out.s.checkWrite(); err != nil {
+	if err := out.s.failure(); err != nil {
 		streamErr(c, cabi.UnitArea, ret, err)
 		return
 	}
@@ -260,22 +261,24 @@ func outZeroes(c *call, stack []uint64, blocking bool) {
 		if n > maxBlockingWrite {
 			c.trap("blocking-write-zeroes-and-flush of %d bytes; at most %d are accepted", n, maxBlockingWrite)
 		}
-		for n > 0 {
+		for {
 			k := min(n, sinkBudget)
-			if err := out.s.write(zeroes[:k], true); err != nil {
+			if err := blockingWrite(c, out, zeroes[:k]); err != nil {
 				streamErr(c, cabi.UnitArea, ret, err)
 				return
 			}
 			n -= k
+			if n == 0 {
+				break
+			}
 		}
-		finishFlush(c, out, ret)
+		unitOK(c, ret)
 		return
 	}
 	if n > sinkBudget {
-		budget, _ := out.s.checkWrite()
-		c.trap("write-zeroes of %d bytes exceeds the check-write budget of %d", n, budget)
+		c.trap("write-zeroes of %d bytes exceeds the check-write budget of %d", n, out.s.budget())
 	}
-	writeThen(c, out, ret, zeroes[:n], false)
+	writeThen(c, out, ret, zeroes[:n])
 }
 
 // outSplice: splice / blocking-splice (self, src, len u64, retptr) ->
@@ -303,16 +306,19 @@ func outSplice(c *call, stack []uint64, blocking bool) {
 			streamErr(c, a, ret, rerr)
 			return
 		}
-		if err := out.s.write(x, false); err == nil {
-			if err := out.s.write(y, false); err != nil {
-				streamErr(c, a, ret, err)
-				return
-			}
-		} else {
+		if err := out.s.write(x, false); err != nil {
 			streamErr(c, a, ret, err)
 			return
 		}
-		total = uint64(len(x) + len(y))
+		total = uint64(len(x))
+		// The budget was for one write: the ring's wrapped part goes in
+		// too if the quota still has room.
+		if err := out.s.write(y, false); err == nil {
+			total += uint64(len(y))
+		} else if !errors.Is(err, errBudget) {
+			streamErr(c, a, ret, err)
+			return
+		}
 		in.p.consume(total)
 	}
 	if blocking && total > 0 {

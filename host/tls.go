@@ -204,7 +204,7 @@ func (g *Guest) handshake(ctx context.Context, transport net.Conn, cfg *api.Conf
 		done      = make(chan outcome, 1)
 	)
 	// Not under g.wg: a provider that never returns must not hold up Close.
-	go func() {
+	g.work(func() {
 		var o outcome
 		defer func() {
 			if r := recover(); r != nil {
@@ -221,7 +221,7 @@ func (g *Guest) handshake(ctx context.Context, transport net.Conn, cfg *api.Conf
 			done <- o
 		}()
 		o.conn, o.err = g.s.provider.Client(ctx, transport, cfg)
-	}()
+	})
 
 	var o outcome
 	select {
@@ -438,7 +438,7 @@ func (s *streamConn) Write(p []byte) (int, error) {
 	if err := s.block(s.out.s.flushed(), true); err != nil {
 		return 0, err
 	}
-	if _, err := s.out.s.checkWrite(); err != nil {
+	if err := s.out.s.failure(); err != nil {
 		return 0, err
 	}
 	return len(p), nil

@@ -543,10 +543,12 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 }
 
 func (b *bench) policy() *host.Policy {
+	// TLS 1.3 only, as nativeConfig: both clients send the same hello.
 	return &host.Policy{
-		Allow:   []string{"127.0.0.1:" + strconv.Itoa(b.port)},
-		RootCAs: b.roots,
-		Limits:  host.Limits{Handles: 1 << 20, Sockets: 1 << 16, Handshakes: 1 << 16},
+		Allow:      []string{"127.0.0.1:" + strconv.Itoa(b.port)},
+		RootCAs:    b.roots,
+		MinVersion: tls.VersionTLS13,
+		Limits:     host.Limits{Handles: 1 << 20, Sockets: 1 << 16, Handshakes: 1 << 16},
 	}
 }
 

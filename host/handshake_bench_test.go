@@ -1,0 +1,81 @@
+package host
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"sync"
+	"testing"
+
+	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/conformance/pki"
+)
+
+// BenchmarkSequentialHandshake: connect, TLS 1.3 handshake and close, one
+// connection at a time, through the host's raw calls (guest) and with a
+// plain crypto/tls client (native), against the same loopback server.
+// Compare the two ns/op figures.
+func BenchmarkSequentialHandshake(b *testing.B) {
+	p := pki.New(b)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, MinVersion: tls.VersionTLS13, SessionTicketsDisabled: true}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				tc := tls.Server(c, cfg)
+				if tc.Handshake() == nil {
+					_, _ = io.Copy(io.Discard, tc)
+				}
+			}()
+		}
+	}()
+	defer func() { ln.Close(); wg.Wait() }()
+	addr := ln.Addr().(*net.TCPAddr).AddrPort()
+
+	b.Run("guest", func(b *testing.B) {
+		ctx, r := newRuntime(b)
+		x := newTG(b, ctx, New(r, WithProvider(stdtls.Provider{})), "0.2.6", WithPolicy(&Policy{
+			Allow: []string{"127.0.0.1:*"}, RootCAs: p.Roots, MinVersion: tls.VersionTLS13,
+		}))
+		for b.Loop() {
+			sock, in, out, code := x.connect(addr)
+			if code >= 0 {
+				b.Fatalf("connect: %d", code)
+			}
+			conn, tin, tout, errStr := x.handshake("localhost", in, out)
+			if errStr != "" {
+				b.Fatal(errStr)
+			}
+			x.drop(ioStreamsName, "input-stream", tin)
+			x.drop(ioStreamsName, "output-stream", tout)
+			x.drop(tlsName, "client-connection", conn)
+			x.drop(tcpName, "tcp-socket", sock)
+		}
+	})
+	b.Run("native", func(b *testing.B) {
+		for b.Loop() {
+			raw, err := net.Dial("tcp4", addr.String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			c := tls.Client(raw, &tls.Config{RootCAs: p.Roots, ServerName: "localhost", MinVersion: tls.VersionTLS13})
+			if err := c.Handshake(); err != nil {
+				b.Fatal(err)
+			}
+			c.Close()
+		}
+	})
+}
