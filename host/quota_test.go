@@ -5,10 +5,10 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"sync"
 	"testing"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/loopback"
 )
 
 // checkFDs makes sure, after the test and its servers are gone, that no
@@ -25,49 +25,17 @@ func checkFDs(t *testing.T) {
 // floodServer writes a counting byte pattern to every connection until the
 // connection fails, never reading.
 func floodServer(t *testing.T) netip.AddrPort {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	return loopback.Serve(t, func(c net.Conn) {
+		buf := make([]byte, 32<<10)
+		for i := range buf {
+			buf[i] = byte(i % 251)
+		}
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if _, err := c.Write(buf); err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				buf := make([]byte, 32<<10)
-				for i := range buf {
-					buf[i] = byte(i % 251)
-				}
-				for {
-					if _, err := c.Write(buf); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().(*net.TCPAddr).AddrPort()
+	}).AddrPort()
 }
 
 // With several connections flooding a guest that reads only one of them,

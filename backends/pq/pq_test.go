@@ -8,13 +8,13 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/conformance/pki"
+	"github.com/wasitls/wasitls/internal/loopback"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -23,50 +23,17 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // runs on each accepted connection after a successful handshake.
 func goServer(t *testing.T, cfg *tls.Config, handle func(*tls.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				tc := tls.Server(c, cfg)
-				if err := tc.Handshake(); err != nil {
-					return
-				}
-				if handle != nil {
-					handle(tc)
-				} else {
-					_, _ = io.Copy(tc, tc)
-				}
-			}()
+	return loopback.Serve(t, func(c net.Conn) {
+		tc := tls.Server(c, cfg)
+		if err := tc.Handshake(); err != nil {
+			return
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
+		if handle != nil {
+			handle(tc)
+		} else {
+			_, _ = io.Copy(tc, tc)
 		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	}).Addr()
 }
 
 // dial connects to addr and runs p's handshake; the transport is closed on

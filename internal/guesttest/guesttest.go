@@ -31,7 +31,6 @@ import (
 	"io"
 	"net"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -43,6 +42,7 @@ import (
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/loopback"
 )
 
 // DefaultTimeout bounds one guest run unless Timeout says otherwise.
@@ -300,20 +300,5 @@ func (s *Buffer) String() string {
 // the port. The cleanup closes the listener and waits for the handlers.
 func Serve(tb testing.TB, handle func(net.Conn)) (port string) {
 	tb.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	tb.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { defer c.Close(); handle(c) })
-		}
-	})
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	return loopback.Serve(tb, handle).Port()
 }
