@@ -17,7 +17,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -40,8 +39,6 @@ import (
 // server. The server runs in a child process (this executable again, see
 // benchServerEnv) so that the client side's memory is measured alone and
 // the server's CPU does not count against either client.
-
-const benchGuestPkg = modulePath + "/cmd/wasitls/benchguest"
 
 // benchServerEnv makes this executable the bench server (set by the parent).
 const benchServerEnv = "WASITLS_BENCH_SERVER"
@@ -242,7 +239,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	} else {
 		fmt.Fprintln(stderr, "wasitls bench: building cmd/wasitls/benchguest for GOOS=wasip1 ...")
-		if wasm, err = buildBenchGuest(ctx); err != nil {
+		if wasm, err = buildGuest(ctx, "benchguest"); err != nil {
 			return exitFailure, err
 		}
 	}
@@ -305,46 +302,6 @@ func parseSize(s string) (int64, error) {
 		return 0, errors.New("want a positive size such as 256MiB")
 	}
 	return n * mult, nil
-}
-
-// buildBenchGuest compiles the bench guest for wasip1 (from the go build
-// cache after the first time), found like the demo guest.
-func buildBenchGuest(ctx context.Context) ([]byte, error) {
-	gt, err := goTool()
-	if err != nil {
-		return nil, err
-	}
-	dir := ""
-	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		d := filepath.Join(filepath.Dir(file), "benchguest")
-		if _, err := os.Stat(filepath.Join(d, "main.go")); err == nil {
-			dir = d
-		}
-	}
-	if dir == "" {
-		cmd := exec.CommandContext(ctx, gt, "list", "-f", "{{.Dir}}", benchGuestPkg)
-		cmd.Env = guestEnv()
-		out, err := cmd.Output()
-		if err != nil || strings.TrimSpace(string(out)) == "" {
-			return nil, fmt.Errorf("cannot find the source of %s: run from a clone (go run ./cmd/wasitls bench) or pass -guest FILE.wasm", benchGuestPkg)
-		}
-		dir = strings.TrimSpace(string(out))
-	}
-	tmp, err := os.MkdirTemp("", "wasitls-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	out := filepath.Join(tmp, "benchguest.wasm")
-	cmd := exec.CommandContext(ctx, gt, "build", "-trimpath", "-o", out, ".")
-	cmd.Dir = dir
-	cmd.Env = guestEnv()
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("building the bench guest (GOOS=wasip1 go build in %s): %w\n%s", dir, err, strings.TrimSpace(errb.String()))
-	}
-	return os.ReadFile(out)
 }
 
 // bench is one run's shared state: the server, the runtime and the host.

@@ -91,7 +91,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		// The first build compiles Go's standard library for wasip1 (several
 		// seconds); later ones come from the go build cache.
 		fmt.Fprintln(stderr, "wasitls demo: building cmd/wasitls/demoguest for GOOS=wasip1 ...")
-		if wasm, err = buildDemoGuest(ctx); err != nil {
+		if wasm, err = buildGuest(ctx, "demoguest"); err != nil {
 			return exitFailure, err
 		}
 	}

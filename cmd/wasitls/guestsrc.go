@@ -13,27 +13,25 @@ import (
 	"strings"
 )
 
-// The demo guest is built from source when the demo starts rather than
-// embedded as a committed binary: `go run ./cmd/wasitls demo` implies a Go
-// toolchain and the source tree, the go build cache makes every build after
-// the first take a fraction of a second, and the guest can never be stale
-// with respect to guest/ (which a committed .wasm could be).
-const (
-	modulePath   = "github.com/wasitls/wasitls"
-	demoGuestPkg = modulePath + "/cmd/wasitls/demoguest"
-)
+// The demo and bench guests are built from source when their command starts
+// rather than embedded as committed binaries: `go run ./cmd/wasitls demo`
+// implies a Go toolchain and the source tree, the go build cache makes every
+// build after the first take a fraction of a second, and a guest can never be
+// stale with respect to guest/ (which a committed .wasm could be).
+const modulePath = "github.com/wasitls/wasitls"
 
-// demoGuestDir finds the demo guest's source: next to this file (go run,
-// go build in a clone), in the module the current directory belongs to,
-// or in the module cache (go install ...@version put it there).
-func demoGuestDir(ctx context.Context, goTool string) (string, error) {
+// guestDir finds the source of the guest in cmd/wasitls/<name>: next to this
+// file (go run, go build in a clone), in the module the current directory
+// belongs to, or in the module cache (go install ...@version put it there).
+func guestDir(ctx context.Context, goTool, name string) (string, error) {
+	pkg := modulePath + "/cmd/wasitls/" + name
 	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		dir := filepath.Join(filepath.Dir(file), "demoguest")
+		dir := filepath.Join(filepath.Dir(file), name)
 		if _, err := os.Stat(filepath.Join(dir, "main.go")); err == nil {
 			return dir, nil
 		}
 	}
-	cmd := exec.CommandContext(ctx, goTool, "list", "-f", "{{.Dir}}", demoGuestPkg)
+	cmd := exec.CommandContext(ctx, goTool, "list", "-f", "{{.Dir}}", pkg)
 	cmd.Env = guestEnv()
 	if out, err := cmd.Output(); err == nil {
 		if dir := strings.TrimSpace(string(out)); dir != "" {
@@ -43,13 +41,13 @@ func demoGuestDir(ctx context.Context, goTool string) (string, error) {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == modulePath && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		out, err := exec.CommandContext(ctx, goTool, "env", "GOMODCACHE").Output()
 		if err == nil {
-			dir := filepath.Join(strings.TrimSpace(string(out)), modulePath+"@"+bi.Main.Version, "cmd", "wasitls", "demoguest")
+			dir := filepath.Join(strings.TrimSpace(string(out)), modulePath+"@"+bi.Main.Version, "cmd", "wasitls", name)
 			if _, err := os.Stat(filepath.Join(dir, "main.go")); err == nil {
 				return dir, nil
 			}
 		}
 	}
-	return "", fmt.Errorf("cannot find the source of %s: run the demo from a clone (go run ./cmd/wasitls demo) or pass -guest FILE.wasm", demoGuestPkg)
+	return "", fmt.Errorf("cannot find the source of %s: run from a clone (go run ./cmd/wasitls ...) or pass -guest FILE.wasm", pkg)
 }
 
 func guestEnv() []string {
@@ -66,32 +64,32 @@ func goTool() (string, error) {
 			return p, nil
 		}
 	}
-	return "", errors.New("the demo builds its guest with the go command, which is not on PATH (or pass -guest FILE.wasm)")
+	return "", errors.New("building the guest needs the go command, which is not on PATH (or pass -guest FILE.wasm)")
 }
 
-// buildDemoGuest compiles the demo guest for wasip1 and returns the module.
-func buildDemoGuest(ctx context.Context) ([]byte, error) {
+// buildGuest compiles the guest cmd/wasitls/<name> for wasip1 and returns the module.
+func buildGuest(ctx context.Context, name string) ([]byte, error) {
 	gt, err := goTool()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := demoGuestDir(ctx, gt)
+	dir, err := guestDir(ctx, gt, name)
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "wasitls-demo-")
+	tmp, err := os.MkdirTemp("", "wasitls-"+name+"-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	out := filepath.Join(tmp, "demoguest.wasm")
+	out := filepath.Join(tmp, name+".wasm")
 	cmd := exec.CommandContext(ctx, gt, "build", "-trimpath", "-o", out, ".")
 	cmd.Dir = dir
 	cmd.Env = guestEnv()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("building the demo guest (GOOS=wasip1 go build in %s): %w\n%s", dir, err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("building the %s guest (GOOS=wasip1 go build in %s): %w\n%s", name, dir, err, strings.TrimSpace(stderr.String()))
 	}
 	return os.ReadFile(out)
 }
