@@ -37,14 +37,14 @@ func TestNoWayToSkipVerification(t *testing.T) {
 	// A guest that does trust the evil CA connects first: its session
 	// ticket must not help the others.
 	friend := f.guest(t, f.ctx, func(p *host.Policy) { p.RootCAs = evil.Roots })
-	dialTLS(t, friend, untrusted.addr(), "localhost")
+	dialTLS(t, friend, untrusted.AddrPort(), "localhost")
 
 	names := []string{"localhost", "LOCALHOST", "localhost.", "127.0.0.1", "", "*", "*.localhost", "wasitls test root",
 		strings.Repeat("a", 254), "local\x00host", "xn--localhost", "::1"}
 	for _, adapted := range []bool{false, true} {
 		for _, name := range names {
 			x := f.guest(t, f.ctx, nil)
-			_, in, out, err := x.Connect(untrusted.addr())
+			_, in, out, err := x.Connect(untrusted.AddrPort())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,7 +69,7 @@ func TestNoWayToSkipVerification(t *testing.T) {
 		}
 	}
 	_ = friend.Close(context.Background())
-	untrusted.close()
+	untrusted.Close()
 }
 
 // Destinations: a denied address is refused directly, by a CIDR deny that
@@ -78,7 +78,7 @@ func TestNoWayToSkipVerification(t *testing.T) {
 func TestDeniedAddresses(t *testing.T) {
 	f := newFixture(t)
 	leakCheck(t, f)
-	port := f.echo.addr().Port()
+	port := f.echo.AddrPort().Port()
 	mapped := netip.AddrPortFrom(netip.MustParseAddr("::ffff:127.0.0.1"), port)
 	cases := []struct {
 		name   string
@@ -87,14 +87,14 @@ func TestDeniedAddresses(t *testing.T) {
 		dest   netip.AddrPort
 		denied bool
 	}{
-		{"allowed control", []string{"127.0.0.1:*"}, nil, f.echo.addr(), false},
-		{"not allowed", []string{"10.0.0.0/8:*"}, nil, f.echo.addr(), true},
-		{"deny wins over allow", []string{"127.0.0.0/8:*"}, []string{"127.0.0.1/32:*"}, f.echo.addr(), true},
-		{"other port", []string{"127.0.0.1:1-1023"}, nil, f.echo.addr(), true},
-		{"name pattern without a lookup", []string{"localhost:*"}, nil, f.echo.addr(), true},
+		{"allowed control", []string{"127.0.0.1:*"}, nil, f.echo.AddrPort(), false},
+		{"not allowed", []string{"10.0.0.0/8:*"}, nil, f.echo.AddrPort(), true},
+		{"deny wins over allow", []string{"127.0.0.0/8:*"}, []string{"127.0.0.1/32:*"}, f.echo.AddrPort(), true},
+		{"other port", []string{"127.0.0.1:1-1023"}, nil, f.echo.AddrPort(), true},
+		{"name pattern without a lookup", []string{"localhost:*"}, nil, f.echo.AddrPort(), true},
 		{"v4-mapped when only ::1 is allowed", []string{"[::1]:*"}, nil, mapped, true},
 		{"v4-mapped when 127.0.0.1 is denied", []string{"[::/0]:*", "0.0.0.0/0:*"}, []string{"127.0.0.0/8:*"}, mapped, true},
-		{"v4-mapped allow pattern is the v4 address", []string{"[::ffff:127.0.0.1]:*"}, nil, f.echo.addr(), false},
+		{"v4-mapped allow pattern is the v4 address", []string{"[::ffff:127.0.0.1]:*"}, nil, f.echo.AddrPort(), false},
 		{"v4 allow does not admit ::1", []string{"127.0.0.1:*"}, nil, netip.AddrPortFrom(netip.IPv6Loopback(), port), true},
 		{"0.0.0.0 (reaches loopback on Linux)", []string{"0.0.0.0/0:*"}, []string{"127.0.0.0/8:*"}, netip.AddrPortFrom(netip.IPv4Unspecified(), port), true},
 		{":: (reaches loopback on Linux)", []string{"[::/0]:*"}, []string{"[::1]:*"}, netip.AddrPortFrom(netip.IPv6Unspecified(), port), true},
@@ -187,7 +187,7 @@ func TestNameLookupFiltering(t *testing.T) {
 				if slices.Contains(want, a) || a != netip.MustParseAddr("127.0.0.1") {
 					continue
 				}
-				if _, _, _, err := x.Connect(netip.AddrPortFrom(a, f.echo.addr().Port())); err == nil {
+				if _, _, _, err := x.Connect(netip.AddrPortFrom(a, f.echo.AddrPort().Port())); err == nil {
 					t.Errorf("connected to %s, an answer the policy dropped", a)
 				}
 			}
@@ -240,7 +240,7 @@ func TestKeyMaterialNotInGuestMemory(t *testing.T) {
 	x := f.guest(t, f.ctx, func(p *host.Policy) {
 		p.Identities = []host.Identity{{Dest: "localhost:*", Certificate: &client.TLS}}
 	})
-	_, _, tin, _ := dialTLS(t, x, mtls.addr(), "localhost")
+	_, _, tin, _ := dialTLS(t, x, mtls.AddrPort(), "localhost")
 	got, err := x.ReadAll(tin)
 	if err != nil || string(got) != "hello guest-identity" {
 		t.Fatalf("mTLS exchange: %q %v", got, err)
@@ -275,5 +275,5 @@ func TestKeyMaterialNotInGuestMemory(t *testing.T) {
 	}
 	t.Logf("scanned %d bytes of guest memory for %d secrets", len(all), len(needles))
 	_ = x.Close(context.Background())
-	mtls.close()
+	mtls.Close()
 }

@@ -40,7 +40,7 @@ func TestTrapMidHandshakeAndRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, conn, tin, _ := dialTLS(t, x, f.echo.addr(), "localhost")
+	_, conn, tin, _ := dialTLS(t, x, f.echo.AddrPort(), "localhost")
 	if _, err := x.Call(rawguest.Streams, "[method]input-stream.subscribe", uint64(tin)); err != nil { // the reader is running
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestTrapMidHandshakeAndRead(t *testing.T) {
 
 func must3(t *testing.T, x *rawguest.Guest, s *server) (sock, in, out uint32) {
 	t.Helper()
-	sock, in, out, err := x.Connect(s.addr())
+	sock, in, out, err := x.Connect(s.AddrPort())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestModuleClosedWhileBlocked(t *testing.T) {
 				_, in, out := must3(t, x, f.quiet)
 				fut = startHS(t, x, in, out)
 			} else {
-				_, _, tin, _ = dialTLS(t, x, f.echo.addr(), "localhost")
+				_, _, tin, _ = dialTLS(t, x, f.echo.AddrPort(), "localhost")
 			}
 			errc := make(chan error, 1)
 			started := make(chan struct{})
@@ -204,7 +204,7 @@ func TestMisbehavingProviders(t *testing.T) {
 	}
 	// The host still works.
 	x := f.guest(t, f.ctx, nil)
-	dialTLS(t, x, f.echo.addr(), "localhost")
+	dialTLS(t, x, f.echo.AddrPort(), "localhost")
 	_ = x.Close(context.Background())
 }
 

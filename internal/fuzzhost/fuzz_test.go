@@ -133,9 +133,9 @@ func (p *interp) step() bool {
 	p.calls++
 	switch op := p.byte() % 16; op {
 	case 0: // a real connection to the TLS echo server (or the silent one)
-		dest := p.f.echo.addr()
+		dest := p.f.echo.AddrPort()
 		if p.byte()%3 == 0 {
-			dest = p.f.quiet.addr()
+			dest = p.f.quiet.AddrPort()
 		}
 		sock, in, out, err := p.x.Connect(dest)
 		var code rawguest.CodeError

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
+	"github.com/wasitls/wasitls/internal/loopback"
 	"github.com/wasitls/wasitls/internal/rawguest"
 )
 
@@ -37,91 +37,13 @@ func openFDs() int {
 	return len(ents)
 }
 
-// server is a loopback listener whose connections are served by fn; Idle
-// waits until every connection it accepted has ended.
-type server struct {
-	ln   net.Listener
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	live map[net.Conn]struct{}
-	seen map[string]bool // remote addresses accepted, for barriers
-	idle *sync.Cond
-}
+// server is a loopback server; WaitIdle waits until every connection it
+// accepted has ended.
+type server = loopback.Server
 
+// newServer is a loopback server whose connections are served by fn.
 func newServer(t testing.TB, network, addr string, fn func(net.Conn)) *server {
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{ln: ln, live: map[net.Conn]struct{}{}, seen: map[string]bool{}}
-	s.idle = sync.NewCond(&s.mu)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.live[c] = struct{}{}
-			s.seen[c.RemoteAddr().String()] = true
-			s.idle.Broadcast()
-			s.mu.Unlock()
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				fn(c)
-				c.Close()
-				s.mu.Lock()
-				delete(s.live, c)
-				s.idle.Broadcast()
-				s.mu.Unlock()
-			}()
-		}
-	}()
-	t.Cleanup(s.close)
-	return s
-}
-
-func (s *server) addr() netip.AddrPort { return s.ln.Addr().(*net.TCPAddr).AddrPort() }
-
-// waitIdle waits until every connection made so far was accepted and has
-// ended (the clients went away), or d passed; it reports whether the server
-// is idle. A barrier connection, accepted after every earlier one (the
-// listen queue is FIFO), shows that none is still waiting to be accepted.
-func (s *server) waitIdle(d time.Duration) bool {
-	timer := time.AfterFunc(d, func() { s.mu.Lock(); s.idle.Broadcast(); s.mu.Unlock() })
-	defer timer.Stop()
-	deadline := time.Now().Add(d)
-	barrier, err := net.Dial(s.ln.Addr().Network(), s.ln.Addr().String())
-	if err != nil {
-		return false
-	}
-	me := barrier.LocalAddr().String()
-	s.mu.Lock()
-	for !s.seen[me] && time.Now().Before(deadline) {
-		s.idle.Wait()
-	}
-	s.seen = map[string]bool{}
-	s.mu.Unlock()
-	barrier.Close()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for len(s.live) > 0 && time.Now().Before(deadline) {
-		s.idle.Wait()
-	}
-	return len(s.live) == 0
-}
-
-func (s *server) close() {
-	s.ln.Close()
-	s.mu.Lock()
-	for c := range s.live {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	return loopback.ServeOn(t, network, addr, fn)
 }
 
 // tlsEcho serves TLS and echoes plaintext until the client closes.
@@ -158,9 +80,9 @@ type fixture struct {
 	h      *host.Host
 	cm     wazero.CompiledModule
 	pki    *pki.PKI
-	echo   *server // TLS echo, certificate for localhost / 127.0.0.1 / ::1
-	echo6  *server // the same on [::1]
-	quiet  *server // never answers
+	echo   *loopback.Server // TLS echo, certificate for localhost / 127.0.0.1 / ::1
+	echo6  *loopback.Server // the same on [::1]
+	quiet  *loopback.Server // never answers
 	policy host.Policy
 }
 
@@ -234,9 +156,9 @@ func (f *fixture) settle(t testing.TB) {
 	if n := f.h.Guests(); n != 0 {
 		t.Errorf("%d guests still open", n)
 	}
-	for _, s := range []*server{f.echo, f.echo6, f.quiet} {
-		if s != nil && !s.waitIdle(10*time.Second) {
-			t.Errorf("server %s still has connections 10 s after the guests closed", s.addr())
+	for _, s := range []*loopback.Server{f.echo, f.echo6, f.quiet} {
+		if s != nil && !s.WaitIdle(10*time.Second) {
+			t.Errorf("server %s still has connections 10 s after the guests closed", s.AddrPort())
 		}
 	}
 }

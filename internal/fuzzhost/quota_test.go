@@ -56,17 +56,17 @@ func TestQuotas(t *testing.T) {
 	t.Run("sockets", func(t *testing.T) {
 		var socks []uint32
 		for i := 0; i < limits.Sockets; i++ {
-			sock, _, _, err := x.Connect(f.echo.addr())
+			sock, _, _, err := x.Connect(f.echo.AddrPort())
 			if err != nil {
 				t.Fatal(err)
 			}
 			socks = append(socks, sock)
 		}
-		_, _, _, err := x.Connect(f.echo.addr())
+		_, _, _, err := x.Connect(f.echo.AddrPort())
 		if !errors.Is(err, rawguest.CodeNewSocketLimit) {
 			t.Fatalf("socket %d: %v, want new-socket-limit", limits.Sockets+1, err)
 		}
-		if _, _, _, err := other.Connect(f.echo.addr()); err != nil {
+		if _, _, _, err := other.Connect(f.echo.AddrPort()); err != nil {
 			t.Errorf("another guest: %v", err)
 		}
 		// Closing one makes room (the streams go too: the connection is
@@ -94,7 +94,7 @@ func TestQuotas(t *testing.T) {
 			t.Fatal(err)
 		}
 		z := f.guest(t, f.ctx, func(p *host.Policy) { p.Limits = limits })
-		dialTLS(t, z, f.echo.addr(), "localhost")
+		dialTLS(t, z, f.echo.AddrPort(), "localhost")
 		_ = z.Close(context.Background())
 	})
 	_ = other.Close(context.Background())
@@ -111,7 +111,7 @@ func TestQuotasPerGuest(t *testing.T) {
 		x := f.guest(t, f.ctx, func(p *host.Policy) { p.Limits = limits })
 		n := 0
 		for ; n < 10; n++ {
-			if _, _, _, err := x.Connect(f.echo.addr()); err != nil {
+			if _, _, _, err := x.Connect(f.echo.AddrPort()); err != nil {
 				if !errors.Is(err, rawguest.CodeNewSocketLimit) {
 					t.Fatalf("guest %d socket %d: %v", i, n, err)
 				}

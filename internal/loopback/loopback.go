@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Server is a running loopback server.
@@ -22,6 +23,8 @@ type Server struct {
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	live map[net.Conn]struct{}
+	seen map[string]bool // remote addresses accepted, for WaitIdle's barrier
+	idle *sync.Cond      // signalled on every accept and handler exit
 	once sync.Once
 }
 
@@ -29,11 +32,18 @@ type Server struct {
 // ends. handle need not close the connection.
 func Serve(tb testing.TB, handle func(net.Conn)) *Server {
 	tb.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	return ServeOn(tb, "tcp4", "127.0.0.1:0", handle)
+}
+
+// ServeOn is Serve on another loopback address, e.g. ("tcp6", "[::1]:0").
+func ServeOn(tb testing.TB, network, addr string, handle func(net.Conn)) *Server {
+	tb.Helper()
+	ln, err := net.Listen(network, addr)
 	if err != nil {
-		tb.Fatalf("loopback: listen: %v", err)
+		tb.Fatalf("loopback: listen on %s %s: %v", network, addr, err)
 	}
-	s := &Server{ln: ln, live: map[net.Conn]struct{}{}}
+	s := &Server{ln: ln, live: map[net.Conn]struct{}{}, seen: map[string]bool{}}
+	s.idle = sync.NewCond(&s.mu)
 	tb.Cleanup(s.Close)
 	s.wg.Go(func() {
 		for {
@@ -43,19 +53,50 @@ func Serve(tb testing.TB, handle func(net.Conn)) *Server {
 			}
 			s.mu.Lock()
 			s.live[c] = struct{}{}
+			s.seen[c.RemoteAddr().String()] = true
+			s.idle.Broadcast()
 			s.mu.Unlock()
 			s.wg.Go(func() {
 				defer func() {
+					c.Close()
 					s.mu.Lock()
 					delete(s.live, c)
+					s.idle.Broadcast()
 					s.mu.Unlock()
-					c.Close()
 				}()
 				handle(c)
 			})
 		}
 	})
 	return s
+}
+
+// WaitIdle waits until every connection made so far was accepted and its
+// handler has returned, or d passed, and reports whether the server is idle.
+// A barrier connection, accepted after every earlier one (the listen queue
+// is FIFO), shows that none is still waiting to be accepted.
+func (s *Server) WaitIdle(d time.Duration) bool {
+	timer := time.AfterFunc(d, func() { s.mu.Lock(); s.idle.Broadcast(); s.mu.Unlock() })
+	defer timer.Stop()
+	deadline := time.Now().Add(d)
+	barrier, err := net.Dial(s.ln.Addr().Network(), s.ln.Addr().String())
+	if err != nil {
+		return false
+	}
+	me := barrier.LocalAddr().String()
+	s.mu.Lock()
+	for !s.seen[me] && time.Now().Before(deadline) {
+		s.idle.Wait()
+	}
+	s.seen = map[string]bool{}
+	s.mu.Unlock()
+	barrier.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.live) > 0 && time.Now().Before(deadline) {
+		s.idle.Wait()
+	}
+	return len(s.live) == 0
 }
 
 // Addr returns "127.0.0.1:port".
