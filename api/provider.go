@@ -57,11 +57,18 @@ type Capabilities struct {
 	ClientAuth    bool // can present Config.ClientCertificate
 	ReportsGroup  bool // fills ConnectionState.Group
 	RequiresPQ    bool // refuses handshakes without a hybrid ML-KEM group
+	// HonorsContext: Client returns soon after its ctx is done or its
+	// transport is closed (the conformance cases StalledHandshake and
+	// ContextCanceled check both). The host then runs the handshake on the
+	// goroutine of the guest call that waits for it. Without it, the host
+	// runs Client on a goroutine of its own and leaves it behind if it never
+	// returns, which costs a hand-off per connection.
+	HonorsContext bool
 }
 
 // Capable is implemented by Providers that declare their [Capabilities].
 // A Provider that does not implement it is assumed to have all of them
-// except RequiresPQ.
+// except RequiresPQ and HonorsContext.
 type Capable interface {
 	Capabilities() Capabilities
 }

@@ -149,7 +149,7 @@ func (c *call) interrupted() {
 
 // wait blocks until w is ready, the call's context ends, or the guest closes.
 func (c *call) wait(w waitable) {
-	c.g.kickDials()
+	c.g.kickAll()
 	for !w.ready() {
 		select {
 		case <-w.readyCh():

@@ -30,13 +30,19 @@ type Guest struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// direct: the provider honours its context (Capabilities.
+	// HonorsContext), so handshakes call it on the goroutine that runs
+	// them, inline in the guest's wait where possible (see pending).
+	direct   bool
 	sessions tls.ClientSessionCache
 	reallocs reallocCache // the module's cabi_realloc, reused across calls
 
 	quota      *quota       // buffered bytes (Limits.BufferedBytes)
 	sockets    atomic.Int32 // open TCP sockets
 	handshakes atomic.Int32 // handshakes in flight
-	lazyDials  atomic.Int32 // connects not started yet (tcpSocket.dial)
+	npending   atomic.Int32 // len(pending)
+	deferred   atomic.Bool  // deferred work since the sweeper last looked
+	swept      atomic.Bool  // the sweeper looks at this guest
 	workq      chan func()  // idle workers receive here (see work)
 	idle       atomic.Int32 // idle workers
 	hasMod     atomic.Bool  // mod is known
@@ -46,7 +52,7 @@ type Guest struct {
 	mods     map[*iface]wapi.Module
 	compiled []wazero.CompiledModule
 	resolved map[netip.Addr][]string // names this guest looked up, by answer
-	dials    map[*tcpSocket]struct{} // connects not started yet
+	pending  map[*pending]struct{}   // connects and handshakes not started (see pending)
 	closed   bool
 	lingerID uint64
 	linger   map[uint64]func() // forced closes of connections still draining
@@ -56,6 +62,7 @@ func newGuest(h *Host, id uint64, s settings, pol *policy) *Guest {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Guest{
 		h: h, id: id, s: s, pol: pol,
+		direct:   api.CapabilitiesOf(s.provider).HonorsContext,
 		table:    newTable(pol.limits.Handles),
 		quota:    newQuota(pol.limits.BufferedBytes),
 		ctx:      ctx,
@@ -242,6 +249,7 @@ func (g *Guest) release() {
 	}
 	g.closed = true
 	g.mu.Unlock()
+	g.h.sweep.forget(g)
 
 	g.cancel()
 	for _, v := range g.table.drain() {

@@ -21,6 +21,8 @@ type Host struct {
 	r        wazero.Runtime
 	defaults settings
 
+	sweep sweeper // starts guests' pending work (see pending)
+
 	mu     sync.Mutex
 	guests map[*Guest]struct{}
 	seq    uint64

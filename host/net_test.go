@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -151,16 +152,27 @@ func TestMisbehavingProviders(t *testing.T) {
 		}, "tls: handshake timeout"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			x := newTG(t, ctx, h, "0.2.6", WithProvider(api.ProviderFunc("bad", tc.fn)),
-				WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, HandshakeTimeout: 100 * time.Millisecond}))
-			sock, in, out, _ := x.connect(silent.Addr().(*net.TCPAddr).AddrPort())
-			_, _, _, errStr := x.handshake("localhost", in, out)
-			if !strings.Contains(errStr, tc.want) || !strings.Contains(errStr, "[bad]") {
-				t.Fatalf("io-error %q, want %q from backend bad", errStr, tc.want)
-			}
-			x.drop(tcpName, "tcp-socket", sock)
-		})
+		// On a worker, and inline in the guest's call for a provider that
+		// (wrongly, here) declares it honours its context.
+		for _, inline := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/inline=%t", tc.name, inline), func(t *testing.T) {
+				var p api.Provider = api.ProviderFunc("bad", tc.fn)
+				if inline {
+					p = struct {
+						api.Provider
+						honoring
+					}{p, honoring{}}
+				}
+				x := newTG(t, ctx, h, "0.2.6", WithProvider(p),
+					WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, HandshakeTimeout: 100 * time.Millisecond}))
+				sock, in, out, _ := x.connect(silent.Addr().(*net.TCPAddr).AddrPort())
+				_, _, _, errStr := x.handshake("localhost", in, out)
+				if !strings.Contains(errStr, tc.want) || !strings.Contains(errStr, "[bad]") {
+					t.Fatalf("io-error %q, want %q from backend bad", errStr, tc.want)
+				}
+				x.drop(tcpName, "tcp-socket", sock)
+			})
+		}
 	}
 }
 

@@ -183,8 +183,15 @@ func pollableReady(c *call, stack []uint64) {
 // pollableBlock: (self). Blocks until ready.
 func pollableBlock(c *call, stack []uint64) {
 	pl := c.get(wapi.DecodeU32(stack[0]), rPollable).(*pollable)
-	if s, ok := pl.w.(*tcpSocket); ok && s.dialInline(c) {
-		return
+	switch w := pl.w.(type) {
+	case *tcpSocket:
+		if w.dialInline(c) {
+			return
+		}
+	case *future:
+		if c.runInline(&w.start, w.cancel) {
+			return
+		}
 	}
 	c.wait(pl.w)
 }
@@ -205,7 +212,7 @@ func pollList(c *call, stack []uint64) {
 	for i, h := range hs {
 		ws[i] = c.get(h, rPollable).(*pollable).w
 	}
-	c.g.kickDials()
+	c.g.kickAll()
 	var readyIdx []uint32
 	for {
 		readyIdx = readyIdx[:0]

@@ -154,10 +154,7 @@ type tcpSocket struct {
 	opts    tcpOptions
 	out     *outStream // for a shutdown after the pending writes
 
-	// dial is a connect not started yet (see startConnect), and backstop
-	// the timer that starts it if nothing else does first.
-	dial     func()
-	backstop *time.Timer
+	dial pending // the connect, until it starts
 }
 
 // tcpOptions are the socket options a guest sets; they apply to the
@@ -172,96 +169,27 @@ type tcpOptions struct {
 }
 
 func (s *tcpSocket) ready() bool {
-	s.kick()
+	s.g.kick(&s.dial)
 	return s.state0() != tcpConnecting
 }
 
 func (s *tcpSocket) readyCh() <-chan struct{} {
-	s.kick()
+	s.g.kick(&s.dial)
 	return s.done.readyCh()
 }
 
 func (s *tcpSocket) watchSignal() *signal {
-	s.kick()
+	s.g.kick(&s.dial)
 	return &s.done
 }
 
-// takeDial returns the connect not started yet, if any, and forgets it.
-func (s *tcpSocket) takeDial() func() {
-	s.mu.Lock()
-	f, t := s.dial, s.backstop
-	s.dial, s.backstop = nil, nil
-	s.mu.Unlock()
-	if t != nil {
-		t.Stop()
-	}
-	if f != nil {
-		s.g.forgetDial(s)
-	}
-	return f
-}
-
-// kick starts the connect in the background unless it started already.
-func (s *tcpSocket) kick() {
-	if f := s.takeDial(); f != nil {
-		s.g.goroutine(f)
-	}
-}
-
-// dialInline runs the pending connect in the calling host call, which is
-// about to wait for it anyway (pollable.block on this socket alone): no
-// goroutine to start and no hand-off back. It reports false when there is
-// none. The call's context ending cancels it, as any wait.
+// dialInline runs the pending connect in the calling host call (see
+// pending), reporting false when there is none.
 func (s *tcpSocket) dialInline(c *call) bool {
-	f := s.takeDial()
-	if f == nil {
-		return false
-	}
-	c.g.kickDials() // others keep going meanwhile
 	s.mu.Lock()
 	cancel := s.cancel
 	s.mu.Unlock()
-	stop := context.AfterFunc(c.Ctx, cancel)
-	f()
-	stop()
-	if c.Ctx.Err() != nil || c.g.ctx.Err() != nil {
-		c.interrupted()
-	}
-	return true
-}
-
-// kickDials starts every connect of the guest that has not started: the
-// guest is about to wait for something else.
-func (g *Guest) kickDials() {
-	if g.lazyDials.Load() == 0 {
-		return
-	}
-	g.mu.Lock()
-	ss := make([]*tcpSocket, 0, len(g.dials))
-	for s := range g.dials {
-		ss = append(ss, s)
-	}
-	g.mu.Unlock()
-	for _, s := range ss {
-		s.kick()
-	}
-}
-
-func (g *Guest) addDial(s *tcpSocket) {
-	g.mu.Lock()
-	if g.dials == nil {
-		g.dials = map[*tcpSocket]struct{}{}
-	}
-	g.dials[s] = struct{}{}
-	g.lazyDials.Add(1)
-	g.mu.Unlock()
-}
-
-func (g *Guest) forgetDial(s *tcpSocket) {
-	g.mu.Lock()
-	delete(g.dials, s)
-	g.lazyDials.Add(-1)
-	g.mu.Unlock()
+	return c.runInline(&s.dial, cancel)
 }
 
 func (s *tcpSocket) state0() tcpState {
@@ -271,7 +199,7 @@ func (s *tcpSocket) state0() tcpState {
 }
 
 func (s *tcpSocket) close() {
-	s.takeDial()
+	s.g.take(&s.dial)
 	s.mu.Lock()
 	cancel, conn, counted := s.cancel, s.conn, s.counted
 	s.counted = false
@@ -558,37 +486,10 @@ func startConnect(c *call, stack []uint64) {
 		s.done.update(true)
 		s.mu.Unlock()
 	}
-	// The dial starts when the guest first waits for it or for anything
-	// else, asks whether it is done, or after dialDelay, whichever comes
-	// first. A guest that blocks on this socket alone, as most do right
-	// away, dials inline (dialInline) and spares a goroutine and a
-	// hand-off per connection.
-	g.addDial(s)
-	s.mu.Lock()
-	s.dial = dial
-	s.backstop = time.AfterFunc(dialDelay, func() {
-		s.mu.Lock()
-		f := s.dial
-		s.dial = nil
-		if f != nil {
-			g.wg.Add(1) // under s.mu: before close, hence before release waits
-		}
-		s.mu.Unlock()
-		if f != nil {
-			defer g.wg.Done()
-			g.forgetDial(s)
-			f()
-		}
-	})
-	s.mu.Unlock()
+	g.deferWork(&s.dial, dial)
 	b := c.Area(ret, a.Size, a.Align)
 	b[0] = 0
 }
-
-// dialDelay bounds how long a connect may wait to be started by the guest
-// (see startConnect), for a guest that waits outside this host (a wasip1
-// sleep) between start-connect and its first look at the socket.
-const dialDelay = time.Millisecond
 
 // finishConnect: (self, retptr) -> result<tuple<own<input-stream>,
 // own<output-stream>>, error-code>: +0 tag, +4 input, +8 output | +4 code.
@@ -597,7 +498,7 @@ func finishConnect(c *call, stack []uint64) {
 	ret := wapi.DecodeU32(stack[1])
 	a := cabi.FinishArea
 	c.Area(ret, a.Size, a.Align)
-	s.kick()
+	c.g.kick(&s.dial)
 	s.mu.Lock()
 	st, conn, err := s.state, s.conn, s.dialErr
 	if st == tcpConnectDone {

@@ -37,6 +37,9 @@ type future struct {
 	cancel context.CancelFunc
 	done   signal
 
+	start pending // the handshake, until it starts (see finishHandshake)
+	abort func()  // gives back what start holds if it never runs
+
 	mu      sync.Mutex
 	fin     bool
 	taken   bool
@@ -45,11 +48,14 @@ type future struct {
 	err     error
 }
 
-func (f *future) ready() bool              { return f.done.isSet() }
-func (f *future) readyCh() <-chan struct{} { return f.done.readyCh() }
-func (f *future) watchSignal() *signal     { return &f.done }
+func (f *future) ready() bool              { f.g.kick(&f.start); return f.done.isSet() }
+func (f *future) readyCh() <-chan struct{} { f.g.kick(&f.start); return f.done.readyCh() }
+func (f *future) watchSignal() *signal     { f.g.kick(&f.start); return &f.done }
 
 func (f *future) close() {
+	if f.g.take(&f.start) != nil {
+		f.abort()
+	}
 	f.cancel()
 	f.mu.Lock()
 	f.dropped = true
@@ -141,7 +147,8 @@ func newHandshake(c *call, stack []uint64) {
 }
 
 // finishHandshake: (own<client-handshake>) -> own<future-client-streams>.
-// Starts the handshake in the background.
+// The handshake runs when the guest looks for it (see pending) if the
+// provider honours its context, and in the background right away if not.
 func finishHandshake(c *call, stack []uint64) {
 	hs := c.take(wapi.DecodeU32(stack[0]), rHandshake, "consumed by finish").(*handshake)
 	g := c.g
@@ -156,7 +163,7 @@ func finishHandshake(c *call, stack []uint64) {
 		f.complete(nil, &api.Error{Kind: api.KindPolicyDenied, Err: fmt.Errorf("too many handshakes in flight (limit %d)", g.pol.limits.Handshakes)})
 		return
 	}
-	g.goroutine(func() {
+	run := func() {
 		defer g.handshakes.Add(-1)
 		cfg := g.pol.config(hs.name, addr.Port())
 		cfg.ClientSessionCache = g.sessions
@@ -173,7 +180,16 @@ func finishHandshake(c *call, stack []uint64) {
 		ev.State = safeState(conn)
 		g.observe(ev)
 		f.complete(&tlsConn{g: g, conn: conn, release: release, addr: addr, name: hs.name, start: start}, nil)
-	})
+	}
+	if !g.direct {
+		g.goroutine(run)
+		return
+	}
+	f.abort = func() {
+		g.handshakes.Add(-1)
+		release()
+	}
+	g.deferWork(&f.start, run)
 }
 
 // abandonGrace is how long a handshake waits, after its deadline closed the
@@ -181,13 +197,24 @@ func finishHandshake(c *call, stack []uint64) {
 const abandonGrace = 500 * time.Millisecond
 
 // handshake runs the provider under the guest's context with the handshake
-// timeout as a backstop. A provider that ignores ctx is unblocked by closing
-// its transport; one that ignores that too is abandoned after abandonGrace
-// (whatever it returns later is closed), so neither the guest's future nor
-// Guest.Close waits for it. A panicking provider fails the handshake, not
-// the host.
+// timeout as a backstop. A provider that honours ctx runs on the calling
+// goroutine. One that does not runs on a worker: if it ignores ctx, closing
+// its transport unblocks it; if it ignores that too, it is abandoned after
+// abandonGrace (whatever it returns later is closed), so neither the
+// guest's future nor Guest.Close waits for it. A panicking provider fails
+// the handshake, not the host.
 func (g *Guest) handshake(ctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
 	name := g.s.provider.Name()
+	if g.direct {
+		// The provider's own deadline, set here so that it sets no other
+		// (api.WithTimeout): a timer a handshake is a cost native Go's
+		// Handshake does not have.
+		ctx, cancel := context.WithTimeout(ctx, cfg.Timeout())
+		defer cancel()
+		stop := context.AfterFunc(ctx, func() { _ = transport.Close() })
+		conn, err := g.clientDirect(ctx, transport, cfg)
+		return g.handshakeOutcome(ctx, stop, conn, err)
+	}
 	// A little later than the provider's own deadline, so that a provider
 	// that honours it reports the timeout itself.
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout()+min(time.Second, cfg.Timeout()/4))
@@ -245,7 +272,24 @@ func (g *Guest) handshake(ctx context.Context, transport net.Conn, cfg *api.Conf
 			}
 		}
 	}
-	conn, err := o.conn, o.err
+	return g.handshakeOutcome(ctx, stop, o.conn, o.err)
+}
+
+// clientDirect calls a provider that honours its context (Capabilities.
+// HonorsContext) on the calling goroutine.
+func (g *Guest) clientDirect(ctx context.Context, transport net.Conn, cfg *api.Config) (conn api.Conn, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			conn, err = nil, &api.Error{Kind: api.KindUnknown, Backend: g.s.provider.Name(), Err: fmt.Errorf("provider panicked: %v", r)}
+		}
+	}()
+	return g.s.provider.Client(ctx, transport, cfg)
+}
+
+// handshakeOutcome checks what the provider returned; stop is the
+// transport-closing backstop's.
+func (g *Guest) handshakeOutcome(ctx context.Context, stop func() bool, conn api.Conn, err error) (api.Conn, error) {
+	name := g.s.provider.Name()
 	if err == nil && conn == nil {
 		err = &api.Error{Kind: api.KindUnknown, Backend: name, Err: fmt.Errorf("provider returned no connection and no error")}
 	}
@@ -319,6 +363,7 @@ func (g *Guest) transport(hs *handshake) (net.Conn, netip.AddrPort, func()) {
 //	inner err: +12 io-error
 func futureGet(c *call, stack []uint64) {
 	f := c.get(wapi.DecodeU32(stack[0]), rFuture).(*future)
+	c.g.kick(&f.start)
 	ret := wapi.DecodeU32(stack[1])
 	a := cabi.FutureGet
 	c.Area(ret, a.Size, a.Align)

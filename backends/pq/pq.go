@@ -175,7 +175,7 @@ func (p *Provider) Name() string { return p.name }
 // (the hybrid groups do not exist in TLS 1.2) and never completes a classical
 // handshake.
 func (p *Provider) Capabilities() api.Capabilities {
-	c := api.Capabilities{Resumption: true, ALPNOverride: true, ClientAuth: true, ReportsGroup: true, RequiresPQ: true}
+	c := api.Capabilities{Resumption: true, ALPNOverride: true, ClientAuth: true, ReportsGroup: true, RequiresPQ: true, HonorsContext: true}
 	if p.mode == Prefer {
 		c.TLS12, c.ClassicalOnly, c.RequiresPQ = true, true, false
 	}
@@ -294,8 +294,6 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 		tc.CurvePreferences = append(slices.Clone(s.groups), classicalGroups...)
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout())
-	defer cancel()
 	c, err := stdtls.Handshake(ctx, transport, tc, cfg.Timeout(), p.name, "")
 	if err != nil {
 		return nil, p.classify(err, s.mode)

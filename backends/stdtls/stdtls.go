@@ -30,7 +30,7 @@ func (Provider) Name() string { return Name }
 
 // Capabilities: crypto/tls does everything the suite asks for.
 func (Provider) Capabilities() api.Capabilities {
-	return api.Capabilities{TLS12: true, Resumption: true, ALPNOverride: true, ClassicalOnly: true, ClientAuth: true, ReportsGroup: true}
+	return api.Capabilities{TLS12: true, Resumption: true, ALPNOverride: true, ClassicalOnly: true, ClientAuth: true, ReportsGroup: true, HonorsContext: true}
 }
 
 // TLSConfig converts cfg to a crypto/tls client configuration. It is exported
@@ -81,16 +81,9 @@ func (Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Config)
 // context's verdict when ctx ended), so that backends built on crypto/tls can
 // classify it their own way before falling back to api.Classify.
 func Handshake(ctx context.Context, transport net.Conn, tc *tls.Config, timeout time.Duration, backend, fingerprint string) (*Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	raw := &api.EOFWatch{Conn: transport}
 	c := tls.Client(raw, tc)
-	if err := c.HandshakeContext(ctx); err != nil {
-		// Prefer the context's verdict: crypto/tls reports a canceled
-		// handshake as the transport error it caused.
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			err = fmt.Errorf("%w (%v)", ctxErr, err)
-		}
+	if err := api.RunHandshake(ctx, transport, timeout, c.Handshake); err != nil {
 		return nil, err
 	}
 	return &Conn{Conn: c, raw: raw, backend: backend, fingerprint: fingerprint}, nil

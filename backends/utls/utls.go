@@ -141,6 +141,7 @@ func (p *Provider) Capabilities() api.Capabilities {
 		ClassicalOnly: true,
 		ClientAuth:    true,
 		ReportsGroup:  true,
+		HonorsContext: true,
 	}
 }
 
@@ -221,12 +222,7 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 		return nil, err
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout())
-	defer cancel()
-	if err := uconn.HandshakeContext(ctx); err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			err = fmt.Errorf("%w (%v)", ctxErr, err)
-		}
+	if err := api.RunHandshake(ctx, transport, cfg.Timeout(), uconn.Handshake); err != nil {
 		return nil, classify(err)
 	}
 	return newConn(uconn, raw, cfg.ServerName, fp.name), nil

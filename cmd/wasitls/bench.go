@@ -31,6 +31,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/host"
 )
 
@@ -144,7 +145,10 @@ type concurrency struct {
 }
 
 type backendReport struct {
-	Name           string      `json:"name"`
+	Name string `json:"name"`
+	// NativeClient is what the guest's handshakes are compared with (see
+	// nativeClient).
+	NativeClient   string      `json:"native_client"`
 	Sequential     rate        `json:"sequential"`
 	SequentialOpen rate        `json:"sequential_with_open_conns"`
 	Concurrent     concurrency `json:"concurrent"`
@@ -224,8 +228,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 
 	// Each idle or concurrent connection is a socket here (and one in the
-	// server process); native connections are measured the same way.
-	if err := ensureFiles(2*o.conns + 256); err != nil {
+	// server process); the guest's and native idle connections are open
+	// together while handshakes are measured beside them.
+	if err := ensureFiles(3*o.conns + 256); err != nil {
 		return exitFailure, err
 	}
 	var wasm []byte
@@ -611,7 +616,7 @@ func (b *bench) nativeDial() (*tls.Conn, error) {
 	return tls.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(b.port), b.nativeConfig())
 }
 
-func request(c *tls.Conn, op byte, n int64) error {
+func request(c io.Writer, op byte, n int64) error {
 	var h [9]byte
 	h[0] = op
 	binary.BigEndian.PutUint64(h[1:], uint64(n))
@@ -666,14 +671,43 @@ func (b *bench) nativeUpload() (time.Duration, error) {
 	return d, nil
 }
 
-func (b *bench) nativeHandshakes(n int) (time.Duration, error) {
-	d, _, _, err := b.nativeHandshakesPhases(n)
+// handshaker is a native client handshake over a connected socket.
+type handshaker func(raw net.Conn) (net.Conn, error)
+
+// nativeClient is what a guest's handshakes with backend name are compared
+// with: crypto/tls itself for stdtls, the strictest baseline; for the
+// others, the backend's own Provider called from Go on a net.Conn, since
+// their ClientHellos (a browser's for utls, hybrid groups only for pq) cost
+// the server and the client more than crypto/tls's.
+func (b *bench) nativeClient(name string) (handshaker, string, error) {
+	if name == stdtls.Name {
+		return func(raw net.Conn) (net.Conn, error) {
+			c := tls.Client(raw, b.nativeConfig())
+			return c, c.Handshake()
+		}, "crypto/tls", nil
+	}
+	p, err := api.Lookup(name)
+	if err != nil {
+		return nil, "", err
+	}
+	cfg := &api.Config{ServerName: "localhost", RootCAs: b.roots, MinVersion: tls.VersionTLS13}
+	return func(raw net.Conn) (net.Conn, error) {
+		c, err := p.Client(context.Background(), raw, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}, name + " from Go", nil
+}
+
+func (b *bench) nativeHandshakes(hs handshaker, n int) (time.Duration, error) {
+	d, _, _, err := b.nativeHandshakesPhases(hs, n)
 	return d, err
 }
 
 // nativeHandshakesPhases is nativeHandshakes that also sums the time spent
 // connecting and handshaking (tls.Dial's two steps, taken apart).
-func (b *bench) nativeHandshakesPhases(n int) (total, connect, handshake time.Duration, err error) {
+func (b *bench) nativeHandshakesPhases(hs handshaker, n int) (total, connect, handshake time.Duration, err error) {
 	addr := "127.0.0.1:" + strconv.Itoa(b.port)
 	start := time.Now()
 	for range n {
@@ -683,11 +717,13 @@ func (b *bench) nativeHandshakesPhases(n int) (total, connect, handshake time.Du
 			return 0, 0, 0, err
 		}
 		t1 := time.Now()
-		c := tls.Client(raw, b.nativeConfig())
-		err = c.Handshake()
+		c, err := hs(raw)
 		handshake += time.Since(t1)
 		connect += t1.Sub(t0)
-		c.Close()
+		if c != nil {
+			c.Close()
+		}
+		raw.Close()
 		if err != nil {
 			return 0, 0, 0, err
 		}
@@ -695,10 +731,11 @@ func (b *bench) nativeHandshakesPhases(n int) (total, connect, handshake time.Du
 	return time.Since(start), connect, handshake, nil
 }
 
-// nativeConcurrent opens n connections at once; latencies per connection.
-func (b *bench) nativeConcurrent(n int) (time.Duration, []time.Duration, []*tls.Conn, error) {
+// nativeConcurrent opens n connections at once with dial; latencies per
+// connection.
+func nativeConcurrent(n int, dial func() (net.Conn, error)) (time.Duration, []time.Duration, []net.Conn, error) {
 	lat := make([]time.Duration, n)
-	conns := make([]*tls.Conn, n)
+	conns := make([]net.Conn, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	gate := make(chan struct{})
@@ -708,7 +745,7 @@ func (b *bench) nativeConcurrent(n int) (time.Duration, []time.Duration, []*tls.
 			defer wg.Done()
 			<-gate
 			t0 := time.Now()
-			conns[i], errs[i] = b.nativeDial()
+			conns[i], errs[i] = dial()
 			lat[i] = time.Since(t0)
 		}()
 	}
@@ -723,7 +760,7 @@ func (b *bench) nativeConcurrent(n int) (time.Duration, []time.Duration, []*tls.
 	return wall, lat, conns, nil
 }
 
-func closeAll(cs []*tls.Conn) {
+func closeAll(cs []net.Conn) {
 	for _, c := range cs {
 		if c != nil {
 			c.Close()
@@ -735,7 +772,13 @@ func closeAll(cs []*tls.Conn) {
 // goroutine in Read on each (4 KiB buffer), as a client waiting for the
 // next message does. stop closes them and waits for the goroutines.
 func (b *bench) nativeHold(n int) (stop func(), err error) {
-	_, _, conns, err := b.nativeConcurrent(n)
+	_, _, conns, err := nativeConcurrent(n, func() (net.Conn, error) {
+		c, err := b.nativeDial()
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -886,6 +929,9 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	for _, name := range o.backends {
 		br := backendReport{Name: name}
 		var err error
+		if _, br.NativeClient, err = b.nativeClient(name); err != nil {
+			return nil, err
+		}
 		if o.runs("sequential") {
 			b.progress("%s: %d sequential handshakes x %d", name, o.handshakes, o.reps)
 			if br.Sequential, err = b.sequential(ctx, name); err != nil {
@@ -950,26 +996,8 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	}
 	rep.BytesPerIdleConnHost = perConn(after.heap, before.heap, o.conns)
 	rep.RSSPerIdleConnHost = perConn(after.rss, before.rss, o.conns)
-	guestOpen := map[string]float64{}
-	for _, name := range o.backends {
-		if !o.runs("sequential") {
-			break
-		}
-		b.progress("%s: sequential handshakes with %d guest connections open", name, o.conns)
-		var runs []float64
-		for range o.reps {
-			_, d, err := b.okRun(ctx, name, "handshakes", int64(o.handshakes))
-			if err != nil {
-				return nil, err
-			}
-			runs = append(runs, float64(o.handshakes)/d.Seconds())
-		}
-		guestOpen[name] = median(runs)
-	}
-	if err := gr.wait(); err != nil {
-		return nil, err
-	}
 
+	// Native, the same way, with the guest's connections still open.
 	b.progress("%d idle connections: native", o.conns)
 	stop, err := b.nativeHold(o.conns)
 	if err != nil {
@@ -980,6 +1008,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	if stop, err = b.nativeHold(o.conns); err != nil {
 		return nil, err
 	}
+	defer stop()
 	after = sampleMem()
 	if o.memProfile != "" {
 		if err := writeHeapProfile(o.memProfile + ".native"); err != nil {
@@ -989,22 +1018,38 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	rep.BytesPerIdleConnNative = perConn(after.heap, before.heap, o.conns)
 	rep.RSSPerIdleConnNative = perConn(after.rss, before.rss, o.conns)
 	rep.IdleMemoryRatio = ratio(rep.BytesPerIdleConnHost, rep.BytesPerIdleConnNative)
-	var nativeOpen []float64
-	for range o.reps {
+
+	// Sequential handshakes with both sets open, alternating as before.
+	for i := range rep.Backends {
 		if !o.runs("sequential") {
 			break
 		}
-		d, err := b.nativeHandshakes(o.handshakes)
+		name := rep.Backends[i].Name
+		b.progress("%s: sequential handshakes with %d guest and %d native connections open", name, o.conns, o.conns)
+		hs, _, err := b.nativeClient(name)
 		if err != nil {
-			stop()
 			return nil, err
 		}
-		nativeOpen = append(nativeOpen, float64(o.handshakes)/d.Seconds())
-	}
-	stop()
-	for i := range rep.Backends {
+		var g, n []float64
+		for r := range o.reps {
+			for k := range 2 {
+				if (k == 0) == (r%2 == 0) {
+					_, d, err := b.okRun(ctx, name, "handshakes", int64(o.handshakes))
+					if err != nil {
+						return nil, err
+					}
+					g = append(g, float64(o.handshakes)/d.Seconds())
+					continue
+				}
+				d, err := b.nativeHandshakes(hs, o.handshakes)
+				if err != nil {
+					return nil, err
+				}
+				n = append(n, float64(o.handshakes)/d.Seconds())
+			}
+		}
 		r := &rep.Backends[i].SequentialOpen
-		r.Guest, r.Native = guestOpen[rep.Backends[i].Name], median(nativeOpen)
+		r.Guest, r.Native = median(g), median(n)
 		r.Ratio = ratio(r.Guest, r.Native)
 	}
 	return rep, nil
@@ -1012,6 +1057,10 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 
 // sequential alternates guest and native runs of o.handshakes handshakes.
 func (b *bench) sequential(ctx context.Context, name string) (rate, error) {
+	hs, _, err := b.nativeClient(name)
+	if err != nil {
+		return rate{}, err
+	}
 	var g, n []float64
 	var mu sync.Mutex
 	var gConn, gHS, nConn, nHS time.Duration
@@ -1038,7 +1087,7 @@ func (b *bench) sequential(ctx context.Context, name string) (rate, error) {
 				g = append(g, float64(b.o.handshakes)/d.Seconds())
 				continue
 			}
-			d, dc, dh, err := b.nativeHandshakesPhases(b.o.handshakes)
+			d, dc, dh, err := b.nativeHandshakesPhases(hs, b.o.handshakes)
 			if err != nil {
 				return rate{}, err
 			}
@@ -1056,13 +1105,40 @@ func (b *bench) sequential(ctx context.Context, name string) (rate, error) {
 	return r, nil
 }
 
-// concurrent: o.conns connections at once from o.guests guests (released
-// together once every guest is instantiated), then natively.
+// concurrentLead is how far ahead of a concurrent round its start time is
+// set: long enough to hand the time to every guest.
+const concurrentLead = 50 * time.Millisecond
+
+// concurrent: o.conns connections at once from o.guests guests, then
+// natively from as many goroutines, alternating, o.reps times. The guests
+// are instantiated once; each round starts them all at one instant.
 func (b *bench) concurrent(ctx context.Context, name string) (concurrency, error) {
 	o := b.o
 	c := concurrency{Conns: o.conns, Guests: o.guests}
-	grs := make([]*guestRun, o.guests)
-	for i := range grs {
+	hs, _, err := b.nativeClient(name)
+	if err != nil {
+		return c, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(b.port)
+	dial := func() (net.Conn, error) {
+		raw, err := net.Dial("tcp4", addr)
+		if err != nil {
+			return nil, err
+		}
+		conn, err := hs(raw)
+		if err != nil {
+			raw.Close()
+			return nil, err
+		}
+		return conn, nil
+	}
+	grs := make([]*guestRun, 0, o.guests)
+	defer func() {
+		for _, gr := range grs {
+			_ = gr.wait()
+		}
+	}()
+	for i := range o.guests {
 		n := o.conns / o.guests
 		if i < o.conns%o.guests {
 			n++
@@ -1071,55 +1147,84 @@ func (b *bench) concurrent(ctx context.Context, name string) (concurrency, error
 		if err != nil {
 			return c, err
 		}
-		grs[i] = gr
+		grs = append(grs, gr)
 	}
-	defer func() {
-		for _, gr := range grs {
-			_ = gr.wait()
-		}
-	}()
 	for _, gr := range grs {
 		if _, err := gr.expect("ready"); err != nil {
 			return c, err
 		}
 	}
-	runtime.GC() // the guests' instantiation garbage is not the handshakes'
-	start := time.Now()
-	for _, gr := range grs {
-		if err := gr.step(); err != nil {
-			return c, err
+	var g, n []float64
+	var glat, nlat []time.Duration
+	var gwall, nwall time.Duration
+	for i := range o.reps {
+		for k := range 2 {
+			runtime.GC() // one round's garbage is not the next one's
+			if (k == 0) == (i%2 == 0) {
+				wall, lat, err := b.concurrentRound(grs)
+				if err != nil {
+					return c, err
+				}
+				g, glat, gwall = append(g, float64(o.conns)/wall.Seconds()), append(glat, lat...), gwall+wall
+				continue
+			}
+			wall, lat, conns, err := nativeConcurrent(o.conns, dial)
+			closeAll(conns)
+			if err != nil {
+				return c, err
+			}
+			n, nlat, nwall = append(n, float64(o.conns)/wall.Seconds()), append(nlat, lat...), nwall+wall
 		}
 	}
+	c.Guest, c.Native = median(g), median(n)
+	c.Ratio = ratio(c.Guest, c.Native)
+	c.GuestWallMs = float64(gwall) / 1e6 / float64(o.reps)
+	c.NativeWallMs = float64(nwall) / 1e6 / float64(o.reps)
+	c.GuestP50ms, c.GuestP99ms = percentileMs(glat, 0.50), percentileMs(glat, 0.99)
+	c.NativeP50ms, c.NativeP99ms = percentileMs(nlat, 0.50), percentileMs(nlat, 0.99)
+	return c, nil
+}
+
+// concurrentRound gives every guest the same start time and collects the
+// round: its wall time (the start to the last connection established, as
+// the guests timed it) and each connection's latency.
+func (b *bench) concurrentRound(grs []*guestRun) (time.Duration, []time.Duration, error) {
+	at := time.Now().Add(concurrentLead)
+	line := []byte(strconv.FormatInt(at.UnixNano(), 10) + "\n")
+	for _, gr := range grs {
+		if _, err := gr.stdin.Write(line); err != nil {
+			return 0, nil, err
+		}
+	}
+	if late := time.Since(at); late > 0 {
+		return 0, nil, fmt.Errorf("handing the start time to %d guests took %v more than %v", len(grs), late, concurrentLead)
+	}
+	var wall time.Duration
 	var lat []time.Duration
 	for _, gr := range grs {
 		l, err := gr.expect("lat ")
 		if err != nil {
-			return c, err
+			return 0, nil, err
 		}
 		for _, f := range strings.Fields(l)[1:] {
 			ns, _ := strconv.ParseInt(f, 10, 64)
 			lat = append(lat, time.Duration(ns))
 		}
-		if _, err := gr.expect("ok "); err != nil {
-			return c, err
+		l, err = gr.expect("ok ")
+		if err != nil {
+			return 0, nil, err
+		}
+		if f := strings.Fields(l); len(f) == 3 {
+			ns, _ := strconv.ParseInt(f[2], 10, 64)
+			wall = max(wall, time.Duration(ns))
 		}
 	}
-	wall := time.Since(start)
-	c.Guest = float64(o.conns) / wall.Seconds()
-	c.GuestWallMs = float64(wall) / 1e6
-	c.GuestP50ms, c.GuestP99ms = percentileMs(lat, 0.50), percentileMs(lat, 0.99)
-
-	runtime.GC()
-	nwall, nlat, conns, err := b.nativeConcurrent(o.conns)
-	if err != nil {
-		return c, err
+	for _, gr := range grs {
+		if _, err := gr.expect("closed"); err != nil {
+			return 0, nil, err
+		}
 	}
-	closeAll(conns)
-	c.Native = float64(o.conns) / nwall.Seconds()
-	c.NativeWallMs = float64(nwall) / 1e6
-	c.NativeP50ms, c.NativeP99ms = percentileMs(nlat, 0.50), percentileMs(nlat, 0.99)
-	c.Ratio = ratio(c.Guest, c.Native)
-	return c, nil
+	return wall, lat, nil
 }
 
 func writeHeapProfile(name string) error {
@@ -1163,7 +1268,11 @@ func printBench(w io.Writer, r *benchReport) {
 		row(fmt.Sprintf("%d concurrent / %d guests", b.Concurrent.Conns, b.Concurrent.Guests), b.Concurrent.Guest, b.Concurrent.Native, b.Concurrent.Ratio)
 	}
 	_ = tw.Flush()
-	fmt.Fprintln(w)
+	var natives []string
+	for _, b := range r.Backends {
+		natives = append(natives, b.Name+": "+b.NativeClient)
+	}
+	fmt.Fprintf(w, "  (native: %s)\n\n", strings.Join(natives, ", "))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if hasSeq {
 		fmt.Fprintf(tw, "SEQUENTIAL, µs PER CONNECTION\tGUEST\tHOST CONNECT\tHOST HANDSHAKE\tNATIVE\tCONNECT\tHANDSHAKE\t\n")

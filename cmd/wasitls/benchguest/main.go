@@ -9,8 +9,11 @@
 //	benchguest download IP PORT NAME BYTES   print "ok BYTES NS" (request to last byte)
 //	benchguest upload IP PORT NAME BYTES     print "ok BYTES NS" (first byte to the server's ack)
 //	benchguest handshakes IP PORT NAME N     N sequential connect+handshake+close: "ok N NS"
-//	benchguest concurrent IP PORT NAME N     print "ready", wait for a byte on stdin, open N
-//	                                         connections at once: "lat NS..." then "ok N NS"
+//	benchguest concurrent IP PORT NAME N     print "ready"; then for each line on stdin, a
+//	                                         wall-clock time T in Unix ns: wait for T, open N
+//	                                         connections at once, print "lat NS..." (each one's
+//	                                         connect and handshake) and "ok N NS" (T to the last
+//	                                         one done), close them, print "closed"
 //	benchguest hold IP PORT NAME N           open N connections, read a greeting on each, subscribe
 //	                                         (a read pending on each), print "held"; on a byte on
 //	                                         stdin close them and print "released"; on the next
@@ -20,6 +23,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,6 +32,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wasitls/wasitls/guest/clocks/monotonic"
 	"github.com/wasitls/wasitls/guest/io/poll"
@@ -66,22 +71,7 @@ func main() {
 		}
 		fmt.Printf("ok %d %d\n", n, monotonic.Now().Sub(start))
 	case "concurrent":
-		fmt.Println("ready")
-		if !step() {
-			return
-		}
-		start := monotonic.Now()
-		cs := t.open(int(n))
-		end := monotonic.Now()
-		lat := make([]string, len(cs))
-		for i, c := range cs {
-			lat[i] = strconv.FormatInt(int64(c.done.Sub(c.start)), 10)
-		}
-		fmt.Println("lat " + strings.Join(lat, " "))
-		fmt.Printf("ok %d %d\n", n, end.Sub(start))
-		for _, c := range cs {
-			c.close()
-		}
+		concurrent(t, int(n))
 	case "hold":
 		hold(t, int(n))
 	default:
@@ -100,6 +90,38 @@ func fail(err error) {
 	}
 	fmt.Fprintln(os.Stderr, "error: "+err.Error())
 	os.Exit(1)
+}
+
+// concurrent runs the concurrent mode's rounds. Every guest of a round
+// starts at the same instant T, whenever its line arrived: the bench hands
+// out the lines one guest at a time, which would otherwise stagger the
+// starts across a CPU that the first guests keep busy.
+func concurrent(t target, n int) {
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		at, err := strconv.ParseInt(strings.TrimSpace(in.Text()), 10, 64)
+		if err != nil {
+			fail(fmt.Errorf("start time %q: %v", in.Text(), err))
+		}
+		// The line is a wall-clock time; the wait is on the monotonic clock.
+		start := monotonic.Now().Add(time.Until(time.Unix(0, at)))
+		p := monotonic.SubscribeInstant(start)
+		p.Block()
+		p.Drop()
+		cs := t.open(n)
+		end := monotonic.Now()
+		lat := make([]string, len(cs))
+		for i, c := range cs {
+			lat[i] = strconv.FormatInt(int64(c.done.Sub(c.start)), 10)
+		}
+		fmt.Println("lat " + strings.Join(lat, " "))
+		fmt.Printf("ok %d %d\n", n, end.Sub(start))
+		for _, c := range cs {
+			c.close()
+		}
+		fmt.Println("closed")
+	}
 }
 
 // step waits for one byte on stdin; false at its end.

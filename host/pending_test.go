@@ -1,0 +1,228 @@
+package host
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/conformance/pki"
+	"github.com/wasitls/wasitls/internal/cabi"
+)
+
+// honoring, embedded beside a provider, declares HonorsContext for it.
+type honoring struct{}
+
+func (honoring) Capabilities() api.Capabilities { return api.Capabilities{HonorsContext: true} }
+
+// onStack records whether Client ran inside the guest's pollable.block.
+type onStack struct {
+	api.Provider
+	inline atomic.Int32
+	calls  atomic.Int32
+}
+
+func (p *onStack) Client(ctx context.Context, t net.Conn, cfg *api.Config) (api.Conn, error) {
+	p.calls.Add(1)
+	buf := make([]byte, 64<<10)
+	if strings.Contains(string(buf[:runtime.Stack(buf, false)]), "host.pollableBlock") {
+		p.inline.Add(1)
+	}
+	return p.Provider.Client(ctx, t, cfg)
+}
+
+// A provider that honours its context runs on the goroutine of the guest's
+// call that waits for the handshake alone; one that does not runs on a
+// worker (and can be abandoned). Either way the handshake succeeds.
+func TestHandshakeRunsInlineOnlyWhenProviderHonorsContext(t *testing.T) {
+	p := pki.New(t)
+	srv := startEcho(t, &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}}, "tcp", "127.0.0.1:0")
+	ctx, r := newRuntime(t)
+	for _, tc := range []struct {
+		name       string
+		honors     bool
+		wantInline int32
+	}{{"honors context", true, 1}, {"does not declare it", false, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &onStack{Provider: api.ProviderFunc("rec", stdtls.Provider{}.Client)}
+			var prov api.Provider = rec
+			if tc.honors {
+				prov = struct {
+					*onStack
+					honoring
+				}{rec, honoring{}}
+			}
+			x := newTG(t, ctx, New(r), "0.2.6", WithProvider(prov),
+				WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: p.Roots}))
+			sock, in, out, code := x.connect(srv.addr)
+			if code >= 0 {
+				t.Fatalf("connect: error-code %d", code)
+			}
+			conn, tin, tout, errStr := x.handshake("localhost", in, out)
+			if errStr != "" {
+				t.Fatalf("handshake: %s", errStr)
+			}
+			if rec.calls.Load() != 1 || rec.inline.Load() != tc.wantInline {
+				t.Fatalf("%d calls, %d inline; want 1 call, %d inline", rec.calls.Load(), rec.inline.Load(), tc.wantInline)
+			}
+			x.drop(ioStreamsName, "input-stream", tin)
+			x.drop(ioStreamsName, "output-stream", tout)
+			x.drop(tlsName, "client-connection", conn)
+			x.drop(tcpName, "tcp-socket", sock)
+		})
+	}
+}
+
+// A guest that starts a connect and a handshake and then waits outside the
+// host (here: returns to its embedder) finds both done when it looks: the
+// host's sweeper starts pending work it is not asked for.
+func TestPendingWorkStartsWhileGuestIsAway(t *testing.T) {
+	p := pki.New(t)
+	srv := startEcho(t, &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}}, "tcp", "127.0.0.1:0")
+	ctx, r := newRuntime(t)
+	events := make(chan ConnEvent, 8)
+	x := newTG(t, ctx, New(r, WithProvider(stdtls.Provider{})), "0.2.6",
+		WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: p.Roots}),
+		WithObserver(func(e ConnEvent) { events <- e }))
+	await := func(phase Phase) {
+		t.Helper()
+		select {
+		case e := <-events:
+			if e.Phase != phase || e.Err != nil {
+				t.Fatalf("event %v (%v), want %v", e.Phase, e.Err, phase)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %v while the guest was away", phase)
+		}
+	}
+
+	netw := x.call1(instNetName, "instance-network")
+	x.clearRet()
+	x.call(tcpCreateName, "create-tcp-socket", 0, retArea)
+	sock := cabi.GetU32(x.ret(8), 4)
+	flat := cabi.Flatten(srv.addr, 0, 0)
+	args := append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)
+	x.clearRet()
+	x.call(tcpName, "[method]tcp-socket.start-connect", append(args, retArea)...)
+	if r := x.ret(2); r[0] != 0 {
+		t.Fatalf("start-connect: error-code %d", r[1])
+	}
+	await(PhaseConnect)
+	x.clearRet()
+	x.call(tcpName, "[method]tcp-socket.finish-connect", uint64(sock), retArea)
+	r0 := x.ret(12)
+	if r0[0] != 0 {
+		t.Fatalf("finish-connect: error-code %d", r0[4])
+	}
+	in, out := cabi.GetU32(r0, 4), cabi.GetU32(r0, 8)
+
+	x.put(argArea, []byte("localhost"))
+	hs := x.call1(tlsName, "[constructor]client-handshake", argArea, 9, uint64(in), uint64(out))
+	fut := x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
+	await(PhaseHandshake)
+	a := cabi.FutureGet
+	x.clearRet()
+	x.call(tlsName, "[method]future-client-streams.get", uint64(fut), retArea)
+	r1 := x.ret(a.Size)
+	if r1[a.OptionTag] != 1 || r1[a.OuterTag] != 0 || r1[a.InnerTag] != 0 {
+		t.Fatalf("get after the handshake: %v", r1)
+	}
+	x.drop(tlsName, "future-client-streams", fut)
+	x.drop(ioStreamsName, "input-stream", cabi.GetU32(r1, a.Input))
+	x.drop(ioStreamsName, "output-stream", cabi.GetU32(r1, a.Output))
+	x.drop(tlsName, "client-connection", cabi.GetU32(r1, a.Conn))
+	x.drop(tcpName, "tcp-socket", sock)
+	x.drop(networkName, "network", netw)
+}
+
+// Closing the guest while it blocks on a handshake that runs inline (the
+// server never answers) ends the call and releases everything; so does
+// dropping a future whose handshake never started.
+func TestInlineHandshakeEndsWithTheGuest(t *testing.T) {
+	fds := countFDs(t)
+	// A server that reports the first bytes of each connection (the
+	// ClientHello) and its end, and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello, ended := make(chan struct{}, 4), make(chan struct{}, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := c.Read(make([]byte, 1)); err == nil {
+					hello <- struct{}{}
+					_, _ = io.Copy(io.Discard, c)
+				}
+				ended <- struct{}{}
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	wait := func(ch chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal(what)
+		}
+	}
+	ctx, r := newRuntime(t)
+	h := New(r, WithProvider(stdtls.Provider{}))
+	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}}))
+	addr := ln.Addr().(*net.TCPAddr).AddrPort()
+
+	// Never started: dropped before the guest looked.
+	_, in, out, code := x.connect(addr)
+	if code >= 0 {
+		t.Fatalf("connect: error-code %d", code)
+	}
+	x.put(argArea, []byte("localhost"))
+	hs := x.call1(tlsName, "[constructor]client-handshake", argArea, 9, uint64(in), uint64(out))
+	fut := x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
+	x.drop(tlsName, "future-client-streams", fut)
+	wait(ended, "the connection of a dropped, unstarted handshake stayed open")
+
+	// Started inline, then the guest closes.
+	_, in, out, code = x.connect(addr)
+	if code >= 0 {
+		t.Fatalf("connect: error-code %d", code)
+	}
+	hs = x.call1(tlsName, "[constructor]client-handshake", argArea, 9, uint64(in), uint64(out))
+	fut = x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
+	pl := x.call1(tlsName, "[method]future-client-streams.subscribe", uint64(fut))
+	errc := make(chan error, 1)
+	go func() {
+		_, err := x.fn(ioPollName, "[method]pollable.block").Call(ctx, uint64(pl))
+		errc <- err
+	}()
+	wait(hello, "no ClientHello from the blocked guest")
+	_ = x.g.Close(ctx)
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("block returned no error after the guest closed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("block on an inline handshake did not return after Close")
+	}
+	wait(ended, "the handshake's connection stayed open after Close")
+	if x.g.OpenHandles() != 0 || h.Guests() != 0 {
+		t.Fatalf("%d handles, %d guests after Close", x.g.OpenHandles(), h.Guests())
+	}
+	if n := countFDs(t); n > fds+1 { // +1: the listener
+		t.Fatalf("%d descriptors open, %d before", n, fds)
+	}
+}
