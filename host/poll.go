@@ -2,6 +2,7 @@ package host
 
 import (
 	"reflect"
+	"runtime"
 	"sync"
 	"time"
 
@@ -225,6 +226,12 @@ func pollList(c *call, stack []uint64) {
 			break
 		}
 		waitAny(c, ws)
+		// Let the goroutines that are about to make more of ws ready (a
+		// loaded host's other handshakes, reads) run first: one poll then
+		// returns them together, saving the guest a wake-up and a poll,
+		// and each poll a cabi_realloc, per event. Nothing runs when
+		// nothing is runnable.
+		runtime.Gosched()
 	}
 	lp, ln := c.PutU32s(readyIdx)
 	b := c.Area(ret, 8, 4)

@@ -1220,6 +1220,11 @@ func (b *bench) concurrentRound(grs []*guestRun) (time.Duration, []time.Duration
 		}
 	}
 	for _, gr := range grs {
+		if _, err := gr.stdin.Write([]byte("close\n")); err != nil {
+			return 0, nil, err
+		}
+	}
+	for _, gr := range grs {
 		if _, err := gr.expect("closed"); err != nil {
 			return 0, nil, err
 		}

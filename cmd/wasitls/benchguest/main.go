@@ -13,7 +13,7 @@
 //	                                         wall-clock time T in Unix ns: wait for T, open N
 //	                                         connections at once, print "lat NS..." (each one's
 //	                                         connect and handshake) and "ok N NS" (T to the last
-//	                                         one done), close them, print "closed"
+//	                                         one done); on the next line close them, print "closed"
 //	benchguest hold IP PORT NAME N           open N connections, read a greeting on each, subscribe
 //	                                         (a read pending on each), print "held"; on a byte on
 //	                                         stdin close them and print "released"; on the next
@@ -117,6 +117,11 @@ func concurrent(t target, n int) {
 		}
 		fmt.Println("lat " + strings.Join(lat, " "))
 		fmt.Printf("ok %d %d\n", n, end.Sub(start))
+		// Closed when every guest is done, so that closing costs no other
+		// guest's round anything.
+		if !in.Scan() {
+			return
+		}
 		for _, c := range cs {
 			c.close()
 		}
