@@ -64,6 +64,9 @@ func (e ConnEvent) String() string {
 
 // observe reports an event to the observer and the logger.
 func (g *Guest) observe(e ConnEvent) {
+	if !g.observed() {
+		return
+	}
 	e.Guest = g.Name()
 	if g.s.observer != nil {
 		g.s.observer(e)
@@ -72,6 +75,9 @@ func (g *Guest) observe(e ConnEvent) {
 		g.s.logger.Debug("wasitls connection", slog.String("event", e.String()))
 	}
 }
+
+// observed reports whether anyone sees events (State is costly to fill).
+func (g *Guest) observed() bool { return g.s.observer != nil || g.s.logger != nil }
 
 // allowConnect applies the guest's policy to a TCP connect.
 func (g *Guest) allowConnect(dest netip.AddrPort) error {

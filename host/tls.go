@@ -177,8 +177,10 @@ func finishHandshake(c *call, stack []uint64) {
 			f.complete(nil, err)
 			return
 		}
-		ev.State = safeState(conn)
-		g.observe(ev)
+		if g.observed() {
+			ev.State = safeState(conn)
+			g.observe(ev)
+		}
 		f.complete(&tlsConn{g: g, conn: conn, release: release, addr: addr, name: hs.name, start: start}, nil)
 	}
 	if !g.direct {
