@@ -15,6 +15,7 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/loopback"
 )
 
 // honoring, embedded beside a provider, declares HonorsContext for it.
@@ -149,28 +150,14 @@ func TestInlineHandshakeEndsWithTheGuest(t *testing.T) {
 	fds := countFDs(t)
 	// A server that reports the first bytes of each connection (the
 	// ClientHello) and its end, and never answers.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	hello, ended := make(chan struct{}, 4), make(chan struct{}, 4)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := c.Read(make([]byte, 1)); err == nil {
-					hello <- struct{}{}
-					_, _ = io.Copy(io.Discard, c)
-				}
-				ended <- struct{}{}
-			}()
+	srv := loopback.Serve(t, func(c net.Conn) {
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			hello <- struct{}{}
+			_, _ = io.Copy(io.Discard, c)
 		}
-	}()
-	t.Cleanup(func() { ln.Close() })
+		ended <- struct{}{}
+	})
 	wait := func(ch chan struct{}, what string) {
 		t.Helper()
 		select {
@@ -182,7 +169,7 @@ func TestInlineHandshakeEndsWithTheGuest(t *testing.T) {
 	ctx, r := newRuntime(t)
 	h := New(r, WithProvider(stdtls.Provider{}))
 	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}}))
-	addr := ln.Addr().(*net.TCPAddr).AddrPort()
+	addr := srv.AddrPort()
 
 	// Never started: dropped before the guest looked.
 	_, in, out, code := x.connect(addr)
