@@ -5,9 +5,11 @@
 //
 // Standard Go (GOOS=wasip1) lays out pointers and slices as 64-bit values, so
 // no Go struct with pointer fields matches a canonical-ABI layout. Return
-// areas are therefore plain byte arrays read at fixed offsets:
+// areas are therefore plain byte arrays read at fixed offsets, taken from a
+// pool (NewArea, Free):
 //
-//	var ret cabi.Area
+//	ret := cabi.NewArea()
+//	defer ret.Free()
 //	readImport(uint32(stream), n, ret.Ptr())
 //	if ret.U8(0) == 0 { // ok
 //		data := cabi.TakeBytes(ret.U32(4), ret.U32(8))
@@ -117,6 +119,35 @@ func TakeU32s(ptr, n uint32) []uint32 {
 // of the implemented interfaces (the largest, tcp-socket.local-address's
 // result<ip-socket-address, error-code>, needs 36 bytes).
 type Area [5]uint64
+
+// areaPool holds return areas for reuse. An Area must be on the heap (its
+// address goes to the host), and a heap allocation costs a wasip1 guest
+// several times what a host call does. The guest is single-threaded and
+// switches goroutines only where one blocks, which NewArea and Free never
+// do, so a plain slice serves; it never grows (Free drops the surplus).
+var areaPool = make([]*Area, 0, 16)
+
+// NewArea returns a zeroed return area; Free it once its fields are read.
+//
+//	ret := cabi.NewArea()
+//	defer ret.Free()
+func NewArea() *Area {
+	if n := len(areaPool); n > 0 {
+		a := areaPool[n-1]
+		areaPool = areaPool[:n-1]
+		return a
+	}
+	return new(Area)
+}
+
+// Free returns a to the pool; neither a nor anything read through Bytes may
+// be used afterwards.
+func (a *Area) Free() {
+	if len(areaPool) < cap(areaPool) {
+		*a = Area{}
+		areaPool = append(areaPool, a)
+	}
+}
 
 // Ptr is the address to pass to an import as its return pointer.
 func (a *Area) Ptr() unsafe.Pointer { return unsafe.Pointer(a) }

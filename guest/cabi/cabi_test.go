@@ -101,3 +101,32 @@ func TestLendHandsOutTheBufferOnce(t *testing.T) {
 		t.Fatal("takeLent used a buffer after EndLend")
 	}
 }
+
+// Areas come back zeroed and are reused; the pool never holds more than
+// its capacity.
+func TestAreaPool(t *testing.T) {
+	a := NewArea()
+	a.Bytes()[3] = 7
+	a.Free()
+	b := NewArea()
+	if b != a {
+		t.Fatal("a freed area was not reused")
+	}
+	if b.U8(3) != 0 {
+		t.Fatal("a reused area was not zeroed")
+	}
+	b.Free()
+	many := make([]*Area, 3*cap(areaPool))
+	for i := range many {
+		many[i] = NewArea()
+	}
+	for _, x := range many {
+		x.Free()
+	}
+	if len(areaPool) != cap(areaPool) {
+		t.Fatalf("pool holds %d areas, capacity %d", len(areaPool), cap(areaPool))
+	}
+	if n := testing.AllocsPerRun(100, func() { NewArea().Free() }); n != 0 {
+		t.Fatalf("%v allocations per area taken and freed, want 0", n)
+	}
+}

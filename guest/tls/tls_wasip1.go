@@ -99,7 +99,8 @@ func (e *HandshakeError) Release() {
 // while it runs, then the connection and its plaintext streams or a
 // *HandshakeError exactly once, then ErrAlreadyTaken.
 func (f FutureClientStreams) Get() (ClientConnection, streams.InputStream, streams.OutputStream, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	get(uint32(f), ret.Ptr())
 	// option<result<result<tuple<conn, in, out>, io-error>>>, 24 bytes, align 4:
 	//

@@ -19,7 +19,8 @@ func drop(self uint32)
 // handshake failures it starts with the classified cause (e.g. "tls: unknown
 // authority").
 func (e Error) DebugString() string {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	toDebugString(uint32(e), ret.Ptr())
 	return cabi.TakeString(ret.U32(0), ret.U32(4))
 }

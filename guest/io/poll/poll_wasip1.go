@@ -43,7 +43,8 @@ func Poll(ps ...Pollable) []uint32 {
 	for i, p := range ps {
 		list[i] = uint32(p)
 	}
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	poll(unsafe.Pointer(unsafe.SliceData(list)), uint32(len(list)), ret.Ptr())
 	return cabi.TakeU32s(ret.U32(0), ret.U32(4))
 }

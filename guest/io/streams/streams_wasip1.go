@@ -115,34 +115,38 @@ func unitResult(ret *cabi.Area) error {
 
 // Read returns up to n bytes that are available now; it may return none.
 func (s InputStream) Read(n uint64) ([]byte, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	read(uint32(s), n, ret.Ptr())
-	return listResult(&ret)
+	return listResult(ret)
 }
 
 // BlockingRead is Read that waits for at least one byte or the end.
 func (s InputStream) BlockingRead(n uint64) ([]byte, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	blockingRead(uint32(s), n, ret.Ptr())
-	return listResult(&ret)
+	return listResult(ret)
 }
 
 // ReadInto is Read into b: it asks for up to len(b) bytes and lends b to
 // cabi_realloc, so the host writes the bytes straight into b (no allocation,
 // no copy). It may return 0 bytes.
 func (s InputStream) ReadInto(b []byte) (int, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	cabi.Lend(b)
 	read(uint32(s), uint64(len(b)), ret.Ptr())
-	return intoResult(&ret, b)
+	return intoResult(ret, b)
 }
 
 // BlockingReadInto is ReadInto that waits for at least one byte or the end.
 func (s InputStream) BlockingReadInto(b []byte) (int, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	cabi.Lend(b)
 	blockingRead(uint32(s), uint64(len(b)), ret.Ptr())
-	return intoResult(&ret, b)
+	return intoResult(ret, b)
 }
 
 // intoResult decodes a read's result<list<u8>, stream-error> for ReadInto:
@@ -161,16 +165,18 @@ func intoResult(ret *cabi.Area, b []byte) (int, error) {
 
 // Skip discards up to n available bytes and returns how many it discarded.
 func (s InputStream) Skip(n uint64) (uint64, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	skip(uint32(s), n, ret.Ptr())
-	return u64Result(&ret)
+	return u64Result(ret)
 }
 
 // BlockingSkip is Skip that waits for data first.
 func (s InputStream) BlockingSkip(n uint64) (uint64, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	blockingSkip(uint32(s), n, ret.Ptr())
-	return u64Result(&ret)
+	return u64Result(ret)
 }
 
 // Subscribe returns a pollable that is ready when data or the end can be
@@ -220,40 +226,45 @@ const MaxBlockingWrite = 4096
 // CheckWrite returns how many bytes the next Write may take (0: wait on the
 // pollable).
 func (s OutputStream) CheckWrite() (uint64, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	checkWrite(uint32(s), ret.Ptr())
-	return u64Result(&ret)
+	return u64Result(ret)
 }
 
 // Write queues b. len(b) must not exceed the last CheckWrite result.
 func (s OutputStream) Write(b []byte) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	p, n := cabi.BytesPtr(b)
 	write(uint32(s), p, n, ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // BlockingWriteAndFlush writes b (at most MaxBlockingWrite bytes) and waits
 // until it is flushed.
 func (s OutputStream) BlockingWriteAndFlush(b []byte) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	p, n := cabi.BytesPtr(b)
 	blockingWriteAndFlush(uint32(s), p, n, ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // Flush starts sending what was written; CheckWrite reports progress.
 func (s OutputStream) Flush() error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	flush(uint32(s), ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // BlockingFlush sends what was written and waits until it is done.
 func (s OutputStream) BlockingFlush() error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	blockingFlush(uint32(s), ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // Subscribe returns a pollable that is ready when CheckWrite would report
@@ -262,32 +273,36 @@ func (s OutputStream) Subscribe() poll.Pollable { return poll.Pollable(outputSub
 
 // WriteZeroes queues n zero bytes, within the CheckWrite budget.
 func (s OutputStream) WriteZeroes(n uint64) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	writeZeroes(uint32(s), n, ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // BlockingWriteZeroesAndFlush writes n (at most MaxBlockingWrite) zero bytes
 // and waits until they are flushed.
 func (s OutputStream) BlockingWriteZeroesAndFlush(n uint64) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	blockingWriteZeroesAndFlush(uint32(s), n, ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // Splice moves up to n bytes that src has available to s and returns how
 // many it moved.
 func (s OutputStream) Splice(src InputStream, n uint64) (uint64, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	splice(uint32(s), uint32(src), n, ret.Ptr())
-	return u64Result(&ret)
+	return u64Result(ret)
 }
 
 // BlockingSplice is Splice that waits for data and space.
 func (s OutputStream) BlockingSplice(src InputStream, n uint64) (uint64, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	blockingSplice(uint32(s), uint32(src), n, ret.Ptr())
-	return u64Result(&ret)
+	return u64Result(ret)
 }
 
 // Drop releases the handle.

@@ -26,7 +26,8 @@ func drop(self uint32)
 
 // ResolveAddresses starts resolving name (a host name or an IP literal).
 func ResolveAddresses(n network.Network, name string) (ResolveAddressStream, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	resolveAddresses(uint32(n), name, ret.Ptr())
 	// result<own<resolve-address-stream>, error-code>: +4 handle | +4 code.
 	if ret.U8(0) != 0 {
@@ -38,7 +39,8 @@ func ResolveAddresses(n network.Network, name string) (ResolveAddressStream, err
 // ResolveNextAddress returns the next address (ok true), the end (ok false),
 // or network.WouldBlock while the lookup is still running.
 func (s ResolveAddressStream) ResolveNextAddress() (addr netip.Addr, ok bool, err error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	resolveNextAddress(uint32(s), ret.Ptr())
 	// result<option<ip-address>, error-code>, align 2:
 	// +0 tag | ok: +2 option tag, +4 ip-address | err: +2 code.
@@ -48,7 +50,7 @@ func (s ResolveAddressStream) ResolveNextAddress() (addr netip.Addr, ok bool, er
 	if ret.U8(2) == 0 {
 		return netip.Addr{}, false, nil
 	}
-	addr, err = network.DecodeIPAddress(&ret, 4)
+	addr, err = network.DecodeIPAddress(ret, 4)
 	return addr, err == nil, err
 }
 

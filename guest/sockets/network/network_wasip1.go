@@ -26,7 +26,8 @@ func (n Network) Drop() { drop(uint32(n)) }
 // socket's stream reported, if the host knows one. (Unstable upstream:
 // feature network-error-code.)
 func NetworkErrorCode(err ioerror.Error) (ErrorCode, bool) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	networkErrorCode(uint32(err), ret.Ptr())
 	// option<error-code>: +0 tag, +1 code.
 	if ret.U8(0) == 0 {

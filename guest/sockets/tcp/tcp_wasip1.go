@@ -146,7 +146,8 @@ func u64Result(ret *cabi.Area) (uint64, error) {
 
 // CreateTCPSocket creates an unbound, unconnected socket of the family.
 func CreateTCPSocket(family network.IPAddressFamily) (TCPSocket, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	createTCPSocket(uint32(family), ret.Ptr())
 	// result<own<tcp-socket>, error-code>: +0 tag, +4 handle or code.
 	if ret.U8(0) != 0 {
@@ -157,31 +158,35 @@ func CreateTCPSocket(family network.IPAddressFamily) (TCPSocket, error) {
 
 // StartBind begins binding s to a local address.
 func (s TCPSocket) StartBind(n network.Network, local network.IPSocketAddress) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	f := local.Flatten()
 	startBind(uint32(s), uint32(n), f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // FinishBind completes StartBind.
 func (s TCPSocket) FinishBind() error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	finishBind(uint32(s), ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // StartConnect begins connecting s to remote.
 func (s TCPSocket) StartConnect(n network.Network, remote network.IPSocketAddress) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	f := remote.Flatten()
 	startConnect(uint32(s), uint32(n), f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // FinishConnect completes StartConnect and returns the connection's streams
 // (children of s: drop them before s). network.WouldBlock means not yet.
 func (s TCPSocket) FinishConnect() (streams.InputStream, streams.OutputStream, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	finishConnect(uint32(s), ret.Ptr())
 	// result<tuple<input-stream, output-stream>, error-code>: +4 in, +8 out | +4 code.
 	if ret.U8(0) != 0 {
@@ -192,21 +197,24 @@ func (s TCPSocket) FinishConnect() (streams.InputStream, streams.OutputStream, e
 
 // StartListen begins listening.
 func (s TCPSocket) StartListen() error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	startListen(uint32(s), ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // FinishListen completes StartListen.
 func (s TCPSocket) FinishListen() error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	finishListen(uint32(s), ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // Accept takes one pending connection from a listening socket.
 func (s TCPSocket) Accept() (TCPSocket, streams.InputStream, streams.OutputStream, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	accept(uint32(s), ret.Ptr())
 	// result<tuple<tcp-socket, input-stream, output-stream>, error-code>: +4, +8, +12 | +4 code.
 	if ret.U8(0) != 0 {
@@ -225,16 +233,18 @@ func addressResult(ret *cabi.Area) (network.IPSocketAddress, error) {
 
 // LocalAddress returns the bound local address.
 func (s TCPSocket) LocalAddress() (network.IPSocketAddress, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	localAddress(uint32(s), ret.Ptr())
-	return addressResult(&ret)
+	return addressResult(ret)
 }
 
 // RemoteAddress returns the connected peer's address.
 func (s TCPSocket) RemoteAddress() (network.IPSocketAddress, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	remoteAddress(uint32(s), ret.Ptr())
-	return addressResult(&ret)
+	return addressResult(ret)
 }
 
 // IsListening reports whether s listens.
@@ -247,14 +257,16 @@ func (s TCPSocket) AddressFamily() network.IPAddressFamily {
 
 // SetListenBacklogSize hints the accept queue length.
 func (s TCPSocket) SetListenBacklogSize(n uint64) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	setListenBacklogSize(uint32(s), n, ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // KeepAliveEnabled reports whether TCP keep-alive is on.
 func (s TCPSocket) KeepAliveEnabled() (bool, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	keepAliveEnabled(uint32(s), ret.Ptr())
 	// result<bool, error-code>: +1 bool | +1 code.
 	if ret.U8(0) != 0 {
@@ -265,44 +277,50 @@ func (s TCPSocket) KeepAliveEnabled() (bool, error) {
 
 // SetKeepAliveEnabled turns TCP keep-alive on or off.
 func (s TCPSocket) SetKeepAliveEnabled(on bool) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	setKeepAliveEnabled(uint32(s), cabi.Bool(on), ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // KeepAliveIdleTime returns the idle time before the first probe.
 func (s TCPSocket) KeepAliveIdleTime() (time.Duration, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	keepAliveIdleTime(uint32(s), ret.Ptr())
-	v, err := u64Result(&ret)
+	v, err := u64Result(ret)
 	return time.Duration(v), err
 }
 
 // SetKeepAliveIdleTime sets the idle time before the first probe.
 func (s TCPSocket) SetKeepAliveIdleTime(d time.Duration) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	setKeepAliveIdleTime(uint32(s), uint64(d), ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // KeepAliveInterval returns the time between probes.
 func (s TCPSocket) KeepAliveInterval() (time.Duration, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	keepAliveInterval(uint32(s), ret.Ptr())
-	v, err := u64Result(&ret)
+	v, err := u64Result(ret)
 	return time.Duration(v), err
 }
 
 // SetKeepAliveInterval sets the time between probes.
 func (s TCPSocket) SetKeepAliveInterval(d time.Duration) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	setKeepAliveInterval(uint32(s), uint64(d), ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // KeepAliveCount returns how many unanswered probes drop the connection.
 func (s TCPSocket) KeepAliveCount() (uint32, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	keepAliveCount(uint32(s), ret.Ptr())
 	// result<u32, error-code>: +4 value | +4 code.
 	if ret.U8(0) != 0 {
@@ -313,14 +331,16 @@ func (s TCPSocket) KeepAliveCount() (uint32, error) {
 
 // SetKeepAliveCount sets how many unanswered probes drop the connection.
 func (s TCPSocket) SetKeepAliveCount(n uint32) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	setKeepAliveCount(uint32(s), n, ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // HopLimit returns the TTL / hop limit of outgoing packets.
 func (s TCPSocket) HopLimit() (uint8, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	hopLimit(uint32(s), ret.Ptr())
 	// result<u8, error-code>: +1 value | +1 code.
 	if ret.U8(0) != 0 {
@@ -331,37 +351,42 @@ func (s TCPSocket) HopLimit() (uint8, error) {
 
 // SetHopLimit sets the TTL / hop limit of outgoing packets.
 func (s TCPSocket) SetHopLimit(n uint8) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	setHopLimit(uint32(s), uint32(n), ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // ReceiveBufferSize returns the kernel receive buffer size.
 func (s TCPSocket) ReceiveBufferSize() (uint64, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	receiveBufferSize(uint32(s), ret.Ptr())
-	return u64Result(&ret)
+	return u64Result(ret)
 }
 
 // SetReceiveBufferSize hints the kernel receive buffer size.
 func (s TCPSocket) SetReceiveBufferSize(n uint64) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	setReceiveBufferSize(uint32(s), n, ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // SendBufferSize returns the kernel send buffer size.
 func (s TCPSocket) SendBufferSize() (uint64, error) {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	sendBufferSize(uint32(s), ret.Ptr())
-	return u64Result(&ret)
+	return u64Result(ret)
 }
 
 // SetSendBufferSize hints the kernel send buffer size.
 func (s TCPSocket) SetSendBufferSize(n uint64) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	setSendBufferSize(uint32(s), n, ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // Subscribe returns a pollable that is ready when a pending start/finish
@@ -370,9 +395,10 @@ func (s TCPSocket) Subscribe() poll.Pollable { return poll.Pollable(subscribe(ui
 
 // Shutdown closes one or both directions of a connected socket.
 func (s TCPSocket) Shutdown(how ShutdownType) error {
-	var ret cabi.Area
+	ret := cabi.NewArea()
+	defer ret.Free()
 	shutdown(uint32(s), uint32(how), ret.Ptr())
-	return unitResult(&ret)
+	return unitResult(ret)
 }
 
 // Drop releases the handle (closing the socket).
