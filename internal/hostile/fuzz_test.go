@@ -42,8 +42,10 @@ func mutator(prog []byte, tls12 bool) Behaviour {
 					cur[k] ^= 1 << (arg & 7)
 				case 1: // truncate
 					cur = cur[:int(arg)%len(cur)]
-				case 2: // rewrite the record length field
-					binary.BigEndian.PutUint16(cur[3:], arg)
+				case 2: // rewrite the record length field (if a truncate left one)
+					if len(cur) >= 5 {
+						binary.BigEndian.PutUint16(cur[3:], arg)
+					}
 				case 3: // drop the record
 					cur = nil
 				case 4: // send it twice
