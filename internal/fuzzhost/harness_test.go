@@ -88,7 +88,11 @@ type fixture struct {
 
 func newFixture(t testing.TB, opts ...host.Option) *fixture {
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	// 64 MiB of guest memory at most, as an embedder would cap it: a moved
+	// allocator (set_heap) otherwise grows memory to 4 GiB inside a host
+	// call's cabi_realloc, and wazero zeroing that takes seconds, whatever
+	// the call's context says.
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithMemoryLimitPages(1024))
 	t.Cleanup(func() { _ = r.Close(ctx) })
 	h := host.New(r, append([]host.Option{host.WithProvider(stdtls.Provider{})}, opts...)...)
 	t.Cleanup(func() { _ = h.Close(ctx) })
