@@ -39,12 +39,25 @@
 // flight, and the bytes its stream buffers hold (reaching the last one is
 // backpressure, not an error: see Limits.BufferedBytes).
 //
+// A connect or handshake starts when the guest looks for its outcome
+// (pending.go): a guest that blocks on that one pollable runs it on its own
+// goroutine, as native Go code would, when the provider declares
+// [api.Capabilities].HonorsContext; otherwise on a host goroutine. A guest
+// that looks away (sleeps, returns to the embedder) has it started within a
+// few milliseconds.
+//
+// Each list the host returns (poll results, reads, lookups) is allocated
+// through the guest's cabi_realloc, a call back into the guest. Under
+// wazero.RuntimeConfig.WithCloseOnContextDone, wazero starts a goroutine for
+// every such call (about 4 µs each into a Go guest): worth knowing when a
+// guest polls often.
+//
 // The files follow the WIT: tls.go (wasi:tls/types), streams.go, poll.go and
 // ioerror.go (wasi:io), sockets.go and lookup.go (wasi:sockets), clocks.go
 // (wasi:clocks). Each declares its interface as one table of function
 // definitions (defs.go); table.go is the per-guest resource table; pump.go
 // and sink.go move bytes between connections and guest memory, within the
-// guest's buffered-bytes quota (quota.go); policy.go and
-// observer.go are the embedder's controls. Memory layouts come from
+// guest's buffered-bytes quota (quota.go); pending.go defers connects and
+// handshakes; policy.go and observer.go are the embedder's controls. Memory layouts come from
 // internal/cabi.
 package host
