@@ -82,6 +82,9 @@ func (s *sweeper) sweep() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, g := range gs {
+		if _, ok := s.guests[g]; !ok {
+			continue // forgotten meanwhile (closed)
+		}
 		// Dropped after an interval without new work and nothing left.
 		// swept is cleared before the second look, so that a watch that
 		// saw it set has set deferred first, and is seen here.
