@@ -951,7 +951,30 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		return rep, nil
 	}
 
-	// Idle memory, and sequential handshakes with the connections open.
+	// Idle memory, each measured alone (a set held meanwhile would lend the
+	// other its resident pages), then sequential handshakes with both open.
+	// Native: a first hold warms up; the delta is over the second.
+	b.progress("%d idle connections: native", o.conns)
+	stop, err := b.nativeHold(o.conns)
+	if err != nil {
+		return nil, err
+	}
+	stop()
+	before := sampleMem()
+	if stop, err = b.nativeHold(o.conns); err != nil {
+		return nil, err
+	}
+	after := sampleMem()
+	if o.memProfile != "" {
+		if err := writeHeapProfile(o.memProfile + ".native"); err != nil {
+			stop()
+			return nil, err
+		}
+	}
+	stop()
+	rep.BytesPerIdleConnNative = perConn(after.heap, before.heap, o.conns)
+	rep.RSSPerIdleConnNative = perConn(after.rss, before.rss, o.conns)
+
 	b.progress("%d idle connections: guest", o.conns)
 	const holdName = "wasitls-bench-hold"
 	gr, err := b.startNamedGuest(ctx, holdName, first, "hold", int64(o.conns))
@@ -978,7 +1001,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		}
 		return 0
 	}
-	before := sampleMem()
+	before = sampleMem()
 	gm0 := guestMem()
 	if err := gr.step(); err != nil {
 		return nil, err
@@ -986,7 +1009,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	if _, err := gr.expect("held"); err != nil {
 		return nil, err
 	}
-	after := sampleMem()
+	after = sampleMem()
 	rep.GuestMemGrowth = guestMem() - gm0
 	after.heap -= min(after.heap, rep.GuestMemGrowth)
 	if o.memProfile != "" {
@@ -997,26 +1020,11 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	rep.BytesPerIdleConnHost = perConn(after.heap, before.heap, o.conns)
 	rep.RSSPerIdleConnHost = perConn(after.rss, before.rss, o.conns)
 
-	// Native, the same way, with the guest's connections still open.
-	b.progress("%d idle connections: native", o.conns)
-	stop, err := b.nativeHold(o.conns)
-	if err != nil {
-		return nil, err
-	}
-	stop()
-	before = sampleMem()
+	// Both sets open for the handshakes measured beside them.
 	if stop, err = b.nativeHold(o.conns); err != nil {
 		return nil, err
 	}
 	defer stop()
-	after = sampleMem()
-	if o.memProfile != "" {
-		if err := writeHeapProfile(o.memProfile + ".native"); err != nil {
-			return nil, err
-		}
-	}
-	rep.BytesPerIdleConnNative = perConn(after.heap, before.heap, o.conns)
-	rep.RSSPerIdleConnNative = perConn(after.rss, before.rss, o.conns)
 	rep.IdleMemoryRatio = ratio(rep.BytesPerIdleConnHost, rep.BytesPerIdleConnNative)
 
 	// Sequential handshakes with both sets open, alternating as before.
