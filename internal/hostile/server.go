@@ -9,22 +9,19 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wasitls/wasitls/internal/loopback"
 )
 
 // Server is a loopback TCP listener that runs one behaviour per accepted
 // connection. Close stops it, closes every connection still open and waits
 // for every goroutine it started.
 type Server struct {
-	ln   net.Listener
+	srv  *loopback.Server
 	b    Behaviour
 	env  *Env
-	wg   sync.WaitGroup
 	done chan struct{}
-
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	seen  map[string]bool // client addresses accepted (for WaitIdle's barrier)
-	idle  *sync.Cond      // signaled on every accept and every end
+	once sync.Once
 }
 
 // Env is what behaviours build their answers from: the server certificate
@@ -41,104 +38,30 @@ type Env struct {
 
 // Start listens on 127.0.0.1 and serves b.
 func Start(b Behaviour, env *Env) (*Server, error) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	s := &Server{b: b, env: env, done: make(chan struct{})}
+	srv, err := loopback.Start("tcp4", "127.0.0.1:0", func(c net.Conn) {
+		s.b.Serve(&Conn{TCPConn: c.(*net.TCPConn), s: s})
+	})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{ln: ln, b: b, env: env, done: make(chan struct{}), conns: map[net.Conn]struct{}{}, seen: map[string]bool{}}
-	s.idle = sync.NewCond(&s.mu)
-	s.wg.Add(1)
-	go s.accept()
+	s.srv = srv
 	return s, nil
 }
 
 // Addr is the listener's address.
-func (s *Server) Addr() *net.TCPAddr { return s.ln.Addr().(*net.TCPAddr) }
-
-func (s *Server) accept() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		if !s.track(c) {
-			c.Close()
-			return
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.untrack(c)
-			s.b.Serve(&Conn{TCPConn: c.(*net.TCPConn), s: s})
-		}()
-	}
-}
-
-func (s *Server) track(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	select {
-	case <-s.done:
-		return false
-	default:
-	}
-	s.conns[c] = struct{}{}
-	s.seen[c.RemoteAddr().String()] = true
-	s.idle.Broadcast()
-	return true
-}
-
-func (s *Server) untrack(c net.Conn) {
-	c.Close()
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.idle.Broadcast()
-	s.mu.Unlock()
-}
+func (s *Server) Addr() *net.TCPAddr { return net.TCPAddrFromAddrPort(s.srv.AddrPort()) }
 
 // WaitIdle waits until every connection made to the server so far has been
 // accepted and has ended, or d passed; it reports whether the server is
-// idle. A barrier connection, accepted after every earlier one (the listen
-// queue is first in, first out), shows that none is still queued.
-func (s *Server) WaitIdle(d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	timer := time.AfterFunc(d, func() { s.mu.Lock(); s.idle.Broadcast(); s.mu.Unlock() })
-	defer timer.Stop()
-	barrier, err := net.Dial("tcp4", s.ln.Addr().String())
-	if err != nil {
-		return false
-	}
-	me := barrier.LocalAddr().String()
-	s.mu.Lock()
-	for !s.seen[me] && time.Now().Before(deadline) {
-		s.idle.Wait()
-	}
-	s.seen = map[string]bool{}
-	s.mu.Unlock()
-	barrier.Close()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for len(s.conns) > 0 && time.Now().Before(deadline) {
-		s.idle.Wait()
-	}
-	return len(s.conns) == 0
-}
+// idle.
+func (s *Server) WaitIdle(d time.Duration) bool { return s.srv.WaitIdle(d) }
 
-// Close stops the server and waits for its goroutines.
+// Close stops the server and waits for its goroutines; behaviours see
+// Conn.Done closed first.
 func (s *Server) Close() {
-	s.mu.Lock()
-	select {
-	case <-s.done:
-	default:
-		close(s.done)
-	}
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.ln.Close()
-	s.wg.Wait()
+	s.once.Do(func() { close(s.done) })
+	s.srv.Close()
 }
 
 // Conn is an accepted connection handed to a behaviour.

@@ -9,6 +9,7 @@
 package loopback
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -38,13 +39,23 @@ func Serve(tb testing.TB, handle func(net.Conn)) *Server {
 // ServeOn is Serve on another loopback address, e.g. ("tcp6", "[::1]:0").
 func ServeOn(tb testing.TB, network, addr string, handle func(net.Conn)) *Server {
 	tb.Helper()
+	s, err := Start(network, addr, handle)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Start is ServeOn for a caller without a test at hand (a server package
+// used by tests): the caller closes the server.
+func Start(network, addr string, handle func(net.Conn)) (*Server, error) {
 	ln, err := net.Listen(network, addr)
 	if err != nil {
-		tb.Fatalf("loopback: listen on %s %s: %v", network, addr, err)
+		return nil, fmt.Errorf("loopback: listen on %s %s: %w", network, addr, err)
 	}
 	s := &Server{ln: ln, live: map[net.Conn]struct{}{}, seen: map[string]bool{}}
 	s.idle = sync.NewCond(&s.mu)
-	tb.Cleanup(s.Close)
 	s.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
@@ -68,7 +79,7 @@ func ServeOn(tb testing.TB, network, addr string, handle func(net.Conn)) *Server
 			})
 		}
 	})
-	return s
+	return s, nil
 }
 
 // WaitIdle waits until every connection made so far was accepted and its
