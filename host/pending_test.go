@@ -116,6 +116,11 @@ func TestPendingWorkStartsWhileGuestIsAway(t *testing.T) {
 		t.Fatalf("start-connect: error-code %d", r[1])
 	}
 	await(PhaseConnect)
+	// The observer hears of the connect just before the socket records it:
+	// a block now returns at once.
+	p0 := x.call1(tcpName, "[method]tcp-socket.subscribe", uint64(sock))
+	x.call(ioPollName, "[method]pollable.block", uint64(p0))
+	x.call(ioPollName, "[resource-drop]pollable", uint64(p0))
 	x.clearRet()
 	x.call(tcpName, "[method]tcp-socket.finish-connect", uint64(sock), retArea)
 	r0 := x.ret(12)
@@ -128,6 +133,9 @@ func TestPendingWorkStartsWhileGuestIsAway(t *testing.T) {
 	hs := x.call1(tlsName, "[constructor]client-handshake", argArea, 9, uint64(in), uint64(out))
 	fut := x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
 	await(PhaseHandshake)
+	p1 := x.call1(tlsName, "[method]future-client-streams.subscribe", uint64(fut))
+	x.call(ioPollName, "[method]pollable.block", uint64(p1))
+	x.call(ioPollName, "[resource-drop]pollable", uint64(p1))
 	a := cabi.FutureGet
 	x.clearRet()
 	x.call(tlsName, "[method]future-client-streams.get", uint64(fut), retArea)
