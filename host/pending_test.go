@@ -217,6 +217,9 @@ func TestInlineHandshakeEndsWithTheGuest(t *testing.T) {
 	if x.g.OpenHandles() != 0 || h.Guests() != 0 {
 		t.Fatalf("%d handles, %d guests after Close", x.g.OpenHandles(), h.Guests())
 	}
+	if !srv.WaitIdle(10 * time.Second) { // the server's side of each connection closed
+		t.Fatal("the server still holds connections")
+	}
 	if n := countFDs(t); n > fds+1 { // +1: the listener
 		t.Fatalf("%d descriptors open, %d before", n, fds)
 	}
