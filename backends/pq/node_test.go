@@ -2,7 +2,6 @@ package pq
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/pem"
@@ -72,24 +71,7 @@ func startNode(t *testing.T, srv *pki.Cert, specs ...string) (map[string]string,
 		t.Fatal(err)
 	}
 	cmd := exec.Command(node, append([]string{script, certFile, keyFile}, specs...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	stdout, stderr := peers.Start(t, cmd) // it quits when its stdin closes
 	ports := map[string]string{}
 	var pin Pin
 	sc := bufio.NewScanner(stdout)

@@ -23,24 +23,7 @@ func startSServer(t *testing.T, srv *pki.Cert, extra ...string) string {
 	certFile, keyFile := srv.WriteFiles(t, t.TempDir(), "server")
 	args := append([]string{"s_server", "-accept", "127.0.0.1:0", "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www"}, extra...)
 	cmd := exec.Command(bin, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe() // s_server quits when its stdin closes
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	stdout, stderr := peers.Start(t, cmd) // it quits when its stdin closes
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		if addr, ok := strings.CutPrefix(sc.Text(), "ACCEPT "); ok {

@@ -172,12 +172,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `FILE` while the guest's idle connections are open")
 	fs.StringVar(&o.guestFile, "guest", "", "use this bench guest `FILE.wasm` instead of building cmd/wasitls/benchguest")
-	if err := parseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: wasitls bench [flags]")
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-		}
+	if err := parseFlags(fs, args, stdout, "wasitls bench [flags]"); err != nil {
 		return exitUsage, err
 	}
 	if fs.NArg() > 0 {

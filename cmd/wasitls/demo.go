@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -51,12 +50,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	fs.Var(&backends, "backend", "run only backend `NAME` (repeatable; default: every compiled-in backend)")
 	guestFile := fs.String("guest", "", "use this demo guest `FILE.wasm` instead of building cmd/wasitls/demoguest")
 	verbose := fs.Bool("v", false, "log every connection to stderr, as wasitls run -v does")
-	if err := parseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: wasitls demo [flags]")
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-		}
+	if err := parseFlags(fs, args, stdout, "wasitls demo [flags]"); err != nil {
 		return exitUsage, err
 	}
 	if fs.NArg() > 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -185,11 +186,14 @@ func parseTLSVersion(flagName, s string) (uint16, error) {
 }
 
 // parseFlags parses args with fs, turning the flag package's multi-line
-// complaints into one line.
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// complaints into one line; -h prints usage and the flags to stdout.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, usage string) error {
 	fs.SetOutput(discard{})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, "usage: "+usage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return err
 		}
 		return &usageError{err.Error()}

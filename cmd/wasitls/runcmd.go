@@ -66,12 +66,7 @@ func runFlags(o *runOptions) *flag.FlagSet {
 func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	var o runOptions
 	fs := runFlags(&o)
-	if err := parseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: wasitls run [flags] GUEST.wasm [guest args]")
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-		}
+	if err := parseFlags(fs, args, stdout, "wasitls run [flags] GUEST.wasm [guest args]"); err != nil {
 		return exitUsage, err
 	}
 	if fs.NArg() == 0 {

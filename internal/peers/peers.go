@@ -7,6 +7,8 @@
 package peers
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,4 +96,31 @@ func JCO(t testing.TB) string {
 // PostgresBin returns the directory holding PostgreSQL 15's server binaries.
 func PostgresBin(t testing.TB) string {
 	return file(t, "WASITLS_PGBIN", "/usr/lib/postgresql/15/bin", "PostgreSQL 15")
+}
+
+// Start runs cmd as a server for the test: its stdin stays open (a peer
+// that quits at the end of stdin lives as long as the test), its stdout is
+// returned to read its announcements from, and its stderr is collected for
+// failure messages. The process is killed and reaped when the test ends.
+func Start(t testing.TB, cmd *exec.Cmd) (stdout io.Reader, stderr *bytes.Buffer) {
+	t.Helper()
+	stderr = new(bytes.Buffer)
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", cmd.Path, err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return out, stderr
 }
