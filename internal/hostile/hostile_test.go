@@ -152,6 +152,15 @@ const request = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 // TestProviders runs every behaviour against each backend directly.
 func TestProviders(t *testing.T) {
 	e, p := env(t)
+	runSuite(t, e, func(t *testing.T, prov api.Provider, srv *Server) outcome {
+		return direct(context.Background(), prov, srv.Addr().String(), p)
+	})
+}
+
+// runSuite runs every behaviour in parallel against each backend with
+// exchange, checks each outcome, and checks that no descriptor outlives a
+// backend's suite.
+func runSuite(t *testing.T, e *Env, exchange func(*testing.T, api.Provider, *Server) outcome) {
 	for _, prov := range backends(t) {
 		t.Run(prov.Name(), func(t *testing.T) {
 			fds := openFDs()
@@ -164,7 +173,7 @@ func TestProviders(t *testing.T) {
 							t.Fatal(err)
 						}
 						defer srv.Close()
-						o := direct(context.Background(), prov, srv.Addr().String(), p)
+						o := exchange(t, prov, srv)
 						t.Logf("%s / %s: %v", prov.Name(), b.Name, o)
 						check(t, expect(b, prov), o)
 					})
@@ -221,31 +230,11 @@ func runDirect(ctx context.Context, p api.Provider, addr string, cfg *api.Config
 func TestThroughGuest(t *testing.T) {
 	e, p := env(t)
 	cm := guestbuild.Compile(context.Background(), t, rt, httpsget)
-	for _, prov := range backends(t) {
-		t.Run(prov.Name(), func(t *testing.T) {
-			fds := openFDs()
-			t.Run("suite", func(t *testing.T) {
-				for _, b := range Behaviours() {
-					t.Run(b.Name, func(t *testing.T) {
-						t.Parallel()
-						srv, err := Start(b, e)
-						if err != nil {
-							t.Fatal(err)
-						}
-						defer srv.Close()
-						o := viaGuest(t, cm, prov, srv.Addr().Port, p)
-						t.Logf("%s / %s: %v", prov.Name(), b.Name, o)
-						check(t, expect(b, prov), o)
-					})
-				}
-			})
-			if after := openFDs(); fds >= 0 && after != fds {
-				t.Errorf("file descriptors: %d before, %d after", fds, after)
-			}
-			if n := hst.Guests(); n != 0 {
-				t.Errorf("%d guests still open", n)
-			}
-		})
+	runSuite(t, e, func(t *testing.T, prov api.Provider, srv *Server) outcome {
+		return viaGuest(t, cm, prov, srv.Addr().Port, p)
+	})
+	if n := hst.Guests(); n != 0 {
+		t.Errorf("%d guests still open", n)
 	}
 }
 
