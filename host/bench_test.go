@@ -82,14 +82,7 @@ func BenchmarkDownload(b *testing.B) {
 		b.SetBytes(int64(size))
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			sock, in, out, code := x.connect(addr)
-			if code >= 0 {
-				b.Fatal(code)
-			}
-			conn, tin, tout, errStr := x.handshake("localhost", in, out)
-			if errStr != "" {
-				b.Fatal(errStr)
-			}
+			sock, conn, tin, tout := x.openTLS(addr)
 			total := 0
 			stack := make([]uint64, 3)
 			for {
@@ -179,14 +172,7 @@ func BenchmarkUpload(b *testing.B) {
 		b.SetBytes(int64(size))
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			sock, in, out, code := x.connect(addr)
-			if code >= 0 {
-				b.Fatal(code)
-			}
-			conn, tin, tout, errStr := x.handshake("localhost", in, out)
-			if errStr != "" {
-				b.Fatal(errStr)
-			}
+			sock, conn, tin, tout := x.openTLS(addr)
 			stack := make([]uint64, 4)
 			for left := size; left > 0; left -= len(chunk) {
 				stack[0], stack[1], stack[2], stack[3] = uint64(tout), wasmtest.HeapStart, uint64(len(chunk)), retArea

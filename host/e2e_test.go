@@ -128,6 +128,22 @@ func (x *tg) connect(dest netip.AddrPort) (sock, in, out uint32, code int) {
 }
 
 // handshake runs wasi-tls over the streams. It returns the connection and
+// openTLS connects to dest and runs a handshake for localhost over the
+// socket's streams, failing the test on any error; it returns the socket,
+// the connection and its streams.
+func (x *tg) openTLS(dest netip.AddrPort) (sock, conn, tin, tout uint32) {
+	x.t.Helper()
+	sock, in, out, code := x.connect(dest)
+	if code >= 0 {
+		x.t.Fatalf("connect: error-code %d", code)
+	}
+	conn, tin, tout, errStr := x.handshake("localhost", in, out)
+	if errStr != "" {
+		x.t.Fatalf("handshake: %s", errStr)
+	}
+	return sock, conn, tin, tout
+}
+
 // its streams, or the io-error's debug string.
 func (x *tg) handshake(name string, in, out uint32) (conn, tin, tout uint32, errStr string) {
 	x.t.Helper()

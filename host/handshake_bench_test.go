@@ -51,14 +51,7 @@ func BenchmarkSequentialHandshake(b *testing.B) {
 			Allow: []string{"127.0.0.1:*"}, RootCAs: p.Roots, MinVersion: tls.VersionTLS13,
 		}))
 		for b.Loop() {
-			sock, in, out, code := x.connect(addr)
-			if code >= 0 {
-				b.Fatalf("connect: %d", code)
-			}
-			conn, tin, tout, errStr := x.handshake("localhost", in, out)
-			if errStr != "" {
-				b.Fatal(errStr)
-			}
+			sock, conn, tin, tout := x.openTLS(addr)
 			x.drop(ioStreamsName, "input-stream", tin)
 			x.drop(ioStreamsName, "output-stream", tout)
 			x.drop(tlsName, "client-connection", conn)

@@ -234,11 +234,7 @@ func TestSessionCachePerGuest(t *testing.T) {
 	xa := newTG(t, ctx, h, "0.2.6", WithPolicy(pol), obs("a"))
 	xb := newTG(t, ctx, h, "0.2.6", WithPolicy(pol), obs("b"))
 	session := func(x *tg) {
-		sock, in, out, _ := x.connect(srv.addr)
-		conn, tin, tout, errStr := x.handshake("localhost", in, out)
-		if errStr != "" {
-			t.Fatal(errStr)
-		}
+		sock, conn, tin, tout := x.openTLS(srv.addr)
 		// A round trip makes the client read the server's session ticket.
 		x.writeAll(tout, []byte("x\n"))
 		x.readN(tin, 2)

@@ -55,11 +55,7 @@ func TestGuestCloseReleasesEverything(t *testing.T) {
 	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: p.Roots}))
 
 	// An established TLS connection with a pending read...
-	_, in, out, _ := x.connect(srv.addr)
-	_, tin, _, errStr := x.handshake("localhost", in, out)
-	if errStr != "" {
-		t.Fatal(errStr)
-	}
+	_, _, tin, _ := x.openTLS(srv.addr)
 	x.call1(ioStreamsName, "[method]input-stream.subscribe", uint64(tin)) // starts the reader
 	// ...a handshake in flight against a server that never answers...
 	_, in2, out2, _ := x.connect(silent.Addr().(*net.TCPAddr).AddrPort())
@@ -146,11 +142,7 @@ func TestMutualTLSAndTimeout(t *testing.T) {
 		Identities:       []Identity{{Dest: "localhost:" + itoa(int(srv.addr.Port())), Certificate: &client.TLS}},
 		HandshakeTimeout: 300 * time.Millisecond,
 	}))
-	_, in, out, _ := x.connect(srv.addr)
-	_, tin, tout, errStr := x.handshake("localhost", in, out)
-	if errStr != "" {
-		t.Fatal(errStr)
-	}
+	_, _, tin, tout := x.openTLS(srv.addr)
 	x.writeAll(tout, []byte("hi\n"))
 	x.readN(tin, 3)
 	srv.mu.Lock()
@@ -162,7 +154,7 @@ func TestMutualTLSAndTimeout(t *testing.T) {
 
 	start := time.Now()
 	_, in2, out2, _ := x.connect(silent.Addr().(*net.TCPAddr).AddrPort())
-	_, _, _, errStr = x.handshake("localhost", in2, out2)
+	_, _, _, errStr := x.handshake("localhost", in2, out2)
 	if !strings.HasPrefix(errStr, "tls: handshake timeout") {
 		t.Fatalf("silent server: %q", errStr)
 	}

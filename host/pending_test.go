@@ -62,14 +62,7 @@ func TestHandshakeRunsInlineOnlyWhenProviderHonorsContext(t *testing.T) {
 			}
 			x := newTG(t, ctx, New(r), "0.2.6", WithProvider(prov),
 				WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: p.Roots}))
-			sock, in, out, code := x.connect(srv.addr)
-			if code >= 0 {
-				t.Fatalf("connect: error-code %d", code)
-			}
-			conn, tin, tout, errStr := x.handshake("localhost", in, out)
-			if errStr != "" {
-				t.Fatalf("handshake: %s", errStr)
-			}
+			sock, conn, tin, tout := x.openTLS(srv.addr)
 			if rec.calls.Load() != 1 || rec.inline.Load() != tc.wantInline {
 				t.Fatalf("%d calls, %d inline; want 1 call, %d inline", rec.calls.Load(), rec.inline.Load(), tc.wantInline)
 			}
