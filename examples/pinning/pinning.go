@@ -38,33 +38,30 @@ func Pin(cert *x509.Certificate) SPKIHash {
 	return sha256.Sum256(cert.RawSubjectPublicKeyInfo)
 }
 
-// Provider wraps another Provider and pins the server's public key.
-type Provider struct {
+// pinner checks the server's public key after the wrapped handshake.
+type pinner struct {
 	next api.Provider
+	name string
 	pins map[SPKIHash]bool
 }
 
-// Wrap returns a Provider that runs next's handshake and then requires the
-// server's leaf key to be one of pins.
-func Wrap(next api.Provider, pins ...SPKIHash) *Provider {
-	p := &Provider{next: next, pins: map[SPKIHash]bool{}}
+// Wrap returns a Provider named "pinned-" and next's name that runs next's
+// handshake and then requires the server's leaf key to be one of pins. It
+// keeps next's capabilities and fingerprints (api.Wrap): pinning removes
+// none.
+func Wrap(next api.Provider, pins ...SPKIHash) api.Provider {
+	p := &pinner{next: next, name: "pinned-" + next.Name(), pins: map[SPKIHash]bool{}}
 	for _, pin := range pins {
 		p.pins[pin] = true
 	}
-	return p
+	return api.Wrap(next, p.name, p.client)
 }
-
-// Name is "pinned-" and the wrapped backend's name.
-func (p *Provider) Name() string { return "pinned-" + p.next.Name() }
-
-// Capabilities are the wrapped backend's: pinning removes none.
-func (p *Provider) Capabilities() api.Capabilities { return api.CapabilitiesOf(p.next) }
 
 // ErrNotPinned is wrapped by the error for a server whose key is not pinned.
 var ErrNotPinned = errors.New("server public key is not pinned")
 
-// Client runs the wrapped handshake, then checks the pin.
-func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
+// client runs the wrapped handshake, then checks the pin.
+func (p *pinner) client(ctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
 	c, err := p.next.Client(ctx, transport, cfg)
 	if err != nil {
 		return nil, err
@@ -72,13 +69,13 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 	certs := c.State().PeerCertificates
 	if len(certs) == 0 {
 		_ = c.Close()
-		return nil, &api.Error{Kind: api.KindPolicyDenied, Backend: p.Name(), Err: ErrNotPinned}
+		return nil, &api.Error{Kind: api.KindPolicyDenied, Backend: p.name, Err: ErrNotPinned}
 	}
 	if got := Pin(certs[0]); !p.pins[got] {
 		// Close sends close_notify and closes the transport; the host
 		// closing the transport again after the error is harmless.
 		_ = c.Close()
-		return nil, &api.Error{Kind: api.KindPolicyDenied, Backend: p.Name(),
+		return nil, &api.Error{Kind: api.KindPolicyDenied, Backend: p.name,
 			Err: fmt.Errorf("%w: %s has key %s", ErrNotPinned, cfg.ServerName, got)}
 	}
 	return c, nil

@@ -1,0 +1,45 @@
+package api
+
+import (
+	"context"
+	"net"
+)
+
+// ClientFunc is the signature of [Provider.Client].
+type ClientFunc func(ctx context.Context, transport net.Conn, cfg *Config) (Conn, error)
+
+// Wrap returns a Provider named name whose Client is client and which
+// forwards every optional interface of next ([Capable], [Fingerprinter]):
+// a wrapper that hid them would change how the host runs handshakes (inline
+// or on a worker, see Capabilities.HonorsContext) and which fingerprints
+// the CLI accepts. Every wrapper of a Provider should be built with it.
+// client usually calls next.Client.
+func Wrap(next Provider, name string, client ClientFunc) Provider {
+	w := wrapped{next: next, name: name, client: client}
+	if _, ok := next.(Fingerprinter); ok {
+		return wrappedFP{w}
+	}
+	return w
+}
+
+type wrapped struct {
+	next   Provider
+	name   string
+	client ClientFunc
+}
+
+func (w wrapped) Name() string { return w.name }
+func (w wrapped) Client(ctx context.Context, t net.Conn, c *Config) (Conn, error) {
+	return w.client(ctx, t, c)
+}
+
+// Capabilities are next's; CapabilitiesOf gives the same default set for a
+// next that declares none.
+func (w wrapped) Capabilities() Capabilities { return CapabilitiesOf(w.next) }
+
+// Unwrap returns the wrapped Provider.
+func (w wrapped) Unwrap() Provider { return w.next }
+
+type wrappedFP struct{ wrapped }
+
+func (w wrappedFP) Fingerprints() []string { return w.next.(Fingerprinter).Fingerprints() }

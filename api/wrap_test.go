@@ -1,0 +1,51 @@
+package api_test
+
+import (
+	"context"
+	"net"
+	"slices"
+	"testing"
+
+	"github.com/wasitls/wasitls/api"
+)
+
+type fpProvider struct{ api.Provider }
+
+func (fpProvider) Fingerprints() []string { return []string{"a", "b"} }
+func (fpProvider) Capabilities() api.Capabilities {
+	return api.Capabilities{HonorsContext: true, RequiresPQ: true}
+}
+
+// TestWrapForwardsOptionalInterfaces: a wrapper keeps what the host and the
+// CLI look for, and adds nothing the wrapped provider lacks.
+func TestWrapForwardsOptionalInterfaces(t *testing.T) {
+	called := false
+	client := func(ctx context.Context, tr net.Conn, cfg *api.Config) (api.Conn, error) {
+		called = true
+		return nil, nil
+	}
+	base := api.ProviderFunc("base", func(context.Context, net.Conn, *api.Config) (api.Conn, error) { return nil, nil })
+
+	w := api.Wrap(fpProvider{base}, "w", client)
+	if w.Name() != "w" {
+		t.Errorf("Name = %q", w.Name())
+	}
+	if got := api.CapabilitiesOf(w); got != (api.Capabilities{HonorsContext: true, RequiresPQ: true}) {
+		t.Errorf("capabilities not forwarded: %+v", got)
+	}
+	fp, ok := w.(api.Fingerprinter)
+	if !ok || !slices.Equal(fp.Fingerprints(), []string{"a", "b"}) {
+		t.Errorf("fingerprints not forwarded (ok=%v)", ok)
+	}
+	if _, _ = w.Client(context.Background(), nil, &api.Config{}); !called {
+		t.Error("client not called")
+	}
+
+	plain := api.Wrap(base, "p", client)
+	if _, ok := plain.(api.Fingerprinter); ok {
+		t.Error("wrapper of a provider without fingerprints claims some")
+	}
+	if api.CapabilitiesOf(plain) != api.CapabilitiesOf(base) {
+		t.Error("wrapper of a provider without declared capabilities changes the defaults")
+	}
+}
