@@ -51,7 +51,10 @@ func WithPolicy(p *Policy) Option { return func(s *settings) { s.policy = p } }
 // fn is called synchronously from host goroutines and must return quickly.
 func WithObserver(fn func(ConnEvent)) Option { return func(s *settings) { s.observer = fn } }
 
-// WithLogger logs connection events at debug level and guest traps at warn.
+// WithLogger logs connection events with their fields as attributes
+// ([ConnEvent.Attrs]): failures and denials at warn, the rest at debug.
+// Failures of the host itself (a host module that cannot be made, a provider
+// that ignored its deadline) are logged too.
 func WithLogger(l *slog.Logger) Option { return func(s *settings) { s.logger = l } }
 
 // New returns a Host for r. The options are defaults for every guest.

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -37,12 +38,86 @@ func (p Phase) String() string {
 type ConnEvent struct {
 	Phase      Phase
 	Guest      string         // the guest's module name (or guest-N)
+	GuestID    uint64         // unique among the Host's guests (names may repeat)
 	Addr       netip.AddrPort // the remote address, if known
 	ServerName string         // the TLS server name (handshake, close); the looked-up name (denied lookup)
 	Backend    string         // the provider's name (handshake, close)
 	State      api.ConnectionState
 	Duration   time.Duration // how long the connect or handshake took; the connection's lifetime on close
 	Err        error         // why it failed or was denied
+
+	// BytesIn and BytesOut count the plaintext a TLS connection received
+	// and sent (close).
+	BytesIn, BytesOut uint64
+}
+
+// Message is a short constant description of the event for a log line:
+// "tcp connect", "tcp connect failed", "denied by policy", "tls handshake",
+// "tls handshake failed", "tls closed".
+func (e ConnEvent) Message() string {
+	switch {
+	case e.Phase == PhaseConnect && e.Err != nil:
+		return "tcp connect failed"
+	case e.Phase == PhaseConnect:
+		return "tcp connect"
+	case e.Phase == PhaseDenied:
+		return "denied by policy"
+	case e.Phase == PhaseHandshake && e.Err != nil:
+		return "tls handshake failed"
+	case e.Phase == PhaseHandshake:
+		return "tls handshake"
+	case e.Phase == PhaseClose:
+		return "tls closed"
+	}
+	return e.Phase.String()
+}
+
+// Level is the level the Host logs the event at: failures and denials at
+// warn, the rest at debug.
+func (e ConnEvent) Level() slog.Level {
+	if e.Err != nil {
+		return slog.LevelWarn
+	}
+	return slog.LevelDebug
+}
+
+// Attrs returns the event's fields as log attributes, so that logs can be
+// searched by field: guest, dest (the address, or the looked-up name of a
+// denied lookup), server, backend; for a handshake version, cipher, group,
+// alpn, resumed; duration; bytes_in and bytes_out on close; err and kind (the
+// api.Kind of the failure) when it failed.
+func (e ConnEvent) Attrs() []slog.Attr {
+	a := make([]slog.Attr, 0, 12)
+	a = append(a, slog.String("guest", e.Guest))
+	if e.Addr.IsValid() {
+		a = append(a, slog.String("dest", e.Addr.String()))
+	} else if e.Phase == PhaseDenied {
+		a = append(a, slog.String("dest", e.ServerName))
+	}
+	if e.ServerName != "" && e.Addr.IsValid() {
+		a = append(a, slog.String("server", e.ServerName))
+	}
+	if e.Backend != "" {
+		a = append(a, slog.String("backend", e.Backend))
+	}
+	if e.Phase == PhaseHandshake && e.Err == nil {
+		s := &e.State
+		a = append(a, slog.String("version", s.VersionName()), slog.String("cipher", s.CipherSuiteName()),
+			slog.String("group", s.GroupName()), slog.String("alpn", s.NegotiatedProtocol), slog.Bool("resumed", s.DidResume))
+	}
+	if e.Duration > 0 {
+		a = append(a, slog.Duration("duration", e.Duration))
+	}
+	if e.Phase == PhaseClose {
+		a = append(a, slog.Uint64("bytes_in", e.BytesIn), slog.Uint64("bytes_out", e.BytesOut))
+	}
+	if e.Err != nil {
+		if k, ok := errKind(e.Err); ok {
+			a = append(a, slog.String("kind", k.String()))
+		}
+		a = append(a, slog.String("err", e.Err.Error()))
+	}
+	return a
 }
 
 func (e ConnEvent) String() string {
@@ -62,17 +137,26 @@ func (e ConnEvent) String() string {
 	return s
 }
 
+// errKind returns the api.Kind of a classified error.
+func errKind(err error) (api.Kind, bool) {
+	var e *api.Error
+	if errors.As(err, &e) {
+		return e.Kind, true
+	}
+	return 0, false
+}
+
 // observe reports an event to the observer and the logger.
 func (g *Guest) observe(e ConnEvent) {
 	if !g.observed() {
 		return
 	}
-	e.Guest = g.Name()
+	e.Guest, e.GuestID = g.Name(), g.id
 	if g.s.observer != nil {
 		g.s.observer(e)
 	}
-	if g.s.logger != nil {
-		g.s.logger.Debug("wasitls connection", slog.String("event", e.String()))
+	if l := g.s.logger; l != nil && l.Enabled(g.ctx, e.Level()) {
+		l.LogAttrs(g.ctx, e.Level(), e.Message(), e.Attrs()...)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // pumpSize is the read-ahead ring of an input stream. Reads from the source
@@ -51,6 +52,8 @@ type pump struct {
 	held    int64  // bytes counted against the guest's quota
 	pending int64  // of held: reserved for the read in progress
 	sig     signal // ready: data or error
+
+	total atomic.Uint64 // bytes read from src (ConnEvent.BytesIn)
 }
 
 const (
@@ -141,6 +144,7 @@ func (p *pump) run() {
 
 		// seg is free: the guest never reads it until w (hw) moves past it.
 		k, err := safeRead(p.src, seg)
+		p.total.Add(uint64(max(k, 0)))
 		p.g.quota.release(got - int64(k))
 
 		p.mu.Lock()

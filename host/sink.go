@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // sinkBudget is the most check-write grants at a time.
@@ -47,6 +48,8 @@ type sink struct {
 	sig      signal // ready: can write (budget > 0), failed or closed
 	done     signal // flushed: nothing asked for is in flight
 	drained  func() // run once the goroutine has nothing left to do
+
+	total atomic.Uint64 // bytes written to dst (ConnEvent.BytesOut)
 }
 
 func newSink(g *Guest, dst io.Writer, flush, closeWrite func() error) *sink {
@@ -209,7 +212,7 @@ func (s *sink) run() {
 			s.mu.Unlock()
 			var err error
 			if len(b) > 0 {
-				err = safeCall(func() error { _, err := s.dst.Write(b); return err })
+				err = safeCall(func() error { n, err := s.dst.Write(b); s.total.Add(uint64(max(n, 0))); return err })
 				putBuf(b)
 				s.g.quota.release(int64(len(b)))
 			}
@@ -277,7 +280,7 @@ func (s *sink) writeNow(b []byte) (bool, error) {
 
 	var err error
 	if len(b) > 0 {
-		err = safeCall(func() error { _, err := s.dst.Write(b); return err })
+		err = safeCall(func() error { n, err := s.dst.Write(b); s.total.Add(uint64(max(n, 0))); return err })
 	}
 	if err == nil && s.flush != nil {
 		err = safeCall(s.flush)

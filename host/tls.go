@@ -80,6 +80,7 @@ type tlsConn struct {
 	name    string
 	start   time.Time
 	once    sync.Once
+	in      *inStream
 	out     *outStream
 }
 
@@ -108,7 +109,14 @@ func (t *tlsConn) shut(abort bool) {
 		}
 		_ = safeCall(t.conn.Close)
 		t.release()
-		t.g.observe(ConnEvent{Phase: PhaseClose, Addr: t.addr, ServerName: t.name, Backend: t.g.s.provider.Name(), Duration: time.Since(t.start)})
+		ev := ConnEvent{Phase: PhaseClose, Addr: t.addr, ServerName: t.name, Backend: t.g.s.provider.Name(), Duration: time.Since(t.start)}
+		if t.in != nil {
+			ev.BytesIn = t.in.p.total.Load()
+		}
+		if t.out != nil {
+			ev.BytesOut = t.out.s.total.Load()
+		}
+		t.g.observe(ev)
 	})
 }
 
@@ -391,6 +399,7 @@ func futureGet(c *call, stack []uint64) {
 		return
 	}
 	in := &inStream{p: newPump(c.g, conn.conn)}
+	conn.in = in
 	conn.out = &outStream{s: newSink(c.g, conn.conn, conn.conn.Flush, conn.conn.CloseWrite)}
 	hc := c.push(rConnection, conn, 0)
 	hi := c.push(rInput, in, hc)
