@@ -31,6 +31,7 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/host"
+	"github.com/wasitls/wasitls/observe"
 )
 
 // demoResult is what one backend's run of the demo guest produced.
@@ -217,16 +218,16 @@ func (d *demo) run(ctx context.Context, name string) demoResult {
 	}
 	var (
 		mu  sync.Mutex
-		hsr []handshakeRecord
+		hsr []observe.Handshake
 	)
-	insp := inspector{Provider: p, fn: func(r handshakeRecord) {
+	insp := observe.Inspect(p, func(r observe.Handshake) {
 		if d.log != nil {
-			logHandshake(d.log, r)
+			observe.LogHandshakes(d.log)(r)
 		}
 		mu.Lock()
 		hsr = append(hsr, r)
 		mu.Unlock()
-	}}
+	})
 	policy := &host.Policy{
 		// Only the demo server: "localhost" resolves to 127.0.0.1 and ::1,
 		// and the name-lookup answers are cut down to what is allowed.

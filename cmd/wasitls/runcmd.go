@@ -20,6 +20,7 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/host"
+	"github.com/wasitls/wasitls/observe"
 )
 
 // runOptions is the parsed command line of `wasitls run`.
@@ -27,6 +28,7 @@ type runOptions struct {
 	backend, fingerprint, pqMode   string
 	allow, deny, ca, alpn, mounts  listFlag
 	dns, verbose                   bool
+	logFormat                      string
 	idents                         identityFlags
 	minTLS, maxTLS                 string
 	handshakeTimeout, timeout      time.Duration
@@ -60,6 +62,7 @@ func runFlags(o *runOptions) *flag.FlagSet {
 	fs.IntVar(&o.handshakes, "max-handshakes", 0, "TLS handshakes the guest may have in flight (default 16)")
 	fs.IntVar(&o.handleMax, "max-handles", 0, "resources the guest may hold (default 4096)")
 	fs.BoolVar(&o.verbose, "v", false, "log every connection (destination, backend, version, cipher, group, ALPN, JA4, handshake time) to stderr")
+	fs.StringVar(&o.logFormat, "log-format", "text", "`FORMAT` of the -v log: text (key=value) or json (one object a line)")
 	return fs
 }
 
@@ -105,8 +108,8 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 	var log *slog.Logger
 	if o.verbose {
-		log = slog.New(slog.NewTextHandler(stderr, nil))
-		provider = inspector{Provider: provider, fn: func(r handshakeRecord) { logHandshake(log, r) }}
+		log = newLogger(stderr, o.logFormat)
+		provider = observe.Inspect(provider, observe.LogHandshakes(log))
 	}
 	opts := []host.Option{host.WithProvider(provider), host.WithPolicy(policy)}
 	if log != nil {
@@ -148,6 +151,9 @@ func (o *runOptions) resolve() (api.Provider, *host.Policy, error) {
 	provider, err := pickProvider(o.backend)
 	if err != nil {
 		return nil, nil, err
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return nil, nil, usagef("-log-format %q: want text or json", o.logFormat)
 	}
 	if o.fingerprint != "" {
 		fp, ok := provider.(api.Fingerprinter)
@@ -292,56 +298,6 @@ func runtimeConfig() wazero.RuntimeConfig {
 		}
 	}
 	return cfg
-}
-
-func logHandshake(log *slog.Logger, r handshakeRecord) {
-	attrs := []any{
-		slog.String("dest", addrString(r.Remote)), slog.String("server", r.ServerName),
-		slog.String("backend", r.Backend), slog.Duration("handshake", r.Duration.Round(10*time.Microsecond)),
-	}
-	ja4 := r.JA4
-	if ja4 == "" {
-		ja4 = "n/a"
-	}
-	if r.Err != nil {
-		log.Warn("tls handshake failed", append(attrs, slog.String("ja4", ja4), slog.String("err", r.Err.Error()))...)
-		return
-	}
-	s := r.State
-	log.Info("tls handshake", append(attrs,
-		slog.String("version", s.VersionName()), slog.String("cipher", s.CipherSuiteName()),
-		slog.String("group", orNA(s.GroupName())), slog.String("alpn", orNA(s.NegotiatedProtocol)),
-		slog.String("ja4", ja4), slog.Bool("resumed", s.DidResume))...)
-}
-
-func logEvent(log *slog.Logger, e host.ConnEvent) {
-	switch e.Phase {
-	case host.PhaseDenied:
-		log.Warn("denied by policy", slog.String("dest", destString(e)), slog.Any("err", e.Err))
-	case host.PhaseConnect:
-		if e.Err != nil {
-			log.Warn("tcp connect failed", slog.String("dest", e.Addr.String()), slog.Any("err", e.Err))
-			return
-		}
-		log.Info("tcp connect", slog.String("dest", e.Addr.String()), slog.Duration("time", e.Duration.Round(10*time.Microsecond)))
-	case host.PhaseClose:
-		log.Info("tls closed", slog.String("dest", e.Addr.String()), slog.String("server", e.ServerName), slog.Duration("lifetime", e.Duration.Round(time.Microsecond)))
-	}
-	// PhaseHandshake is logged by the inspector, which also knows the JA4.
-}
-
-func destString(e host.ConnEvent) string {
-	if e.Addr.IsValid() {
-		return e.Addr.String()
-	}
-	return e.ServerName
-}
-
-func addrString(a fmt.Stringer) string {
-	if a == nil {
-		return ""
-	}
-	return a.String()
 }
 
 func orNA(s string) string {
