@@ -168,7 +168,9 @@ func finishHandshake(c *call, stack []uint64) {
 	if int(g.handshakes.Add(1)) > g.pol.limits.Handshakes {
 		g.handshakes.Add(-1)
 		release()
-		f.complete(nil, &api.Error{Kind: api.KindPolicyDenied, Err: fmt.Errorf("too many handshakes in flight (limit %d)", g.pol.limits.Handshakes)})
+		err := &api.Error{Kind: api.KindPolicyDenied, Err: fmt.Errorf("too many handshakes in flight (limit %d)", g.pol.limits.Handshakes)}
+		g.observe(ConnEvent{Phase: PhaseHandshake, Addr: addr, ServerName: hs.name, Backend: g.s.provider.Name(), Err: err})
+		f.complete(nil, err)
 		return
 	}
 	run := func() {
