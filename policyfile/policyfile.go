@@ -1,0 +1,506 @@
+// Package policyfile reads a guest's policy from a YAML file written by
+// hand: everything the CLI's flags can say (destinations, name lookups,
+// trust roots, client identities per destination, ALPN, TLS versions,
+// handshake timeout, backend, fingerprint, backend options, limits), as a
+// host.Policy and a backend name. examples/policy.yaml has every field.
+//
+//	f, err := policyfile.Load("policy.yaml")
+//	opts, err := f.Options() // host.WithPolicy and host.WithProvider
+//	g, err := h.Instantiate(ctx, compiled, mc, opts...)
+//
+// Unknown fields, a value of the wrong type, a bad destination pattern, a
+// missing or unreadable certificate file are errors that name the file, the
+// line and the field: "policy.yaml:12: deny[1]: bad destination pattern ...".
+// Relative file names in the file are relative to the file's directory.
+// A missing field takes the default the CLI gives it (dns: true; the rest:
+// host.Policy's zero value).
+package policyfile
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/host"
+)
+
+// schema is the file's layout. Keys are the CLI's flag names where there is
+// one.
+type schema struct {
+	Backend          string            `yaml:"backend"`
+	Fingerprint      string            `yaml:"fingerprint"`
+	Options          map[string]string `yaml:"options"`
+	Allow            []string          `yaml:"allow"`
+	Deny             []string          `yaml:"deny"`
+	DNS              *bool             `yaml:"dns"`
+	CA               []string          `yaml:"ca"`
+	SystemRoots      *bool             `yaml:"system-roots"`
+	Identities       []identity        `yaml:"identities"`
+	ALPN             []alpnRule        `yaml:"alpn"`
+	MinTLS           string            `yaml:"min-tls"`
+	MaxTLS           string            `yaml:"max-tls"`
+	HandshakeTimeout string            `yaml:"handshake-timeout"`
+	Limits           limits            `yaml:"limits"`
+}
+
+type identity struct {
+	Cert string   `yaml:"cert"`
+	Key  string   `yaml:"key"`
+	For  []string `yaml:"for"`
+}
+
+type alpnRule struct {
+	For       []string `yaml:"for"`
+	Protocols []string `yaml:"protocols"`
+}
+
+type limits struct {
+	Handles       int `yaml:"handles"`
+	Sockets       int `yaml:"sockets"`
+	Handshakes    int `yaml:"handshakes"`
+	BufferedBytes int `yaml:"buffered-bytes"`
+}
+
+// File is a loaded policy file.
+type File struct {
+	Name    string       // the file name, as given
+	Policy  *host.Policy // validated: host accepts it
+	Backend string       // the backend named by the file; "" for the default
+
+	// CAFiles are the trust-root files the file names (resolved against its
+	// directory), and SystemRoots whether the system roots are trusted too
+	// (default true); Policy.RootCAs holds their certificates (nil: only the
+	// system roots).
+	CAFiles     []string
+	SystemRoots bool
+
+	// Set holds the top-level keys the file gives ("dns", "min-tls", ...),
+	// for callers that combine it with other settings (the CLI's flags).
+	Set map[string]bool
+}
+
+// Error is a problem in a policy file.
+type Error struct {
+	File  string
+	Line  int    // 0 when unknown
+	Field string // e.g. "deny[1]", "limits.sockets"; "" for the whole file
+	Err   error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteString(":" + strconv.Itoa(e.Line))
+	}
+	if e.Field != "" {
+		b.WriteString(": " + e.Field)
+	}
+	b.WriteString(": " + e.Err.Error())
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Load reads and checks the policy file at path.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Err: err}
+	}
+	return Parse(data, path)
+}
+
+// Parse checks a policy file's contents; name is used in errors and its
+// directory resolves relative file names.
+func Parse(data []byte, name string) (*File, error) {
+	p := &parser{name: name, dir: filepath.Dir(name)}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return nil, p.yamlError(nil, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, &Error{File: name, Line: extra.Line, Err: errors.New("more than one YAML document")}
+	}
+	p.root = &root
+	var s schema
+	if len(root.Content) > 0 {
+		if root.Content[0].Kind != yaml.MappingNode {
+			return nil, &Error{File: name, Line: root.Content[0].Line, Err: errors.New("want a mapping of policy fields (allow:, deny:, ...)")}
+		}
+		strict := yaml.NewDecoder(bytes.NewReader(data))
+		strict.KnownFields(true)
+		if err := strict.Decode(&s); err != nil {
+			return nil, p.yamlError(&root, err)
+		}
+	}
+	return p.build(&s)
+}
+
+type parser struct {
+	name, dir string
+	root      *yaml.Node
+}
+
+// fail returns an error for the field at path (keys and indices).
+func (p *parser) fail(err error, path ...any) error {
+	return &Error{File: p.name, Line: lineOf(p.root, path), Field: fieldName(path), Err: err}
+}
+
+func (p *parser) build(s *schema) (*File, error) {
+	f := &File{Name: p.name, Backend: s.Backend, SystemRoots: true, Set: map[string]bool{}}
+	pol := &host.Policy{Fingerprint: s.Fingerprint, NameLookup: true}
+	f.Policy = pol
+	for _, n := range topKeys(p.root) {
+		f.Set[n] = true
+	}
+
+	var prov api.Provider
+	var err error
+	if s.Backend != "" {
+		if prov, err = api.Lookup(s.Backend); err != nil {
+			return nil, p.fail(fmt.Errorf("%q is not in this build (compiled in: %s)", s.Backend, strings.Join(api.Names(), ", ")), "backend")
+		}
+	} else {
+		prov, _ = api.Default()
+	}
+	if s.Fingerprint != "" && prov != nil {
+		fp, ok := prov.(api.Fingerprinter)
+		switch {
+		case !ok:
+			return nil, p.fail(fmt.Errorf("backend %s has no fingerprints", prov.Name()), "fingerprint")
+		case !slices.Contains(fp.Fingerprints(), s.Fingerprint):
+			return nil, p.fail(fmt.Errorf("%q: backend %s knows %s", s.Fingerprint, prov.Name(), strings.Join(fp.Fingerprints(), ", ")), "fingerprint")
+		}
+	}
+	if len(s.Options) > 0 {
+		pol.Options = s.Options
+	}
+
+	for _, l := range []struct {
+		key string
+		in  []string
+		out *[]string
+	}{{"allow", s.Allow, &pol.Allow}, {"deny", s.Deny, &pol.Deny}} {
+		for i, d := range l.in {
+			if err := checkPattern(d); err != nil {
+				return nil, p.fail(err, l.key, i)
+			}
+		}
+		*l.out = l.in
+	}
+	if s.DNS != nil {
+		pol.NameLookup = *s.DNS
+	}
+
+	if s.SystemRoots != nil {
+		f.SystemRoots = *s.SystemRoots
+	}
+	if len(s.CA) > 0 || !f.SystemRoots {
+		if pol.RootCAs, err = p.roots(s.CA, f.SystemRoots); err != nil {
+			return nil, err
+		}
+		for _, c := range s.CA {
+			f.CAFiles = append(f.CAFiles, p.path(c))
+		}
+	}
+
+	for i, id := range s.Identities {
+		if id.Cert == "" || id.Key == "" {
+			return nil, p.fail(errors.New("want cert: FILE and key: FILE"), "identities", i)
+		}
+		if len(id.For) == 0 {
+			return nil, p.fail(errors.New("want for: [HOST:PORT, ...] (which destinations get this identity)"), "identities", i)
+		}
+		cert, err := tls.LoadX509KeyPair(p.path(id.Cert), p.path(id.Key))
+		if err != nil {
+			return nil, p.fail(err, "identities", i, "cert")
+		}
+		for j, d := range id.For {
+			if err := checkPattern(d); err != nil {
+				return nil, p.fail(err, "identities", i, "for", j)
+			}
+			pol.Identities = append(pol.Identities, host.Identity{Dest: d, Certificate: &cert})
+		}
+	}
+
+	for i, r := range s.ALPN {
+		if len(r.Protocols) == 0 {
+			return nil, p.fail(errors.New("want protocols: [h2, http/1.1, ...]"), "alpn", i)
+		}
+		dests := r.For
+		if len(dests) == 0 {
+			dests = []string{"*:*"}
+		}
+		for j, d := range dests {
+			if err := checkPattern(d); err != nil {
+				return nil, p.fail(err, "alpn", i, "for", j)
+			}
+			pol.ALPN = append(pol.ALPN, host.ALPNRule{Dest: d, Protocols: r.Protocols})
+		}
+	}
+
+	if pol.MinVersion, err = tlsVersion(s.MinTLS); err != nil {
+		return nil, p.fail(err, "min-tls")
+	}
+	if pol.MaxVersion, err = tlsVersion(s.MaxTLS); err != nil {
+		return nil, p.fail(err, "max-tls")
+	}
+	if pol.MinVersion != 0 && pol.MaxVersion != 0 && pol.MinVersion > pol.MaxVersion {
+		return nil, p.fail(fmt.Errorf("%s is above max-tls %s", s.MinTLS, s.MaxTLS), "min-tls")
+	}
+	if s.HandshakeTimeout != "" {
+		d, err := time.ParseDuration(s.HandshakeTimeout)
+		if err != nil || d <= 0 {
+			return nil, p.fail(fmt.Errorf("%q: want a positive duration like 10s", s.HandshakeTimeout), "handshake-timeout")
+		}
+		pol.HandshakeTimeout = d
+	}
+
+	for _, l := range []struct {
+		key string
+		n   int
+	}{{"handles", s.Limits.Handles}, {"sockets", s.Limits.Sockets}, {"handshakes", s.Limits.Handshakes}, {"buffered-bytes", s.Limits.BufferedBytes}} {
+		if l.n < 0 {
+			return nil, p.fail(fmt.Errorf("%d: must not be negative (0 or absent: the default)", l.n), "limits", l.key)
+		}
+	}
+	pol.Limits = host.Limits{Handles: s.Limits.Handles, Sockets: s.Limits.Sockets, Handshakes: s.Limits.Handshakes, BufferedBytes: s.Limits.BufferedBytes}
+	return f, nil
+}
+
+// Provider returns the file's backend, or the build's default.
+func (f *File) Provider() (api.Provider, error) {
+	if f.Backend == "" {
+		return api.Default()
+	}
+	return api.Lookup(f.Backend)
+}
+
+// Options returns host.WithPolicy and host.WithProvider for the file.
+func (f *File) Options() ([]host.Option, error) {
+	prov, err := f.Provider()
+	if err != nil {
+		return nil, &Error{File: f.Name, Field: "backend", Err: err}
+	}
+	return []host.Option{host.WithPolicy(f.Policy), host.WithProvider(prov)}, nil
+}
+
+func (p *parser) path(s string) string {
+	if filepath.IsAbs(s) {
+		return s
+	}
+	return filepath.Join(p.dir, s)
+}
+
+// roots returns the system roots (if system) plus the certificates in files.
+func (p *parser) roots(files []string, system bool) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if system {
+		if sp, err := x509.SystemCertPool(); err == nil && sp != nil {
+			pool = sp
+		}
+	}
+	for i, c := range files {
+		pem, err := os.ReadFile(p.path(c))
+		if err != nil {
+			return nil, p.fail(err, "ca", i)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, p.fail(fmt.Errorf("%s: no PEM certificate in the file", c), "ca", i)
+		}
+	}
+	return pool, nil
+}
+
+func tlsVersion(s string) (uint16, error) {
+	switch s {
+	case "":
+		return 0, nil
+	case "1.2":
+		return tls.VersionTLS12, nil
+	case "1.3":
+		return tls.VersionTLS13, nil
+	}
+	return 0, fmt.Errorf("%q: want 1.2 or 1.3", s)
+}
+
+// checkPattern checks a destination pattern as the host will.
+func checkPattern(d string) error {
+	if err := host.CheckPattern(d); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "host: "))
+	}
+	return nil
+}
+
+// topKeys returns the keys of the document's top mapping.
+func topKeys(root *yaml.Node) []string {
+	if root == nil || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	var keys []string
+	m := root.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		keys = append(keys, m.Content[i].Value)
+	}
+	return keys
+}
+
+// lineOf returns the line of the node at path (map keys and list
+// indices), or of the deepest node on the way that exists.
+func lineOf(root *yaml.Node, path []any) int {
+	if root == nil || len(root.Content) == 0 {
+		return 0
+	}
+	n := root.Content[0]
+	line := n.Line
+	for _, step := range path {
+		var next *yaml.Node
+		switch s := step.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == s {
+						next = n.Content[i+1]
+						line = n.Content[i].Line
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && s < len(n.Content) {
+				next = n.Content[s]
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+		line = n.Line
+	}
+	return line
+}
+
+// fieldName formats a path: deny[1], identities[0].for[2], limits.sockets.
+func fieldName(path []any) string {
+	var b strings.Builder
+	for _, step := range path {
+		switch s := step.(type) {
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(s)
+		case int:
+			fmt.Fprintf(&b, "[%d]", s)
+		}
+	}
+	return b.String()
+}
+
+// pathAt returns the path of the deepest node on line, for yaml's errors,
+// which give only a line.
+func pathAt(n *yaml.Node, line int, path []any) ([]any, bool) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) > 0 {
+			return pathAt(n.Content[0], line, path)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			sub := append(slices.Clip(path), k.Value)
+			if p, ok := pathAt(v, line, sub); ok {
+				return p, true
+			}
+			if k.Line == line {
+				return sub, true
+			}
+		}
+	case yaml.SequenceNode:
+		for i, v := range n.Content {
+			sub := append(slices.Clip(path), i)
+			if p, ok := pathAt(v, line, sub); ok {
+				return p, true
+			}
+		}
+	case yaml.ScalarNode, yaml.AliasNode:
+		return path, n.Line == line
+	}
+	return nil, false
+}
+
+var (
+	yamlLine     = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	unknownField = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+	cannotDecode = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (.+)$")
+)
+
+// yamlError turns the yaml package's error into an Error with the file's
+// name, the line and, when root is known, the field.
+func (p *parser) yamlError(root *yaml.Node, err error) error {
+	msgs := []string{err.Error()}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	var errs []error
+	for _, msg := range msgs {
+		e := &Error{File: p.name, Err: errors.New(strings.TrimPrefix(msg, "yaml: "))}
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			text := m[2]
+			key := ""
+			if u := unknownField.FindStringSubmatch(text); u != nil {
+				text, key = fmt.Sprintf("unknown field %q", u[1]), u[1]
+			} else if c := cannotDecode.FindStringSubmatch(text); c != nil {
+				text = fmt.Sprintf("%q is a %s, want %s", c[2], c[1], goTypeName(c[3]))
+			}
+			e.Err = errors.New(text)
+			if root != nil {
+				if path, ok := pathAt(root, e.Line, nil); ok {
+					// An unknown key: name it, not what is under it.
+					if i := slices.Index(path, any(key)); key != "" && i >= 0 {
+						path = path[:i+1]
+					}
+					e.Field = fieldName(path)
+				}
+			}
+		}
+		errs = append(errs, e)
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
+
+func goTypeName(t string) string {
+	switch {
+	case t == "int":
+		return "a number"
+	case t == "string":
+		return "a string"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "policyfile."):
+		return "a mapping"
+	}
+	return t
+}
