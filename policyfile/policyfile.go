@@ -458,7 +458,7 @@ func (p *parser) yamlError(root *yaml.Node, err error) error {
 	if errors.As(err, &te) {
 		msgs = te.Errors
 	}
-	var errs []error
+	var errs []error // *Error
 	for _, msg := range msgs {
 		e := &Error{File: p.name, Err: errors.New(strings.TrimPrefix(msg, "yaml: "))}
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
@@ -483,10 +483,12 @@ func (p *parser) yamlError(root *yaml.Node, err error) error {
 		}
 		errs = append(errs, e)
 	}
-	if len(errs) == 1 {
-		return errs[0]
+	// One line, as a command line tool wants it: the first problem.
+	if len(errs) > 1 {
+		e := errs[0].(*Error)
+		e.Err = fmt.Errorf("%w (and %d more)", e.Err, len(errs)-1)
 	}
-	return errors.Join(errs...)
+	return errs[0]
 }
 
 func goTypeName(t string) string {

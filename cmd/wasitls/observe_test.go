@@ -29,7 +29,7 @@ func startHTTPS(t *testing.T, p *pki.PKI, clientCAs *x509.CertPool) string {
 		if len(r.TLS.PeerCertificates) > 0 {
 			who = r.TLS.PeerCertificates[0].Subject.CommonName
 		}
-		fmt.Fprintf(w, "hello %s over %s\n", who, tls.VersionName(r.TLS.Version))
+		fmt.Fprintf(w, "hello %s over %s alpn=%s\n", who, tls.VersionName(r.TLS.Version), r.TLS.NegotiatedProtocol)
 	}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}}
 	if clientCAs != nil {

@@ -29,6 +29,8 @@ type runOptions struct {
 	allow, deny, ca, alpn, mounts  listFlag
 	dns, verbose                   bool
 	logFormat                      string
+	policyFile                     string
+	set                            map[string]bool // the flags given on the command line
 	idents                         identityFlags
 	minTLS, maxTLS                 string
 	handshakeTimeout, timeout      time.Duration
@@ -62,6 +64,7 @@ func runFlags(o *runOptions) *flag.FlagSet {
 	fs.IntVar(&o.handshakes, "max-handshakes", 0, "TLS handshakes the guest may have in flight (default 16)")
 	fs.IntVar(&o.handleMax, "max-handles", 0, "resources the guest may hold (default 4096)")
 	fs.BoolVar(&o.verbose, "v", false, "log every connection (destination, backend, version, cipher, group, ALPN, JA4, handshake time) to stderr")
+	fs.StringVar(&o.policyFile, "policy", "", policyFileHelp)
 	fs.StringVar(&o.logFormat, "log-format", "text", "`FORMAT` of the -v log: text (key=value) or json (one object a line)")
 	return fs
 }
@@ -77,8 +80,15 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	o.guest, o.guestArgs = fs.Arg(0), fs.Args()[1:]
 
+	file, err := o.loadPolicyFile(fs)
+	if err != nil {
+		return exitUsage, err
+	}
 	provider, policy, err := o.resolve()
 	if err != nil {
+		return exitUsage, err
+	}
+	if policy, err = o.mergePolicyFile(file, policy); err != nil {
 		return exitUsage, err
 	}
 	if err := fileExists("run", o.guest); err != nil {
