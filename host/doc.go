@@ -23,9 +23,12 @@
 //			NameLookup: true,
 //			RootCAs:    roots,
 //		}),
-//		host.WithObserver(func(e host.ConnEvent) { log.Println(e) }))
+//		host.WithLogger(slog.Default())) // every event, its fields as attributes
 //	...
 //	g.Close(ctx)
+//
+// Package observe has ready-made observers (metrics, the JA4 report of each
+// handshake), and package policyfile reads a Policy from a YAML file.
 //
 // Bad guest input (out-of-range memory, invalid UTF-8, unknown or wrong-type
 // handles, double drops, writes past the check-write budget, dropping a
