@@ -22,24 +22,21 @@ import (
 
 // pinned is a custom Provider: it wraps another one and accepts a server
 // only if its leaf's public key (SubjectPublicKeyInfo) has the pinned SHA-256.
-type pinned struct {
-	next api.Provider
-	pin  [sha256.Size]byte
-}
-
-func (p pinned) Name() string { return "pinned-" + p.next.Name() }
-
-func (p pinned) Client(ctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
-	c, err := p.next.Client(ctx, transport, cfg)
-	if err != nil {
-		return nil, err
-	}
-	certs := c.State().PeerCertificates
-	if len(certs) == 0 || sha256.Sum256(certs[0].RawSubjectPublicKeyInfo) != p.pin {
-		c.Close()
-		return nil, &api.Error{Kind: api.KindPolicyDenied, Backend: p.Name(), Err: errors.New("server key does not match the pin")}
-	}
-	return c, nil
+// api.Wrap keeps next's capabilities and fingerprints.
+func pinned(next api.Provider, pin [sha256.Size]byte) api.Provider {
+	name := "pinned-" + next.Name()
+	return api.Wrap(next, name, func(ctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
+		c, err := next.Client(ctx, transport, cfg)
+		if err != nil {
+			return nil, err
+		}
+		certs := c.State().PeerCertificates
+		if len(certs) == 0 || sha256.Sum256(certs[0].RawSubjectPublicKeyInfo) != pin {
+			c.Close()
+			return nil, &api.Error{Kind: api.KindPolicyDenied, Backend: name, Err: errors.New("server key does not match the pin")}
+		}
+		return c, nil
+	})
 }
 
 // Example_pinning wraps stdtls in a Provider that pins the server's key.
@@ -76,8 +73,8 @@ func Example_pinning() {
 		msg, _ := io.ReadAll(conn)
 		fmt.Printf("%s: %s\n", p.Name(), msg)
 	}
-	connect(pinned{next: stdtls.Provider{}, pin: sha256.Sum256(cert.Leaf.RawSubjectPublicKeyInfo)})
-	connect(pinned{next: stdtls.Provider{}, pin: sha256.Sum256([]byte("some other key"))})
+	connect(pinned(stdtls.Provider{}, sha256.Sum256(cert.Leaf.RawSubjectPublicKeyInfo)))
+	connect(pinned(stdtls.Provider{}, sha256.Sum256([]byte("some other key"))))
 	// Output:
 	// pinned-stdtls: hello, pinned client
 	// pinned-stdtls: refused, policy denied: true
