@@ -255,10 +255,10 @@ func (p *parser) build(s *schema) (*File, error) {
 		}
 	}
 
-	if pol.MinVersion, err = tlsVersion(s.MinTLS); err != nil {
+	if pol.MinVersion, err = ParseTLSVersion(s.MinTLS); err != nil {
 		return nil, p.fail(err, "min-tls")
 	}
-	if pol.MaxVersion, err = tlsVersion(s.MaxTLS); err != nil {
+	if pol.MaxVersion, err = ParseTLSVersion(s.MaxTLS); err != nil {
 		return nil, p.fail(err, "max-tls")
 	}
 	if pol.MinVersion != 0 && pol.MaxVersion != 0 && pol.MinVersion > pol.MaxVersion {
@@ -328,7 +328,9 @@ func (p *parser) roots(files []string, system bool) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-func tlsVersion(s string) (uint16, error) {
+// ParseTLSVersion parses "1.2" or "1.3" ("" is 0: the default), as the
+// file's min-tls and max-tls and the CLI's flags say them.
+func ParseTLSVersion(s string) (uint16, error) {
 	switch s {
 	case "":
 		return 0, nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/wasitls/wasitls/host"
+	"github.com/wasitls/wasitls/policyfile"
 )
 
 // usageError is a problem with the command line or a file it names: one
@@ -174,15 +175,11 @@ func fileExists(flagName, path string) error {
 }
 
 func parseTLSVersion(flagName, s string) (uint16, error) {
-	switch s {
-	case "":
-		return 0, nil
-	case "1.2":
-		return tls.VersionTLS12, nil
-	case "1.3":
-		return tls.VersionTLS13, nil
+	v, err := policyfile.ParseTLSVersion(s)
+	if err != nil {
+		return 0, usagef("-%s %v", flagName, err)
 	}
-	return 0, usagef("-%s %q: want 1.2 or 1.3", flagName, s)
+	return v, nil
 }
 
 // parseFlags parses args with fs, turning the flag package's multi-line
