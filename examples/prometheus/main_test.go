@@ -19,9 +19,16 @@ import (
 	"github.com/wasitls/wasitls/internal/guesttest"
 )
 
+func TestMain(m *testing.M) { guesttest.Main(m, guesttest.Build(demoguest)) }
+
+const demoguest = "./cmd/wasitls/demoguest"
+
+// scraper keeps no idle connections (the tests check for goroutines left).
+var scraper = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
 func scrape(t *testing.T, addr string) string {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
+	resp, err := scraper.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +41,7 @@ func scrape(t *testing.T, addr string) string {
 // a loopback HTTPS server through the example, scrapes /metrics while the
 // guest holds its connection and after it exited, and reads the JSON logs.
 func TestGuestMetricsAndLogs(t *testing.T) {
-	wasm := guestbuild.Build(t, "./cmd/wasitls/demoguest")
+	wasm := guestbuild.Build(t, demoguest)
 	dir := t.TempDir()
 	guest := filepath.Join(dir, "demoguest.wasm")
 	if err := os.WriteFile(guest, wasm, 0o644); err != nil {
