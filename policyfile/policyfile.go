@@ -79,17 +79,6 @@ type File struct {
 	Name    string       // the file name, as given
 	Policy  *host.Policy // validated: host accepts it
 	Backend string       // the backend named by the file; "" for the default
-
-	// CAFiles are the trust-root files the file names (resolved against its
-	// directory), and SystemRoots whether the system roots are trusted too
-	// (default true); Policy.RootCAs holds their certificates (nil: only the
-	// system roots).
-	CAFiles     []string
-	SystemRoots bool
-
-	// Set holds the top-level keys the file gives ("dns", "min-tls", ...),
-	// for callers that combine it with other settings (the CLI's flags).
-	Set map[string]bool
 }
 
 // Error is a problem in a policy file.
@@ -163,12 +152,8 @@ func (p *parser) fail(err error, path ...any) error {
 }
 
 func (p *parser) build(s *schema) (*File, error) {
-	f := &File{Name: p.name, Backend: s.Backend, SystemRoots: true, Set: map[string]bool{}}
 	pol := &host.Policy{Fingerprint: s.Fingerprint, NameLookup: true}
-	f.Policy = pol
-	for _, n := range topKeys(p.root) {
-		f.Set[n] = true
-	}
+	f := &File{Name: p.name, Backend: s.Backend, Policy: pol}
 
 	var prov api.Provider
 	var err error
@@ -208,15 +193,10 @@ func (p *parser) build(s *schema) (*File, error) {
 		pol.NameLookup = *s.DNS
 	}
 
-	if s.SystemRoots != nil {
-		f.SystemRoots = *s.SystemRoots
-	}
-	if len(s.CA) > 0 || !f.SystemRoots {
-		if pol.RootCAs, err = p.roots(s.CA, f.SystemRoots); err != nil {
+	system := s.SystemRoots == nil || *s.SystemRoots
+	if len(s.CA) > 0 || !system {
+		if pol.RootCAs, err = p.roots(s.CA, system); err != nil {
 			return nil, err
-		}
-		for _, c := range s.CA {
-			f.CAFiles = append(f.CAFiles, p.path(c))
 		}
 	}
 
@@ -348,19 +328,6 @@ func checkPattern(d string) error {
 		return errors.New(strings.TrimPrefix(err.Error(), "host: "))
 	}
 	return nil
-}
-
-// topKeys returns the keys of the document's top mapping.
-func topKeys(root *yaml.Node) []string {
-	if root == nil || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
-		return nil
-	}
-	var keys []string
-	m := root.Content[0]
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		keys = append(keys, m.Content[i].Value)
-	}
-	return keys
 }
 
 // lineOf returns the line of the node at path (map keys and list

@@ -211,3 +211,26 @@ func TestLoadedPolicyThroughGuest(t *testing.T) {
 		t.Errorf("outside allow: exit %d stderr %q", r.Exit, r.Stderr)
 	}
 }
+
+// TestSystemRoots: system-roots: false trusts only the listed files; an
+// empty list then trusts nothing (not the system roots).
+func TestSystemRoots(t *testing.T) {
+	p := pki.New(t)
+	dir := t.TempDir()
+	writePKI(t, p, dir)
+	name := filepath.Join(dir, "policy.yaml")
+	only := x509.NewCertPool()
+	only.AddCert(p.Root.Cert)
+	f, err := policyfile.Parse([]byte("ca: [testdata/ca.pem]\nsystem-roots: false\n"), name)
+	if err != nil || !f.Policy.RootCAs.Equal(only) {
+		t.Errorf("ca with system-roots: false is not the file alone (%v)", err)
+	}
+	f, err = policyfile.Parse([]byte("system-roots: false\n"), name)
+	if err != nil || f.Policy.RootCAs == nil || !f.Policy.RootCAs.Equal(x509.NewCertPool()) {
+		t.Errorf("system-roots: false alone is not an empty pool (%v)", err)
+	}
+	f, err = policyfile.Parse([]byte("ca: [testdata/ca.pem]\n"), name)
+	if sys, _ := x509.SystemCertPool(); err != nil || f.Policy.RootCAs.Equal(only) || sys != nil && f.Policy.RootCAs.Equal(sys) {
+		t.Errorf("ca alone is not the system roots plus the file (%v)", err)
+	}
+}
