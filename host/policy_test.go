@@ -99,13 +99,16 @@ func TestPolicyConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := pol.config("www.example.com", 443).NextProtos; strings.Join(got, ",") != "h2,http/1.1" {
-		t.Errorf("ALPN for www.example.com:443: %v", got)
+	at := func(port uint16) tlsDest {
+		return tlsDest{addr: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port), names: []string{"www.example.com"}, ok: true}
 	}
-	if got := pol.config("www.example.com", 8443).NextProtos; strings.Join(got, ",") != "http/1.1" {
-		t.Errorf("ALPN for www.example.com:8443: %v", got)
+	if cfg, _ := pol.config("www.example.com", at(443)); strings.Join(cfg.NextProtos, ",") != "h2,http/1.1" {
+		t.Errorf("ALPN for www.example.com:443: %v", cfg.NextProtos)
 	}
-	if pol.config("x", 1).ClientCertificate != nil {
+	if cfg, _ := pol.config("www.example.com", at(8443)); strings.Join(cfg.NextProtos, ",") != "http/1.1" {
+		t.Errorf("ALPN for www.example.com:8443: %v", cfg.NextProtos)
+	}
+	if cfg, id := pol.config("www.example.com", at(1)); cfg.ClientCertificate != nil || id != -1 {
 		t.Error("a client certificate without identities")
 	}
 }
