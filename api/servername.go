@@ -13,7 +13,8 @@ const MaxServerNameLen = 253
 // ValidateServerName checks a server name before any network I/O. It accepts
 // a DNS name or an IP address literal and returns a KindInvalidConfig *Error
 // otherwise: empty, longer than 253 bytes, not UTF-8, containing NUL or other
-// control characters, spaces, or empty labels, or an IP address with a zone.
+// control characters, spaces, brackets, colons, '%', slashes or empty labels,
+// or an IP address with a zone.
 func ValidateServerName(name string) error {
 	bad := func(why string) error {
 		return &Error{Kind: KindInvalidConfig, Err: fmt.Errorf("invalid server name %q: %s", name, why)}
@@ -37,6 +38,10 @@ func ValidateServerName(name string) error {
 			return bad("an IP address with a zone")
 		}
 		return nil
+	}
+	if strings.ContainsAny(name, "[]:%/\\") {
+		// Parts of addresses and URLs: not a DNS name, and not an address.
+		return bad("not a DNS name or an IP address")
 	}
 	for _, label := range strings.Split(strings.TrimSuffix(name, "."), ".") {
 		if label == "" {
