@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/backends/stdtls"
@@ -328,6 +329,58 @@ func TestTLSHandshakeErrors(t *testing.T) {
 			x.drop(tcpName, "tcp-socket", sock)
 			if n := x.g.OpenHandles(); n != 0 {
 				t.Fatalf("%d handles open", n)
+			}
+		})
+	}
+}
+
+// TestVerificationErrorsKeepTrustAnchorsFromGuest: the guest learns why
+// verification failed, not the names of the host's trust anchors. Every
+// pki root is called "wasitls test root", so a server chain from another
+// PKI makes crypto/x509 name the guest's trusted root as the candidate
+// that failed; the observer (the embedder) still gets the whole error.
+func TestVerificationErrorsKeepTrustAnchorsFromGuest(t *testing.T) {
+	p := pki.New(t)
+	trusted := pki.New(t)
+	expired := p.Issue(pki.Leaf{CommonName: "localhost", DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	ctx, r := newRuntime(t)
+	h := New(r, WithProvider(stdtls.Provider{}))
+	for _, tc := range []struct {
+		name   string
+		cert   tls.Certificate
+		roots  *pki.PKI
+		sni    string
+		guest  string // the whole debug string the guest reads
+		hidden string // in the observer's error, not in the guest's
+	}{
+		{"unknown authority", p.Server().TLS, trusted, "localhost",
+			"tls: unknown authority [stdtls]: x509: certificate signed by unknown authority", `candidate authority certificate "wasitls test root"`},
+		{"expired", expired.TLS, p, "localhost",
+			"tls: certificate expired [stdtls]: x509: certificate has expired or is not yet valid", "current time"},
+		{"name mismatch", p.Server().TLS, p, "wrong.example",
+			"tls: name mismatch [stdtls]: x509: certificate is valid for localhost, not wrong.example", "failed to verify certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startEcho(t, &tls.Config{Certificates: []tls.Certificate{tc.cert}}, "tcp4", "127.0.0.1:0")
+			var mu sync.Mutex
+			var observed string
+			x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: tc.roots.Roots}),
+				WithObserver(func(e ConnEvent) {
+					if e.Phase == PhaseHandshake && e.Err != nil {
+						mu.Lock()
+						observed = e.Err.Error()
+						mu.Unlock()
+					}
+				}))
+			_, in, out, _ := x.connect(srv.addr)
+			_, _, _, errStr := x.handshake(tc.sni, in, out)
+			if errStr != tc.guest {
+				t.Errorf("guest read %q\nwant        %q", errStr, tc.guest)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !strings.Contains(observed, tc.hidden) {
+				t.Errorf("observer got %q, want the whole error (with %q)", observed, tc.hidden)
 			}
 		})
 	}
