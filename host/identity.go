@@ -61,12 +61,15 @@ func trimBrackets(s string) string {
 // applies unless Policy.StreamIdentities is set; then the first identity
 // for every port whose pattern matches the server name does.
 func (p *policy) identity(serverName string, d tlsDest) int {
+	literal := isLiteral(serverName)
 	if !d.ok {
 		if !p.StreamIdentities {
 			return -1
 		}
 		for i := range p.idents {
-			if pt := &p.idents[i]; pt.allPorts() && pt.matchName(serverName) {
+			// An IP pattern matches an address literal inside it, a name
+			// pattern (even "*") only a name.
+			if pt := &p.idents[i]; pt.allPorts() && pt.isIP == literal && pt.matchName(serverName) {
 				return i
 			}
 		}
@@ -75,7 +78,6 @@ func (p *policy) identity(serverName string, d tlsDest) int {
 	if !d.leadsTo(serverName) {
 		return -1
 	}
-	literal := isLiteral(serverName)
 	for i := range p.idents {
 		pt := &p.idents[i]
 		if !pt.portOK(d.addr.Port()) {
