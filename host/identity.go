@@ -25,15 +25,9 @@ func (d tlsDest) String() string {
 	return d.addr.String()
 }
 
-// leadsTo reports whether the server name is the destination's address or
-// a name this guest resolved to it.
-func (d tlsDest) leadsTo(serverName string) bool {
-	if !d.ok {
-		return false
-	}
-	if a, err := netip.ParseAddr(trimBrackets(serverName)); err == nil {
-		return a.Unmap() == d.addr.Addr()
-	}
+// resolvedTo reports whether serverName is a name this guest looked up and
+// got the destination's address for.
+func (d tlsDest) resolvedTo(serverName string) bool {
 	sn := canonName(serverName)
 	for _, n := range d.names {
 		if n == sn {
@@ -52,16 +46,18 @@ func trimBrackets(s string) string {
 
 // identity returns the index of the client identity for a handshake with
 // serverName over d, or -1 for none. Over a host TCP connection an
-// identity applies when its pattern matches the port and the destination
-// actually connected to (an IP pattern contains the remote address; a name
-// pattern matches the server name) and the server name leads to that
-// address (it is the address, or a name this guest looked up and got the
-// address for). So a guest cannot point the host's identity at another
-// server by the name it sends. Without a host TCP destination no identity
-// applies unless Policy.StreamIdentities is set; then the first identity
-// for every port whose pattern matches the server name does.
+// identity applies when its port matches and its host matches the
+// destination actually connected to, with a server name consistent with
+// it: an IP or CIDR pattern contains the remote address (and an address
+// literal as the server name is that address); a name pattern matches the
+// server name, and the server name is one this guest looked up and got the
+// remote address for. So the server name a guest sends never points the
+// host's identity at another server. Without a host TCP destination no
+// identity applies unless Policy.StreamIdentities is set; then the first
+// identity for every port whose pattern matches the server name does.
 func (p *policy) identity(serverName string, d tlsDest) int {
-	literal := isLiteral(serverName)
+	lit, err := netip.ParseAddr(trimBrackets(serverName))
+	literal := err == nil
 	if !d.ok {
 		if !p.StreamIdentities {
 			return -1
@@ -75,7 +71,8 @@ func (p *policy) identity(serverName string, d tlsDest) int {
 		}
 		return -1
 	}
-	if !d.leadsTo(serverName) {
+	a := d.addr.Addr()
+	if literal && lit.Unmap() != a {
 		return -1
 	}
 	for i := range p.idents {
@@ -83,7 +80,7 @@ func (p *policy) identity(serverName string, d tlsDest) int {
 		if !pt.portOK(d.addr.Port()) {
 			continue
 		}
-		if pt.isIP && pt.prefix.Contains(d.addr.Addr()) || !pt.isIP && !literal && pt.matchName(serverName) {
+		if pt.isIP && pt.prefix.Contains(a) || !pt.isIP && !literal && pt.matchName(serverName) && d.resolvedTo(serverName) {
 			return i
 		}
 	}

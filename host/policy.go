@@ -53,17 +53,18 @@ type Policy struct {
 	// The first matching entry wins. The guest never sees them.
 	//
 	// An identity is presented only to the destination the guest actually
-	// connected to: its port must match, and its host must match the
-	// remote address (an IP or CIDR pattern) or the server name (a name
-	// pattern); and the server name must lead to the remote address: be
-	// that address, or a name this guest looked up and got that address
-	// for. So "127.0.0.1:8445" applies to https://localhost:8445/ when the
-	// guest looked localhost up and connected to 127.0.0.1, and
-	// "api.internal:443" does not apply to a connection to some other
-	// address with the server name api.internal. Handshakes over streams
-	// that are not one host TCP connection (TLS inside TLS) get no
-	// identity unless StreamIdentities is set. Sessions are resumed only
-	// at the destination and with the identity they were made with.
+	// connected to, with a server name consistent with it: its port must
+	// match, and an IP or CIDR pattern must contain the remote address (an
+	// address literal as the server name must be that address), while a
+	// name pattern must match the server name and the server name must be
+	// one this guest looked up and got the remote address for. So
+	// "127.0.0.1:8445" applies to https://localhost:8445/ (the guest
+	// connected to 127.0.0.1), and "api.internal:443" applies only where
+	// the guest's lookup of api.internal led, never to another address it
+	// sends the name api.internal to. Handshakes over streams that are not
+	// one host TCP connection (TLS inside TLS) get no identity unless
+	// StreamIdentities is set. Sessions are resumed only at the
+	// destination and with the identity they were made with.
 	Identities []Identity
 
 	// StreamIdentities lets handshakes without a host TCP destination (over

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -241,17 +242,17 @@ func (r *refPolicy) identity(sn string, d tlsDest) int {
 		}
 		return -1
 	}
-	leads := literal && lit.Unmap() == d.addr.Addr()
+	if literal && lit.Unmap() != d.addr.Addr() {
+		return -1 // a literal of another address
+	}
+	resolved := false
 	for _, n := range d.names {
 		if !literal && strings.EqualFold(strings.TrimSuffix(sn, "."), n) {
-			leads = true
+			resolved = true
 		}
 	}
-	if !leads {
-		return -1
-	}
 	for i, p := range r.idents {
-		if p.refPort(d.addr.Port()) && (p.kind == 0 && p.prefix.Contains(d.addr.Addr()) || p.kind != 0 && !literal && p.refName(sn)) {
+		if p.refPort(d.addr.Port()) && (p.kind == 0 && p.prefix.Contains(d.addr.Addr()) || p.kind != 0 && resolved && p.refName(sn)) {
 			return i
 		}
 	}
@@ -334,7 +335,7 @@ func FuzzPolicy(f *testing.F) {
 			}
 			if id >= 0 && dest.ok {
 				p := ref.idents[id]
-				if !p.refPort(port) || p.kind == 0 && !p.prefix.Contains(a) {
+				if !p.refPort(port) || p.kind == 0 && !p.prefix.Contains(a) || p.kind != 0 && !slices.Contains(names, canonName(sn)) {
 					t.Fatalf("identity %q for %s, a destination its pattern excludes", pol.Identities[id].Dest, dest)
 				}
 			}

@@ -261,7 +261,7 @@ func TestPolicyIdentity(t *testing.T) {
 		{"localhost", dest("127.0.0.1:8445", "localhost"), 1},
 		{"127.0.0.1", dest("127.0.0.1:8445"), 1},
 		{"[::ffff:127.0.0.1]", dest("127.0.0.1:8445"), 1},
-		{"localhost", dest("127.0.0.1:8445"), -1}, // localhost was not looked up to this address
+		{"localhost", dest("127.0.0.1:8445"), 1},  // an address pattern: the destination decides
 		{"127.0.0.2", dest("127.0.0.1:8445"), -1}, // a literal of another address
 		{"localhost", dest("127.0.0.2:8445", "localhost"), -1},
 		{"a.svc.test", dest("10.1.1.1:1", "a.svc.test", "b.svc.test"), 2},

@@ -46,7 +46,7 @@ func runFlags(o *runOptions) *flag.FlagSet {
 	fs.Var(&o.ca, "ca", "trust the PEM certificates in `FILE` as well as the system roots (repeatable)")
 	fs.Var(certFlag{&o.idents}, "client-cert", "client certificate chain `FILE` (PEM); starts a -client-cert/-client-key/-client-for group")
 	fs.Var(keyFlag{&o.idents}, "client-key", "private key `FILE` (PEM) of the preceding -client-cert")
-	fs.Var(forFlag{&o.idents}, "client-for", "present the preceding -client-cert to `PATTERN` (HOST:PORT; repeatable): an address or CIDR matches the address connected to, a name the server name; either way the server name must be that address or a name the guest looked up and got it for")
+	fs.Var(forFlag{&o.idents}, "client-for", "present the preceding -client-cert to `PATTERN` (HOST:PORT; repeatable): an address or CIDR matches the address connected to; a name matches the server name, which must be a name the guest looked up and got that address for")
 	fs.Var(&o.alpn, "alpn", "offer ALPN protocols `LIST` (comma-separated, e.g. h2,http/1.1) to every destination")
 	fs.StringVar(&o.minTLS, "min-tls", "", "minimum TLS `VERSION`: 1.2 or 1.3 (default 1.2)")
 	fs.StringVar(&o.maxTLS, "max-tls", "", "maximum TLS `VERSION`: 1.2 or 1.3 (default 1.3)")
