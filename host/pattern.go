@@ -104,7 +104,7 @@ func parsePattern(s string) (pattern, error) {
 		return pt, nil
 	case strings.Contains(rest, "*"):
 		return bad(`"*" only as a whole first label`)
-	case api.ValidateServerName(rest) != nil:
+	case strings.HasSuffix(rest, ".") || api.ValidateServerName(rest) != nil:
 		return bad("not a DNS name")
 	}
 	labels := strings.Split(rest, ".")

@@ -83,7 +83,7 @@ func TestPolicyBadPatterns(t *testing.T) {
 	for _, bad := range []string{"example.com", "::1:443", "[::1:443", "a.*.com:443", "example.com:99999", "example.com:9-1", ":443", "x:y",
 		// Patterns that would match nothing (in Deny: fail open) are errors.
 		"[::ffff:0:0/95]:*", "[::ffff:127.0.0.1/80]:*", "10.0.0.0/33:*", "10.0.0.300:*", "1.2.3:443", "[localhost]:443",
-		"exa mple.com:443", "a..b:443", "[fe80::1%eth0]:*", "*.*.example.com:*", "example.*:443", "*x.example.com:*"} {
+		"exa mple.com:443", "a..b:443", "0..:0", "example.com..:443", "[fe80::1%eth0]:*", "*.*.example.com:*", "example.*:443", "*x.example.com:*"} {
 		if _, err := compilePolicy(&Policy{Allow: []string{bad}}); err == nil || !strings.Contains(err.Error(), "bad destination pattern") {
 			t.Errorf("%q: err %v", bad, err)
 		}
