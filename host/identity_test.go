@@ -304,3 +304,109 @@ func TestResumptionKeepsIdentityAtItsDestination(t *testing.T) {
 			len(b.states), len(b.states) > 0 && b.states[0].DidResume, len(b.states[0].PeerCertificates))
 	}
 }
+
+// crossConn is a server's transport made of two accepted connections: it
+// reads what arrives on in and writes to out.
+type crossConn struct {
+	net.Conn // out
+	in       io.Reader
+	closeIn  func() error
+}
+
+func (c crossConn) Read(b []byte) (int, error) { return c.in.Read(b) }
+func (c crossConn) Close() error               { _ = c.closeIn(); return c.Conn.Close() }
+
+// TestIdentityNotAcrossSockets: a handshake whose input stream is one
+// socket's and output stream another's has no single destination: the
+// client's flight (its certificate, in clear over TLS 1.2) goes to the
+// output stream's peer. Here the identity is bound to 127.0.0.1 and the
+// output stream leads to 127.0.0.2, where a server reads the client's
+// flight and answers through the connection to 127.0.0.1.
+func TestIdentityNotAcrossSockets(t *testing.T) {
+	p := pki.New(t)
+	client := p.Client("embedder-identity")
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: p.Roots, MaxVersion: tls.VersionTLS12}
+	bound, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := net.Listen("tcp4", "127.0.0.2:0")
+	if err != nil {
+		bound.Close()
+		t.Skipf("cannot listen on 127.0.0.2: %v", err)
+	}
+	var (
+		wg    sync.WaitGroup
+		seen  = &relay{}
+		peers = make(chan int, 1)
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(peers)
+		out, err := bound.Accept()
+		if err != nil {
+			return
+		}
+		defer out.Close()
+		in, err := other.Accept()
+		if err != nil {
+			return
+		}
+		defer in.Close()
+		tc := tls.Server(crossConn{Conn: out, in: io.TeeReader(in, seen), closeIn: in.Close}, cfg)
+		if tc.Handshake() != nil {
+			return
+		}
+		peers <- len(tc.ConnectionState().PeerCertificates)
+		_, _ = io.Copy(tc, tc)
+	}()
+	t.Cleanup(func() { bound.Close(); other.Close(); wg.Wait() })
+	// Its own config: no session ticket key shared with the server above.
+	control := startEcho(t, &tls.Config{Certificates: cfg.Certificates, ClientAuth: cfg.ClientAuth, ClientCAs: cfg.ClientCAs, MaxVersion: cfg.MaxVersion}, "tcp4", "127.0.0.1:0")
+
+	ctx, r := newRuntime(t)
+	h := New(r, WithProvider(stdtls.Provider{}))
+	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{
+		Allow: []string{"127.0.0.1:*", "127.0.0.2:*"}, RootCAs: p.Roots, MaxVersion: tls.VersionTLS12,
+		Identities: []Identity{{Dest: "127.0.0.1:*", Certificate: &client.TLS}},
+	}))
+	// The control: one socket to 127.0.0.1 gets the identity.
+	sock, cin, cout, _ := x.connect(control.addr)
+	conn, tin, tout, errStr := x.handshake("127.0.0.1", cin, cout)
+	if errStr != "" {
+		t.Fatalf("control handshake: %s", errStr)
+	}
+	x.exchange(tin, tout)
+	x.closeTLS(sock, conn, tin, tout)
+	if got := strings.Join(control.peers(), ","); got != "embedder-identity" {
+		t.Fatalf("control: server saw %q", got)
+	}
+
+	s1, in1, out1, code := x.connect(bound.Addr().(*net.TCPAddr).AddrPort())
+	if code >= 0 {
+		t.Fatalf("connect 127.0.0.1: %d", code)
+	}
+	s2, in2, out2, code := x.connect(other.Addr().(*net.TCPAddr).AddrPort())
+	if code >= 0 {
+		t.Fatalf("connect 127.0.0.2: %d", code)
+	}
+	conn, tin, tout, errStr = x.handshake("127.0.0.1", in1, out2)
+	if errStr != "" {
+		t.Fatalf("handshake across sockets: %s", errStr)
+	}
+	x.exchange(tin, tout)
+	if n := <-peers; n != 0 {
+		t.Errorf("the server across two sockets got %d client certificates, want none", n)
+	}
+	if seen.saw(client.Cert.Raw) {
+		t.Errorf("127.0.0.2 read the client certificate")
+	}
+	x.drop(ioStreamsName, "input-stream", tin)
+	x.drop(ioStreamsName, "output-stream", tout)
+	x.drop(tlsName, "client-connection", conn)
+	x.drop(ioStreamsName, "input-stream", in2)
+	x.drop(ioStreamsName, "output-stream", out1)
+	x.drop(tcpName, "tcp-socket", s1)
+	x.drop(tcpName, "tcp-socket", s2)
+}
