@@ -91,6 +91,30 @@ func startEcho(t *testing.T, cfg *tls.Config, network, laddr string) *echoServer
 	return s
 }
 
+// serveConns accepts connections on ln until the test ends and runs
+// handle for each on its own goroutine, closing the connection after it;
+// the test's cleanup closes ln and waits for them.
+func serveConns(t testing.TB, ln net.Listener, handle func(net.Conn)) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+}
+
 // connect opens a TCP connection through wasi:sockets and returns the
 // socket and its streams.
 func (x *tg) connect(dest netip.AddrPort) (sock, in, out uint32, code int) {
@@ -128,7 +152,6 @@ func (x *tg) connect(dest netip.AddrPort) (sock, in, out uint32, code int) {
 	return sock, cabi.GetU32(r, 4), cabi.GetU32(r, 8), -1
 }
 
-// handshake runs wasi-tls over the streams. It returns the connection and
 // openTLS connects to dest and runs a handshake for localhost over the
 // socket's streams, failing the test on any error; it returns the socket,
 // the connection and its streams.
@@ -145,6 +168,16 @@ func (x *tg) openTLS(dest netip.AddrPort) (sock, conn, tin, tout uint32) {
 	return sock, conn, tin, tout
 }
 
+// closeTLS drops a TLS connection, its streams and its socket.
+func (x *tg) closeTLS(sock, conn, tin, tout uint32) {
+	x.t.Helper()
+	x.drop(ioStreamsName, "input-stream", tin)
+	x.drop(ioStreamsName, "output-stream", tout)
+	x.drop(tlsName, "client-connection", conn)
+	x.drop(tcpName, "tcp-socket", sock)
+}
+
+// handshake runs wasi-tls over the streams. It returns the connection and
 // its streams, or the io-error's debug string.
 func (x *tg) handshake(name string, in, out uint32) (conn, tin, tout uint32, errStr string) {
 	x.t.Helper()
@@ -266,10 +299,7 @@ func TestTLSEcho(t *testing.T) {
 	if _, closed := x.readSome(tin, 100); !closed {
 		t.Fatal("want the end of the stream after close_notify both ways")
 	}
-	x.drop(ioStreamsName, "input-stream", tin)
-	x.drop(ioStreamsName, "output-stream", tout)
-	x.drop(tlsName, "client-connection", conn)
-	x.drop(tcpName, "tcp-socket", sock)
+	x.closeTLS(sock, conn, tin, tout)
 	if n := x.g.OpenHandles(); n != 0 {
 		t.Fatalf("%d handles open after dropping everything", n)
 	}

@@ -118,15 +118,6 @@ func (x *tg) exchange(tin, tout uint32) {
 	}
 }
 
-// closeTLS drops a TLS connection, its streams and its socket.
-func (x *tg) closeTLS(sock, conn, tin, tout uint32) {
-	x.t.Helper()
-	x.drop(ioStreamsName, "input-stream", tin)
-	x.drop(ioStreamsName, "output-stream", tout)
-	x.drop(tlsName, "client-connection", conn)
-	x.drop(tcpName, "tcp-socket", sock)
-}
-
 // TestIdentityNotForRelay is the relay attack: with the real server's
 // address denied and a relay's address allowed, a guest that connects to
 // the relay with the real server's name must not get the identity for that
@@ -201,31 +192,16 @@ func tlsInTLSServer(t *testing.T, outer, inner *tls.Config) *echoServer {
 		t.Fatal(err)
 	}
 	s := &echoServer{ln: ln, addr: ln.Addr().(*net.TCPAddr).AddrPort()}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				tc := tls.Server(tls.Server(c, outer), inner)
-				if err := tc.Handshake(); err != nil {
-					return
-				}
-				s.mu.Lock()
-				s.states = append(s.states, tc.ConnectionState())
-				s.mu.Unlock()
-				_, _ = io.Copy(tc, tc)
-			}()
+	serveConns(t, ln, func(c net.Conn) {
+		tc := tls.Server(tls.Server(c, outer), inner)
+		if err := tc.Handshake(); err != nil {
+			return
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+		s.mu.Lock()
+		s.states = append(s.states, tc.ConnectionState())
+		s.mu.Unlock()
+		_, _ = io.Copy(tc, tc)
+	})
 	return s
 }
 
