@@ -105,10 +105,7 @@ func BenchmarkDownload(b *testing.B) {
 			if total != size {
 				b.Fatalf("read %d of %d", total, size)
 			}
-			x.drop(ioStreamsName, "input-stream", tin)
-			x.drop(ioStreamsName, "output-stream", tout)
-			x.drop(tlsName, "client-connection", conn)
-			x.drop(tcpName, "tcp-socket", sock)
+			x.closeTLS(sock, conn, tin, tout)
 		}
 	})
 }
@@ -181,10 +178,7 @@ func BenchmarkUpload(b *testing.B) {
 				}
 			}
 			x.call(tlsName, "[method]client-connection.close-output", uint64(conn))
-			x.drop(ioStreamsName, "input-stream", tin)
-			x.drop(ioStreamsName, "output-stream", tout)
-			x.drop(tlsName, "client-connection", conn)
-			x.drop(tcpName, "tcp-socket", sock)
+			x.closeTLS(sock, conn, tin, tout)
 			if n := <-counts; n != int64(size) {
 				b.Fatalf("server got %d", n)
 			}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/backends/stdtls"
@@ -90,6 +91,30 @@ func startEcho(t *testing.T, cfg *tls.Config, network, laddr string) *echoServer
 	return s
 }
 
+// serveConns accepts connections on ln until the test ends and runs
+// handle for each on its own goroutine, closing the connection after it;
+// the test's cleanup closes ln and waits for them.
+func serveConns(t testing.TB, ln net.Listener, handle func(net.Conn)) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+}
+
 // connect opens a TCP connection through wasi:sockets and returns the
 // socket and its streams.
 func (x *tg) connect(dest netip.AddrPort) (sock, in, out uint32, code int) {
@@ -127,7 +152,6 @@ func (x *tg) connect(dest netip.AddrPort) (sock, in, out uint32, code int) {
 	return sock, cabi.GetU32(r, 4), cabi.GetU32(r, 8), -1
 }
 
-// handshake runs wasi-tls over the streams. It returns the connection and
 // openTLS connects to dest and runs a handshake for localhost over the
 // socket's streams, failing the test on any error; it returns the socket,
 // the connection and its streams.
@@ -144,6 +168,16 @@ func (x *tg) openTLS(dest netip.AddrPort) (sock, conn, tin, tout uint32) {
 	return sock, conn, tin, tout
 }
 
+// closeTLS drops a TLS connection, its streams and its socket.
+func (x *tg) closeTLS(sock, conn, tin, tout uint32) {
+	x.t.Helper()
+	x.drop(ioStreamsName, "input-stream", tin)
+	x.drop(ioStreamsName, "output-stream", tout)
+	x.drop(tlsName, "client-connection", conn)
+	x.drop(tcpName, "tcp-socket", sock)
+}
+
+// handshake runs wasi-tls over the streams. It returns the connection and
 // its streams, or the io-error's debug string.
 func (x *tg) handshake(name string, in, out uint32) (conn, tin, tout uint32, errStr string) {
 	x.t.Helper()
@@ -265,10 +299,7 @@ func TestTLSEcho(t *testing.T) {
 	if _, closed := x.readSome(tin, 100); !closed {
 		t.Fatal("want the end of the stream after close_notify both ways")
 	}
-	x.drop(ioStreamsName, "input-stream", tin)
-	x.drop(ioStreamsName, "output-stream", tout)
-	x.drop(tlsName, "client-connection", conn)
-	x.drop(tcpName, "tcp-socket", sock)
+	x.closeTLS(sock, conn, tin, tout)
 	if n := x.g.OpenHandles(); n != 0 {
 		t.Fatalf("%d handles open after dropping everything", n)
 	}
@@ -328,6 +359,58 @@ func TestTLSHandshakeErrors(t *testing.T) {
 			x.drop(tcpName, "tcp-socket", sock)
 			if n := x.g.OpenHandles(); n != 0 {
 				t.Fatalf("%d handles open", n)
+			}
+		})
+	}
+}
+
+// TestVerificationErrorsKeepTrustAnchorsFromGuest: the guest learns why
+// verification failed, not the names of the host's trust anchors. Every
+// pki root is called "wasitls test root", so a server chain from another
+// PKI makes crypto/x509 name the guest's trusted root as the candidate
+// that failed; the observer (the embedder) still gets the whole error.
+func TestVerificationErrorsKeepTrustAnchorsFromGuest(t *testing.T) {
+	p := pki.New(t)
+	trusted := pki.New(t)
+	expired := p.Issue(pki.Leaf{CommonName: "localhost", DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	ctx, r := newRuntime(t)
+	h := New(r, WithProvider(stdtls.Provider{}))
+	for _, tc := range []struct {
+		name   string
+		cert   tls.Certificate
+		roots  *pki.PKI
+		sni    string
+		guest  string // the whole debug string the guest reads
+		hidden string // in the observer's error, not in the guest's
+	}{
+		{"unknown authority", p.Server().TLS, trusted, "localhost",
+			"tls: unknown authority [stdtls]: x509: certificate signed by unknown authority", `candidate authority certificate "wasitls test root"`},
+		{"expired", expired.TLS, p, "localhost",
+			"tls: certificate expired [stdtls]: x509: certificate has expired or is not yet valid", "current time"},
+		{"name mismatch", p.Server().TLS, p, "wrong.example",
+			"tls: name mismatch [stdtls]: x509: certificate is valid for localhost, not wrong.example", "failed to verify certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startEcho(t, &tls.Config{Certificates: []tls.Certificate{tc.cert}}, "tcp4", "127.0.0.1:0")
+			var mu sync.Mutex
+			var observed string
+			x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: tc.roots.Roots}),
+				WithObserver(func(e ConnEvent) {
+					if e.Phase == PhaseHandshake && e.Err != nil {
+						mu.Lock()
+						observed = e.Err.Error()
+						mu.Unlock()
+					}
+				}))
+			_, in, out, _ := x.connect(srv.addr)
+			_, _, _, errStr := x.handshake(tc.sni, in, out)
+			if errStr != tc.guest {
+				t.Errorf("guest read %q\nwant        %q", errStr, tc.guest)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !strings.Contains(observed, tc.hidden) {
+				t.Errorf("observer got %q, want the whole error (with %q)", observed, tc.hidden)
 			}
 		})
 	}

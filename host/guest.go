@@ -47,15 +47,16 @@ type Guest struct {
 	idle       atomic.Int32 // idle workers
 	hasMod     atomic.Bool  // mod is known
 
-	mu       sync.Mutex
-	mod      wapi.Module
-	mods     map[*iface]wapi.Module
-	compiled []wazero.CompiledModule
-	resolved map[netip.Addr][]string // names this guest looked up, by answer
-	pending  map[*pending]struct{}   // connects and handshakes not started (see pending)
-	closed   bool
-	lingerID uint64
-	linger   map[uint64]func() // forced closes of connections still draining
+	mu        sync.Mutex
+	mod       wapi.Module
+	mods      map[*iface]wapi.Module
+	compiled  []wazero.CompiledModule
+	resolved  map[netip.Addr][]string // canonical names this guest looked up, by answer (see recordName)
+	nresolved int                     // names in resolved
+	pending   map[*pending]struct{}   // connects and handshakes not started (see pending)
+	closed    bool
+	lingerID  uint64
+	linger    map[uint64]func() // forced closes of connections still draining
 }
 
 func newGuest(h *Host, id uint64, s settings, pol *policy) *Guest {

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
-	"sync"
 	"testing"
 
 	"github.com/wasitls/wasitls/backends/stdtls"
@@ -22,27 +21,12 @@ func BenchmarkSequentialHandshake(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, MinVersion: tls.VersionTLS13, SessionTicketsDisabled: true}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				tc := tls.Server(c, cfg)
-				if tc.Handshake() == nil {
-					_, _ = io.Copy(io.Discard, tc)
-				}
-			}()
+	serveConns(b, ln, func(c net.Conn) {
+		tc := tls.Server(c, cfg)
+		if tc.Handshake() == nil {
+			_, _ = io.Copy(io.Discard, tc)
 		}
-	}()
-	defer func() { ln.Close(); wg.Wait() }()
+	})
 	addr := ln.Addr().(*net.TCPAddr).AddrPort()
 
 	b.Run("guest", func(b *testing.B) {
@@ -52,10 +36,7 @@ func BenchmarkSequentialHandshake(b *testing.B) {
 		}))
 		for b.Loop() {
 			sock, conn, tin, tout := x.openTLS(addr)
-			x.drop(ioStreamsName, "input-stream", tin)
-			x.drop(ioStreamsName, "output-stream", tout)
-			x.drop(tlsName, "client-connection", conn)
-			x.drop(tcpName, "tcp-socket", sock)
+			x.closeTLS(sock, conn, tin, tout)
 		}
 	})
 	b.Run("native", func(b *testing.B) {

@@ -238,10 +238,7 @@ func TestSessionCachePerGuest(t *testing.T) {
 		// A round trip makes the client read the server's session ticket.
 		x.writeAll(tout, []byte("x\n"))
 		x.readN(tin, 2)
-		x.drop(ioStreamsName, "input-stream", tin)
-		x.drop(ioStreamsName, "output-stream", tout)
-		x.drop(tlsName, "client-connection", conn)
-		x.drop(tcpName, "tcp-socket", sock)
+		x.closeTLS(sock, conn, tin, tout)
 	}
 	session(xa)
 	session(xa)

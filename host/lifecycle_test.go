@@ -141,7 +141,12 @@ func TestMutualTLSAndTimeout(t *testing.T) {
 		RootCAs:          p.Roots,
 		Identities:       []Identity{{Dest: "localhost:" + itoa(int(srv.addr.Port())), Certificate: &client.TLS}},
 		HandshakeTimeout: 300 * time.Millisecond,
+		NameLookup:       true,
 	}))
+	// A name identity applies to the addresses the guest looked it up for.
+	if _, code := x.resolve("localhost"); code != -1 {
+		t.Fatalf("lookup of localhost: code %d", code)
+	}
 	_, _, tin, tout := x.openTLS(srv.addr)
 	x.writeAll(tout, []byte("hi\n"))
 	x.readN(tin, 3)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -84,7 +85,7 @@ func resolveAddresses(c *call, stack []uint64) {
 	h := c.push(rResolveStream, r, 0)
 	if literalErr == nil {
 		// A literal: no lookup, but the policy still filters it.
-		g.finishLookup(r, name, []netip.Addr{ip}, nil)
+		g.finishLookup(r, host, []netip.Addr{ip}, nil)
 	} else {
 		g.goroutine(func() {
 			addrs, err := lookupFunc(ctx, host)
@@ -107,16 +108,21 @@ func (g *Guest) finishLookup(r *resolveStream, name string, addrs []netip.Addr, 
 			code = ecNameUnresolvable
 		}
 	} else {
+		literal := isLiteral(name)
+		canon := canonName(name)
 		g.mu.Lock()
 		for _, a := range addrs {
 			a = a.Unmap()
 			if !g.pol.allowAnswer(name, a) {
 				continue
 			}
-			kept = append(kept, a)
-			if !contains(g.resolved[a], name) && len(g.resolved) < 4096 {
-				g.resolved[a] = append(g.resolved[a], strings.ToLower(name))
+			// Policy decisions match names through this record (Allow
+			// and Deny name patterns, identities), so an answer whose
+			// name cannot be recorded is not returned.
+			if !literal && !g.recordName(a, canon) {
+				continue
 			}
+			kept = append(kept, a)
 		}
 		g.mu.Unlock()
 		if len(kept) == 0 && len(addrs) > 0 {
@@ -135,13 +141,34 @@ func (g *Guest) finishLookup(r *resolveStream, name string, addrs []netip.Addr, 
 	r.done.update(true)
 }
 
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if strings.EqualFold(x, s) {
-			return true
-		}
+// Bounds on the names a guest's lookups record: per address, and in all.
+const (
+	maxNamesPerAddr = 32
+	maxNames        = 4096
+)
+
+// recordName remembers that this guest looked up the canonical name and
+// got a, and reports whether it is recorded (it was already, or there is
+// room). An address literal is never recorded: it is not a name. g.mu is
+// held.
+func (g *Guest) recordName(a netip.Addr, name string) bool {
+	names := g.resolved[a]
+	if slices.Contains(names, name) {
+		return true
 	}
-	return false
+	if len(names) >= maxNamesPerAddr || g.nresolved >= maxNames {
+		return false
+	}
+	g.resolved[a] = append(names, name)
+	g.nresolved++
+	return true
+}
+
+// resolvedNames returns the names this guest looked up and got a for.
+func (g *Guest) resolvedNames(a netip.Addr) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.resolved[a.Unmap()]
 }
 
 // resolveNext: (self, retptr) -> result<option<ip-address>, error-code>:

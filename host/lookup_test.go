@@ -2,10 +2,15 @@ package host
 
 import (
 	"context"
+	"crypto/tls"
+	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
 )
 
@@ -137,5 +142,162 @@ func TestNameLookupScope(t *testing.T) {
 	_, filtered := z.resolve("localhost")
 	if unresolvable != int(ecAccessDenied) || filtered != int(ecAccessDenied) {
 		t.Errorf("IP-only policy: unresolvable name code %d, filtered name code %d; want both access-denied", unresolvable, filtered)
+	}
+}
+
+// fakeLookup makes lookupFunc answer names from m (and fail for others),
+// until the test ends; queried returns the names it was asked.
+func fakeLookup(t *testing.T, m map[string]netip.Addr) (queried func() []string) {
+	var mu sync.Mutex
+	var names []string
+	orig := lookupFunc
+	lookupFunc = func(ctx context.Context, name string) ([]netip.Addr, error) {
+		mu.Lock()
+		names = append(names, name)
+		mu.Unlock()
+		if a, ok := m[canonName(name)]; ok {
+			return []netip.Addr{a}, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+	}
+	t.Cleanup(func() { lookupFunc = orig })
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), names...)
+	}
+}
+
+// TestDenyByNameThroughGuest checks name and port-only Deny patterns
+// through a guest: the lookup gate (no query leaves the host), the answer
+// filter, connects against the names the guest resolved, and the server
+// name of a handshake.
+func TestDenyByNameThroughGuest(t *testing.T) {
+	p := pki.New(t)
+	srvA := startEcho(t, &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}}, "tcp4", "127.0.0.1:0")
+	srvB := startEcho(t, nil, "tcp4", "127.0.0.1:0")
+	portA := itoa(int(srvA.addr.Port()))
+	ctx, r := newRuntime(t)
+	h := New(r, WithProvider(stdtls.Provider{}))
+	loop := netip.MustParseAddr("127.0.0.1")
+	queried := fakeLookup(t, map[string]netip.Addr{"localhost": loop, "www.test": loop, "secret.test": loop})
+
+	// A name denied on every port is not looked up, whatever Allow says.
+	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"localhost:" + portA}, Deny: []string{"localhost:*"}, NameLookup: true}))
+	for _, name := range []string{"localhost", "LOCALHOST."} {
+		if addrs, code := x.resolve(name); code != int(ecAccessDenied) {
+			t.Errorf("-allow localhost:%s -deny localhost:*: lookup of %s: %v code %d, want access-denied", portA, name, addrs, code)
+		}
+	}
+	if q := queried(); len(q) != 0 {
+		t.Errorf("denied names reached the resolver: %q", q)
+	}
+	if _, _, _, code := x.connect(srvA.addr); code != int(ecAccessDenied) {
+		t.Errorf("connect after a denied lookup: code %d", code)
+	}
+
+	// A port-only pattern refuses its port at every address.
+	y := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.0/8:*"}, Deny: []string{"*:" + portA}}))
+	if _, _, _, code := y.connect(srvA.addr); code != int(ecAccessDenied) {
+		t.Errorf("-allow 127.0.0.0/8:* -deny *:%s: connect code %d, want access-denied", portA, code)
+	}
+	if _, _, _, code := y.connect(srvB.addr); code != -1 {
+		t.Errorf("another port: code %d", code)
+	}
+
+	// A name denied on one port: looked up (other ports are allowed), and
+	// a connect to that port of its address is refused, even with an
+	// allowed name for the same address.
+	z := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"*.test:*"}, Deny: []string{"secret.test:" + portA}, NameLookup: true, RootCAs: p.Roots}))
+	if _, code := z.resolve("www.test"); code != -1 {
+		t.Fatalf("lookup of www.test: code %d", code)
+	}
+	// Before secret.test is looked up, www.test admits the address; a
+	// server name that Deny covers is refused at the handshake.
+	_, in, out, code := z.connect(srvA.addr)
+	if code != -1 {
+		t.Fatalf("connect via www.test: code %d", code)
+	}
+	if _, _, _, errStr := z.handshake("secret.test", in, out); !strings.HasPrefix(errStr, "tls: policy denied") {
+		t.Errorf("server name secret.test on port %s: %q, want a policy denial", portA, errStr)
+	}
+	_, in, out, _ = z.connect(srvA.addr)
+	if _, _, _, errStr := z.handshake("www.test", in, out); !strings.HasPrefix(errStr, "tls: name mismatch") {
+		t.Errorf("server name www.test: %q, want the handshake to go ahead (and fail on the name)", errStr)
+	}
+	if _, code := z.resolve("secret.test"); code != -1 {
+		t.Fatalf("lookup of secret.test: code %d", code)
+	}
+	if _, _, _, code := z.connect(srvA.addr); code != int(ecAccessDenied) {
+		t.Errorf("connect to %s after secret.test resolved to it: code %d, want access-denied", srvA.addr, code)
+	}
+	if _, _, _, code := z.connect(srvB.addr); code != -1 {
+		t.Errorf("another port of the same address: code %d", code)
+	}
+}
+
+// TestResolvedNamesBounded checks that what a guest's lookups record for
+// the policy is canonical and bounded: address literals (16,384 spellings
+// of ::1) are not names, spellings of one name are one name, and the names
+// per address and in all have a cap; an answer whose name cannot be
+// recorded is not returned.
+func TestResolvedNamesBounded(t *testing.T) {
+	ctx, r := newRuntime(t)
+	h := New(r)
+	loop := netip.MustParseAddr("127.0.0.1")
+	m := map[string]netip.Addr{"www.test": loop}
+	for i := range maxNamesPerAddr + 10 {
+		m["n"+itoa(i)+".test"] = loop
+	}
+	fakeLookup(t, m)
+	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"[::1]:*", "*.test:*"}, NameLookup: true}))
+	spellings := 0
+	for zeros := range 7 {
+		base, padded := "::1", "0::1"
+		if zeros > 0 {
+			base, padded = strings.Repeat("0:", zeros)+":1", strings.Repeat("000:", zeros)+":1"
+		}
+		for _, name := range []string{base, padded, strings.TrimSuffix(base, "1") + "0001", "[" + base + "]"} {
+			addrs, code := x.resolve(name)
+			if code != -1 || len(addrs) != 1 || addrs[0] != netip.IPv6Loopback() {
+				t.Fatalf("lookup of the literal %s: %v code %d", name, addrs, code)
+			}
+			spellings++
+		}
+	}
+	for _, name := range []string{"www.test", "WWW.test", "www.TEST.", "wWw.test"} {
+		if _, code := x.resolve(name); code != -1 {
+			t.Fatalf("lookup of %s: code %d", name, code)
+		}
+	}
+	x.g.mu.Lock()
+	got := append([]string(nil), x.g.resolved[netip.IPv6Loopback()]...)
+	www := append([]string(nil), x.g.resolved[loop]...)
+	x.g.mu.Unlock()
+	if len(got) != 0 {
+		t.Errorf("%d spellings of ::1 recorded %d names: %q", spellings, len(got), got)
+	}
+	if len(www) != 1 || www[0] != "www.test" {
+		t.Errorf("spellings of www.test recorded %q", www)
+	}
+	// Past the cap for one address: the names are not recorded and their
+	// answers are not returned (a policy decision could not see them).
+	refused := 0
+	for i := range maxNamesPerAddr + 10 {
+		if _, code := x.resolve("n" + itoa(i) + ".test"); code == int(ecAccessDenied) {
+			refused++
+		} else if code != -1 {
+			t.Fatalf("n%d.test: code %d", i, code)
+		}
+	}
+	x.g.mu.Lock()
+	n := len(x.g.resolved[loop])
+	x.g.mu.Unlock()
+	if n != maxNamesPerAddr || refused != 11 {
+		t.Errorf("%d names recorded for one address (cap %d), %d lookups refused (want 11)", n, maxNamesPerAddr, refused)
+	}
+	// The recorded names still work.
+	if err := x.g.allowConnect(netip.AddrPortFrom(loop, 1)); err != nil {
+		t.Errorf("connect via www.test: %v", err)
 	}
 }

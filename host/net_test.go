@@ -52,14 +52,19 @@ func TestIPv6AndMappedAddresses(t *testing.T) {
 	if got := cabi.GetSockAddr(x.ret(36), 4); got.Addr() != netip.IPv6Loopback() {
 		t.Fatalf("local-address %s", got)
 	}
-	// An IPv6 socket to an IPv4-mapped address is matched as IPv4.
+	// tcp.wit (upstream): start-connect to an IPv4-mapped IPv6 address is
+	// invalid-argument, allowed address or not, and no denial to report.
 	mapped := netip.AddrPortFrom(netip.AddrFrom16(srv4.addr.Addr().As16()), srv4.addr.Port())
-	if _, _, _, code := x.connect(mapped); code != -1 {
-		t.Fatalf("connect to mapped %s (127.0.0.1 is allowed): code %d", mapped, code)
+	if _, _, _, code := x.connect(mapped); code != int(ecInvalidArgument) {
+		t.Fatalf("connect to mapped %s (127.0.0.1 is allowed): code %d, want invalid-argument", mapped, code)
 	}
 	other := netip.AddrPortFrom(netip.AddrFrom16(netip.MustParseAddr("127.0.0.1").As16()), srv4.addr.Port()+1)
-	if _, _, _, code := x.connect(other); code != int(ecAccessDenied) {
-		t.Fatalf("mapped address on a port not allowed: code %d", code)
+	if _, _, _, code := x.connect(other); code != int(ecInvalidArgument) {
+		t.Fatalf("mapped address on a port not allowed: code %d, want invalid-argument", code)
+	}
+	// The same address unmapped, on a port not allowed: access-denied.
+	if _, _, _, code := x.connect(netip.AddrPortFrom(srv4.addr.Addr(), srv4.addr.Port()+1)); code != int(ecAccessDenied) {
+		t.Fatalf("127.0.0.1 on a port not allowed: code %d", code)
 	}
 	// Family mismatch: an IPv4 socket to an IPv6 address.
 	x.clearRet()

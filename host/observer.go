@@ -165,10 +165,7 @@ func (g *Guest) observed() bool { return g.s.observer != nil || g.s.logger != ni
 
 // allowConnect applies the guest's policy to a TCP connect.
 func (g *Guest) allowConnect(dest netip.AddrPort) error {
-	g.mu.Lock()
-	names := g.resolved[dest.Addr().Unmap()]
-	g.mu.Unlock()
-	err := g.pol.allowConnect(dest, names)
+	err := g.pol.allowConnect(dest, g.resolvedNames(dest.Addr()))
 	if err != nil {
 		g.observe(ConnEvent{Phase: PhaseDenied, Addr: dest, Err: &api.Error{Kind: api.KindPolicyDenied, Err: err}})
 	}

@@ -66,10 +66,7 @@ func TestHandshakeRunsInlineOnlyWhenProviderHonorsContext(t *testing.T) {
 			if rec.calls.Load() != 1 || rec.inline.Load() != tc.wantInline {
 				t.Fatalf("%d calls, %d inline; want 1 call, %d inline", rec.calls.Load(), rec.inline.Load(), tc.wantInline)
 			}
-			x.drop(ioStreamsName, "input-stream", tin)
-			x.drop(ioStreamsName, "output-stream", tout)
-			x.drop(tlsName, "client-connection", conn)
-			x.drop(tcpName, "tcp-socket", sock)
+			x.closeTLS(sock, conn, tin, tout)
 		})
 	}
 }

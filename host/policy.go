@@ -5,8 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/netip"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/wasitls/wasitls/api"
@@ -25,9 +23,18 @@ type Policy struct {
 	// guest looked up a name matching a name pattern and got this address.
 	Allow []string
 
-	// Deny lists destinations that are refused even when Allow matches
-	// (e.g. "169.254.0.0/16:*"). Name-lookup answers inside a denied range
-	// are dropped.
+	// Deny lists destinations that are refused even when Allow matches.
+	// Deny wins in every decision: a connect is refused when a Deny
+	// pattern covers its port and its address ("169.254.0.0/16:*") or any
+	// name this guest resolved to the address ("localhost:*",
+	// "*.internal.example.com:*"); "*" covers every destination ("*:22").
+	// A name lookup is not made when the name is denied on every port an
+	// Allow pattern could admit it on, and an answer is dropped unless
+	// some port would be allowed for it. A handshake whose server name a
+	// Deny name pattern covers on the connection's port is refused. Name
+	// patterns match names, not addresses: a connect to an address the
+	// guest never looked up under a denied name is decided by the address
+	// alone, so deny addresses that must never be reached by address.
 	Deny []string
 
 	// NameLookup enables wasi:sockets/ip-name-lookup. Answers are filtered:
@@ -44,7 +51,30 @@ type Policy struct {
 
 	// Identities are client certificates presented per destination (mTLS).
 	// The first matching entry wins. The guest never sees them.
+	//
+	// An identity is presented only to the destination the guest actually
+	// connected to, with a server name consistent with it: its port must
+	// match, and an IP or CIDR pattern must contain the remote address (an
+	// address literal as the server name must be that address), while a
+	// name pattern must match the server name and the server name must be
+	// one this guest looked up and got the remote address for. So
+	// "127.0.0.1:8445" applies to https://localhost:8445/ (the guest
+	// connected to 127.0.0.1), and "api.internal:443" applies only where
+	// the guest's lookup of api.internal led, never to another address it
+	// sends the name api.internal to. Handshakes over streams that are not
+	// one host TCP connection (TLS inside TLS) get no identity unless
+	// StreamIdentities is set. Sessions are resumed only at the
+	// destination and with the identity they were made with.
 	Identities []Identity
+
+	// StreamIdentities lets handshakes without a host TCP destination (over
+	// the plaintext streams of another TLS connection, e.g. through an
+	// HTTPS proxy, or over streams of two different sockets) present the
+	// first identity whose pattern is for every port ("name:*") and matches
+	// the server name. The host cannot tell where such streams lead: set it
+	// only when every server the guest can reach through its allowed
+	// destinations may receive these identities.
+	StreamIdentities bool
 
 	// ALPN offers protocols per destination; the first match wins. No match
 	// means no ALPN extension.
@@ -111,15 +141,6 @@ const (
 	MinBufferedBytes = 128 << 10
 )
 
-// pattern is a parsed destination pattern.
-type pattern struct {
-	src    string
-	name   string // lower-case DNS pattern; "" when prefix is used
-	prefix netip.Prefix
-	isIP   bool
-	lo, hi uint16
-}
-
 // policy is a validated Policy.
 type policy struct {
 	Policy
@@ -177,174 +198,89 @@ func compilePolicy(p *Policy) (*policy, error) {
 	return c, nil
 }
 
-func parsePatterns(ss []string) ([]pattern, error) {
-	out := make([]pattern, 0, len(ss))
-	for _, s := range ss {
-		pt, err := parsePattern(s)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, pt)
-	}
-	return out, nil
-}
-
-// parsePattern parses "host:port".
-func parsePattern(s string) (pattern, error) {
-	bad := func(why string) (pattern, error) {
-		return pattern{}, fmt.Errorf("host: bad destination pattern %q: %s", s, why)
-	}
-	i := strings.LastIndexByte(s, ':')
-	if i < 0 {
-		return bad(`want "host:port" (port may be "*")`)
-	}
-	host, port := s[:i], s[i+1:]
-	pt := pattern{src: s}
-	switch {
-	case port == "*":
-		pt.lo, pt.hi = 0, 65535
-	case strings.Contains(port, "-"):
-		a, b, _ := strings.Cut(port, "-")
-		lo, err1 := strconv.ParseUint(a, 10, 16)
-		hi, err2 := strconv.ParseUint(b, 10, 16)
-		if err1 != nil || err2 != nil || lo > hi {
-			return bad("bad port range")
-		}
-		pt.lo, pt.hi = uint16(lo), uint16(hi)
-	default:
-		n, err := strconv.ParseUint(port, 10, 16)
-		if err != nil {
-			return bad("bad port")
-		}
-		pt.lo, pt.hi = uint16(n), uint16(n)
-	}
-	if strings.HasPrefix(host, "[") {
-		if !strings.HasSuffix(host, "]") {
-			return bad("unbalanced brackets")
-		}
-		host = host[1 : len(host)-1]
-	} else if strings.Contains(host, ":") {
-		return bad("put IPv6 addresses in brackets")
-	}
-	if host == "" {
-		return bad("empty host")
-	}
-	if pf, err := netip.ParsePrefix(host); err == nil {
-		pt.prefix, pt.isIP = pf.Masked(), true
-		if pf.Addr().Is4In6() {
-			pt.prefix = netip.PrefixFrom(pf.Addr().Unmap(), pf.Bits()-96).Masked()
-		}
-		return pt, nil
-	}
-	if a, err := netip.ParseAddr(host); err == nil {
-		a = a.Unmap()
-		pt.prefix, pt.isIP = netip.PrefixFrom(a, a.BitLen()), true
-		return pt, nil
-	}
-	name := strings.ToLower(strings.TrimSuffix(host, "."))
-	if strings.Contains(name[min(1, len(name)):], "*") && !strings.HasPrefix(name, "*.") || strings.Count(name, "*") > 1 {
-		return bad(`"*" only as a whole first label`)
-	}
-	pt.name = name
-	return pt, nil
-}
-
-func (pt *pattern) portOK(port uint16) bool { return port >= pt.lo && port <= pt.hi }
-
-// matchName reports whether a DNS name matches the pattern's host.
-func (pt *pattern) matchName(name string) bool {
-	if pt.isIP {
-		if a, err := netip.ParseAddr(strings.Trim(name, "[]")); err == nil {
-			return pt.prefix.Contains(a.Unmap())
-		}
-		return false
-	}
-	name = strings.ToLower(strings.TrimSuffix(name, "."))
-	switch {
-	case pt.name == "*":
-		return true
-	case strings.HasPrefix(pt.name, "*."):
-		// One or more labels before the suffix.
-		suffix := pt.name[1:]
-		return len(name) > len(suffix) && strings.HasSuffix(name, suffix)
-	}
-	return name == pt.name
-}
-
-func (pt *pattern) matchAddr(a netip.Addr) bool { return pt.isIP && pt.prefix.Contains(a.Unmap()) }
-
-// denied reports whether a is in a Deny pattern for port.
-func (p *policy) denied(a netip.Addr, port uint16, any bool) bool {
+// denyRanges returns the Deny patterns that cover a destination given by
+// its address (if valid) and the names that lead to it, on any port; the
+// caller checks their ports. "*" covers every destination.
+func (p *policy) denyRanges(a netip.Addr, names []string) []*pattern {
+	var out []*pattern
 	for i := range p.deny {
 		d := &p.deny[i]
-		if d.matchAddr(a) && (any || d.portOK(port)) {
-			return true
+		if d.matchDeny(a, names) {
+			out = append(out, d)
 		}
 	}
-	return false
+	return out
 }
 
 // allowConnect decides a TCP connect to dest, given the names that this
-// guest resolved to dest's address.
+// guest resolved to dest's address. Deny wins: a Deny pattern refuses the
+// connect when it covers the port and the address or any of the names.
 func (p *policy) allowConnect(dest netip.AddrPort, names []string) error {
 	a := dest.Addr().Unmap()
-	if p.denied(a, dest.Port(), false) {
-		return fmt.Errorf("%s is denied", dest)
+	for i := range p.deny {
+		d := &p.deny[i]
+		if d.portOK(dest.Port()) && d.matchDeny(a, names) {
+			return fmt.Errorf("%s is denied by %q", dest, d.src)
+		}
 	}
 	for i := range p.allow {
 		pt := &p.allow[i]
-		if !pt.portOK(dest.Port()) {
-			continue
-		}
-		if pt.matchAddr(a) {
+		if pt.portOK(dest.Port()) && pt.matchAllow(a, names) {
 			return nil
-		}
-		for _, n := range names {
-			if pt.matchName(n) {
-				return nil
-			}
 		}
 	}
 	return fmt.Errorf("%s is not allowed", dest)
 }
 
 // lookupScope says whether the guest may resolve name at all, before any
-// query leaves the host. byName: an Allow name pattern matches it, so the
-// lookup's own outcome (e.g. name-unresolvable) may be reported. Otherwise a
-// lookup is useful only when Allow has IP or CIDR patterns an answer could
-// fall into; its failures are then reported as access-denied, so that the
-// guest cannot use the resolver as an oracle for names it may not reach.
+// query leaves the host. byName: an Allow name pattern matches it on a port
+// no Deny pattern for the name covers, so the lookup's own outcome (e.g.
+// name-unresolvable) may be reported. Otherwise a lookup is useful only
+// when Allow has IP or CIDR patterns an answer could fall into; its
+// failures are then reported as access-denied, so that the guest cannot
+// use the resolver as an oracle for names it may not reach. A name denied
+// on every port an Allow pattern could admit it on is not looked up.
 func (p *policy) lookupScope(name string) (ok, byName bool) {
+	names := []string{canonName(name)}
+	deny := p.denyRanges(netip.Addr{}, names)
 	for i := range p.allow {
 		pt := &p.allow[i]
-		if !pt.isIP && pt.matchName(name) {
+		if !pt.isIP && pt.matchName(name) && uncovered(pt.lo, pt.hi, deny) {
 			return true, true
 		}
 	}
 	for i := range p.allow {
-		if p.allow[i].isIP {
+		pt := &p.allow[i]
+		if pt.isIP && uncovered(pt.lo, pt.hi, deny) {
 			return true, false
 		}
 	}
 	return false, false
 }
 
-// allowAnswer decides whether a lookup of name may return a.
+// allowAnswer decides whether a lookup of name may return a: only when
+// some port would then be allowed for a connect to a, by an Allow pattern
+// for a or for name, and not covered by a Deny pattern for either. An
+// address literal is not a name: only IP patterns apply to it.
 func (p *policy) allowAnswer(name string, a netip.Addr) bool {
 	a = a.Unmap()
+	var names []string
+	if !isLiteral(name) {
+		names = []string{canonName(name)}
+	}
+	deny := p.denyRanges(a, names)
 	for i := range p.allow {
 		pt := &p.allow[i]
-		if (pt.isIP && pt.matchAddr(a)) || (!pt.isIP && pt.matchName(name)) {
-			// Denied only if every port of the answer is denied is too
-			// clever; a deny range drops the answer outright.
-			return !p.denied(a, 0, true)
+		if pt.matchAllow(a, names) && uncovered(pt.lo, pt.hi, deny) {
+			return true
 		}
 	}
 	return false
 }
 
-// config builds the provider's configuration for a handshake.
-func (p *policy) config(serverName string, port uint16) *api.Config {
+// config builds the provider's configuration for a handshake with
+// serverName over d, and the index of the identity it presents (-1: none).
+func (p *policy) config(serverName string, d tlsDest) (*api.Config, int) {
 	cfg := &api.Config{
 		ServerName:       serverName,
 		RootCAs:          p.RootCAs,
@@ -354,17 +290,16 @@ func (p *policy) config(serverName string, port uint16) *api.Config {
 		Fingerprint:      p.Fingerprint,
 		Options:          p.Options,
 	}
-	for i := range p.idents {
-		if p.idents[i].portOK(port) && p.idents[i].matchName(serverName) {
-			cfg.ClientCertificate = p.Identities[i].Certificate
-			break
-		}
+	id := p.identity(serverName, d)
+	if id >= 0 {
+		cfg.ClientCertificate = p.Identities[id].Certificate
 	}
+	port := d.addr.Port()
 	for i := range p.alpn {
 		if p.alpn[i].portOK(port) && p.alpn[i].matchName(serverName) {
 			cfg.NextProtos = p.ALPN[i].Protocols
 			break
 		}
 	}
-	return cfg
+	return cfg, id
 }

@@ -428,6 +428,11 @@ func startConnect(c *call, stack []uint64) {
 	case s.family == 0 && !addr.Is4(), s.family == 1 && addr.Is4():
 		putCode(c, a, ret, ecInvalidArgument)
 		return
+	case addr.Is4In6():
+		// Upstream tcp.wit: invalid-argument when remote-address is an
+		// IPv4-mapped IPv6 address.
+		putCode(c, a, ret, ecInvalidArgument)
+		return
 	}
 	addr = addr.Unmap()
 	dest := netip.AddrPortFrom(addr, ap.Port())

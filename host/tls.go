@@ -164,7 +164,18 @@ func finishHandshake(c *call, stack []uint64) {
 	f := &future{g: g, cancel: cancel}
 	stack[0] = uint64(c.push(rFuture, f, 0))
 
-	transport, addr, release := g.transport(hs)
+	transport, addr, oneConn, release := g.transport(hs)
+	dest := tlsDest{addr: addr, ok: oneConn}
+	if oneConn {
+		dest.names = g.resolvedNames(addr.Addr())
+	}
+	if err := g.pol.deniedServerName(hs.name, dest); err != nil {
+		release()
+		err := &api.Error{Kind: api.KindPolicyDenied, Err: err}
+		g.observe(ConnEvent{Phase: PhaseDenied, Addr: addr, ServerName: hs.name, Err: err})
+		f.complete(nil, err)
+		return
+	}
 	if int(g.handshakes.Add(1)) > g.pol.limits.Handshakes {
 		g.handshakes.Add(-1)
 		release()
@@ -175,8 +186,8 @@ func finishHandshake(c *call, stack []uint64) {
 	}
 	run := func() {
 		defer g.handshakes.Add(-1)
-		cfg := g.pol.config(hs.name, addr.Port())
-		cfg.ClientSessionCache = g.sessions
+		cfg, id := g.pol.config(hs.name, dest)
+		cfg.ClientSessionCache = newScopedSessions(g.sessions, dest, id)
 		start := time.Now()
 		conn, err := g.handshake(ctx, transport, cfg)
 		cancel()
@@ -336,11 +347,13 @@ func (f *future) complete(conn *tlsConn, err error) {
 
 // transport returns the net.Conn the provider handshakes over. When both
 // streams are an untouched host TCP connection it is that connection itself
-// (no copy, no goroutine); otherwise an adapter over the streams. release
-// gives back what the streams held.
-func (g *Guest) transport(hs *handshake) (net.Conn, netip.AddrPort, func()) {
+// (no copy, no goroutine); otherwise an adapter over the streams. addr is
+// the remote address of the input stream's TCP connection, if any; oneConn
+// reports whether both streams belong to that one connection (only then is
+// addr where the handshake goes). release gives back what the streams held.
+func (g *Guest) transport(hs *handshake) (conn net.Conn, addr netip.AddrPort, oneConn bool, release func()) {
 	in, out := hs.in, hs.out
-	var addr netip.AddrPort
+	oneConn = in.tcp != nil && in.tcp == out.tcp
 	if in.tcp != nil {
 		if ta, ok := in.tcp.conn.RemoteAddr().(*net.TCPAddr); ok {
 			addr = ta.AddrPort()
@@ -358,13 +371,13 @@ func (g *Guest) transport(hs *handshake) (net.Conn, netip.AddrPort, func()) {
 				tc.release()
 			})
 		}
-		return tc.conn, addr, release
+		return tc.conn, addr, true, release
 	}
 	sc := &streamConn{in: in, out: out, done: make(chan struct{})}
 	if in.tcp != nil {
 		sc.local, sc.remote = in.tcp.conn.LocalAddr(), in.tcp.conn.RemoteAddr()
 	}
-	return sc, addr, sc.closeOnce
+	return sc, addr, oneConn, sc.closeOnce
 }
 
 // futureGet: (self, retptr) -> option<result<result<tuple<client-connection,

@@ -1,6 +1,6 @@
 // Package policyfile reads a guest's policy from a YAML file written by
 // hand: everything the CLI's flags can say (destinations, name lookups,
-// trust roots, client identities per destination, ALPN, TLS versions,
+// trust roots, client identities per destination (and over streams), ALPN, TLS versions,
 // handshake timeout, backend, fingerprint, backend options, limits), as a
 // host.Policy and a backend name. examples/policy.yaml has every field.
 //
@@ -49,6 +49,7 @@ type schema struct {
 	CA               []string          `yaml:"ca"`
 	SystemRoots      *bool             `yaml:"system-roots"`
 	Identities       []identity        `yaml:"identities"`
+	StreamIdentities bool              `yaml:"stream-identities"`
 	ALPN             []alpnRule        `yaml:"alpn"`
 	MinTLS           string            `yaml:"min-tls"`
 	MaxTLS           string            `yaml:"max-tls"`
@@ -152,7 +153,7 @@ func (p *parser) fail(err error, path ...any) error {
 }
 
 func (p *parser) build(s *schema) (*File, error) {
-	pol := &host.Policy{Fingerprint: s.Fingerprint, NameLookup: true}
+	pol := &host.Policy{Fingerprint: s.Fingerprint, NameLookup: true, StreamIdentities: s.StreamIdentities}
 	f := &File{Name: p.name, Backend: s.Backend, Policy: pol}
 
 	var prov api.Provider

@@ -77,7 +77,7 @@ func TestExampleHasEveryField(t *testing.T) {
 	if len(pol.Allow) != 3 || len(pol.Deny) != 2 || !pol.NameLookup {
 		t.Errorf("allow %q deny %q dns %v", pol.Allow, pol.Deny, pol.NameLookup)
 	}
-	if len(pol.Identities) != 1 || pol.Identities[0].Dest != "api.example.com:443" || pol.Identities[0].Certificate == nil {
+	if len(pol.Identities) != 2 || pol.Identities[0].Dest != "api.example.com:443" || pol.Identities[0].Certificate == nil || !pol.StreamIdentities {
 		t.Errorf("identities %+v", pol.Identities)
 	}
 	if len(pol.ALPN) != 2 || pol.ALPN[1].Dest != "*:*" || pol.ALPN[0].Protocols[0] != "h2" {

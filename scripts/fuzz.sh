@@ -14,6 +14,7 @@ targets=(
   "FuzzHostCalls ./internal/fuzzhost"       # random host-call sequences through a generated guest
   "FuzzLayouts ./internal/cabi"             # canonical-ABI layouts and encoder/decoder round trips
   "FuzzServerMutation ./internal/hostile"   # mutated server records against stdtls, utls and pq
+  "FuzzPolicy ./host"                       # policy compilation and decisions against a reference matcher
 )
 
 for t in "${targets[@]}"; do

@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -454,5 +458,94 @@ func sleb(n int) []byte {
 			return append(b, c)
 		}
 		b = append(b, c|0x80)
+	}
+}
+
+// httpsServer serves, on 127.0.0.1, a page that names the client
+// certificate it got ("client: CN" or "client: none"); it asks for one when
+// ask is set and requires one when require is. It returns the port.
+func httpsServer(t *testing.T, p *pki.PKI, ask, require bool) string {
+	t.Helper()
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, ClientCAs: p.Roots}
+	switch {
+	case require:
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	case ask:
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := "none"
+		if len(r.TLS.PeerCertificates) > 0 {
+			name = r.TLS.PeerCertificates[0].Subject.CommonName
+		}
+		_, _ = io.WriteString(w, "client: "+name+"\n")
+	}))
+	srv.TLS = cfg
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
+}
+
+// TestRunDenyByName: -deny patterns with a name, or "*" for a port, win
+// over -allow through the CLI; the same commands without -deny fetch the
+// page.
+func TestRunDenyByName(t *testing.T) {
+	guest := guestFile(t, demoGuestSrc)
+	p := pki.New(t)
+	caFile := p.WriteRoot(t, t.TempDir(), "ca.pem")
+	port := httpsServer(t, p, false, false)
+	url := "https://localhost:" + port + "/"
+	for _, tc := range []struct {
+		allow, deny string
+	}{
+		{"localhost:" + port, "localhost:*"},
+		{"localhost:" + port, "LOCALHOST.:" + port},
+		{"127.0.0.0/8:*", "*:" + port},
+		{"127.0.0.0/8:*", "localhost:*"},
+		{"*:*", "*:" + port},
+	} {
+		r := runCLI(t, "run", "-backend", "stdtls", "-ca", caFile, "-allow", tc.allow, guest, url)
+		if r.code != 0 || r.stdout != "client: none\n" {
+			t.Errorf("-allow %s: exit code %d, stdout %q; want the page", tc.allow, r.code, r.stdout)
+		}
+		r = runCLI(t, "run", "-backend", "stdtls", "-ca", caFile, "-allow", tc.allow, "-deny", tc.deny, "-v", guest, url)
+		if r.code != 1 || !strings.Contains(r.stderr, "access-denied") || r.stdout != "" {
+			t.Errorf("-allow %s -deny %s: exit code %d, stdout %q; want 1 and access-denied", tc.allow, tc.deny, r.code, r.stdout)
+		}
+		if !strings.Contains(r.stderr, `msg="denied by policy"`) {
+			t.Errorf("-allow %s -deny %s: -v did not log the denial", tc.allow, tc.deny)
+		}
+	}
+}
+
+// TestRunClientFor checks how -client-for matches: an address pattern is
+// the address connected to, so -client-for 127.0.0.1:PORT applies to
+// https://localhost:PORT/ (the guest looked localhost up and connected to
+// 127.0.0.1); a name pattern is the server name, which must be a name the
+// guest looked up for that address; another port gets nothing.
+func TestRunClientFor(t *testing.T) {
+	guest := guestFile(t, demoGuestSrc)
+	p := pki.New(t)
+	dir := t.TempDir()
+	caFile := p.WriteRoot(t, dir, "ca.pem")
+	ccert, ckey := p.Client("cli-identity").WriteFiles(t, dir, "client")
+	port := httpsServer(t, p, true, false)
+	other := httpsServer(t, p, true, false)
+	for _, tc := range []struct {
+		allow, clientFor, url, want string
+	}{
+		{"127.0.0.1:" + port, "127.0.0.1:" + port, "https://localhost:" + port + "/", "cli-identity"},
+		{"127.0.0.1:" + port, "127.0.0.0/8:*", "https://localhost:" + port + "/", "cli-identity"},
+		{"127.0.0.1:" + port, "127.0.0.1:" + port, "https://127.0.0.1:" + port + "/", "cli-identity"},
+		{"127.0.0.1:" + port, "localhost:" + port, "https://localhost:" + port + "/", "cli-identity"},
+		{"127.0.0.1:" + port, "localhost:" + port, "https://127.0.0.1:" + port + "/", "none"}, // no name led there
+		{"127.0.0.1:*", "127.0.0.1:" + port, "https://localhost:" + other + "/", "none"},
+		{"127.0.0.1:*", "localhost:" + port, "https://localhost:" + other + "/", "none"},
+	} {
+		r := runCLI(t, "run", "-backend", "stdtls", "-ca", caFile, "-allow", tc.allow,
+			"-client-cert", ccert, "-client-key", ckey, "-client-for", tc.clientFor, guest, tc.url)
+		if r.code != 0 || r.stdout != "client: "+tc.want+"\n" {
+			t.Errorf("-client-for %s, %s: exit code %d, stdout %q; want client: %s", tc.clientFor, tc.url, r.code, r.stdout, tc.want)
+		}
 	}
 }

@@ -48,6 +48,7 @@ ca: [ca.pem]
 system-roots: false
 identities:
   - {cert: client.pem, key: client-key.pem, for: ["localhost:`+port+`"]}
+stream-identities: true
 alpn:
   - {for: ["localhost:*"], protocols: [http/1.1]}
 min-tls: "1.3"

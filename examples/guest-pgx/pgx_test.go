@@ -65,8 +65,9 @@ func (e *env) run(t *testing.T, o runOpts) guesttest.Result {
 		Limits:           host.Limits{Sockets: 4},
 	}
 	if o.identity != nil {
-		// Chosen by destination: the server name the guest asks for and the port.
-		pol.Identities = []host.Identity{{Dest: "localhost:" + e.port, Certificate: o.identity}}
+		// Bound to the destination the guest connects to (it dials the
+		// address, with the server name localhost).
+		pol.Identities = []host.Identity{{Dest: "127.0.0.1:" + e.port, Certificate: o.identity}}
 	}
 	stdout := newWatch("holding\n")
 	stdinR, stdinW := io.Pipe()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -61,7 +62,12 @@ func (d relayDialer) Dial(ctx context.Context, addr string, cfg *api.Config) (ap
 		Options:          cfg.Options,
 	})
 	if cfg.ClientCertificate != nil {
-		pol.Identities = []host.Identity{{Dest: "*:*", Certificate: cfg.ClientCertificate}}
+		// Bound to the destination the relay guest connects to.
+		dest := targetHost
+		if a, err := netip.ParseAddr(targetHost); err == nil && a.Is6() {
+			dest = "[" + targetHost + "]"
+		}
+		pol.Identities = []host.Identity{{Dest: dest + ":" + targetPort, Certificate: cfg.ClientCertificate}}
 	}
 	if len(cfg.NextProtos) > 0 {
 		pol.ALPN = []host.ALPNRule{{Dest: "*:*", Protocols: cfg.NextProtos}}

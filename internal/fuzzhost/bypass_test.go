@@ -238,7 +238,7 @@ func TestKeyMaterialNotInGuestMemory(t *testing.T) {
 		_, _ = tc.Read(make([]byte, 1))
 	})
 	x := f.guest(t, f.ctx, func(p *host.Policy) {
-		p.Identities = []host.Identity{{Dest: "localhost:*", Certificate: &client.TLS}}
+		p.Identities = []host.Identity{{Dest: "127.0.0.1:*", Certificate: &client.TLS}}
 	})
 	_, _, tin, _ := dialTLS(t, x, mtls.AddrPort(), "localhost")
 	got, err := x.ReadAll(tin)
