@@ -35,9 +35,18 @@
 // string starts with the classified cause (see [api.Kind]), e.g.
 // "tls: name mismatch ...".
 //
-// Each guest is bounded by [Limits]: open handles, sockets, handshakes in
-// flight, and the bytes its stream buffers hold (reaching the last one is
-// backpressure, not an error: see Limits.BufferedBytes).
+// Each guest is bounded by [Limits]: open handles, TCP connections,
+// handshakes in flight, and the bytes its stream buffers hold (reaching the
+// last one is backpressure, not an error: see Limits.BufferedBytes).
+//
+// Drop rules. A tcp-socket may be dropped in any state, as wasi-sockets'
+// operational semantics say; its streams are not its children, so the
+// connection lives on in them (and in a TLS connection built on them, and in
+// output still being sent after they were dropped), and stays counted
+// against Limits.Connections until the last of these is gone. The plaintext
+// streams of a client-connection are its children (a rule of this host;
+// wasi-tls does not say): dropping the connection before them traps. A
+// pollable is a child of what it subscribes to, as wasi:io says.
 //
 // A connect or handshake starts when the guest looks for its outcome
 // (pending.go): a guest that blocks on that one pollable runs it on its own

@@ -56,7 +56,7 @@ func runFlags(o *runOptions) *flag.FlagSet {
 	fs.Var(&o.mounts, "mount", "mount the host directory at a guest path: `HOST:GUEST[:ro]` (repeatable)")
 	fs.Var(&o.opts, "opt", "backend option `K=V` handed to the provider in api.Config.Options (repeatable)")
 	fs.StringVar(&o.pqMode, "pq-mode", "", "pq backend `MODE`: require (hybrid ML-KEM or fail) or prefer")
-	fs.IntVar(&o.sockets, "max-sockets", 0, "open TCP sockets the guest may hold (default 64)")
+	fs.IntVar(&o.sockets, "max-sockets", 0, "TCP connections the guest may have open, each counted from create-tcp-socket until its socket, streams, TLS connection and unsent output are all gone (default 64)")
 	fs.IntVar(&o.handshakes, "max-handshakes", 0, "TLS handshakes the guest may have in flight (default 16)")
 	fs.IntVar(&o.handleMax, "max-handles", 0, "resources the guest may hold (default 4096)")
 	fs.BoolVar(&o.verbose, "v", false, "log every connection (destination, backend, version, cipher, group, ALPN, JA4, handshake time) to stderr")
@@ -161,7 +161,7 @@ func (o *runOptions) resolve() (api.Provider, *host.Policy, error) {
 	p := &host.Policy{
 		Allow: o.allow, Deny: o.deny, NameLookup: o.dns, Fingerprint: o.fingerprint,
 		HandshakeTimeout: o.handshakeTimeout,
-		Limits:           host.Limits{Handles: o.handleMax, Sockets: o.sockets, Handshakes: o.handshakes},
+		Limits:           host.Limits{Handles: o.handleMax, Connections: o.sockets, Handshakes: o.handshakes},
 	}
 	if o.handshakeTimeout < 0 {
 		return nil, nil, usagef("-handshake-timeout %v: must be positive", o.handshakeTimeout)
