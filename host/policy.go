@@ -155,6 +155,9 @@ func compilePolicy(p *Policy) (*policy, error) {
 	if p == nil {
 		p = &Policy{}
 	}
+	if err := checkPolicy(p); err != nil {
+		return nil, err
+	}
 	c := &policy{Policy: *p, limits: p.Limits}
 	var err error
 	if c.allow, err = parsePatterns(p.Allow); err != nil {
@@ -370,15 +373,8 @@ func (p *policy) allowAnswer(name string, a netip.Addr) bool {
 
 // config builds the provider's configuration for a handshake.
 func (p *policy) config(serverName string, port uint16) *api.Config {
-	cfg := &api.Config{
-		ServerName:       serverName,
-		RootCAs:          p.RootCAs,
-		MinVersion:       p.MinVersion,
-		MaxVersion:       p.MaxVersion,
-		HandshakeTimeout: p.HandshakeTimeout,
-		Fingerprint:      p.Fingerprint,
-		Options:          p.Options,
-	}
+	cfg := p.baseConfig()
+	cfg.ServerName = serverName
 	for i := range p.idents {
 		if p.idents[i].portOK(port) && p.idents[i].matchName(serverName) {
 			cfg.ClientCertificate = p.Identities[i].Certificate

@@ -36,6 +36,12 @@ type inspector struct {
 	fn func(handshakeRecord)
 }
 
+// Capabilities and Validate are the wrapped backend's: watching changes
+// neither what it can do nor what it accepts (and so not how the host runs
+// it).
+func (p inspector) Capabilities() api.Capabilities { return api.CapabilitiesOf(p.Provider) }
+func (p inspector) Validate(cfg *api.Config) error { return api.ValidateConfig(p.Provider, cfg) }
+
 func (p inspector) Client(ctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
 	rec := &recorder{Conn: transport}
 	var t net.Conn = rec

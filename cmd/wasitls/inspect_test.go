@@ -5,6 +5,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	wapi "github.com/wasitls/wasitls/api"
 )
 
 // TestJA4BadInput checks that JA4 rejects what is not a ClientHello with an
@@ -47,4 +49,27 @@ func clientHello(t *testing.T) []byte {
 		t.Fatalf("recorder kept %d bytes, the client wrote %d", len(got), n)
 	}
 	return buf[:n]
+}
+
+// TestInspectorForwards checks that -v's inspector is the backend it wraps
+// for the host: the same capabilities (so the host runs handshakes the same
+// way) and the same verdict on settings.
+func TestInspectorForwards(t *testing.T) {
+	for _, name := range wapi.Names() {
+		p, err := wapi.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := inspector{Provider: p, fn: func(handshakeRecord) {}}
+		if got, want := wapi.CapabilitiesOf(in), wapi.CapabilitiesOf(p); got != want {
+			t.Errorf("%s: inspector capabilities %+v, backend %+v", name, got, want)
+		}
+		bad := &wapi.Config{Options: map[string]string{"nosuch": "1"}}
+		if err := wapi.ValidateConfig(in, bad); err == nil || !strings.Contains(err.Error(), `unknown option "nosuch"`) {
+			t.Errorf("%s: inspector accepts an unknown option: %v", name, err)
+		}
+		if err := wapi.ValidateConfig(in, &wapi.Config{}); err != nil {
+			t.Errorf("%s: inspector refuses the empty config: %v", name, err)
+		}
+	}
 }

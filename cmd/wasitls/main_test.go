@@ -234,10 +234,30 @@ func TestBadFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing.pem")
-	for _, tc := range []struct {
+	type badFlag struct {
 		args []string
 		want string
-	}{
+	}
+	// Settings the backend or the host cannot honour are found before the
+	// guest (which would exit 0) runs.
+	late := []badFlag{
+		{[]string{"run", "-backend", "stdtls", "-opt", "nosuch=1", guest}, `-opt nosuch=1: tls: invalid configuration [stdtls]: unknown option "nosuch"`},
+		{[]string{"run", "-backend", "stdtls", "-v", "-opt", "nosuch=1", guest}, `-opt nosuch=1`},
+		{[]string{"run", "-max-sockets", "-1", guest}, "-max-sockets -1: must not be negative"},
+		{[]string{"run", "-max-handshakes", "-2", guest}, "-max-handshakes -2: must not be negative"},
+		{[]string{"run", "-max-handles", "-3", guest}, "-max-handles -3: must not be negative"},
+		{[]string{"run", "-timeout", "-1s", guest}, "-timeout -1s: must be positive"},
+	}
+	if slices.Contains(wapi.Names(), "pq") {
+		late = append(late,
+			badFlag{[]string{"run", "-backend", "pq", "-max-tls", "1.2", guest}, "-backend pq -max-tls 1.2: tls: invalid configuration [pq]: require mode needs TLS 1.3"},
+			badFlag{[]string{"run", "-backend", "pq", "-opt", "groups=X25519", guest}, "-opt groups=X25519: tls: invalid configuration [pq]"},
+		)
+	}
+	if slices.Contains(wapi.Names(), "utls") {
+		late = append(late, badFlag{[]string{"run", "-backend", "utls", "-opt", "alpn=sometimes", guest}, "-opt alpn=sometimes: tls: invalid configuration [utls]"})
+	}
+	for _, tc := range append(late, []badFlag{
 		{[]string{}, ""}, // usage text, several lines: checked separately
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"run"}, "missing GUEST.wasm"},
@@ -263,7 +283,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"backends", "extra"}, `unexpected argument "extra"`},
 		{[]string{"demo", "-backend", "nope"}, "-backend nope: not in this build"},
 		{[]string{"demo", "-guest", missing}, "no such file"},
-	} {
+	}...) {
 		r := runCLI(t, tc.args...)
 		if r.code != exitUsage {
 			t.Errorf("%q: exit code %d, want 2", tc.args, r.code)

@@ -166,6 +166,17 @@ func (o *runOptions) resolve() (api.Provider, *host.Policy, error) {
 	if o.handshakeTimeout < 0 {
 		return nil, nil, usagef("-handshake-timeout %v: must be positive", o.handshakeTimeout)
 	}
+	if o.timeout < 0 {
+		return nil, nil, usagef("-timeout %v: must be positive (or 0 for no limit)", o.timeout)
+	}
+	for _, l := range []struct {
+		flag string
+		v    int
+	}{{"max-sockets", o.sockets}, {"max-handshakes", o.handshakes}, {"max-handles", o.handleMax}} {
+		if l.v < 0 {
+			return nil, nil, usagef("-%s %d: must not be negative (0 takes the default)", l.flag, l.v)
+		}
+	}
 	if p.MinVersion, err = parseTLSVersion("min-tls", o.minTLS); err != nil {
 		return nil, nil, err
 	}
@@ -207,7 +218,37 @@ func (o *runOptions) resolve() (api.Provider, *host.Policy, error) {
 		}
 		p.Options["mode"] = o.pqMode
 	}
+	if err := o.checkBackend(provider, p); err != nil {
+		return nil, nil, err
+	}
 	return provider, p, nil
+}
+
+// checkBackend asks the backend whether it can honour what the flags ask
+// (api.ValidateConfig, as the host does when the guest is prepared), one
+// flag at a time so that the error names the flag: each -opt alone, then
+// the options with the version bounds.
+func (o *runOptions) checkBackend(provider api.Provider, p *host.Policy) error {
+	for _, k := range o.opts.keys {
+		cfg := &api.Config{Options: map[string]string{k: o.opts.vals[k]}}
+		if err := api.ValidateConfig(provider, cfg); err != nil {
+			return usagef("-opt %s=%s: %v", k, o.opts.vals[k], err)
+		}
+	}
+	cfg := &api.Config{Options: p.Options, MinVersion: p.MinVersion, MaxVersion: p.MaxVersion, Fingerprint: p.Fingerprint}
+	if err := api.ValidateConfig(provider, cfg); err != nil {
+		var flags []string
+		for _, f := range []struct{ name, v string }{{"backend", o.backend}, {"pq-mode", o.pqMode}, {"min-tls", o.minTLS}, {"max-tls", o.maxTLS}} {
+			if f.v != "" {
+				flags = append(flags, "-"+f.name+" "+f.v)
+			}
+		}
+		if len(o.opts.keys) > 0 {
+			flags = append(flags, "-opt")
+		}
+		return usagef("%s: %v", strings.Join(flags, " "), err)
+	}
+	return nil
 }
 
 // pickProvider returns the named backend, or the build's default.

@@ -60,6 +60,9 @@ func (p *Provider) Name() string { return "pinned-" + p.next.Name() }
 // Capabilities are the wrapped backend's: pinning removes none.
 func (p *Provider) Capabilities() api.Capabilities { return api.CapabilitiesOf(p.next) }
 
+// Validate is the wrapped backend's: pinning adds no settings.
+func (p *Provider) Validate(cfg *api.Config) error { return api.ValidateConfig(p.next, cfg) }
+
 // ErrNotPinned is wrapped by the error for a server whose key is not pinned.
 var ErrNotPinned = errors.New("server public key is not pinned")
 
