@@ -55,6 +55,10 @@
 // that looks away (sleeps, returns to the embedder) has it started within a
 // few milliseconds.
 //
+// A poll list may name at most [MaxPollList] entries (more traps); the host's
+// work and memory for a poll are per distinct pollable, plus 4 bytes per
+// entry.
+//
 // Each list the host returns (poll results, reads, lookups) is allocated
 // through the guest's cabi_realloc, a call back into the guest. Under
 // wazero.RuntimeConfig.WithCloseOnContextDone, wazero starts a goroutine for
