@@ -247,6 +247,9 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"run", "-max-handshakes", "-2", guest}, "-max-handshakes -2: must not be negative"},
 		{[]string{"run", "-max-handles", "-3", guest}, "-max-handles -3: must not be negative"},
 		{[]string{"run", "-timeout", "-1s", guest}, "-timeout -1s: must be positive"},
+		{[]string{"run", "-max-memory", "lots", guest}, "-max-memory"},
+		{[]string{"run", "-max-memory", "5GiB", guest}, "-max-memory 5GiB: want 64KiB to 4GiB"},
+		{[]string{"run", "-max-memory", "0", guest}, "-max-memory 0: want 64KiB to 4GiB"},
 	}
 	if slices.Contains(wapi.Names(), "pq") {
 		late = append(late,
@@ -354,6 +357,26 @@ func TestRunGuestConfig(t *testing.T) {
 	r := runCLI(t, "run", "-timeout", "100ms", guest, "spin")
 	if r.code != exitTimeout || !strings.Contains(r.stderr, "timed out") {
 		t.Errorf("-timeout: exit code %d, stderr %q; want %d and timed out", r.code, r.stderr, exitTimeout)
+	}
+}
+
+// TestMaxMemory checks that -max-memory bounds the guest's memory (1 GiB
+// by default, not wazero's 4 GiB): a guest that needs more fails.
+func TestMaxMemory(t *testing.T) {
+	guest := guestFile(t, testGuestSrc)
+	if r := runCLI(t, "run", guest, "alloc", "64"); r.code != 0 || r.stdout != "ok 64\n" {
+		t.Errorf("64 MiB under the default: exit code %d, stdout %q", r.code, r.stdout)
+	}
+	if r := runCLI(t, "run", "-max-memory", "96MiB", guest, "alloc", "64"); r.code != 0 || r.stdout != "ok 64\n" {
+		t.Errorf("64 MiB under -max-memory 96MiB: exit code %d, stdout %q", r.code, r.stdout)
+	}
+	r := runCLI(t, "run", "-max-memory", "32MiB", guest, "alloc", "64")
+	if r.code == 0 || r.stdout != "" || !strings.Contains(r.stderr, "out of memory") {
+		t.Errorf("64 MiB under -max-memory 32MiB: exit code %d, stdout %q; want a failure and out of memory", r.code, r.stdout)
+	}
+	// The default (not exercised: it would take a GiB of this machine).
+	if r := runCLI(t, "run", "-h"); !strings.Contains(r.stdout, "-max-memory SIZE") || !strings.Contains(r.stdout, "(default 1GiB)") {
+		t.Errorf("run -h does not show -max-memory with its default 1GiB")
 	}
 }
 

@@ -34,6 +34,7 @@ type runOptions struct {
 	guest                          string
 	guestArgs                      []string
 	sockets, handshakes, handleMax int
+	maxMemory                      sizeFlag
 }
 
 func runFlags(o *runOptions) *flag.FlagSet {
@@ -59,6 +60,8 @@ func runFlags(o *runOptions) *flag.FlagSet {
 	fs.IntVar(&o.sockets, "max-sockets", 0, "TCP connections the guest may have open, each counted from create-tcp-socket until its socket, streams, TLS connection and unsent output are all gone (default 64)")
 	fs.IntVar(&o.handshakes, "max-handshakes", 0, "TLS handshakes the guest may have in flight (default 16)")
 	fs.IntVar(&o.handleMax, "max-handles", 0, "resources the guest may hold (default 4096)")
+	o.maxMemory = sizeFlag{host.DefaultMaxMemory}
+	fs.Var(&o.maxMemory, "max-memory", "bound the guest's linear memory to `SIZE` (64KiB to 4GiB, e.g. 256MiB)")
 	fs.BoolVar(&o.verbose, "v", false, "log every connection (destination, backend, version, cipher, group, ALPN, JA4, handshake time) to stderr")
 	return fs
 }
@@ -95,7 +98,11 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	r := wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
+	rc, err := host.MemoryLimit(runtimeConfig(), o.maxMemory.n)
+	if err != nil {
+		return exitUsage, usagef("-max-memory %s: want 64KiB to 4GiB", &o.maxMemory)
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer r.Close(context.Background())
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	compiled, err := r.CompileModule(ctx, wasm)
@@ -165,6 +172,9 @@ func (o *runOptions) resolve() (api.Provider, *host.Policy, error) {
 	}
 	if o.handshakeTimeout < 0 {
 		return nil, nil, usagef("-handshake-timeout %v: must be positive", o.handshakeTimeout)
+	}
+	if o.maxMemory.n < 64<<10 || o.maxMemory.n > 1<<32 {
+		return nil, nil, usagef("-max-memory %s: want 64KiB to 4GiB", &o.maxMemory)
 	}
 	if o.timeout < 0 {
 		return nil, nil, usagef("-timeout %v: must be positive (or 0 for no limit)", o.timeout)
