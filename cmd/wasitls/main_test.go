@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/guesttest"
+	"github.com/wasitls/wasitls/internal/loopback"
 )
 
 const (
@@ -357,6 +360,26 @@ func TestRunGuestConfig(t *testing.T) {
 	r := runCLI(t, "run", "-timeout", "100ms", guest, "spin")
 	if r.code != exitTimeout || !strings.Contains(r.stderr, "timed out") {
 		t.Errorf("-timeout: exit code %d, stderr %q; want %d and timed out", r.code, r.stderr, exitTimeout)
+	}
+}
+
+// TestRunConnectionQuota checks -max-sockets through a guest that drops
+// each socket handle once its streams are in TLS: the connections still
+// count, so the third is refused while the two it kept still echo.
+func TestRunConnectionQuota(t *testing.T) {
+	guest := guestFile(t, "./internal/testguests/conns")
+	p := pki.New(t)
+	caFile := p.WriteRoot(t, t.TempDir(), "ca.pem")
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}}
+	srv := loopback.Serve(t, func(c net.Conn) {
+		tc := tls.Server(c, cfg)
+		_ = tc.SetDeadline(time.Now().Add(20 * time.Second))
+		_, _ = io.Copy(tc, tc)
+	})
+	r := runCLI(t, "run", "-ca", caFile, "-allow", "127.0.0.1:"+srv.Port(), "-max-sockets", "2",
+		guest, "localhost", srv.Port(), "localhost", "5")
+	if want := "opened 2 of 5 (new-socket-limit)\n2 still echo\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("-max-sockets 2: exit code %d, stdout %q; want 0 and %q", r.code, r.stdout, want)
 	}
 }
 
