@@ -71,6 +71,8 @@
 // definitions (defs.go); table.go is the per-guest resource table; pump.go
 // and sink.go move bytes between connections and guest memory, within the
 // guest's buffered-bytes quota (quota.go); pending.go defers connects and
-// handshakes; policy.go and observer.go are the embedder's controls. Memory layouts come from
+// handshakes; policy.go, validate.go (settings refused before a guest runs),
+// memory.go (the guest memory bound) and observer.go are the embedder's
+// controls. Memory layouts come from
 // internal/cabi.
 package host
