@@ -9,10 +9,11 @@ import (
 type ClientFunc func(ctx context.Context, transport net.Conn, cfg *Config) (Conn, error)
 
 // Wrap returns a Provider named name whose Client is client and which
-// forwards every optional interface of next ([Capable], [Fingerprinter]):
+// forwards every optional interface of next ([Capable], [Validator],
+// [Fingerprinter]):
 // a wrapper that hid them would change how the host runs handshakes (inline
-// or on a worker, see Capabilities.HonorsContext) and which fingerprints
-// the CLI accepts. Every wrapper of a Provider should be built with it.
+// or on a worker, see Capabilities.HonorsContext), which settings are
+// refused before the guest runs, and which fingerprints the CLI accepts. Every wrapper of a Provider should be built with it.
 // client usually calls next.Client.
 func Wrap(next Provider, name string, client ClientFunc) Provider {
 	w := wrapped{next: next, name: name, client: client}
@@ -36,6 +37,10 @@ func (w wrapped) Client(ctx context.Context, t net.Conn, c *Config) (Conn, error
 // Capabilities are next's; CapabilitiesOf gives the same default set for a
 // next that declares none.
 func (w wrapped) Capabilities() Capabilities { return CapabilitiesOf(w.next) }
+
+// Validate is next's verdict (with the checks every backend gets): a
+// wrapper that adds settings of its own is not made with Wrap.
+func (w wrapped) Validate(cfg *Config) error { return ValidateConfig(w.next, cfg) }
 
 // Unwrap returns the wrapped Provider.
 func (w wrapped) Unwrap() Provider { return w.next }

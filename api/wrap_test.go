@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"slices"
 	"testing"
@@ -12,6 +13,12 @@ import (
 type fpProvider struct{ api.Provider }
 
 func (fpProvider) Fingerprints() []string { return []string{"a", "b"} }
+func (fpProvider) Validate(cfg *api.Config) error {
+	if cfg.Options["bad"] != "" {
+		return errors.New("bad option")
+	}
+	return nil
+}
 func (fpProvider) Capabilities() api.Capabilities {
 	return api.Capabilities{HonorsContext: true, RequiresPQ: true}
 }
@@ -32,6 +39,9 @@ func TestWrapForwardsOptionalInterfaces(t *testing.T) {
 	}
 	if got := api.CapabilitiesOf(w); got != (api.Capabilities{HonorsContext: true, RequiresPQ: true}) {
 		t.Errorf("capabilities not forwarded: %+v", got)
+	}
+	if err := api.ValidateConfig(w, &api.Config{Options: map[string]string{"bad": "1"}}); err == nil {
+		t.Error("Validate not forwarded")
 	}
 	fp, ok := w.(api.Fingerprinter)
 	if !ok || !slices.Equal(fp.Fingerprints(), []string{"a", "b"}) {

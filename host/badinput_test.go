@@ -244,7 +244,7 @@ func TestLimits(t *testing.T) {
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.0", WithPolicy(&Policy{
 		Allow:  []string{"127.0.0.1:*"},
-		Limits: Limits{Handles: 8, Sockets: 2},
+		Limits: Limits{Handles: 8, Connections: 2},
 	}))
 	s1, _, _, c1 := x.connect(srv.addr)
 	_, _, _, c2 := x.connect(srv.addr)

@@ -38,9 +38,18 @@
 // string starts with the classified cause (see [api.Kind]), e.g.
 // "tls: name mismatch ...".
 //
-// Each guest is bounded by [Limits]: open handles, sockets, handshakes in
-// flight, and the bytes its stream buffers hold (reaching the last one is
-// backpressure, not an error: see Limits.BufferedBytes).
+// Each guest is bounded by [Limits]: open handles, TCP connections,
+// handshakes in flight, and the bytes its stream buffers hold (reaching the
+// last one is backpressure, not an error: see Limits.BufferedBytes).
+//
+// Drop rules. A tcp-socket may be dropped in any state, as wasi-sockets'
+// operational semantics say; its streams are not its children, so the
+// connection lives on in them (and in a TLS connection built on them, and in
+// output still being sent after they were dropped), and stays counted
+// against Limits.Connections until the last of these is gone. The plaintext
+// streams of a client-connection are its children (a rule of this host;
+// wasi-tls does not say): dropping the connection before them traps. A
+// pollable is a child of what it subscribes to, as wasi:io says.
 //
 // A connect or handshake starts when the guest looks for its outcome
 // (pending.go): a guest that blocks on that one pollable runs it on its own
@@ -48,6 +57,10 @@
 // [api.Capabilities].HonorsContext; otherwise on a host goroutine. A guest
 // that looks away (sleeps, returns to the embedder) has it started within a
 // few milliseconds.
+//
+// A poll list may name at most [MaxPollList] entries (more traps); the host's
+// work and memory for a poll are per distinct pollable, plus 4 bytes per
+// entry.
 //
 // Each list the host returns (poll results, reads, lookups) is allocated
 // through the guest's cabi_realloc, a call back into the guest. Under
@@ -61,6 +74,8 @@
 // definitions (defs.go); table.go is the per-guest resource table; pump.go
 // and sink.go move bytes between connections and guest memory, within the
 // guest's buffered-bytes quota (quota.go); pending.go defers connects and
-// handshakes; policy.go and observer.go are the embedder's controls. Memory layouts come from
+// handshakes; policy.go, validate.go (settings refused before a guest runs),
+// memory.go (the guest memory bound) and observer.go are the embedder's
+// controls. Memory layouts come from
 // internal/cabi.
 package host

@@ -38,7 +38,7 @@ type Guest struct {
 	reallocs reallocCache // the module's cabi_realloc, reused across calls
 
 	quota      *quota       // buffered bytes (Limits.BufferedBytes)
-	sockets    atomic.Int32 // open TCP sockets
+	conns      atomic.Int32 // TCP sockets and connections (Limits.Connections)
 	handshakes atomic.Int32 // handshakes in flight
 	npending   atomic.Int32 // len(pending)
 	deferred   atomic.Bool  // deferred work since the sweeper last looked

@@ -76,6 +76,12 @@ func New(r wazero.Runtime, opts ...Option) *Host {
 // closes (explicitly, by proc_exit, or because its context ended under
 // wazero.RuntimeConfig.WithCloseOnContextDone) everything it owned is closed.
 //
+// Settings no guest could run with are an error here, before the module is
+// instantiated (and from Prepare likewise): negative Limits or
+// HandshakeTimeout, TLS versions other than 1.2 and 1.3 or MinVersion above
+// MaxVersion, and whatever the provider's [api.Validator] refuses (unknown
+// Options, version bounds it cannot honour, an unknown Fingerprint).
+//
 // If the start function fails, the returned Guest is non-nil when the module
 // was instantiated (inspect it, then Close it) and err says why.
 func (h *Host) Instantiate(ctx context.Context, compiled wazero.CompiledModule, mc wazero.ModuleConfig, opts ...Option) (*Guest, error) {
@@ -146,6 +152,9 @@ func (h *Host) newGuest(opts ...Option) (*Guest, error) {
 	}
 	pol, err := compilePolicy(s.policy)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkProvider(s.provider, pol); err != nil {
 		return nil, err
 	}
 	h.mu.Lock()

@@ -108,8 +108,25 @@ type ALPNRule struct {
 
 // Limits bound a guest's resources. Zero fields take the defaults.
 type Limits struct {
-	Handles    int // open handles of every kind (default 4096)
-	Sockets    int // open TCP sockets (default 64)
+	Handles int // open handles of every kind (default 4096)
+
+	// Connections bounds the guest's TCP sockets and the connections made
+	// with them (default 64); past it create-tcp-socket fails with
+	// new-socket-limit. A slot is taken by create-tcp-socket and given back
+	// only when nothing keeps the socket or its connection open: the
+	// tcp-socket handle, its two streams, a TLS handshake or connection
+	// built on them, and output still being sent after the streams were
+	// dropped (a peer that never reads keeps its connection, and the slot,
+	// until the guest closes). Dropping the tcp-socket handle alone frees
+	// nothing while the streams live.
+	Connections int
+
+	// Sockets is the former name of Connections, read when Connections
+	// is zero.
+	//
+	// Deprecated: use Connections.
+	Sockets int
+
 	Handshakes int // TLS handshakes in flight (default 16)
 
 	// BufferedBytes bounds the bytes the host holds for the guest in its
@@ -130,9 +147,14 @@ type Limits struct {
 
 // Default limits.
 const (
-	DefaultMaxHandles    = 4096
-	DefaultMaxSockets    = 64
-	DefaultMaxHandshakes = 16
+	DefaultMaxHandles     = 4096
+	DefaultMaxConnections = 64
+	DefaultMaxHandshakes  = 16
+
+	// DefaultMaxSockets is the former name of DefaultMaxConnections.
+	//
+	// Deprecated: use DefaultMaxConnections.
+	DefaultMaxSockets = DefaultMaxConnections
 
 	DefaultMaxBufferedBytes = 32 << 20
 
@@ -153,6 +175,9 @@ type policy struct {
 func compilePolicy(p *Policy) (*policy, error) {
 	if p == nil {
 		p = &Policy{}
+	}
+	if err := checkPolicy(p); err != nil {
+		return nil, err
 	}
 	c := &policy{Policy: *p, limits: p.Limits}
 	var err error
@@ -185,8 +210,11 @@ func compilePolicy(p *Policy) (*policy, error) {
 	if c.limits.Handles <= 0 {
 		c.limits.Handles = DefaultMaxHandles
 	}
-	if c.limits.Sockets <= 0 {
-		c.limits.Sockets = DefaultMaxSockets
+	if c.limits.Connections <= 0 {
+		c.limits.Connections = c.limits.Sockets
+	}
+	if c.limits.Connections <= 0 {
+		c.limits.Connections = DefaultMaxConnections
 	}
 	if c.limits.Handshakes <= 0 {
 		c.limits.Handshakes = DefaultMaxHandshakes
@@ -281,15 +309,8 @@ func (p *policy) allowAnswer(name string, a netip.Addr) bool {
 // config builds the provider's configuration for a handshake with
 // serverName over d, and the index of the identity it presents (-1: none).
 func (p *policy) config(serverName string, d tlsDest) (*api.Config, int) {
-	cfg := &api.Config{
-		ServerName:       serverName,
-		RootCAs:          p.RootCAs,
-		MinVersion:       p.MinVersion,
-		MaxVersion:       p.MaxVersion,
-		HandshakeTimeout: p.HandshakeTimeout,
-		Fingerprint:      p.Fingerprint,
-		Options:          p.Options,
-	}
+	cfg := p.baseConfig()
+	cfg.ServerName = serverName
 	id := p.identity(serverName, d)
 	if id >= 0 {
 		cfg.ClientCertificate = p.Identities[id].Certificate

@@ -74,7 +74,7 @@ func TestPolicyDefaultDeny(t *testing.T) {
 	if pol.NameLookup || pol.allowAnswer("localhost", netip.MustParseAddr("127.0.0.1")) {
 		t.Fatal("the zero policy allows name lookup")
 	}
-	if pol.limits.Handles != DefaultMaxHandles || pol.limits.Sockets != DefaultMaxSockets || pol.limits.Handshakes != DefaultMaxHandshakes {
+	if pol.limits.Handles != DefaultMaxHandles || pol.limits.Connections != DefaultMaxConnections || pol.limits.Handshakes != DefaultMaxHandshakes {
 		t.Fatalf("default limits %+v", pol.limits)
 	}
 }

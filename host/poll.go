@@ -197,8 +197,16 @@ func pollableBlock(c *call, stack []uint64) {
 	c.wait(pl.w)
 }
 
+// MaxPollList is the most entries one poll list may have; a longer list
+// traps. wasi:io lets a list repeat a pollable, and the guest cannot hold
+// more distinct pollables than Limits.Handles, so this bounds only
+// repetition: what the host spends on a poll is per distinct pollable,
+// plus 4 bytes per entry.
+const MaxPollList = 1 << 16
+
 // pollList: (list_ptr, list_len, retptr). Blocks until at least one of the
-// pollables is ready and returns the indexes of the ready ones.
+// pollables is ready and returns the indexes of the ready ones (every entry
+// of a pollable listed more than once).
 //
 //	in:  list_ptr -> [borrow<pollable> u32] x list_len
 //	out: retptr   -> +0 ptr, +4 len of list<u32> (allocated with cabi_realloc)
@@ -208,21 +216,35 @@ func pollList(c *call, stack []uint64) {
 	if n == 0 {
 		c.trap("poll needs at least one pollable")
 	}
-	hs := c.U32s(ptr, n)
-	ws := make([]waitable, len(hs))
-	for i, h := range hs {
-		ws[i] = c.get(h, rPollable).(*pollable).w
+	if n > MaxPollList {
+		c.trap("poll of %d pollables; at most %d are accepted", n, MaxPollList)
+	}
+	// entries[i] becomes the index in ws of entry i's pollable: each
+	// distinct pollable is looked up, waited on and checked once.
+	entries := c.U32s(ptr, n)
+	var ws []waitable
+	seen := map[uint32]uint32{}
+	for i, h := range entries {
+		if i%4096 == 4095 && (c.Ctx.Err() != nil || c.g.ctx.Err() != nil) {
+			c.interrupted()
+		}
+		k, ok := seen[h]
+		if !ok {
+			k = uint32(len(ws))
+			seen[h] = k
+			ws = append(ws, c.get(h, rPollable).(*pollable).w)
+		}
+		entries[i] = k
 	}
 	c.g.kickAll()
-	var readyIdx []uint32
+	ready := make([]bool, len(ws))
 	for {
-		readyIdx = readyIdx[:0]
+		some := false
 		for i, w := range ws {
-			if w.ready() {
-				readyIdx = append(readyIdx, uint32(i))
-			}
+			ready[i] = w.ready()
+			some = some || ready[i]
 		}
-		if len(readyIdx) > 0 {
+		if some {
 			break
 		}
 		waitAny(c, ws)
@@ -233,10 +255,25 @@ func pollList(c *call, stack []uint64) {
 		// nothing is runnable.
 		runtime.Gosched()
 	}
-	lp, ln := c.PutU32s(readyIdx)
+	var count uint32
+	for _, k := range entries {
+		if ready[k] {
+			count++
+		}
+	}
+	// Written straight into the list the guest allocated.
+	lp := c.Alloc(4, 4*count)
+	out := c.Bytes(lp, 4*count)
+	j := uint32(0)
+	for i, k := range entries {
+		if ready[k] {
+			cabi.PutU32(out, 4*j, uint32(i))
+			j++
+		}
+	}
 	b := c.Area(ret, 8, 4)
 	cabi.PutU32(b, 0, lp)
-	cabi.PutU32(b, 4, ln)
+	cabi.PutU32(b, 4, count)
 }
 
 // waitAny blocks until one of ws may be ready. Waitables that expose their

@@ -80,17 +80,24 @@ func codeOf(err error) errorCode {
 	return ecUnknown
 }
 
-// tcpConn is a connected socket shared by the tcp-socket resource and its
-// two streams; the last one to let go closes it.
+// tcpConn is a connected socket shared by the tcp-socket resource, its two
+// streams and whatever took them over (a TLS connection, lingering output);
+// the last one to let go closes it and gives back the guest's connection
+// slot (Limits.Connections). A guest may drop the socket first: the
+// connection lives on in its streams, and stays counted.
 type tcpConn struct {
 	conn *net.TCPConn
 	refs atomic.Int32
 	once sync.Once
+	slot *atomic.Int32 // the guest's connection count, decremented once at the end
 }
 
 func (t *tcpConn) release() {
 	if t.refs.Add(-1) == 0 {
 		t.closeNow()
+		if t.slot != nil {
+			t.slot.Add(-1)
+		}
 	}
 }
 
@@ -150,7 +157,7 @@ type tcpSocket struct {
 	conn    *tcpConn
 	dialErr error
 	done    signal // the dial finished
-	counted bool   // holds a slot of the socket limit
+	counted bool   // holds a slot of Limits.Connections (until conn takes it over)
 	opts    tcpOptions
 	out     *outStream // for a shutdown after the pending writes
 
@@ -210,10 +217,10 @@ func (s *tcpSocket) close() {
 		cancel()
 	}
 	if conn != nil {
-		conn.release()
+		conn.release() // the connection holds the slot until its last holder lets go
 	}
 	if counted {
-		s.g.sockets.Add(-1)
+		s.g.conns.Add(-1)
 	}
 }
 
@@ -236,11 +243,11 @@ func createTCPSocket(c *call, stack []uint64) {
 	if fam > 1 {
 		c.trap("ip-address-family %d is not 0 (ipv4) or 1 (ipv6)", fam)
 	}
-	if int(c.g.sockets.Load()) >= c.g.pol.limits.Sockets {
+	if int(c.g.conns.Add(1)) > c.g.pol.limits.Connections {
+		c.g.conns.Add(-1)
 		putCode(c, a, ret, ecNewSocketLimit)
 		return
 	}
-	c.g.sockets.Add(1)
 	s := &tcpSocket{g: c.g, family: uint8(fam), counted: true, opts: tcpOptions{keepAlive: true, keepIdle: 15 * time.Second, keepIntvl: 15 * time.Second, keepCount: 9, hopLimit: 64, recvBuf: 128 << 10, sendBuf: 128 << 10}}
 	s.done.update(true)
 	h := c.push(rTCPSocket, s, 0)
@@ -488,6 +495,12 @@ func startConnect(c *call, stack []uint64) {
 		s.state = tcpConnectDone
 		s.conn = tc
 		s.dialErr = err
+		if tc != nil && s.counted {
+			// The socket's slot moves to the connection, which may
+			// outlive the socket (see tcpConn).
+			s.counted = false
+			tc.slot = &g.conns
+		}
 		s.done.update(true)
 		s.mu.Unlock()
 	}

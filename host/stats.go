@@ -10,7 +10,7 @@ type GuestStats struct {
 	ID            uint64 // ConnEvent.GuestID
 	Name          string // ConnEvent.Guest
 	Handles       int    // open resources of every kind (Limits.Handles)
-	Sockets       int    // open TCP sockets (Limits.Sockets)
+	Connections   int    // TCP sockets and the connections still open after them (Limits.Connections)
 	Handshakes    int    // TLS handshakes in flight (Limits.Handshakes)
 	BufferedBytes int    // bytes held in stream buffers (Limits.BufferedBytes)
 }
@@ -28,7 +28,7 @@ func (h *Host) Stats() []GuestStats {
 	out := make([]GuestStats, 0, len(gs))
 	for _, g := range gs {
 		out = append(out, GuestStats{
-			ID: g.id, Name: g.Name(), Handles: g.OpenHandles(), Sockets: int(g.sockets.Load()),
+			ID: g.id, Name: g.Name(), Handles: g.OpenHandles(), Connections: int(g.conns.Load()),
 			Handshakes: int(g.handshakes.Load()), BufferedBytes: g.BufferedBytes(),
 		})
 	}

@@ -17,7 +17,7 @@ import (
 //
 //	m := observe.NewMetrics()
 //	h := host.New(r, host.WithObserver(m.Observe), host.WithLogger(logger))
-//	m.Watch(h) // per-guest handles, sockets, handshakes, buffered bytes
+//	m.Watch(h) // per-guest handles, connections, handshakes, buffered bytes
 //
 // A Metrics is safe for concurrent use and may observe several hosts.
 type Metrics struct {

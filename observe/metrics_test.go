@@ -80,7 +80,7 @@ func TestMetricsAndLogsFromRealGuests(t *testing.T) {
 		t.Fatalf("gauges during the fetch: %+v", during.Guests)
 	}
 	g := during.Guests[0]
-	if g.Name != "fetch" || g.OpenConns != 1 || g.Sockets != 1 || g.Handles < 3 {
+	if g.Name != "fetch" || g.OpenConns != 1 || g.Connections != 1 || g.Handles < 3 {
 		t.Errorf("gauges during the fetch: %+v", g)
 	}
 

@@ -69,10 +69,11 @@ type alpnRule struct {
 }
 
 type limits struct {
-	Handles       int `yaml:"handles"`
-	Sockets       int `yaml:"sockets"`
-	Handshakes    int `yaml:"handshakes"`
-	BufferedBytes int `yaml:"buffered-bytes"`
+	Handles       int    `yaml:"handles"`
+	Connections   int    `yaml:"connections"`
+	Handshakes    int    `yaml:"handshakes"`
+	BufferedBytes int    `yaml:"buffered-bytes"`
+	Memory        string `yaml:"memory"`
 }
 
 // File is a loaded policy file.
@@ -80,6 +81,11 @@ type File struct {
 	Name    string       // the file name, as given
 	Policy  *host.Policy // validated: host accepts it
 	Backend string       // the backend named by the file; "" for the default
+
+	// MemoryLimit bounds guest linear memory (limits.memory; 0: not set).
+	// It is the runtime's setting, not the policy's: apply it with
+	// host.MemoryLimit to the wazero.RuntimeConfig.
+	MemoryLimit uint64
 }
 
 // Error is a problem in a policy file.
@@ -256,13 +262,62 @@ func (p *parser) build(s *schema) (*File, error) {
 	for _, l := range []struct {
 		key string
 		n   int
-	}{{"handles", s.Limits.Handles}, {"sockets", s.Limits.Sockets}, {"handshakes", s.Limits.Handshakes}, {"buffered-bytes", s.Limits.BufferedBytes}} {
+	}{{"handles", s.Limits.Handles}, {"connections", s.Limits.Connections}, {"handshakes", s.Limits.Handshakes}, {"buffered-bytes", s.Limits.BufferedBytes}} {
 		if l.n < 0 {
 			return nil, p.fail(fmt.Errorf("%d: must not be negative (0 or absent: the default)", l.n), "limits", l.key)
 		}
 	}
-	pol.Limits = host.Limits{Handles: s.Limits.Handles, Sockets: s.Limits.Sockets, Handshakes: s.Limits.Handshakes, BufferedBytes: s.Limits.BufferedBytes}
+	pol.Limits = host.Limits{Handles: s.Limits.Handles, Connections: s.Limits.Connections, Handshakes: s.Limits.Handshakes, BufferedBytes: s.Limits.BufferedBytes}
+	if s.Limits.Memory != "" {
+		n, err := ParseSize(s.Limits.Memory)
+		if err != nil || n < 64<<10 || n > 1<<32 {
+			return nil, p.fail(fmt.Errorf("%q: want 64KiB to 4GiB, e.g. 256MiB", s.Limits.Memory), "limits", "memory")
+		}
+		f.MemoryLimit = n
+	}
+
+	// What the backend itself refuses (api.Validator), as the host will
+	// check it: each option alone, then the whole configuration.
+	if prov != nil {
+		for k, v := range s.Options {
+			if err := api.ValidateConfig(prov, &api.Config{Options: map[string]string{k: v}}); err != nil {
+				return nil, p.fail(err, "options", k)
+			}
+		}
+		cfg := &api.Config{Options: pol.Options, Fingerprint: pol.Fingerprint, MinVersion: pol.MinVersion, MaxVersion: pol.MaxVersion, HandshakeTimeout: pol.HandshakeTimeout}
+		if err := api.ValidateConfig(prov, cfg); err != nil {
+			field := "backend"
+			for _, k := range []string{"max-tls", "min-tls", "fingerprint"} {
+				if slices.Contains(topKeys(p.root), k) {
+					field = k
+				}
+			}
+			return nil, p.fail(err, field)
+		}
+	}
 	return f, nil
+}
+
+// ParseSize parses a byte count with an optional binary unit: 512KiB,
+// 64MiB, 1GiB (K, M, G mean the same), or plain bytes.
+func ParseSize(s string) (uint64, error) {
+	num, unit := s, uint64(1)
+	for _, u := range []struct {
+		suffixes []string
+		mult     uint64
+	}{{[]string{"KiB", "K"}, 1 << 10}, {[]string{"MiB", "M"}, 1 << 20}, {[]string{"GiB", "G"}, 1 << 30}} {
+		for _, suf := range u.suffixes {
+			if rest, ok := strings.CutSuffix(s, suf); ok && rest != "" {
+				num, unit = rest, u.mult
+				break
+			}
+		}
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n > 1<<40 {
+		return 0, errors.New("want a size such as 512MiB, 1GiB or a number of bytes")
+	}
+	return n * unit, nil
 }
 
 // Provider returns the file's backend, or the build's default.
@@ -329,6 +384,19 @@ func checkPattern(d string) error {
 		return errors.New(strings.TrimPrefix(err.Error(), "host: "))
 	}
 	return nil
+}
+
+// topKeys returns the keys of the document's top mapping.
+func topKeys(root *yaml.Node) []string {
+	if root == nil || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	var keys []string
+	m := root.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		keys = append(keys, m.Content[i].Value)
+	}
+	return keys
 }
 
 // lineOf returns the line of the node at path (map keys and list

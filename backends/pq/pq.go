@@ -193,6 +193,28 @@ func (p *Provider) invalid(format string, args ...any) error {
 	return &api.Error{Kind: api.KindInvalidConfig, Backend: p.name, Err: fmt.Errorf(format, args...)}
 }
 
+// Validate refuses Options this backend does not know or cannot parse, and
+// version bounds its mode cannot meet (require mode needs TLS 1.3).
+func (p *Provider) Validate(cfg *api.Config) error {
+	_, err := p.check(cfg)
+	return err
+}
+
+// check resolves cfg's settings and refuses what no handshake could honour.
+func (p *Provider) check(cfg *api.Config) (settings, error) {
+	s, err := p.resolve(cfg)
+	if err != nil {
+		return s, err
+	}
+	if minV, maxV := cfg.Versions(); minV > maxV {
+		return s, p.invalid("MinVersion %s is above MaxVersion %s", tls.VersionName(minV), tls.VersionName(maxV))
+	}
+	if _, maxV := cfg.Versions(); s.mode == Require && maxV < tls.VersionTLS13 {
+		return s, p.invalid("require mode needs TLS 1.3, but MaxVersion is %s", tls.VersionName(maxV))
+	}
+	return s, nil
+}
+
 // resolve merges the provider's defaults with cfg.Options.
 func (p *Provider) resolve(cfg *api.Config) (settings, error) {
 	s := settings{mode: p.mode, groups: p.groups, pins: p.pins[strings.ToLower(strings.TrimSuffix(cfg.ServerName, "."))]}
@@ -272,11 +294,11 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 	if err := api.ValidateServerName(cfg.ServerName); err != nil {
 		return nil, err
 	}
-	s, err := p.resolve(cfg)
+	s, err := p.check(cfg)
 	if err != nil {
 		return nil, err
 	}
-	// stdtls validates everything else; it refuses Options it does not know.
+	// stdtls builds the rest; it refuses Options it does not know.
 	plain := *cfg
 	plain.Options = nil
 	tc, err := stdtls.TLSConfig(&plain)
@@ -284,9 +306,6 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 		return nil, api.Classify(err, p.name)
 	}
 	if s.mode == Require {
-		if tc.MaxVersion != 0 && tc.MaxVersion < tls.VersionTLS13 {
-			return nil, p.invalid("require mode needs TLS 1.3, but MaxVersion is %s", tls.VersionName(tc.MaxVersion))
-		}
 		// The hybrid groups exist only in TLS 1.3.
 		tc.MinVersion = tls.VersionTLS13
 		tc.CurvePreferences = slices.Clone(s.groups)

@@ -33,16 +33,27 @@ func (Provider) Capabilities() api.Capabilities {
 	return api.Capabilities{TLS12: true, Resumption: true, ALPNOverride: true, ClassicalOnly: true, ClientAuth: true, ReportsGroup: true, HonorsContext: true}
 }
 
+// Validate refuses what this backend cannot honour whatever the
+// destination: any Options (it has none), and version bounds that leave no
+// version.
+func (Provider) Validate(cfg *api.Config) error {
+	for k := range cfg.Options {
+		return &api.Error{Kind: api.KindInvalidConfig, Backend: Name, Err: fmt.Errorf("unknown option %q (stdtls has none)", k)}
+	}
+	if minV, maxV := cfg.Versions(); minV > maxV {
+		return &api.Error{Kind: api.KindInvalidConfig, Backend: Name, Err: fmt.Errorf("MinVersion %s is above MaxVersion %s", tls.VersionName(minV), tls.VersionName(maxV))}
+	}
+	return nil
+}
+
 // TLSConfig converts cfg to a crypto/tls client configuration. It is exported
 // for wrappers that start from stdtls and change one thing.
 func TLSConfig(cfg *api.Config) (*tls.Config, error) {
 	if err := api.ValidateServerName(cfg.ServerName); err != nil {
 		return nil, err
 	}
-	if len(cfg.Options) > 0 {
-		for k := range cfg.Options {
-			return nil, &api.Error{Kind: api.KindInvalidConfig, Backend: Name, Err: fmt.Errorf("unknown option %q", k)}
-		}
+	if err := (Provider{}).Validate(cfg); err != nil {
+		return nil, err
 	}
 	minV, maxV := cfg.Versions()
 	tc := &tls.Config{

@@ -149,6 +149,44 @@ func invalid(format string, args ...any) error {
 	return &api.Error{Kind: api.KindInvalidConfig, Backend: Name, Err: fmt.Errorf(format, args...)}
 }
 
+// Validate refuses Options this backend does not know, ALPN protocols it
+// cannot send, version bounds that leave no version, and an unknown
+// Fingerprint.
+func (p *Provider) Validate(cfg *api.Config) error {
+	_, _, err := p.check(cfg)
+	return err
+}
+
+// check resolves cfg's fingerprint and ALPN mode, refusing what no
+// handshake could honour.
+func (p *Provider) check(cfg *api.Config) (fp *fingerprint, alpn string, err error) {
+	alpn = p.alpn
+	for k, v := range cfg.Options {
+		switch k {
+		case OptionALPN:
+			if v != ALPNFingerprint && v != ALPNOverride {
+				return nil, "", invalid("option %s=%q: valid values are %s and %s", k, v, ALPNFingerprint, ALPNOverride)
+			}
+			alpn = v
+		default:
+			return nil, "", invalid("unknown option %q (valid: %s)", k, OptionALPN)
+		}
+	}
+	for _, proto := range cfg.NextProtos {
+		if proto == "" || len(proto) > 255 {
+			return nil, "", invalid("ALPN protocol %q is empty or longer than 255 bytes", proto)
+		}
+	}
+	if minV, maxV := cfg.Versions(); maxV < minV {
+		return nil, "", invalid("MaxVersion %s is below MinVersion %s", versionName(maxV), versionName(minV))
+	}
+	fp, err = p.lookup(cfg.Fingerprint)
+	if err != nil {
+		return nil, "", err
+	}
+	return fp, alpn, nil
+}
+
 // Client runs a uTLS client handshake over transport with the ClientHello of
 // cfg.Fingerprint.
 func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Config) (_ api.Conn, err error) {
@@ -158,31 +196,11 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 	if err := api.ValidateServerName(cfg.ServerName); err != nil {
 		return nil, api.Classify(err, Name)
 	}
-	alpn := p.alpn
-	for k, v := range cfg.Options {
-		switch k {
-		case OptionALPN:
-			if v != ALPNFingerprint && v != ALPNOverride {
-				return nil, invalid("option %s=%q: valid values are %s and %s", k, v, ALPNFingerprint, ALPNOverride)
-			}
-			alpn = v
-		default:
-			return nil, invalid("unknown option %q (valid: %s)", k, OptionALPN)
-		}
-	}
-	for _, proto := range cfg.NextProtos {
-		if proto == "" || len(proto) > 255 {
-			return nil, invalid("ALPN protocol %q is empty or longer than 255 bytes", proto)
-		}
-	}
-	minV, maxV := cfg.Versions()
-	if maxV < minV {
-		return nil, invalid("MaxVersion %s is below MinVersion %s", versionName(maxV), versionName(minV))
-	}
-	fp, err := p.lookup(cfg.Fingerprint)
+	fp, alpn, err := p.check(cfg)
 	if err != nil {
 		return nil, err
 	}
+	minV, maxV := cfg.Versions()
 
 	tc := &tls.Config{
 		ServerName: cfg.ServerName,

@@ -505,7 +505,7 @@ func (b *bench) policy() *host.Policy {
 		Allow:      []string{"127.0.0.1:" + strconv.Itoa(b.port)},
 		RootCAs:    b.roots,
 		MinVersion: tls.VersionTLS13,
-		Limits:     host.Limits{Handles: 1 << 20, Sockets: 1 << 16, Handshakes: 1 << 16},
+		Limits:     host.Limits{Handles: 1 << 20, Connections: 1 << 16, Handshakes: 1 << 16},
 	}
 }
 

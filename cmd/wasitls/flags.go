@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/wasitls/wasitls/host"
@@ -201,3 +202,30 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, usage string)
 type discard struct{}
 
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
+
+// sizeFlag is a byte count with an optional binary unit: 512KiB, 64MiB,
+// 1GiB (K, M, G mean the same), or plain bytes.
+type sizeFlag struct{ n uint64 }
+
+func (f *sizeFlag) String() string {
+	switch {
+	case f.n == 0:
+		return "0"
+	case f.n%(1<<30) == 0:
+		return strconv.FormatUint(f.n>>30, 10) + "GiB"
+	case f.n%(1<<20) == 0:
+		return strconv.FormatUint(f.n>>20, 10) + "MiB"
+	case f.n%(1<<10) == 0:
+		return strconv.FormatUint(f.n>>10, 10) + "KiB"
+	}
+	return strconv.FormatUint(f.n, 10)
+}
+
+func (f *sizeFlag) Set(s string) error {
+	n, err := policyfile.ParseSize(s)
+	if err != nil {
+		return err
+	}
+	f.n = n
+	return nil
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/guesttest"
+	"github.com/wasitls/wasitls/internal/loopback"
 )
 
 const (
@@ -238,10 +239,33 @@ func TestBadFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing.pem")
-	for _, tc := range []struct {
+	type badFlag struct {
 		args []string
 		want string
-	}{
+	}
+	// Settings the backend or the host cannot honour are found before the
+	// guest (which would exit 0) runs.
+	late := []badFlag{
+		{[]string{"run", "-backend", "stdtls", "-opt", "nosuch=1", guest}, `-opt nosuch=1: tls: invalid configuration [stdtls]: unknown option "nosuch"`},
+		{[]string{"run", "-backend", "stdtls", "-v", "-opt", "nosuch=1", guest}, `-opt nosuch=1`},
+		{[]string{"run", "-max-sockets", "-1", guest}, "-max-sockets -1: must not be negative"},
+		{[]string{"run", "-max-handshakes", "-2", guest}, "-max-handshakes -2: must not be negative"},
+		{[]string{"run", "-max-handles", "-3", guest}, "-max-handles -3: must not be negative"},
+		{[]string{"run", "-timeout", "-1s", guest}, "-timeout -1s: must be positive"},
+		{[]string{"run", "-max-memory", "lots", guest}, "-max-memory"},
+		{[]string{"run", "-max-memory", "5GiB", guest}, "-max-memory 5GiB: want 64KiB to 4GiB"},
+		{[]string{"run", "-max-memory", "0", guest}, "-max-memory 0: want 64KiB to 4GiB"},
+	}
+	if slices.Contains(wapi.Names(), "pq") {
+		late = append(late,
+			badFlag{[]string{"run", "-backend", "pq", "-max-tls", "1.2", guest}, "-backend pq -max-tls 1.2: tls: invalid configuration [pq]: require mode needs TLS 1.3"},
+			badFlag{[]string{"run", "-backend", "pq", "-opt", "groups=X25519", guest}, "-opt groups=X25519: tls: invalid configuration [pq]"},
+		)
+	}
+	if slices.Contains(wapi.Names(), "utls") {
+		late = append(late, badFlag{[]string{"run", "-backend", "utls", "-opt", "alpn=sometimes", guest}, "-opt alpn=sometimes: tls: invalid configuration [utls]"})
+	}
+	for _, tc := range append(late, []badFlag{
 		{[]string{}, ""}, // usage text, several lines: checked separately
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"run"}, "missing GUEST.wasm"},
@@ -267,7 +291,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"backends", "extra"}, `unexpected argument "extra"`},
 		{[]string{"demo", "-backend", "nope"}, "-backend nope: not in this build"},
 		{[]string{"demo", "-guest", missing}, "no such file"},
-	} {
+	}...) {
 		r := runCLI(t, tc.args...)
 		if r.code != exitUsage {
 			t.Errorf("%q: exit code %d, want 2", tc.args, r.code)
@@ -338,6 +362,46 @@ func TestRunGuestConfig(t *testing.T) {
 	r := runCLI(t, "run", "-timeout", "100ms", guest, "spin")
 	if r.code != exitTimeout || !strings.Contains(r.stderr, "timed out") {
 		t.Errorf("-timeout: exit code %d, stderr %q; want %d and timed out", r.code, r.stderr, exitTimeout)
+	}
+}
+
+// TestRunConnectionQuota checks -max-sockets through a guest that drops
+// each socket handle once its streams are in TLS: the connections still
+// count, so the third is refused while the two it kept still echo.
+func TestRunConnectionQuota(t *testing.T) {
+	guest := guestFile(t, "./internal/testguests/conns")
+	p := pki.New(t)
+	caFile := p.WriteRoot(t, t.TempDir(), "ca.pem")
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}}
+	srv := loopback.Serve(t, func(c net.Conn) {
+		tc := tls.Server(c, cfg)
+		_ = tc.SetDeadline(time.Now().Add(20 * time.Second))
+		_, _ = io.Copy(tc, tc)
+	})
+	r := runCLI(t, "run", "-ca", caFile, "-allow", "127.0.0.1:"+srv.Port(), "-max-sockets", "2",
+		guest, "localhost", srv.Port(), "localhost", "5")
+	if want := "opened 2 of 5 (new-socket-limit)\n2 still echo\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("-max-sockets 2: exit code %d, stdout %q; want 0 and %q", r.code, r.stdout, want)
+	}
+}
+
+// TestMaxMemory checks that -max-memory bounds the guest's memory (1 GiB
+// by default, not wazero's 4 GiB): a guest that needs more fails.
+func TestMaxMemory(t *testing.T) {
+	guest := guestFile(t, testGuestSrc)
+	if r := runCLI(t, "run", guest, "alloc", "64"); r.code != 0 || r.stdout != "ok 64\n" {
+		t.Errorf("64 MiB under the default: exit code %d, stdout %q", r.code, r.stdout)
+	}
+	if r := runCLI(t, "run", "-max-memory", "96MiB", guest, "alloc", "64"); r.code != 0 || r.stdout != "ok 64\n" {
+		t.Errorf("64 MiB under -max-memory 96MiB: exit code %d, stdout %q", r.code, r.stdout)
+	}
+	r := runCLI(t, "run", "-max-memory", "32MiB", guest, "alloc", "64")
+	if r.code == 0 || r.stdout != "" || !strings.Contains(r.stderr, "out of memory") {
+		t.Errorf("64 MiB under -max-memory 32MiB: exit code %d, stdout %q; want a failure and out of memory", r.code, r.stdout)
+	}
+	// The default (not exercised: it would take a GiB of this machine).
+	if r := runCLI(t, "run", "-h"); !strings.Contains(r.stdout, "-max-memory SIZE") || !strings.Contains(r.stdout, "(default 1GiB)") {
+		t.Errorf("run -h does not show -max-memory with its default 1GiB")
 	}
 }
 

@@ -12,11 +12,11 @@ import (
 // policyFileHelp is how -policy combines with the other flags (in -h and
 // the README).
 const policyFileHelp = "read the policy from the YAML `FILE` (see examples/policy.yaml); " +
-	"list flags (-allow, -deny, -ca, -client-*, -alpn, -opt) add to the file's lists, other flags given on the command line override the file"
+	"list flags (-allow, -deny, -ca, -client-*, -alpn, -opt) add to the file's lists, other flags given on the command line (-backend, -dns, -max-*, ...) override the file"
 
-// loadPolicyFile reads -policy, if given, and takes the file's backend and
-// fingerprint unless the command line gives them, so that resolve checks
-// them together.
+// loadPolicyFile reads -policy, if given, and takes the file's backend,
+// fingerprint and memory limit unless the command line gives them, so that
+// resolve checks them together.
 func (o *runOptions) loadPolicyFile(fs *flag.FlagSet) (*policyfile.File, error) {
 	o.set = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
@@ -35,6 +35,9 @@ func (o *runOptions) loadPolicyFile(fs *flag.FlagSet) (*policyfile.File, error) 
 	}
 	if !o.set["fingerprint"] {
 		o.fingerprint = f.Policy.Fingerprint
+	}
+	if !o.set["max-memory"] && f.MemoryLimit != 0 {
+		o.maxMemory.n = f.MemoryLimit
 	}
 	return f, nil
 }
@@ -79,7 +82,7 @@ func (o *runOptions) mergePolicyFile(f *policyfile.File, flags *host.Policy) (*h
 		"max-tls":           func() { p.MaxVersion = flags.MaxVersion },
 		"handshake-timeout": func() { p.HandshakeTimeout = flags.HandshakeTimeout },
 		"max-handles":       func() { p.Limits.Handles = flags.Limits.Handles },
-		"max-sockets":       func() { p.Limits.Sockets = flags.Limits.Sockets },
+		"max-sockets":       func() { p.Limits.Connections = flags.Limits.Connections },
 		"max-handshakes":    func() { p.Limits.Handshakes = flags.Limits.Handshakes },
 	} {
 		if o.set[name] {

@@ -54,7 +54,7 @@ alpn:
 min-tls: "1.3"
 max-tls: "1.3"
 handshake-timeout: 10s
-limits: {handles: 512, sockets: 8, handshakes: 2, buffered-bytes: 1048576}
+limits: {handles: 512, connections: 8, handshakes: 2, buffered-bytes: 1048576, memory: 512MiB}
 `)
 	r := runCLI(t, "run", "-policy", full, guest, url)
 	if r.code != 0 || !strings.Contains(r.stdout, "hello cli-policy over TLS 1.3 alpn=http/1.1") {
@@ -80,12 +80,12 @@ identities:
 		t.Errorf("without -allow: exit %d, want 1 and access-denied", r.code)
 	}
 
-	bad := write("bad.yaml", "allow: [\"127.0.0.1:443\"]\nlimits:\n  sockets: many\n")
+	bad := write("bad.yaml", "allow: [\"127.0.0.1:443\"]\nlimits:\n  connections: many\n")
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"-policy", bad}, "-policy " + bad + `:3: limits.sockets: "many" is a str, want a number`},
+		{[]string{"-policy", bad}, "-policy " + bad + `:3: limits.connections: "many" is a str, want a number`},
 		{[]string{"-policy", filepath.Join(dir, "none.yaml")}, "none.yaml: no such file"},
 		{[]string{"-policy", full, "-max-tls", "1.2"}, "minimum TLS version is above the maximum"},
 		{[]string{"-policy", full, "-backend", "stdtls", "-fingerprint", "chrome"}, "backend stdtls has no fingerprints"},

@@ -38,6 +38,7 @@ type runOptions struct {
 	guest                          string
 	guestArgs                      []string
 	sockets, handshakes, handleMax int
+	maxMemory                      sizeFlag
 }
 
 func runFlags(o *runOptions) *flag.FlagSet {
@@ -60,9 +61,11 @@ func runFlags(o *runOptions) *flag.FlagSet {
 	fs.Var(&o.mounts, "mount", "mount the host directory at a guest path: `HOST:GUEST[:ro]` (repeatable)")
 	fs.Var(&o.opts, "opt", "backend option `K=V` handed to the provider in api.Config.Options (repeatable)")
 	fs.StringVar(&o.pqMode, "pq-mode", "", "pq backend `MODE`: require (hybrid ML-KEM or fail) or prefer")
-	fs.IntVar(&o.sockets, "max-sockets", 0, "open TCP sockets the guest may hold (default 64)")
+	fs.IntVar(&o.sockets, "max-sockets", 0, "TCP connections the guest may have open, each counted from create-tcp-socket until its socket, streams, TLS connection and unsent output are all gone (default 64)")
 	fs.IntVar(&o.handshakes, "max-handshakes", 0, "TLS handshakes the guest may have in flight (default 16)")
 	fs.IntVar(&o.handleMax, "max-handles", 0, "resources the guest may hold (default 4096)")
+	o.maxMemory = sizeFlag{host.DefaultMaxMemory}
+	fs.Var(&o.maxMemory, "max-memory", "bound the guest's linear memory to `SIZE` (64KiB to 4GiB, e.g. 256MiB)")
 	fs.BoolVar(&o.verbose, "v", false, "log every connection (destination, backend, version, cipher, group, ALPN, JA4, handshake time) to stderr")
 	fs.StringVar(&o.policyFile, "policy", "", policyFileHelp)
 	fs.StringVar(&o.logFormat, "log-format", "text", "`FORMAT` of the -v log: text (key=value) or json (one object a line)")
@@ -108,7 +111,11 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	r := wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
+	rc, err := host.MemoryLimit(runtimeConfig(), o.maxMemory.n)
+	if err != nil {
+		return exitUsage, usagef("-max-memory %s: want 64KiB to 4GiB", &o.maxMemory)
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer r.Close(context.Background())
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	compiled, err := r.CompileModule(ctx, wasm)
@@ -177,10 +184,24 @@ func (o *runOptions) resolve() (api.Provider, *host.Policy, error) {
 	p := &host.Policy{
 		Allow: o.allow, Deny: o.deny, NameLookup: o.dns, Fingerprint: o.fingerprint,
 		HandshakeTimeout: o.handshakeTimeout,
-		Limits:           host.Limits{Handles: o.handleMax, Sockets: o.sockets, Handshakes: o.handshakes},
+		Limits:           host.Limits{Handles: o.handleMax, Connections: o.sockets, Handshakes: o.handshakes},
 	}
 	if o.handshakeTimeout < 0 {
 		return nil, nil, usagef("-handshake-timeout %v: must be positive", o.handshakeTimeout)
+	}
+	if o.maxMemory.n < 64<<10 || o.maxMemory.n > 1<<32 {
+		return nil, nil, usagef("-max-memory %s: want 64KiB to 4GiB", &o.maxMemory)
+	}
+	if o.timeout < 0 {
+		return nil, nil, usagef("-timeout %v: must be positive (or 0 for no limit)", o.timeout)
+	}
+	for _, l := range []struct {
+		flag string
+		v    int
+	}{{"max-sockets", o.sockets}, {"max-handshakes", o.handshakes}, {"max-handles", o.handleMax}} {
+		if l.v < 0 {
+			return nil, nil, usagef("-%s %d: must not be negative (0 takes the default)", l.flag, l.v)
+		}
 	}
 	if p.MinVersion, err = parseTLSVersion("min-tls", o.minTLS); err != nil {
 		return nil, nil, err
@@ -223,7 +244,37 @@ func (o *runOptions) resolve() (api.Provider, *host.Policy, error) {
 		}
 		p.Options["mode"] = o.pqMode
 	}
+	if err := o.checkBackend(provider, p); err != nil {
+		return nil, nil, err
+	}
 	return provider, p, nil
+}
+
+// checkBackend asks the backend whether it can honour what the flags ask
+// (api.ValidateConfig, as the host does when the guest is prepared), one
+// flag at a time so that the error names the flag: each -opt alone, then
+// the options with the version bounds.
+func (o *runOptions) checkBackend(provider api.Provider, p *host.Policy) error {
+	for _, k := range o.opts.keys {
+		cfg := &api.Config{Options: map[string]string{k: o.opts.vals[k]}}
+		if err := api.ValidateConfig(provider, cfg); err != nil {
+			return usagef("-opt %s=%s: %v", k, o.opts.vals[k], err)
+		}
+	}
+	cfg := &api.Config{Options: p.Options, MinVersion: p.MinVersion, MaxVersion: p.MaxVersion, Fingerprint: p.Fingerprint}
+	if err := api.ValidateConfig(provider, cfg); err != nil {
+		var flags []string
+		for _, f := range []struct{ name, v string }{{"backend", o.backend}, {"pq-mode", o.pqMode}, {"min-tls", o.minTLS}, {"max-tls", o.maxTLS}} {
+			if f.v != "" {
+				flags = append(flags, "-"+f.name+" "+f.v)
+			}
+		}
+		if len(o.opts.keys) > 0 {
+			flags = append(flags, "-opt")
+		}
+		return usagef("%s: %v", strings.Join(flags, " "), err)
+	}
+	return nil
 }
 
 // pickProvider returns the named backend, or the build's default.

@@ -62,7 +62,7 @@ func (e *env) run(t *testing.T, o runOpts) guesttest.Result {
 		Options:          o.options,
 		MaxVersion:       o.maxTLS,
 		HandshakeTimeout: 20 * time.Second,
-		Limits:           host.Limits{Sockets: 4},
+		Limits:           host.Limits{Connections: 4},
 	}
 	if o.identity != nil {
 		// Bound to the destination the guest connects to (it dials the

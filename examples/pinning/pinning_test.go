@@ -193,3 +193,25 @@ func localhostCert() (tls.Certificate, *x509.CertPool) {
 	roots.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, roots
 }
+
+// TestValidateForwarded: the wrapper forwards the wrapped backend's
+// verdict on settings, so a bad option is the host's error when the guest
+// is instantiated, not a failed handshake inside it.
+func TestValidateForwarded(t *testing.T) {
+	p := pinning.Wrap(stdtls.Provider{})
+	bad := &api.Config{Options: map[string]string{"nosuch": "1"}}
+	if err := api.ValidateConfig(p, bad); !errors.Is(err, api.ErrInvalidConfig) || !strings.Contains(err.Error(), `unknown option "nosuch"`) {
+		t.Fatalf("ValidateConfig: %v, want stdtls's invalid config", err)
+	}
+	ca := pki.New(t)
+	s := mustServe(t, ca.Server().TLS)
+	port := strconv.Itoa(s.port)
+	r, err := env.Exec(guestPkg, []string{"https://localhost:" + port + "/"}, guesttest.Argv0("fetch"), guesttest.Provider(p),
+		guesttest.Policy(&host.Policy{Allow: []string{"127.0.0.1:" + port}, NameLookup: true, RootCAs: ca.Roots, Options: map[string]string{"nosuch": "1"}}))
+	if err == nil {
+		err = r.Err
+	}
+	if err == nil || !strings.Contains(err.Error(), `backend pinned-stdtls cannot run this policy`) || r.Stderr != "" {
+		t.Fatalf("running a guest with a bad option: %v (guest: exit %d, stderr %q), want the host's error before the guest runs", err, r.Exit, r.Stderr)
+	}
+}

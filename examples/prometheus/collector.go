@@ -31,15 +31,15 @@ var (
 		"Open TLS connections per guest.", []string{"guest"}, nil)
 	handles = prometheus.NewDesc("wasitls_guest_handles",
 		"Open resources per guest.", []string{"guest"}, nil)
-	sockets = prometheus.NewDesc("wasitls_guest_sockets",
-		"Open TCP sockets per guest.", []string{"guest"}, nil)
+	connections = prometheus.NewDesc("wasitls_guest_connections",
+		"TCP sockets and the connections still open after them, per guest (host.Limits.Connections).", []string{"guest"}, nil)
 	buffered = prometheus.NewDesc("wasitls_guest_buffered_bytes",
 		"Bytes the host holds in the guest's stream buffers.", []string{"guest"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{handshakes, connects, denials, bytesIn, bytesOut, openConns, handles, sockets, buffered} {
+	for _, d := range []*prometheus.Desc{handshakes, connects, denials, bytesIn, bytesOut, openConns, handles, connections, buffered} {
 		ch <- d
 	}
 }
@@ -60,7 +60,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(bytesIn, prometheus.CounterValue, float64(b.In), b.Backend)
 		ch <- prometheus.MustNewConstMetric(bytesOut, prometheus.CounterValue, float64(b.Out), b.Backend)
 	}
-	type gauges struct{ conns, handles, sockets, buffered int }
+	type gauges struct{ conns, handles, connections, buffered int }
 	byName := map[string]*gauges{}
 	for _, g := range s.Guests {
 		x := byName[g.Name]
@@ -70,13 +70,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		x.conns += g.OpenConns
 		x.handles += g.Handles
-		x.sockets += g.Sockets
+		x.connections += g.Connections
 		x.buffered += g.BufferedBytes
 	}
 	for name, x := range byName {
 		ch <- prometheus.MustNewConstMetric(openConns, prometheus.GaugeValue, float64(x.conns), name)
 		ch <- prometheus.MustNewConstMetric(handles, prometheus.GaugeValue, float64(x.handles), name)
-		ch <- prometheus.MustNewConstMetric(sockets, prometheus.GaugeValue, float64(x.sockets), name)
+		ch <- prometheus.MustNewConstMetric(connections, prometheus.GaugeValue, float64(x.connections), name)
 		ch <- prometheus.MustNewConstMetric(buffered, prometheus.GaugeValue, float64(x.buffered), name)
 	}
 }

@@ -96,7 +96,7 @@ func TestGuestMetricsAndLogs(t *testing.T) {
 	during := <-duringc
 	for _, want := range []string{
 		`wasitls_guest_open_tls_connections{guest="demoguest.wasm"} 1`,
-		`wasitls_guest_sockets{guest="demoguest.wasm"} 1`,
+		`wasitls_guest_connections{guest="demoguest.wasm"} 1`,
 		`wasitls_handshakes_total{backend="stdtls",result="ok"} 1`,
 	} {
 		if !strings.Contains(during, want) {

@@ -206,7 +206,7 @@ func FuzzHostCalls(f *testing.F) {
 		defer cancel()
 		x := fx.guest(t, ctx, func(p *host.Policy) {
 			p.HandshakeTimeout = 200 * time.Millisecond
-			p.Limits = host.Limits{Handles: 64, Sockets: 4, Handshakes: 2}
+			p.Limits = host.Limits{Handles: 64, Connections: 4, Handshakes: 2}
 		})
 		ip := &interp{t: t, f: fx, x: x, fns: fns, b: prog}
 		start := time.Now()

@@ -9,6 +9,7 @@
 //	testguest write FILE TEXT     create FILE with TEXT (fails on a read-only mount)
 //	testguest exit N              exit with code N
 //	testguest spin                loop until the host stops it
+//	testguest alloc MIB           allocate and touch MIB MiB, print "ok"
 //
 // Failures print "error: ..." and exit 1.
 package main
@@ -51,6 +52,21 @@ func main() {
 			fail(err.Error())
 		}
 		os.Exit(n)
+	case "alloc":
+		need(args, 1)
+		n, err := strconv.Atoi(args[0])
+		if err != nil {
+			fail(err.Error())
+		}
+		var keep [][]byte
+		for i := 0; i < n; i++ {
+			b := make([]byte, 1<<20)
+			for j := 0; j < len(b); j += 4096 {
+				b[j] = 1
+			}
+			keep = append(keep, b)
+		}
+		fmt.Println("ok", len(keep))
 	case "spin":
 		for i := 0; ; i++ {
 			if i < 0 {

@@ -1,0 +1,60 @@
+package host
+
+import (
+	"fmt"
+
+	"github.com/wasitls/wasitls/api"
+)
+
+// checkPolicy refuses settings no guest could run with, before any guest
+// runs: negative limits or timeouts.
+func checkPolicy(p *Policy) error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"Limits.Handles", p.Limits.Handles},
+		{"Limits.Connections", p.Limits.Connections},
+		{"Limits.Sockets", p.Limits.Sockets},
+		{"Limits.Handshakes", p.Limits.Handshakes},
+		{"Limits.BufferedBytes", p.Limits.BufferedBytes},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("host: policy %s is %d: must not be negative (zero takes the default)", f.name, f.v)
+		}
+	}
+	if p.HandshakeTimeout < 0 {
+		return fmt.Errorf("host: policy HandshakeTimeout is %v: must not be negative (zero takes the default)", p.HandshakeTimeout)
+	}
+	return nil
+}
+
+// baseConfig is the provider configuration every handshake of the guest
+// starts from: everything but what depends on the destination.
+func (p *policy) baseConfig() *api.Config {
+	return &api.Config{
+		RootCAs:          p.RootCAs,
+		MinVersion:       p.MinVersion,
+		MaxVersion:       p.MaxVersion,
+		HandshakeTimeout: p.HandshakeTimeout,
+		Fingerprint:      p.Fingerprint,
+		Options:          p.Options,
+	}
+}
+
+// checkProvider asks prov whether it can honour the policy (see
+// api.ValidateConfig): once with no ALPN, once per ALPN rule.
+func checkProvider(prov api.Provider, p *policy) error {
+	cfgs := []*api.Config{p.baseConfig()}
+	for _, r := range p.ALPN {
+		cfg := p.baseConfig()
+		cfg.NextProtos = r.Protocols
+		cfgs = append(cfgs, cfg)
+	}
+	for _, cfg := range cfgs {
+		if err := api.ValidateConfig(prov, cfg); err != nil {
+			return fmt.Errorf("host: backend %s cannot run this policy: %w", prov.Name(), err)
+		}
+	}
+	return nil
+}
