@@ -12,6 +12,7 @@
 // missing or unreadable certificate file are errors that name the file, the
 // line and the field: "policy.yaml:12: deny[1]: bad destination pattern ...".
 // Relative file names in the file are relative to the file's directory.
+// JSON is YAML, so a policy written as JSON loads too.
 // A missing field takes the default the CLI gives it (dns: true; the rest:
 // host.Policy's zero value).
 package policyfile

@@ -244,3 +244,17 @@ func TestSystemRoots(t *testing.T) {
 		t.Errorf("ca alone is not the system roots plus the file (%v)", err)
 	}
 }
+
+// TestJSON: JSON is YAML, so a policy written as JSON loads the same way,
+// with the same line numbers in errors.
+func TestJSON(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "policy.json")
+	f, err := policyfile.Parse([]byte(`{"allow": ["a.example:443"], "dns": false, "limits": {"connections": 3}}`), name)
+	if err != nil || len(f.Policy.Allow) != 1 || f.Policy.NameLookup || f.Policy.Limits.Connections != 3 {
+		t.Fatalf("%+v, %v", f, err)
+	}
+	_, err = policyfile.Parse([]byte("{\n  \"allow\": [\"a.example:443\"],\n  \"deny\": [\"nope\"]\n}\n"), name)
+	if err == nil || !strings.HasPrefix(err.Error(), name+`:3: deny[0]: bad destination pattern "nope"`) {
+		t.Errorf("JSON error: %v", err)
+	}
+}
