@@ -49,6 +49,10 @@ type ConnEvent struct {
 	// BytesIn and BytesOut count the plaintext a TLS connection received
 	// and sent (close).
 	BytesIn, BytesOut uint64
+
+	// Identity is the Dest pattern of the client identity the handshake
+	// offered (Policy.Identities), "" for none; never the key.
+	Identity string
 }
 
 // Message is a short constant description of the event for a log line:
@@ -84,7 +88,8 @@ func (e ConnEvent) Level() slog.Level {
 // Attrs returns the event's fields as log attributes, so that logs can be
 // searched by field: guest, dest (the address, or the looked-up name of a
 // denied lookup), server, backend; for a handshake version, cipher, group,
-// alpn, resumed; duration; bytes_in and bytes_out on close; err and kind (the
+// alpn, resumed, identity (the pattern of the client identity offered);
+// duration; bytes_in and bytes_out on close; err and kind (the
 // api.Kind of the failure) when it failed.
 func (e ConnEvent) Attrs() []slog.Attr {
 	a := make([]slog.Attr, 0, 12)
@@ -104,6 +109,9 @@ func (e ConnEvent) Attrs() []slog.Attr {
 		s := &e.State
 		a = append(a, slog.String("version", s.VersionName()), slog.String("cipher", s.CipherSuiteName()),
 			slog.String("group", s.GroupName()), slog.String("alpn", s.NegotiatedProtocol), slog.Bool("resumed", s.DidResume))
+	}
+	if e.Identity != "" {
+		a = append(a, slog.String("identity", e.Identity))
 	}
 	if e.Duration > 0 {
 		a = append(a, slog.Duration("duration", e.Duration))

@@ -192,6 +192,9 @@ func finishHandshake(c *call, stack []uint64) {
 		conn, err := g.handshake(ctx, transport, cfg)
 		cancel()
 		ev := ConnEvent{Phase: PhaseHandshake, Addr: addr, ServerName: hs.name, Backend: g.s.provider.Name(), Duration: time.Since(start), Err: err}
+		if id >= 0 {
+			ev.Identity = g.pol.Identities[id].Dest
+		}
 		if err != nil {
 			release()
 			g.observe(ev)

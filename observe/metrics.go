@@ -61,7 +61,10 @@ func (m *Metrics) Observe(e host.ConnEvent) {
 		m.connects[r]++
 	case host.PhaseDenied:
 		what := "lookup"
-		if e.Addr.IsValid() {
+		switch {
+		case e.Addr.IsValid() && e.ServerName != "":
+			what = "handshake" // a server name Deny covers
+		case e.Addr.IsValid():
 			what = "connect"
 		}
 		m.denials[what]++
@@ -102,7 +105,7 @@ func (m *Metrics) Watch(h *host.Host) {
 type Snapshot struct {
 	Handshakes []HandshakeCount
 	Connects   []Count // Key: ResultOK or "failed"
-	Denials    []Count // Key: "connect" or "lookup"
+	Denials    []Count // Key: "connect", "lookup" or "handshake"
 	Bytes      []BytesCount
 	Guests     []GuestGauges
 }

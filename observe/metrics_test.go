@@ -67,6 +67,13 @@ func TestMetricsAndLogsFromRealGuests(t *testing.T) {
 	if r.Exit != 1 || !strings.Contains(r.Stderr, "access-denied") {
 		t.Fatalf("denied: exit %d, stderr %q", r.Exit, r.Stderr)
 	}
+	// A server name that Deny covers: the connect (by address) is allowed,
+	// the handshake is refused.
+	denyName := &host.Policy{Allow: []string{"127.0.0.1:" + port}, Deny: []string{"localhost:*"}, NameLookup: true, RootCAs: p.Roots}
+	r = env.Run(t, httpsget, []string{"127.0.0.1", port, "/", "localhost"}, guesttest.Policy(denyName), guesttest.Observe(m.Observe))
+	if r.Exit != 1 || !strings.Contains(r.Stderr, "policy denied") {
+		t.Fatalf("denied server name: exit %d, stderr %q", r.Exit, r.Stderr)
+	}
 	untrusted := pki.New(t).Server().TLS
 	badPort := serveHTTPS(t, untrusted, nil)
 	bad := &host.Policy{Allow: []string{"127.0.0.1:" + badPort}, NameLookup: true, RootCAs: p.Roots}
@@ -92,10 +99,10 @@ func TestMetricsAndLogsFromRealGuests(t *testing.T) {
 	if len(s.Handshakes) != 2 || s.Handshakes[0] != want[0] || s.Handshakes[1] != want[1] {
 		t.Errorf("handshakes %+v, want %+v", s.Handshakes, want)
 	}
-	if len(s.Denials) != 1 || s.Denials[0] != (observe.Count{Key: "connect", N: 1}) {
+	if len(s.Denials) != 2 || s.Denials[0] != (observe.Count{Key: "connect", N: 1}) || s.Denials[1] != (observe.Count{Key: "handshake", N: 1}) {
 		t.Errorf("denials %+v", s.Denials)
 	}
-	if len(s.Connects) != 1 || s.Connects[0] != (observe.Count{Key: observe.ResultOK, N: 2}) {
+	if len(s.Connects) != 1 || s.Connects[0] != (observe.Count{Key: observe.ResultOK, N: 3}) {
 		t.Errorf("connects %+v", s.Connects)
 	}
 	// The request the guest sent and the 5-byte body with headers.
@@ -113,7 +120,9 @@ func TestMetricsAndLogsFromRealGuests(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("log line is not JSON: %q", line)
 		}
-		recs[rec["msg"].(string)] = rec
+		if _, seen := recs[rec["msg"].(string)]; !seen { // the first of each
+			recs[rec["msg"].(string)] = rec
+		}
 	}
 	if h := recs["tls handshake"]; h["guest"] != "fetch" || h["version"] != "TLS 1.3" || h["backend"] != "stdtls" || h["server"] != "localhost" {
 		t.Errorf("handshake record %v", h)

@@ -208,6 +208,11 @@ func TestLoadedPolicyThroughGuest(t *testing.T) {
 	}
 	env := guesttest.NewT(t)
 	r := env.Run(t, httpsget, []string{"localhost", port, "/", "localhost"}, guesttest.HostOptions(opts...))
+	for _, ev := range r.Events {
+		if ev.Phase == host.PhaseHandshake && ev.Identity != "localhost:"+port {
+			t.Errorf("handshake event names identity %q, want the file's localhost:%s", ev.Identity, port)
+		}
+	}
 	if r.Exit != 0 || !strings.HasSuffix(r.Stdout, "ok") {
 		t.Fatalf("exit %d stdout %q stderr %q", r.Exit, r.Stdout, r.Stderr)
 	}
