@@ -10,6 +10,7 @@ require (
 	github.com/refraction-networking/utls v1.8.2
 	github.com/tetratelabs/wazero v1.12.0
 	go.uber.org/goleak v1.3.0
+	golang.org/x/net v0.56.0
 	golang.org/x/sys v0.47.0
 )
 

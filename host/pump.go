@@ -37,21 +37,22 @@ type pump struct {
 	g   *Guest
 	src io.Reader
 
-	mu       sync.Mutex
-	space    sync.Cond // the goroutine waits here for free space
-	ring     *[pumpSize]byte
-	r, w     uint64 // ring: consumed and produced byte counts
-	head     []byte // head[hr:hw] is buffered, ahead of the ring's bytes
-	hr, hw   int
-	reading  int8 // readNone, readHead, readRing
-	bulk     bool // the last read was large: keep reading ahead
-	err      error
-	reported bool // err was reported once (see peek)
-	started  bool
-	stopped  bool
-	held     int64  // bytes counted against the guest's quota
-	pending  int64  // of held: reserved for the read in progress
-	sig      signal // ready: data or error
+	mu        sync.Mutex
+	space     sync.Cond // the goroutine waits here for free space
+	ring      *[pumpSize]byte
+	r, w      uint64 // ring: consumed and produced byte counts
+	head      []byte // head[hr:hw] is buffered, ahead of the ring's bytes
+	hr, hw    int
+	reading   int8 // readNone, readHead, readRing
+	bulk      bool // the last read was large: keep reading ahead
+	err       error
+	reported  bool // err was reported once (see peek)
+	discarded bool // shutdown(receive): buffered bytes are dropped
+	started   bool
+	stopped   bool
+	held      int64  // bytes counted against the guest's quota
+	pending   int64  // of held: reserved for the read in progress
+	sig       signal // ready: data or error
 }
 
 const (
@@ -208,6 +209,9 @@ func (p *pump) watchSignal() *signal {
 func (p *pump) peek(max uint64) (a, b []byte, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.discarded {
+		return nil, nil, io.EOF
+	}
 	p.demandLocked()
 	if p.hw > p.hr {
 		n := min(uint64(p.hw-p.hr), max)
@@ -242,6 +246,10 @@ func (p *pump) consume(n uint64) {
 		return
 	}
 	p.mu.Lock()
+	if p.discarded {
+		p.mu.Unlock()
+		return
+	}
 	var give int64
 	if !p.stopped { // stop gave back everything already
 		give = int64(n)
@@ -279,6 +287,15 @@ func (p *pump) stop() {
 	p.mu.Unlock()
 	p.g.quota.release(drop)
 	p.g.quota.forget(p)
+}
+
+// discard ends the stream for the guest, dropping what is buffered
+// (shutdown(receive)): reads report closed from now on.
+func (p *pump) discard() {
+	p.mu.Lock()
+	p.discarded = true
+	p.mu.Unlock()
+	p.stop()
 }
 
 // untouched reports whether the goroutine never started (the source has not

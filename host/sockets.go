@@ -153,6 +153,7 @@ type tcpSocket struct {
 	counted bool   // holds a slot of the socket limit
 	opts    tcpOptions
 	out     *outStream // for a shutdown after the pending writes
+	in      *inStream  // for a shutdown(receive), which drops what is buffered
 
 	dial pending // the connect, until it starts
 }
@@ -166,6 +167,7 @@ type tcpOptions struct {
 	hopLimit               uint8
 	recvBuf, sendBuf       uint64
 	setRecvBuf, setSendBuf bool
+	setHopLimit            bool
 }
 
 func (s *tcpSocket) ready() bool {
@@ -304,7 +306,7 @@ var sockTCP = register(&iface{name: "wasi:sockets/tcp", fns: []fnDef{
 		if v == 0 || v > 255 {
 			return ecInvalidArgument
 		}
-		o.hopLimit = uint8(v)
+		o.hopLimit, o.setHopLimit = uint8(v), true
 		return 0
 	}, i32), p(i32, i32, i32)),
 	def("[method]tcp-socket.receive-buffer-size", optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return o.recvBuf }), p(i32, i32)),
@@ -404,7 +406,13 @@ func applyOptions(conn *net.TCPConn, o *tcpOptions) {
 	applyBuffers(conn, o)
 }
 
+// applyBuffers applies what the dialer does not: buffer sizes and the hop
+// limit (when the guest set one).
 func applyBuffers(conn *net.TCPConn, o *tcpOptions) {
+	if o.setHopLimit {
+		la, _ := conn.LocalAddr().(*net.TCPAddr)
+		_ = setHopLimit(conn, la != nil && la.IP.To4() == nil, o.hopLimit)
+	}
 	if o.setRecvBuf {
 		_ = conn.SetReadBuffer(int(o.recvBuf))
 	}
@@ -525,7 +533,7 @@ func finishConnect(c *call, stack []uint64) {
 	in := &inStream{p: newPump(c.g, conn.conn), tcp: conn}
 	out := &outStream{s: newSink(c.g, conn.conn, nil, conn.conn.CloseWrite), tcp: conn}
 	s.mu.Lock()
-	s.out = out
+	s.out, s.in = out, in
 	s.mu.Unlock()
 	hi, err1 := c.g.table.push(rInput, in, 0)
 	ho, err2 := uint32(0), err1
@@ -587,7 +595,7 @@ func tcpShutdown(c *call, stack []uint64) {
 		c.trap("shutdown-type %d is not 0 (receive), 1 (send) or 2 (both)", how)
 	}
 	s.mu.Lock()
-	conn, st, out := s.conn, s.state, s.out
+	conn, st, out, in := s.conn, s.state, s.out, s.in
 	s.mu.Unlock()
 	if st != tcpConnected || conn == nil {
 		putCode(c, a, ret, ecInvalidState)
@@ -595,6 +603,9 @@ func tcpShutdown(c *call, stack []uint64) {
 	}
 	if how == 0 || how == 2 {
 		_ = conn.conn.CloseRead()
+		if in != nil {
+			in.p.discard()
+		}
 	}
 	if how == 1 || how == 2 {
 		// FIN after the writes already flushed; directly when the output

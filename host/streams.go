@@ -15,6 +15,7 @@ import (
 type inStream struct {
 	p   *pump
 	tcp *tcpConn // set when the stream reads a host TCP socket
+	tls *tlsConn // set when it is a TLS connection's plaintext
 }
 
 func (s *inStream) close() {
@@ -22,12 +23,16 @@ func (s *inStream) close() {
 	if s.tcp != nil {
 		s.tcp.release()
 	}
+	if s.tls != nil {
+		s.tls.close()
+	}
 }
 
 // outStream is the output-stream resource.
 type outStream struct {
 	s   *sink
 	tcp *tcpConn
+	tls *tlsConn
 }
 
 func (s *outStream) close() {
@@ -36,6 +41,9 @@ func (s *outStream) close() {
 		// The connection stays until the bytes written before the drop
 		// are out (or the guest closes).
 		s.s.g.afterDrain(s.s, s.tcp.closeNow, s.tcp.release)
+	}
+	if s.tls != nil {
+		s.tls.close()
 	}
 }
 
