@@ -154,6 +154,7 @@ type tcpSocket struct {
 	opts    tcpOptions
 	out     *outStream // for a shutdown after the pending writes
 	in      *inStream  // for a shutdown(receive), which drops what is buffered
+	dialFD  int        // a duplicate of the socket being connected, or -1 (see bound)
 
 	dial pending // the connect, until it starts
 }
@@ -462,16 +463,32 @@ func startConnect(c *call, stack []uint64) {
 	ctx, cancel := context.WithCancel(c.g.ctx)
 	s.mu.Lock()
 	s.state = tcpConnecting
+	s.dialFD = -1
 	s.cancel = cancel
 	s.done.update(false)
 	opts := s.opts
 	s.mu.Unlock()
 	g := c.g
 	dial := func() {
-		d := net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: opts.keepAlive, Idle: opts.keepIdle, Interval: opts.keepIntvl, Count: int(opts.keepCount)}}
+		d := net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: opts.keepAlive, Idle: opts.keepIdle, Interval: opts.keepIntvl, Count: int(opts.keepCount)},
+			Control: func(_, _ string, rc syscall.RawConn) error {
+				// local-address may be asked while the connect is in
+				// progress (the socket is bound by then).
+				fd := dupFD(rc)
+				s.mu.Lock()
+				s.dialFD = fd
+				s.mu.Unlock()
+				return nil
+			}}
 		start := time.Now()
 		conn, err := d.DialContext(ctx, "tcp", dest.String())
 		cancel()
+		s.mu.Lock()
+		if s.dialFD >= 0 {
+			closeFD(s.dialFD)
+			s.dialFD = -1
+		}
+		s.mu.Unlock()
 		var tc *tcpConn
 		if err == nil {
 			tc = &tcpConn{conn: conn.(*net.TCPConn)}
@@ -560,20 +577,23 @@ func sockAddress(c *call, stack []uint64, local bool) {
 	ret := wapi.DecodeU32(stack[1])
 	a := cabi.SockAddrArea
 	c.Area(ret, a.Size, a.Align)
-	s.mu.Lock()
-	conn, st := s.conn, s.state
-	s.mu.Unlock()
-	if st != tcpConnected || conn == nil {
-		putCode(c, a, ret, ecInvalidState)
-		return
-	}
-	var na net.Addr
+	var ap netip.AddrPort
 	if local {
-		na = conn.conn.LocalAddr()
+		var ok bool
+		if ap, ok = s.bound(c); !ok {
+			putCode(c, a, ret, ecInvalidState)
+			return
+		}
 	} else {
-		na = conn.conn.RemoteAddr()
+		s.mu.Lock()
+		conn, st := s.conn, s.state
+		s.mu.Unlock()
+		if st != tcpConnected || conn == nil {
+			putCode(c, a, ret, ecInvalidState)
+			return
+		}
+		ap = conn.conn.RemoteAddr().(*net.TCPAddr).AddrPort()
 	}
-	ap := na.(*net.TCPAddr).AddrPort()
 	if s.family == 1 && ap.Addr().Is4() {
 		ap = netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port())
 	} else if s.family == 0 {
@@ -582,6 +602,40 @@ func sockAddress(c *call, stack []uint64, local bool) {
 	b := c.Area(ret, a.Size, a.Align)
 	b[0] = 0
 	cabi.PutSockAddr(b, a.OK, ap, 0, 0)
+}
+
+// maxBindWait bounds how long local-address waits for a connect in
+// progress to be issued (microseconds, unless the host is overloaded).
+const maxBindWait = 100 * time.Millisecond
+
+// bound returns the local address the socket is bound to: once connected,
+// and while the connect is in progress (start-connect binds it), from the
+// socket being connected. A connect the host has not issued yet is
+// started, and waited for until the socket is bound.
+func (s *tcpSocket) bound(c *call) (netip.AddrPort, bool) {
+	end := time.Now().Add(maxBindWait)
+	for {
+		s.mu.Lock()
+		st, conn, fd := s.state, s.conn, s.dialFD
+		var ap netip.AddrPort
+		var ok bool
+		if st == tcpConnecting && fd >= 0 {
+			ap, ok = sockName(fd) // under mu: the dial closes fd under it
+		}
+		s.mu.Unlock()
+		switch {
+		case (st == tcpConnected || st == tcpConnectDone) && conn != nil:
+			return conn.conn.LocalAddr().(*net.TCPAddr).AddrPort(), true
+		case st != tcpConnecting:
+			return netip.AddrPort{}, false
+		case ok && ap.Port() != 0:
+			return ap, true
+		case time.Now().After(end):
+			return netip.AddrPort{}, false
+		}
+		c.g.kick(&s.dial)
+		time.Sleep(50 * time.Microsecond)
+	}
 }
 
 // tcpShutdown: (self, 0=receive 1=send 2=both, retptr) -> result<_, error-code>.
