@@ -122,6 +122,30 @@ func (x *tg) sendAll(out uint32, data []byte) {
 	}
 }
 
+// readWithin reads n bytes with read and the input pollable, failing the
+// test if they do not come within 10s (a guest that never blocks in the
+// host, so a missing answer is a failure, not a hang).
+func (x *tg) readWithin(in uint32, n int) []byte {
+	x.t.Helper()
+	p := x.call1(ioStreamsName, "[method]input-stream.subscribe", uint64(in))
+	defer x.drop(ioPollName, "pollable", p)
+	var got []byte
+	end := time.Now().Add(10 * time.Second)
+	for len(got) < n {
+		x.clearRet()
+		x.call(ioStreamsName, "[method]input-stream.read", uint64(in), uint64(n-len(got)), retArea)
+		if res := x.result(cabi.ReadArea); res != resOK {
+			x.t.Fatalf("read after %d of %d bytes: %v", len(got), n, res)
+		}
+		r := x.ret(12)
+		got = append(got, x.bytes(cabi.GetU32(r, 4), cabi.GetU32(r, 8))...)
+		if len(got) < n && !x.readyWithin(p, time.Until(end)) {
+			x.t.Fatalf("got %d of %d bytes: the rest never came (was the request sent?)", len(got), n)
+		}
+	}
+	return got
+}
+
 // countServer accepts one connection and reports how many bytes it read
 // once it has read want (or the connection ended).
 func countServer(t *testing.T, cfg *tls.Config, want int64) (netip.AddrPort, chan int64) {
@@ -186,12 +210,12 @@ func TestWITWriteIsSentWithoutFlush(t *testing.T) {
 		t.Fatalf("connect: %d", code)
 	}
 	x.sendAll(out, []byte("GET / HTTP/1.0\r\n\r\n"))
-	if got := string(x.readN(in, 18)); got != "GET / HTTP/1.0\r\n\r\n" {
+	if got := string(x.readWithin(in, 18)); got != "GET / HTTP/1.0\r\n\r\n" {
 		t.Fatalf("echo: %q", got)
 	}
 	_, _, tin, tout := x.openTLS(tlsEcho.addr)
 	x.sendAll(tout, []byte("over tls\n"))
-	if got := string(x.readN(tin, 9)); got != "over tls\n" {
+	if got := string(x.readWithin(tin, 9)); got != "over tls\n" {
 		t.Fatalf("TLS echo: %q", got)
 	}
 
@@ -344,7 +368,11 @@ func (x *tg) stall(out uint32, g *gateServer) {
 	p := x.call1(ioStreamsName, "[method]output-stream.subscribe", uint64(out))
 	defer x.drop(ioPollName, "pollable", p)
 	for range 64 {
-		g.step <- 16 << 10
+		select {
+		case g.step <- 16 << 10:
+		case <-time.After(5 * time.Second):
+			x.t.Fatal("the peer waits for bytes that were written but never sent")
+		}
 		if x.readyWithin(p, 200*time.Millisecond) {
 			return
 		}
@@ -425,7 +453,8 @@ func TestWITBlockingSpliceDoesNotFlush(t *testing.T) {
 	}
 }
 
-// resetServer accepts one connection and resets it (SO_LINGER 0).
+// resetServer accepts one connection and resets it (SO_LINGER 0) at the
+// first byte or after 200ms.
 func resetServer(t *testing.T) netip.AddrPort {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -440,8 +469,10 @@ func resetServer(t *testing.T) netip.AddrPort {
 		if err != nil {
 			return
 		}
-		_ = c.(*net.TCPConn).SetLinger(0)
+		// After the connect has completed on the guest's side.
+		_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 		_, _ = c.Read(make([]byte, 1))
+		_ = c.(*net.TCPConn).SetLinger(0)
 		c.Close()
 	}()
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
@@ -452,9 +483,10 @@ func resetServer(t *testing.T) netip.AddrPort {
 // stream will be closed. All future operations return
 // stream-error::closed." Once, not again with a new error each call.
 func TestWITLastOperationFailedOnce(t *testing.T) {
+	addr := resetServer(t)
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}}))
-	_, in, out, code := x.connect(resetServer(t))
+	_, in, out, code := x.connect(addr)
 	if code >= 0 {
 		t.Fatalf("connect: %d", code)
 	}
@@ -477,7 +509,9 @@ func TestWITLastOperationFailedOnce(t *testing.T) {
 		}
 		x.clearRet()
 		x.call(ioStreamsName, "[method]output-stream.write-zeroes", uint64(out), min(n, 1024), retArea)
-		first = x.result(cabi.UnitArea)
+		if first = x.result(cabi.UnitArea); first == resOK {
+			first = x.unitCall("[method]output-stream.flush", out)
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	x.drop(ioPollName, "pollable", p)
@@ -689,7 +723,7 @@ func TestWITTLSInTLSOuterHandleDropped(t *testing.T) {
 	}
 	iin, iout := cabi.GetU32(res, a.Input), cabi.GetU32(res, a.Output)
 	x.sendAll(iout, []byte("inner\n"))
-	if got := string(x.readN(iin, 6)); got != "inner\n" {
+	if got := string(x.readWithin(iin, 6)); got != "inner\n" {
 		t.Fatalf("inner echo: %q", got)
 	}
 }
