@@ -56,24 +56,8 @@ func TestWITSetHopLimitApplies(t *testing.T) {
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}}))
 
-	netw := x.call1(instNetName, "instance-network")
-	defer x.drop(networkName, "network", netw)
-	x.clearRet()
-	x.call(tcpCreateName, "create-tcp-socket", 0, retArea)
-	sock := x.u32(retArea + 4)
-	x.setHopLimit(sock, 7)
-	flat := cabi.Flatten(echo.addr, 0, 0)
-	args := append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)
-	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.start-connect", append(args, retArea)...)
-	p := x.call1(tcpName, "[method]tcp-socket.subscribe", uint64(sock))
-	x.call(ioPollName, "[method]pollable.block", uint64(p))
-	x.drop(ioPollName, "pollable", p)
-	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.finish-connect", uint64(sock), retArea)
-	if x.ret(1)[0] != 0 {
-		t.Fatal("finish-connect failed")
-	}
+	sock := x.startConnect(echo.addr, func(sock uint32) { x.setHopLimit(sock, 7) })
+	x.finishConnect(sock)
 	if ttl := socketTTL(t, x, sock); ttl != 7 {
 		t.Fatalf("IP_TTL after set-hop-limit(7) before the connect = %d", ttl)
 	}
@@ -87,26 +71,13 @@ func TestWITSetHopLimitApplies(t *testing.T) {
 // input stream had buffered is dropped with them: a read after
 // shutdown(receive) reports closed, not the bytes that came before.
 func TestWITShutdownReceiveDropsBuffered(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	addr := serveOne(t, nil, func(c net.Conn) {
 		_, _ = c.Write([]byte("buffered"))
 		_, _ = c.Read(make([]byte, 1)) // until the guest closes
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	})
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}}))
-	sock, in, _, code := x.connect(ln.Addr().(*net.TCPAddr).AddrPort())
+	sock, in, _, code := x.connect(addr)
 	if code >= 0 {
 		t.Fatalf("connect: %d", code)
 	}
@@ -179,15 +150,7 @@ func TestWITLocalAddressWhileConnecting(t *testing.T) {
 	}()
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}}))
-	netw := x.call1(instNetName, "instance-network")
-	defer x.drop(networkName, "network", netw)
-	x.clearRet()
-	x.call(tcpCreateName, "create-tcp-socket", 0, retArea)
-	sock := x.u32(retArea + 4)
-	flat := cabi.Flatten(ln.Addr().(*net.TCPAddr).AddrPort(), 0, 0)
-	args := append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)
-	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.start-connect", append(args, retArea)...)
+	sock := x.startConnect(ln.Addr().(*net.TCPAddr).AddrPort(), nil)
 	a := cabi.SockAddrArea
 	x.clearRet()
 	x.call(tcpName, "[method]tcp-socket.local-address", uint64(sock), retArea)

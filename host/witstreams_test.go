@@ -146,34 +146,46 @@ func (x *tg) readWithin(in uint32, n int) []byte {
 	return got
 }
 
-// countServer accepts one connection and reports how many bytes it read
-// once it has read want (or the connection ended).
-func countServer(t *testing.T, cfg *tls.Config, want int64) (netip.AddrPort, chan int64) {
+// serveOne accepts one connection on loopback and hands it to serve (which
+// need not close it); the test's cleanup waits for serve. lc may be nil.
+func serveOne(t *testing.T, lc *net.ListenConfig, serve func(c net.Conn)) netip.AddrPort {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if lc == nil {
+		lc = &net.ListenConfig{}
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan int64, 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		c, err := ln.Accept()
 		if err != nil {
-			got <- -1
 			return
 		}
 		defer c.Close()
+		serve(c)
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln.Addr().(*net.TCPAddr).AddrPort()
+}
+
+// countServer accepts one connection and reports how many bytes it read
+// once it has read want (or the connection ended).
+func countServer(t *testing.T, cfg *tls.Config, want int64) (netip.AddrPort, chan int64) {
+	t.Helper()
+	got := make(chan int64, 1)
+	addr := serveOne(t, nil, func(c net.Conn) {
 		var r io.Reader = c
 		if cfg != nil {
 			r = tls.Server(c, cfg)
 		}
 		n, _ := io.CopyN(io.Discard, r, want)
 		got <- n
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().(*net.TCPAddr).AddrPort(), got
+	})
+	return addr, got
 }
 
 func waitCount(t *testing.T, got chan int64, want int64) {
@@ -246,28 +258,16 @@ type gateServer struct {
 
 func newGateServer(t *testing.T, cfg *tls.Config) *gateServer {
 	t.Helper()
-	// Small socket buffers on both sides (see smallSendBuffer), so that
-	// the kernel holds little and a few small reads move the writer on.
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+	// Small socket buffers on both sides (see connectSmall), so that the
+	// kernel holds little and a few small reads move the writer on.
+	lc := &net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) {
 			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10)
 		})
 	}}
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gateServer{addr: ln.Addr().(*net.TCPAddr).AddrPort(), step: make(chan int), all: make(chan struct{}), read: make(chan int64, 1)}
+	g := &gateServer{step: make(chan int), all: make(chan struct{}), read: make(chan int64, 1)}
 	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	g.addr = serveOne(t, lc, func(c net.Conn) {
 		var r io.Reader = c
 		if cfg != nil {
 			tc := tls.Server(c, cfg)
@@ -290,32 +290,36 @@ func newGateServer(t *testing.T, cfg *tls.Config) *gateServer {
 				return
 			}
 		}
-	}()
-	t.Cleanup(func() { close(done); ln.Close(); wg.Wait() })
+	})
+	t.Cleanup(func() { close(done) }) // runs before serveOne's
 	return g
 }
 
-// connectSmall connects with a small send buffer (set-send-buffer-size),
-// for stall.
-func (x *tg) connectSmall(dest netip.AddrPort) (in, out uint32) {
+// startConnect creates an IPv4 socket, lets setup configure it, and starts
+// connecting it to dest.
+func (x *tg) startConnect(dest netip.AddrPort, setup func(sock uint32)) uint32 {
 	x.t.Helper()
 	netw := x.call1(instNetName, "instance-network")
 	defer x.drop(networkName, "network", netw)
 	x.clearRet()
 	x.call(tcpCreateName, "create-tcp-socket", 0, retArea)
 	sock := x.u32(retArea + 4)
-	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.set-send-buffer-size", uint64(sock), 16<<10, retArea)
-	if x.ret(1)[0] != 0 {
-		x.t.Fatal("set-send-buffer-size failed")
+	if setup != nil {
+		setup(sock)
 	}
 	flat := cabi.Flatten(dest, 0, 0)
 	args := append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)
 	x.clearRet()
 	x.call(tcpName, "[method]tcp-socket.start-connect", append(args, retArea)...)
 	if r := x.ret(2); r[0] != 0 {
-		x.t.Fatalf("start-connect: %v", r)
+		x.t.Fatalf("start-connect: error-code %d", r[1])
 	}
+	return sock
+}
+
+// finishConnect waits for the connect and returns the streams.
+func (x *tg) finishConnect(sock uint32) (in, out uint32) {
+	x.t.Helper()
 	p := x.call1(tcpName, "[method]tcp-socket.subscribe", uint64(sock))
 	x.call(ioPollName, "[method]pollable.block", uint64(p))
 	x.drop(ioPollName, "pollable", p)
@@ -323,9 +327,23 @@ func (x *tg) connectSmall(dest netip.AddrPort) (in, out uint32) {
 	x.call(tcpName, "[method]tcp-socket.finish-connect", uint64(sock), retArea)
 	r := x.ret(12)
 	if r[0] != 0 {
-		x.t.Fatalf("finish-connect: %v", r)
+		x.t.Fatalf("finish-connect: error-code %d", r[4])
 	}
 	return cabi.GetU32(r, 4), cabi.GetU32(r, 8)
+}
+
+// connectSmall connects with a small send buffer (set-send-buffer-size),
+// for stall.
+func (x *tg) connectSmall(dest netip.AddrPort) (in, out uint32) {
+	x.t.Helper()
+	sock := x.startConnect(dest, func(sock uint32) {
+		x.clearRet()
+		x.call(tcpName, "[method]tcp-socket.set-send-buffer-size", uint64(sock), 16<<10, retArea)
+		if x.ret(1)[0] != 0 {
+			x.t.Fatal("set-send-buffer-size failed")
+		}
+	})
+	return x.finishConnect(sock)
 }
 
 // fill writes (check-write, write-zeroes, and a flush after each write
@@ -457,26 +475,12 @@ func TestWITBlockingSpliceDoesNotFlush(t *testing.T) {
 // first byte or after 200ms.
 func resetServer(t *testing.T) netip.AddrPort {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	return serveOne(t, nil, func(c net.Conn) {
 		// After the connect has completed on the guest's side.
 		_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 		_, _ = c.Read(make([]byte, 1))
 		_ = c.(*net.TCPConn).SetLinger(0)
-		c.Close()
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().(*net.TCPAddr).AddrPort()
+	})
 }
 
 // streams.wit, stream-error::last-operation-failed: "After this, the
@@ -551,20 +555,10 @@ func TestWITLastOperationFailedOnce(t *testing.T) {
 // is still open, this call should succeed and return an empty list, or
 // otherwise fail with closed." skip behaves as read.
 func TestWITReadZeroOnClosedStream(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		if c, err := ln.Accept(); err == nil {
-			_, _ = c.Write([]byte("bye"))
-			c.Close()
-		}
-	}()
+	addr := serveOne(t, nil, func(c net.Conn) { _, _ = c.Write([]byte("bye")) })
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}}))
-	_, in, _, code := x.connect(ln.Addr().(*net.TCPAddr).AddrPort())
+	_, in, _, code := x.connect(addr)
 	if code >= 0 {
 		t.Fatalf("connect: %d", code)
 	}
@@ -668,19 +662,7 @@ func isTrapErr(err error) bool { return err != nil && strings.Contains(err.Error
 // tlsInTLSServer speaks TLS, and inside it TLS again, and echoes lines.
 func tlsInTLSServer(t *testing.T, cfg *tls.Config) netip.AddrPort {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	return serveOne(t, nil, func(c net.Conn) {
 		inner := tls.Server(tls.Server(c, cfg), cfg)
 		if inner.Handshake() != nil {
 			return
@@ -689,9 +671,7 @@ func tlsInTLSServer(t *testing.T, cfg *tls.Config) netip.AddrPort {
 		if err == nil {
 			_, _ = inner.Write([]byte(line))
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().(*net.TCPAddr).AddrPort()
+	})
 }
 
 // wasi:tls: the plaintext streams of a connection moved into an inner
