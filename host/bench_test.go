@@ -180,14 +180,7 @@ func BenchmarkUpload(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			x.call(tlsName, "[method]client-connection.close-output", uint64(conn))
-			x.drop(ioStreamsName, "input-stream", tin)
-			x.drop(ioStreamsName, "output-stream", tout)
-			x.drop(tlsName, "client-connection", conn)
-			x.drop(tcpName, "tcp-socket", sock)
-			if n := <-counts; n != int64(size) {
-				b.Fatalf("server got %d", n)
-			}
+			x.finishUpload(sock, conn, tin, tout, counts, size)
 		}
 	})
 	// check-write, write (and flush after each write, as guests written
@@ -237,16 +230,22 @@ func BenchmarkUpload(b *testing.B) {
 					left -= n
 				}
 				x.drop(ioPollName, "pollable", pl)
-				x.call(tlsName, "[method]client-connection.close-output", uint64(conn))
-				x.drop(ioStreamsName, "input-stream", tin)
-				x.drop(ioStreamsName, "output-stream", tout)
-				x.drop(tlsName, "client-connection", conn)
-				x.drop(tcpName, "tcp-socket", sock)
-				if n := <-counts; n != int64(size) {
-					b.Fatalf("server got %d", n)
-				}
+				x.finishUpload(sock, conn, tin, tout, counts, size)
 			}
 		})
+	}
+}
+
+// finishUpload closes an upload's connection and checks what the server got.
+func (x *tg) finishUpload(sock, conn, tin, tout uint32, counts chan int64, size int) {
+	x.t.Helper()
+	x.call(tlsName, "[method]client-connection.close-output", uint64(conn))
+	x.drop(ioStreamsName, "input-stream", tin)
+	x.drop(ioStreamsName, "output-stream", tout)
+	x.drop(tlsName, "client-connection", conn)
+	x.drop(tcpName, "tcp-socket", sock)
+	if n := <-counts; n != int64(size) {
+		x.t.Fatalf("server got %d", n)
 	}
 }
 

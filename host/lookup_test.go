@@ -102,16 +102,7 @@ func TestNameLookup(t *testing.T) {
 func TestNameLookupScope(t *testing.T) {
 	ctx, r := newRuntime(t)
 	h := New(r)
-	var mu sync.Mutex
-	var queried []string
-	orig := lookupFunc
-	lookupFunc = func(ctx context.Context, name string) ([]netip.Addr, error) {
-		mu.Lock()
-		queried = append(queried, name)
-		mu.Unlock()
-		return orig(ctx, name)
-	}
-	t.Cleanup(func() { lookupFunc = orig })
+	q := recordLookups(t, lookupFunc)
 
 	// Only name patterns: a name outside them never reaches the resolver.
 	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"localhost:*"}, NameLookup: true}))
@@ -120,11 +111,9 @@ func TestNameLookupScope(t *testing.T) {
 			t.Errorf("%s: code %d, want access-denied", name, code)
 		}
 	}
-	mu.Lock()
-	if len(queried) != 0 {
-		t.Errorf("names outside the policy reached the resolver: %q", queried)
+	if got := q.names(); len(got) != 0 {
+		t.Errorf("names outside the policy reached the resolver: %q", got)
 	}
-	mu.Unlock()
 	// An allowed name that does not resolve says so.
 	y := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"*.invalid:*"}, NameLookup: true}))
 	if _, code := y.resolve("does-not-exist.invalid"); code != int(ecNameUnresolvable) {
@@ -138,4 +127,31 @@ func TestNameLookupScope(t *testing.T) {
 	if unresolvable != int(ecAccessDenied) || filtered != int(ecAccessDenied) {
 		t.Errorf("IP-only policy: unresolvable name code %d, filtered name code %d; want both access-denied", unresolvable, filtered)
 	}
+}
+
+// lookups records the names the resolver is asked for.
+type lookups struct {
+	mu    sync.Mutex
+	asked []string
+}
+
+func (l *lookups) names() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.asked...)
+}
+
+// recordLookups makes the host's resolver answer with answer, recording
+// each name, until the test ends.
+func recordLookups(t *testing.T, answer func(context.Context, string) ([]netip.Addr, error)) *lookups {
+	l := &lookups{}
+	orig := lookupFunc
+	lookupFunc = func(ctx context.Context, name string) ([]netip.Addr, error) {
+		l.mu.Lock()
+		l.asked = append(l.asked, name)
+		l.mu.Unlock()
+		return answer(ctx, name)
+	}
+	t.Cleanup(func() { lookupFunc = orig })
+	return l
 }

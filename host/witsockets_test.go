@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -104,27 +103,18 @@ func TestWITShutdownReceiveDropsBuffered(t *testing.T) {
 // "invalid-argument: name is a syntactically invalid domain name or IP
 // address."
 func TestWITLookupIDNA(t *testing.T) {
-	var mu sync.Mutex
-	var queried []string
-	orig := lookupFunc
-	lookupFunc = func(_ context.Context, name string) ([]netip.Addr, error) {
-		mu.Lock()
-		queried = append(queried, name)
-		mu.Unlock()
+	q := recordLookups(t, func(context.Context, string) ([]netip.Addr, error) {
 		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
-	}
-	t.Cleanup(func() { lookupFunc = orig })
+	})
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Allow: []string{"xn--bcher-kva.example:443", "*:443", "127.0.0.0/8:*"}, NameLookup: true}))
 	addrs, code := x.resolve("bücher.example")
 	if code >= 0 || len(addrs) != 1 {
 		t.Fatalf("bücher.example: %v, code %d", addrs, code)
 	}
-	mu.Lock()
-	if len(queried) != 1 || queried[0] != "xn--bcher-kva.example" {
-		t.Fatalf("the resolver was asked for %q, want the IDNA form xn--bcher-kva.example", queried)
+	if got := q.names(); len(got) != 1 || got[0] != "xn--bcher-kva.example" {
+		t.Fatalf("the resolver was asked for %q, want the IDNA form xn--bcher-kva.example", got)
 	}
-	mu.Unlock()
 	for _, name := range []string{"host:443", "a b.example", "exa_mple..com", "-bad-.example"} {
 		if _, code := x.resolve(name); code != int(ecInvalidArgument) {
 			t.Errorf("%q: code %d, want invalid-argument (%d)", name, code, ecInvalidArgument)
