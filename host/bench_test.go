@@ -177,13 +177,70 @@ func BenchmarkUpload(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			x.call(tlsName, "[method]client-connection.close-output", uint64(conn))
-			x.closeTLS(sock, conn, tin, tout)
-			if n := <-counts; n != int64(size) {
-				b.Fatalf("server got %d", n)
-			}
+			x.finishUpload(sock, conn, tin, tout, counts, size)
 		}
 	})
+	// check-write, write (and flush after each write, as guests written
+	// for an earlier host did), waiting on the pollable when check-write
+	// is 0: the way wasi-libc's send() and guest/wasinet write.
+	for _, flush := range []bool{false, true} {
+		name := "guest-check-write"
+		if flush {
+			name += "-flush"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx, r := newRuntime(b)
+			x := newTG(b, ctx, New(r, WithProvider(stdtls.Provider{})), "0.2.6", WithPolicy(&Policy{Allow: []string{addr.String()}, RootCAs: p.Roots}))
+			cw := x.fn(ioStreamsName, "[method]output-stream.check-write")
+			write := x.fn(ioStreamsName, "[method]output-stream.write")
+			fl := x.fn(ioStreamsName, "[method]output-stream.flush")
+			block := x.fn(ioPollName, "[method]pollable.block")
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				sock, conn, tin, tout := x.openTLS(addr)
+				pl := x.call1(ioStreamsName, "[method]output-stream.subscribe", uint64(tout))
+				stack := make([]uint64, 4)
+				for left := uint64(size); left > 0; {
+					stack[0], stack[1] = uint64(tout), retArea
+					if err := cw.CallWithStack(ctx, stack); err != nil {
+						b.Fatal(err)
+					}
+					n := min(cabi.GetU64(x.ret(16), 8), left, uint64(len(chunk)))
+					if n == 0 {
+						stack[0] = uint64(pl)
+						if err := block.CallWithStack(ctx, stack); err != nil {
+							b.Fatal(err)
+						}
+						continue
+					}
+					stack[0], stack[1], stack[2], stack[3] = uint64(tout), wasmtest.HeapStart, n, retArea
+					if err := write.CallWithStack(ctx, stack); err != nil {
+						b.Fatal(err)
+					}
+					if flush {
+						stack[0], stack[1] = uint64(tout), retArea
+						if err := fl.CallWithStack(ctx, stack); err != nil {
+							b.Fatal(err)
+						}
+					}
+					left -= n
+				}
+				x.drop(ioPollName, "pollable", pl)
+				x.finishUpload(sock, conn, tin, tout, counts, size)
+			}
+		})
+	}
+}
+
+// finishUpload closes an upload's connection and checks what the server got.
+func (x *tg) finishUpload(sock, conn, tin, tout uint32, counts chan int64, size int) {
+	x.t.Helper()
+	x.call(tlsName, "[method]client-connection.close-output", uint64(conn))
+	x.closeTLS(sock, conn, tin, tout)
+	if n := <-counts; n != int64(size) {
+		x.t.Fatalf("server got %d", n)
+	}
 }
 
 // BenchmarkInstantiate measures a guest's set-up: resolving and

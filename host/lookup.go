@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	wapi "github.com/tetratelabs/wazero/api"
+	"golang.org/x/net/idna"
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/internal/cabi"
@@ -73,6 +74,16 @@ func resolveAddresses(c *call, stack []uint64) {
 		return
 	}
 	ip, literalErr := netip.ParseAddr(host)
+	if literalErr != nil {
+		// ip-name-lookup.wit: Unicode names are converted with IDNA, and
+		// a name that is not a domain name (host:443) is invalid-argument.
+		ascii, err := idna.Lookup.ToASCII(host)
+		if err != nil || ascii == "" {
+			putCode(c, a, ret, ecInvalidArgument)
+			return
+		}
+		host = ascii
+	}
 	ok, byName := g.pol.lookupScope(host)
 	if literalErr != nil && !ok {
 		// No answer could be allowed: do not let the query leave the host.

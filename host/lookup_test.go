@@ -107,16 +107,7 @@ func TestNameLookup(t *testing.T) {
 func TestNameLookupScope(t *testing.T) {
 	ctx, r := newRuntime(t)
 	h := New(r)
-	var mu sync.Mutex
-	var queried []string
-	orig := lookupFunc
-	lookupFunc = func(ctx context.Context, name string) ([]netip.Addr, error) {
-		mu.Lock()
-		queried = append(queried, name)
-		mu.Unlock()
-		return orig(ctx, name)
-	}
-	t.Cleanup(func() { lookupFunc = orig })
+	q := recordLookups(t, lookupFunc)
 
 	// Only name patterns: a name outside them never reaches the resolver.
 	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"localhost:*"}, NameLookup: true}))
@@ -125,11 +116,9 @@ func TestNameLookupScope(t *testing.T) {
 			t.Errorf("%s: code %d, want access-denied", name, code)
 		}
 	}
-	mu.Lock()
-	if len(queried) != 0 {
-		t.Errorf("names outside the policy reached the resolver: %q", queried)
+	if got := q.names(); len(got) != 0 {
+		t.Errorf("names outside the policy reached the resolver: %q", got)
 	}
-	mu.Unlock()
 	// An allowed name that does not resolve says so.
 	y := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"*.invalid:*"}, NameLookup: true}))
 	if _, code := y.resolve("does-not-exist.invalid"); code != int(ecNameUnresolvable) {
@@ -148,24 +137,13 @@ func TestNameLookupScope(t *testing.T) {
 // fakeLookup makes lookupFunc answer names from m (and fail for others),
 // until the test ends; queried returns the names it was asked.
 func fakeLookup(t *testing.T, m map[string]netip.Addr) (queried func() []string) {
-	var mu sync.Mutex
-	var names []string
-	orig := lookupFunc
-	lookupFunc = func(ctx context.Context, name string) ([]netip.Addr, error) {
-		mu.Lock()
-		names = append(names, name)
-		mu.Unlock()
+	l := recordLookups(t, func(_ context.Context, name string) ([]netip.Addr, error) {
 		if a, ok := m[canonName(name)]; ok {
 			return []netip.Addr{a}, nil
 		}
 		return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
-	}
-	t.Cleanup(func() { lookupFunc = orig })
-	return func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), names...)
-	}
+	})
+	return l.names
 }
 
 // TestDenyByNameThroughGuest checks name and port-only Deny patterns
@@ -300,4 +278,31 @@ func TestResolvedNamesBounded(t *testing.T) {
 	if err := x.g.allowConnect(netip.AddrPortFrom(loop, 1)); err != nil {
 		t.Errorf("connect via www.test: %v", err)
 	}
+}
+
+// lookups records the names the resolver is asked for.
+type lookups struct {
+	mu    sync.Mutex
+	asked []string
+}
+
+func (l *lookups) names() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.asked...)
+}
+
+// recordLookups makes the host's resolver answer with answer, recording
+// each name, until the test ends.
+func recordLookups(t *testing.T, answer func(context.Context, string) ([]netip.Addr, error)) *lookups {
+	l := &lookups{}
+	orig := lookupFunc
+	lookupFunc = func(ctx context.Context, name string) ([]netip.Addr, error) {
+		l.mu.Lock()
+		l.asked = append(l.asked, name)
+		l.mu.Unlock()
+		return answer(ctx, name)
+	}
+	t.Cleanup(func() { lookupFunc = orig })
+	return l
 }

@@ -38,20 +38,22 @@ type pump struct {
 	g   *Guest
 	src io.Reader
 
-	mu      sync.Mutex
-	space   sync.Cond // the goroutine waits here for free space
-	ring    *[pumpSize]byte
-	r, w    uint64 // ring: consumed and produced byte counts
-	head    []byte // head[hr:hw] is buffered, ahead of the ring's bytes
-	hr, hw  int
-	reading int8 // readNone, readHead, readRing
-	bulk    bool // the last read was large: keep reading ahead
-	err     error
-	started bool
-	stopped bool
-	held    int64  // bytes counted against the guest's quota
-	pending int64  // of held: reserved for the read in progress
-	sig     signal // ready: data or error
+	mu        sync.Mutex
+	space     sync.Cond // the goroutine waits here for free space
+	ring      *[pumpSize]byte
+	r, w      uint64 // ring: consumed and produced byte counts
+	head      []byte // head[hr:hw] is buffered, ahead of the ring's bytes
+	hr, hw    int
+	reading   int8 // readNone, readHead, readRing
+	bulk      bool // the last read was large: keep reading ahead
+	err       error
+	reported  bool // err was reported once (see peek)
+	discarded bool // shutdown(receive): buffered bytes are dropped
+	started   bool
+	stopped   bool
+	held      int64  // bytes counted against the guest's quota
+	pending   int64  // of held: reserved for the read in progress
+	sig       signal // ready: data or error
 
 	total atomic.Uint64 // bytes read from src (ConnEvent.BytesIn)
 }
@@ -211,6 +213,9 @@ func (p *pump) watchSignal() *signal {
 func (p *pump) peek(max uint64) (a, b []byte, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.discarded {
+		return nil, nil, io.EOF
+	}
 	p.demandLocked()
 	if p.hw > p.hr {
 		n := min(uint64(p.hw-p.hr), max)
@@ -220,6 +225,14 @@ func (p *pump) peek(max uint64) (a, b []byte, err error) {
 	if avail == 0 {
 		if p.stopped && p.err == nil {
 			return nil, nil, io.ErrClosedPipe
+		}
+		// A failure is reported once; the stream is closed after it
+		// (streams.wit, stream-error::last-operation-failed).
+		if p.err != nil && !isClosedErr(p.err) {
+			if p.reported {
+				return nil, nil, io.EOF
+			}
+			p.reported = true
 		}
 		return nil, nil, p.err
 	}
@@ -237,6 +250,10 @@ func (p *pump) consume(n uint64) {
 		return
 	}
 	p.mu.Lock()
+	if p.discarded {
+		p.mu.Unlock()
+		return
+	}
 	var give int64
 	if !p.stopped { // stop gave back everything already
 		give = int64(n)
@@ -274,6 +291,15 @@ func (p *pump) stop() {
 	p.mu.Unlock()
 	p.g.quota.release(drop)
 	p.g.quota.forget(p)
+}
+
+// discard ends the stream for the guest, dropping what is buffered
+// (shutdown(receive)): reads report closed from now on.
+func (p *pump) discard() {
+	p.mu.Lock()
+	p.discarded = true
+	p.mu.Unlock()
+	p.stop()
 }
 
 // untouched reports whether the goroutine never started (the source has not

@@ -160,6 +160,8 @@ type tcpSocket struct {
 	counted bool   // holds a slot of Limits.Connections (until conn takes it over)
 	opts    tcpOptions
 	out     *outStream // for a shutdown after the pending writes
+	in      *inStream  // for a shutdown(receive), which drops what is buffered
+	dialFD  int        // a duplicate of the socket being connected, or -1 (see bound)
 
 	dial pending // the connect, until it starts
 }
@@ -173,6 +175,7 @@ type tcpOptions struct {
 	hopLimit               uint8
 	recvBuf, sendBuf       uint64
 	setRecvBuf, setSendBuf bool
+	setHopLimit            bool
 }
 
 func (s *tcpSocket) ready() bool {
@@ -311,7 +314,7 @@ var sockTCP = register(&iface{name: "wasi:sockets/tcp", fns: []fnDef{
 		if v == 0 || v > 255 {
 			return ecInvalidArgument
 		}
-		o.hopLimit = uint8(v)
+		o.hopLimit, o.setHopLimit = uint8(v), true
 		return 0
 	}, i32), p(i32, i32, i32)),
 	def("[method]tcp-socket.receive-buffer-size", optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return o.recvBuf }), p(i32, i32)),
@@ -411,7 +414,13 @@ func applyOptions(conn *net.TCPConn, o *tcpOptions) {
 	applyBuffers(conn, o)
 }
 
+// applyBuffers applies what the dialer does not: buffer sizes and the hop
+// limit (when the guest set one).
 func applyBuffers(conn *net.TCPConn, o *tcpOptions) {
+	if o.setHopLimit {
+		la, _ := conn.LocalAddr().(*net.TCPAddr)
+		_ = setHopLimit(conn, la != nil && la.IP.To4() == nil, o.hopLimit)
+	}
 	if o.setRecvBuf {
 		_ = conn.SetReadBuffer(int(o.recvBuf))
 	}
@@ -466,16 +475,32 @@ func startConnect(c *call, stack []uint64) {
 	ctx, cancel := context.WithCancel(c.g.ctx)
 	s.mu.Lock()
 	s.state = tcpConnecting
+	s.dialFD = -1
 	s.cancel = cancel
 	s.done.update(false)
 	opts := s.opts
 	s.mu.Unlock()
 	g := c.g
 	dial := func() {
-		d := net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: opts.keepAlive, Idle: opts.keepIdle, Interval: opts.keepIntvl, Count: int(opts.keepCount)}}
+		d := net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: opts.keepAlive, Idle: opts.keepIdle, Interval: opts.keepIntvl, Count: int(opts.keepCount)},
+			Control: func(_, _ string, rc syscall.RawConn) error {
+				// local-address may be asked while the connect is in
+				// progress (the socket is bound by then).
+				fd := dupFD(rc)
+				s.mu.Lock()
+				s.dialFD = fd
+				s.mu.Unlock()
+				return nil
+			}}
 		start := time.Now()
 		conn, err := d.DialContext(ctx, "tcp", dest.String())
 		cancel()
+		s.mu.Lock()
+		if s.dialFD >= 0 {
+			closeFD(s.dialFD)
+			s.dialFD = -1
+		}
+		s.mu.Unlock()
 		var tc *tcpConn
 		if err == nil {
 			tc = &tcpConn{conn: conn.(*net.TCPConn)}
@@ -543,7 +568,7 @@ func finishConnect(c *call, stack []uint64) {
 	in := &inStream{p: newPump(c.g, conn.conn), tcp: conn}
 	out := &outStream{s: newSink(c.g, conn.conn, nil, conn.conn.CloseWrite), tcp: conn}
 	s.mu.Lock()
-	s.out = out
+	s.out, s.in = out, in
 	s.mu.Unlock()
 	hi, err1 := c.g.table.push(rInput, in, 0)
 	ho, err2 := uint32(0), err1
@@ -570,20 +595,23 @@ func sockAddress(c *call, stack []uint64, local bool) {
 	ret := wapi.DecodeU32(stack[1])
 	a := cabi.SockAddrArea
 	c.Area(ret, a.Size, a.Align)
-	s.mu.Lock()
-	conn, st := s.conn, s.state
-	s.mu.Unlock()
-	if st != tcpConnected || conn == nil {
-		putCode(c, a, ret, ecInvalidState)
-		return
-	}
-	var na net.Addr
+	var ap netip.AddrPort
 	if local {
-		na = conn.conn.LocalAddr()
+		var ok bool
+		if ap, ok = s.bound(c); !ok {
+			putCode(c, a, ret, ecInvalidState)
+			return
+		}
 	} else {
-		na = conn.conn.RemoteAddr()
+		s.mu.Lock()
+		conn, st := s.conn, s.state
+		s.mu.Unlock()
+		if st != tcpConnected || conn == nil {
+			putCode(c, a, ret, ecInvalidState)
+			return
+		}
+		ap = conn.conn.RemoteAddr().(*net.TCPAddr).AddrPort()
 	}
-	ap := na.(*net.TCPAddr).AddrPort()
 	if s.family == 1 && ap.Addr().Is4() {
 		ap = netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port())
 	} else if s.family == 0 {
@@ -592,6 +620,40 @@ func sockAddress(c *call, stack []uint64, local bool) {
 	b := c.Area(ret, a.Size, a.Align)
 	b[0] = 0
 	cabi.PutSockAddr(b, a.OK, ap, 0, 0)
+}
+
+// maxBindWait bounds how long local-address waits for a connect in
+// progress to be issued (microseconds, unless the host is overloaded).
+const maxBindWait = 100 * time.Millisecond
+
+// bound returns the local address the socket is bound to: once connected,
+// and while the connect is in progress (start-connect binds it), from the
+// socket being connected. A connect the host has not issued yet is
+// started, and waited for until the socket is bound.
+func (s *tcpSocket) bound(c *call) (netip.AddrPort, bool) {
+	end := time.Now().Add(maxBindWait)
+	for {
+		s.mu.Lock()
+		st, conn, fd := s.state, s.conn, s.dialFD
+		var ap netip.AddrPort
+		var ok bool
+		if st == tcpConnecting && fd >= 0 {
+			ap, ok = sockName(fd) // under mu: the dial closes fd under it
+		}
+		s.mu.Unlock()
+		switch {
+		case (st == tcpConnected || st == tcpConnectDone) && conn != nil:
+			return conn.conn.LocalAddr().(*net.TCPAddr).AddrPort(), true
+		case st != tcpConnecting:
+			return netip.AddrPort{}, false
+		case ok && ap.Port() != 0:
+			return ap, true
+		case time.Now().After(end):
+			return netip.AddrPort{}, false
+		}
+		c.g.kick(&s.dial)
+		time.Sleep(50 * time.Microsecond)
+	}
 }
 
 // tcpShutdown: (self, 0=receive 1=send 2=both, retptr) -> result<_, error-code>.
@@ -605,7 +667,7 @@ func tcpShutdown(c *call, stack []uint64) {
 		c.trap("shutdown-type %d is not 0 (receive), 1 (send) or 2 (both)", how)
 	}
 	s.mu.Lock()
-	conn, st, out := s.conn, s.state, s.out
+	conn, st, out, in := s.conn, s.state, s.out, s.in
 	s.mu.Unlock()
 	if st != tcpConnected || conn == nil {
 		putCode(c, a, ret, ecInvalidState)
@@ -613,6 +675,9 @@ func tcpShutdown(c *call, stack []uint64) {
 	}
 	if how == 0 || how == 2 {
 		_ = conn.conn.CloseRead()
+		if in != nil {
+			in.p.discard()
+		}
 	}
 	if how == 1 || how == 2 {
 		// FIN after the writes already flushed; directly when the output

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	wapi "github.com/tetratelabs/wazero/api"
@@ -82,12 +83,20 @@ type tlsConn struct {
 	once    sync.Once
 	in      *inStream
 	out     *outStream
+	// refs counts the holders once the guest has the connection: its
+	// handle and its two streams. Streams moved into an inner handshake
+	// (TLS in TLS) keep the connection open after its handle is dropped.
+	refs atomic.Int32
 }
 
-// close closes the connection (sending close_notify) once the writes its
-// output stream accepted are out. When the guest is closing, it aborts
-// instead: the transport goes first, so nothing waits on a slow peer.
+// close lets go of one holder (see refs); the last one closes the
+// connection (sending close_notify) once the writes its output stream
+// accepted are out. When the guest is closing, it aborts instead: the
+// transport goes first, so nothing waits on a slow peer.
 func (t *tlsConn) close() {
+	if t.refs.Load() > 0 && t.refs.Add(-1) > 0 {
+		return
+	}
 	if t.out != nil {
 		t.g.afterDrain(t.out.s, t.abort, t.closeNow)
 		return
@@ -416,9 +425,10 @@ func futureGet(c *call, stack []uint64) {
 		cabi.PutU32(b, a.Error, h)
 		return
 	}
-	in := &inStream{p: newPump(c.g, conn.conn)}
+	conn.refs.Store(3)
+	in := &inStream{p: newPump(c.g, conn.conn), tls: conn}
 	conn.in = in
-	conn.out = &outStream{s: newSink(c.g, conn.conn, conn.conn.Flush, conn.conn.CloseWrite)}
+	conn.out = &outStream{s: newSink(c.g, conn.conn, conn.conn.Flush, conn.conn.CloseWrite), tls: conn}
 	hc := c.push(rConnection, conn, 0)
 	hi := c.push(rInput, in, hc)
 	ho := c.push(rOutput, conn.out, hc)

@@ -16,6 +16,9 @@
 //	buf := make([]byte, 256<<10)
 //	n, err := in.BlockingReadInto(buf)
 //
-// Writing follows the check-write budget: check how much the stream takes,
-// write at most that, flush. Writing more than the budget traps.
+// Writing follows the check-write permit: check how much the stream takes,
+// write at most that (the bytes start going out). Writing more than the
+// permit traps. Flush only waits: after it, CheckWrite reports 0 until
+// everything written before it is out, and Subscribe's pollable is ready
+// when it is.
 package streams

@@ -232,7 +232,8 @@ func (s OutputStream) CheckWrite() (uint64, error) {
 	return u64Result(ret)
 }
 
-// Write queues b. len(b) must not exceed the last CheckWrite result.
+// Write starts writing b. len(b) must not exceed what is left of the last
+// CheckWrite permit.
 func (s OutputStream) Write(b []byte) error {
 	ret := cabi.NewArea()
 	defer ret.Free()
@@ -251,7 +252,8 @@ func (s OutputStream) BlockingWriteAndFlush(b []byte) error {
 	return unitResult(ret)
 }
 
-// Flush starts sending what was written; CheckWrite reports progress.
+// Flush asks for what was written to be flushed; CheckWrite reports 0
+// until it is, and Subscribe's pollable is ready then.
 func (s OutputStream) Flush() error {
 	ret := cabi.NewArea()
 	defer ret.Free()
@@ -259,7 +261,7 @@ func (s OutputStream) Flush() error {
 	return unitResult(ret)
 }
 
-// BlockingFlush sends what was written and waits until it is done.
+// BlockingFlush waits until what was written is out.
 func (s OutputStream) BlockingFlush() error {
 	ret := cabi.NewArea()
 	defer ret.Free()
