@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"io"
@@ -658,6 +659,22 @@ func TestWITWritePermit(t *testing.T) {
 
 func isTrapErr(err error) bool { return err != nil && strings.Contains(err.Error(), "wasitls: trap") }
 
+// tlsInTLSOneLine speaks TLS, and inside it TLS again, echoes one line
+// and hangs up (the test need not close what it opened).
+func tlsInTLSOneLine(t *testing.T, cfg *tls.Config) netip.AddrPort {
+	t.Helper()
+	return serveOne(t, nil, func(c net.Conn) {
+		inner := tls.Server(tls.Server(c, cfg), cfg)
+		if inner.Handshake() != nil {
+			return
+		}
+		line, err := bufio.NewReader(inner).ReadString('\n')
+		if err == nil {
+			_, _ = inner.Write([]byte(line))
+		}
+	})
+}
+
 // wasi:tls: the plaintext streams of a connection moved into an inner
 // client-handshake (TLS in TLS) keep working after the outer
 // client-connection handle is dropped: the handshake owns them.
@@ -666,8 +683,8 @@ func TestWITTLSInTLSOuterHandleDropped(t *testing.T) {
 	ctx, r := newRuntime(t)
 	h := New(r, WithProvider(stdtls.Provider{}))
 	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: p.Roots}))
-	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}}
-	_, conn, tin, tout := x.openTLS(tlsInTLSServer(t, cfg, cfg).addr)
+	addr := tlsInTLSOneLine(t, &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}})
+	_, conn, tin, tout := x.openTLS(addr)
 	x.put(argArea, []byte("localhost"))
 	hs := x.call1(tlsName, "[constructor]client-handshake", argArea, 9, uint64(tin), uint64(tout))
 	x.drop(tlsName, "client-connection", conn)
