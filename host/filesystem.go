@@ -755,7 +755,8 @@ func fsIsSameObject(c *call, stack []uint64) {
 	stack[0] = b2u(e1 == 0 && e2 == 0 && a.Dev == b.Dev && a.Ino == b.Ino)
 }
 
-// hashKey keys metadata hashes, so that they do not reveal inode numbers.
+// hashKey keys metadata hashes (types.wit: "a secret value chosen by the
+// implementation"), so that they do not reveal inode numbers.
 var hashKey = func() [32]byte {
 	var k [32]byte
 	_, _ = rand.Read(k[:])
@@ -763,10 +764,14 @@ var hashKey = func() [32]byte {
 }()
 
 func putHash(c *call, a cabi.FSArea, ret uint32, st sys.Stat_t) {
-	var in [48]byte
+	// types.wit: a hash of the modification time and the size, and perhaps
+	// the inode and device numbers.
+	var in [64]byte
 	copy(in[:], hashKey[:])
 	binary.LittleEndian.PutUint64(in[32:], st.Dev)
 	binary.LittleEndian.PutUint64(in[40:], st.Ino)
+	binary.LittleEndian.PutUint64(in[48:], uint64(st.Mtim))
+	binary.LittleEndian.PutUint64(in[56:], uint64(st.Size))
 	sum := sha256.Sum256(in[:])
 	b := fsOKArea(c, a, ret)
 	cabi.PutU64(b, a.OK+cabi.U64Pair.FieldOffset(0), binary.LittleEndian.Uint64(sum[0:]))
