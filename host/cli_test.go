@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/conformance/pki"
@@ -438,4 +439,69 @@ func TestPollStdoutWithTLS(t *testing.T) {
 		t.Fatalf("stdout %q", out.String())
 	}
 	_, _ = sock, conn // closed with the guest
+}
+
+// A guest that writes to stdout through wasip1's fd_write and through a WASI
+// 0.2 stream (whose flush writes from a host goroutine) shares one writer
+// that is not safe for concurrent use: the host serializes the two (run
+// with -race).
+func TestStdoutSharedWithWasip1(t *testing.T) {
+	ctx, r := newRuntime(t)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	h := New(r)
+	var out bytes.Buffer // not safe for concurrent use
+	const streams = ioStreamsName + "@0.2.6"
+	var ims []wasmtest.Import
+	for _, f := range interfaces {
+		if f.name == ioStreamsName || f.name == stdoutName {
+			for _, d := range f.fns {
+				ims = append(ims, wasmtest.Import{Module: f.name + "@0.2.6", Name: d.name, Params: d.params, Results: d.results})
+			}
+		}
+	}
+	ims = append(ims, wasmtest.Import{Module: "wasi_snapshot_preview1", Name: "fd_write", Params: p(i32, i32, i32, i32), Results: p(i32)})
+	cm, err := r.CompileModule(ctx, wasmtest.Module(ims))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cm.Close(ctx)
+	g, err := h.Instantiate(ctx, cm, NewModuleConfig().WithName("").WithStdout(&out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := g.Module()
+	call := func(module, name string, args ...uint64) []uint64 {
+		t.Helper()
+		res, err := mod.ExportedFunction(wasmtest.Export(module, name)).Call(ctx, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return res
+	}
+	o := call(stdoutName+"@0.2.6", "get-stdout")[0]
+	mem := mod.Memory()
+	mem.Write(argArea, []byte("0.2|"))
+	mem.Write(argArea+16, []byte("p1|"))
+	// iovec {buf, len} for fd_write
+	iov := make([]byte, 8)
+	cabi.PutU32(iov, 0, argArea+16)
+	cabi.PutU32(iov, 4, 3)
+	mem.Write(argArea+32, iov)
+	const n = 200
+	for range n {
+		call(streams, "[method]output-stream.check-write", o, retArea)
+		call(streams, "[method]output-stream.write", o, argArea, 4, retArea)
+		call(streams, "[method]output-stream.flush", o, retArea)
+		if errno := call("wasi_snapshot_preview1", "fd_write", 1, argArea+32, 1, argArea+48)[0]; errno != 0 {
+			t.Fatalf("fd_write: errno %d", errno)
+		}
+	}
+	call(streams, "[method]output-stream.blocking-flush", o, retArea)
+	if err := g.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if strings.Count(got, "0.2|") != n || strings.Count(got, "p1|") != n || len(got) != 7*n {
+		t.Fatalf("stdout has %d bytes, %d and %d pieces", len(got), strings.Count(got, "0.2|"), strings.Count(got, "p1|"))
+	}
 }
