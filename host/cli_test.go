@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/wasmtest"
 )
 
@@ -93,30 +93,12 @@ func TestCLIEnvironment(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the host's writer goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // stdio.wit: the streams are the ModuleConfig's stdin, stdout and stderr;
 // every handle reaches the same stream, in order; the terminals are none.
 func TestCLIStdio(t *testing.T) {
 	ctx, r := newRuntime(t)
 	h := New(r)
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	mc := cfg().WithStdin(strings.NewReader("line one\nline two\n")).
 		WithStdout(&out).WithStderr(&errOut)
 	x := newTGConfig(t, ctx, h, "0.2.7", mc)
@@ -186,19 +168,30 @@ func TestCLIStdio(t *testing.T) {
 	y.writeAll(y.call1(stdoutName, "get-stdout"), []byte("into the void"))
 }
 
+// writeUnflushed writes s with check-write and write, and no flush.
+func (x *tg) writeUnflushed(out uint32, s string) {
+	x.t.Helper()
+	x.clearRet()
+	x.call(ioStreamsName, "[method]output-stream.check-write", uint64(out), retArea)
+	if r := x.ret(16); r[0] != 0 || cabi.GetU64(r, cabi.U64Area.OK) < uint64(len(s)) {
+		x.t.Fatalf("check-write: %v", r)
+	}
+	x.put(argArea, []byte(s))
+	x.clearRet()
+	x.call(ioStreamsName, "[method]output-stream.write", uint64(out), argArea, uint64(len(s)), retArea)
+	if r := x.ret(12); r[0] != 0 {
+		x.t.Fatalf("write: %v", r)
+	}
+}
+
 // Bytes the guest wrote to stdout without flushing reach the writer when the
 // guest closes.
 func TestCLIStdoutWrittenAtClose(t *testing.T) {
 	ctx, r := newRuntime(t)
 	h := New(r)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	x := newTGConfig(t, ctx, h, "0.2.3", cfg().WithStdout(&out))
-	o := x.call1(stdoutName, "get-stdout")
-	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.check-write", uint64(o), retArea)
-	x.put(argArea, []byte("unflushed"))
-	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.write", uint64(o), argArea, 9, retArea)
+	x.writeUnflushed(x.call1(stdoutName, "get-stdout"), "unflushed")
 	if err := x.g.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -217,13 +210,9 @@ func TestCLIExit(t *testing.T) {
 		arg  uint64
 		code uint32
 	}{{"exit", 0, 0}, {"exit", 1, 1}, {"exit-with-code", 7, 7}, {"exit-with-code", 0, 0}} {
-		var out syncBuffer
+		var out syncbuf.Buffer
 		x := newTGConfig(t, ctx, h, "0.2.1", cfg().WithStdout(&out))
-		o := x.call1(stdoutName, "get-stdout")
-		x.clearRet()
-		x.call(ioStreamsName, "[method]output-stream.check-write", uint64(o), retArea)
-		x.put(argArea, []byte("bye"))
-		x.call(ioStreamsName, "[method]output-stream.write", uint64(o), argArea, 3, retArea)
+		x.writeUnflushed(x.call1(stdoutName, "get-stdout"), "bye")
 		_, err := x.callErr(exitName, c.fn, c.arg)
 		// Unwrapped, as proc_exit's: wazero's InstantiateModule looks for
 		// exactly that to end a command's _start quietly.
@@ -394,7 +383,7 @@ func TestPollStdoutWithTLS(t *testing.T) {
 	srv := startEcho(t, &tls.Config{Certificates: []tls.Certificate{pk.Server().TLS}}, "tcp", "127.0.0.1:0")
 	ctx, r := newRuntime(t)
 	h := New(r)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	x := newTGConfig(t, ctx, h, "0.2.6", cfg().WithStdout(&out),
 		WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: pk.Roots}))
 	sock, conn, tin, tout := x.openTLS(srv.addr)
