@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/tls"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -492,5 +493,28 @@ func TestStdoutSharedWithWasip1(t *testing.T) {
 	got := out.String()
 	if strings.Count(got, "0.2|") != n || strings.Count(got, "p1|") != n || len(got) != 7*n {
 		t.Fatalf("stdout has %d bytes, %d and %d pieces", len(got), strings.Count(got, "0.2|"), strings.Count(got, "p1|"))
+	}
+}
+
+// A stdin that never returns does not hold up closing the guest, even with a
+// read waiting on it.
+func TestCLIStdinThatNeverReturns(t *testing.T) {
+	ctx, r := newRuntime(t)
+	h := New(r)
+	pr, pw := io.Pipe()
+	defer pw.Close() // ends the read the host left behind
+	x := newTGConfig(t, ctx, h, "0.2.0", cfg().WithStdin(pr))
+	in := x.call1(stdinName, "get-stdin")
+	x.clearRet()
+	x.call(ioStreamsName, "[method]input-stream.read", uint64(in), 10, retArea)
+	if r := x.ret(12); r[0] != 0 || cabi.GetU32(r, 8) != 0 {
+		t.Fatalf("read of an empty stdin: %v", r)
+	}
+	done := make(chan error, 1)
+	go func() { done <- x.g.Close(ctx) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waits for a stdin read that never returns")
 	}
 }
