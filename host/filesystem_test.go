@@ -403,48 +403,52 @@ func TestFSEscapes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	x := mountGuest(t, NewFSConfig().WithDirMount(mnt, "/m"))
-	root := x.preopens()["/m"]
-	sub := x.mustOpen(root, "sub", ofDirectory, dfRead|dfMutateDirectory)
-
+	// The same directory mounted writable and read-only: the same answers.
+	x := mountGuest(t, NewFSConfig().WithDirMount(mnt, "/m").WithReadOnlyDirMount(mnt, "/mr"))
+	pre := x.preopens()
 	perm := code(feNotPermitted)
-	for _, c := range []struct {
-		dir  uint32
-		pf   uint32
-		path string
-		want int
-	}{
-		{root, 0, "/etc/passwd", perm},
-		{root, 0, "../outside/secret", perm},
-		{root, 0, "..", perm},
-		{sub, 0, "../../outside/secret", perm},
-		{root, 0, "sub/../../outside/secret", perm},
-		{root, pfSymlinkFollow, "abs/secret", perm},
-		{root, 0, "abs/secret", perm}, // intermediate links are always followed
-		{root, pfSymlinkFollow, "rel/secret", perm},
-		{root, pfSymlinkFollow, "deep/secret", perm},
-		{root, pfSymlinkFollow, "sub/upup/outside/secret", perm},
-		{root, pfSymlinkFollow, "chain/inside.txt", perm},
-		{root, pfSymlinkFollow, "secretlnk", perm},
-		{root, pfSymlinkFollow, "rootfile", perm},
-		{sub, pfSymlinkFollow, "upup/outside/secret", perm},
-		{root, 0, "secretlnk", code(feLoop)}, // the link itself, not followed: O_NOFOLLOW
-		{root, pfSymlinkFollow, "loop", code(feLoop)},
-		{root, pfSymlinkFollow, "ping", code(feLoop)},
-		{root, 0, "", code(feNoEntry)},
-		{root, pfSymlinkFollow, "dangling", code(feNoEntry)},
-		{root, 0, "inside.txt/..", code(feNotDirectory)},
-	} {
-		_, got := x.openAt(c.dir, c.pf, c.path, 0, dfRead)
-		x.want("open-at "+c.path, got, c.want)
-		p, n := x.str(0, c.path)
-		x.want("stat-at "+c.path, x.code(cabi.FSStat, "stat-at", uint64(c.dir), uint64(c.pf), p, n), func() int {
-			if c.want == code(feLoop) && c.pf == 0 {
-				return noCode // stat-at without follow describes the link
-			}
-			return c.want
-		}())
+	for _, mp := range []string{"/mr", "/m"} {
+		root := pre[mp]
+		sub := x.mustOpen(root, "sub", ofDirectory, dfRead)
+		for _, c := range []struct {
+			dir  uint32
+			pf   uint32
+			path string
+			want int
+		}{
+			{root, 0, "/etc/passwd", perm},
+			{root, 0, "../outside/secret", perm},
+			{root, 0, "..", perm},
+			{sub, 0, "../../outside/secret", perm},
+			{root, 0, "sub/../../outside/secret", perm},
+			{root, pfSymlinkFollow, "abs/secret", perm},
+			{root, 0, "abs/secret", perm}, // intermediate links are always followed
+			{root, pfSymlinkFollow, "rel/secret", perm},
+			{root, pfSymlinkFollow, "deep/secret", perm},
+			{root, pfSymlinkFollow, "sub/upup/outside/secret", perm},
+			{root, pfSymlinkFollow, "chain/inside.txt", perm},
+			{root, pfSymlinkFollow, "secretlnk", perm},
+			{root, pfSymlinkFollow, "rootfile", perm},
+			{sub, pfSymlinkFollow, "upup/outside/secret", perm},
+			{root, 0, "secretlnk", code(feLoop)}, // the link itself, not followed: O_NOFOLLOW
+			{root, pfSymlinkFollow, "loop", code(feLoop)},
+			{root, pfSymlinkFollow, "ping", code(feLoop)},
+			{root, 0, "", code(feNoEntry)},
+			{root, pfSymlinkFollow, "dangling", code(feNoEntry)},
+			{root, 0, "inside.txt/..", code(feNotDirectory)},
+		} {
+			_, got := x.openAt(c.dir, c.pf, c.path, 0, dfRead)
+			x.want(mp+" open-at "+c.path, got, c.want)
+			p, n := x.str(0, c.path)
+			x.want(mp+" stat-at "+c.path, x.code(cabi.FSStat, "stat-at", uint64(c.dir), uint64(c.pf), p, n), func() int {
+				if c.want == code(feLoop) && c.pf == 0 {
+					return noCode // stat-at without follow describes the link
+				}
+				return c.want
+			}())
+		}
 	}
+	root := pre["/m"]
 	// Creating through an escape creates nothing outside.
 	for _, path := range []string{"rel/new", "abs/new", "../outside/new", "sub/upup/outside/new"} {
 		_, got := x.openAt(root, 0, path, ofCreate, dfRead|dfWrite)
