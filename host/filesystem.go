@@ -665,6 +665,10 @@ func putStat(b []byte, off uint32, st sys.Stat_t) {
 	cabi.PutU64(b, off+t.FieldOffset(2), uint64(max(st.Size, 0)))
 	for i, ns := range []int64{st.Atim, st.Mtim, st.Ctim} {
 		o := off + t.FieldOffset(3+i)
+		if ns < 0 { // before 1970, or unknown (an fs.FS file without a time): none
+			b[o] = 0
+			continue
+		}
 		b[o] = 1
 		p := o + cabi.OptionDatetime.PayloadOffset()
 		cabi.PutU64(b, p+cabi.Datetime.FieldOffset(0), uint64(ns/1e9))

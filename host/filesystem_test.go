@@ -364,6 +364,11 @@ func TestFSReadOnlyMount(t *testing.T) {
 	if b, _ := x.readAt(m, 100, 0); string(b) != "from a map" {
 		t.Fatalf("read from the map %q", b)
 	}
+	// A map file has no times: none, not a date before 1970.
+	x.want("stat", x.code(cabi.FSStat, "stat", uint64(m)), noCode)
+	if r := x.ret(cabi.FSStat.Size); r[cabi.FSStat.OK+cabi.DescriptorStat.FieldOffset(4)] != 0 {
+		t.Fatal("a time-less file has a modification time")
+	}
 	ents, err := os.ReadDir(dir)
 	if b, _ := os.ReadFile(filepath.Join(dir, "keep.txt")); string(b) != "original" || err != nil || len(ents) != 2 {
 		t.Fatalf("the read-only mount changed: %q, %d entries", b, len(ents))
