@@ -247,6 +247,14 @@ func TestFSReadWrite(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "new.txt")); string(b) != "0123abc789XYZ" {
 		t.Fatalf("new.txt = %q", b)
 	}
+	_, c = x.openAt(root, 0, "new.txt", ofDirectory, dfRead)
+	x.want("open-at with directory of a file", c, code(feNotDirectory))
+	tr := x.mustOpen(root, "hello.txt", ofTruncate, dfWrite)
+	x.want("stat after truncate", x.code(cabi.FSStat, "stat", uint64(tr)), noCode)
+	if _, size, _ := x.statResult(); size != 0 {
+		t.Fatalf("size %d after open-at with truncate", size)
+	}
+	writeFile(t, filepath.Join(dir, "hello.txt"), "hello, mount\n")
 	x.want("set-size", x.code(cabi.FSUnit, "set-size", uint64(w), 4), noCode)
 	x.want("sync", x.code(cabi.FSUnit, "sync", uint64(w)), noCode)
 	x.want("sync-data", x.code(cabi.FSUnit, "sync-data", uint64(w)), noCode)
@@ -265,6 +273,29 @@ func TestFSReadWrite(t *testing.T) {
 	x.want("stat-at", x.code(cabi.FSStat, "stat-at", uint64(root), 0, p, n), noCode)
 	if typ, _, _ := x.statResult(); typ != dtDirectory {
 		t.Fatalf("stat-at sub: type %d", typ)
+	}
+	// Each read-directory is a new stream from the start.
+	x.want("read-directory", x.code(cabi.FSHandle, "read-directory", uint64(root)), noCode)
+	first := x.u32(retArea + cabi.FSHandle.OK)
+	x.clearRet()
+	x.call(fsTypesName, "[method]directory-entry-stream.read-directory-entry", uint64(first), retArea)
+	if r := x.ret(cabi.FSDirEntry.Size); r[0] != 0 || r[cabi.FSDirEntry.OK] != 1 {
+		t.Fatalf("first entry: %v", r)
+	}
+	if n := len(x.dirEntries(root)); n != 3 {
+		t.Fatalf("a second stream saw %d entries", n)
+	}
+	rest := 0
+	for {
+		x.clearRet()
+		x.call(fsTypesName, "[method]directory-entry-stream.read-directory-entry", uint64(first), retArea)
+		if r := x.ret(cabi.FSDirEntry.Size); r[cabi.FSDirEntry.OK] == 0 {
+			break
+		}
+		rest++
+	}
+	if rest != 2 {
+		t.Fatalf("the first stream went on with %d entries, want 2", rest)
 	}
 	ents := x.dirEntries(root)
 	if len(ents) != 3 || ents["hello.txt"] != dtRegularFile || ents["new.txt"] != dtRegularFile || ents["sub"] != dtDirectory {
