@@ -222,9 +222,25 @@ func fsUnsupported(k rkind, which int) func(c *call, stack []uint64) {
 			a = cabi.FSString
 		}
 		_, ret := c.descriptor(stack[0], a, stack[len(stack)-1])
+		tags := func(i, j int) { // new-timestamp: no-change, now, timestamp
+			for _, k := range []int{i, j} {
+				if tag := wapi.DecodeU32(stack[k]); tag > 2 {
+					c.trap("new-timestamp discriminant %d is not 0, 1 or 2", tag)
+				}
+			}
+		}
+		switch which {
+		case 0:
+			tags(1, 4)
+		case 1, 2:
+			if pf := wapi.DecodeU32(stack[1]); pf > pfSymlinkFollow {
+				c.trap("path-flags %#x out of range", pf)
+			}
+		}
 		switch which {
 		case 1:
 			c.String(wapi.DecodeU32(stack[2]), wapi.DecodeU32(stack[3]))
+			tags(4, 7)
 		case 2:
 			c.String(wapi.DecodeU32(stack[2]), wapi.DecodeU32(stack[3]))
 			c.get(wapi.DecodeU32(stack[4]), k)

@@ -350,6 +350,7 @@ func TestFSReadWrite(t *testing.T) {
 	x.want("readlink-at", x.code(cabi.FSString, "readlink-at", uint64(root), p, n), code(feUnsupported))
 	x.want("set-times", x.code(cabi.FSUnit, "set-times", uint64(root), 0, 0, 0, 1, 0, 0), code(feUnsupported))
 	x.want("set-times-at", x.code(cabi.FSUnit, "set-times-at", uint64(root), 0, p, n, 0, 0, 0, 1, 0, 0), code(feUnsupported))
+	x.wantTrap([]string{"new-timestamp discriminant 3"}, fsTypesName, descPrefix+"set-times", uint64(root), 3, 0, 0, 1, 0, 0, retArea)
 }
 
 // A read-only mount refuses every change with read-only, and its files
