@@ -13,12 +13,17 @@ import (
 
 // inStream is the input-stream resource.
 type inStream struct {
-	p   *pump
-	tcp *tcpConn // set when the stream reads a host TCP socket
-	tls *tlsConn // set when it is a TLS connection's plaintext
+	p    *pump
+	tcp  *tcpConn // set when the stream reads a host TCP socket
+	tls  *tlsConn // set when it is a TLS connection's plaintext
+	keep bool     // a shared stream (stdin): dropping one handle keeps it
+	done func()   // releases the source (a file) when the stream closes
 }
 
 func (s *inStream) close() {
+	if s.keep {
+		return
+	}
 	s.p.stop()
 	if s.tcp != nil {
 		s.tcp.release()
@@ -26,16 +31,25 @@ func (s *inStream) close() {
 	if s.tls != nil {
 		s.tls.close()
 	}
+	if s.done != nil {
+		s.done()
+	}
 }
 
 // outStream is the output-stream resource.
 type outStream struct {
-	s   *sink
-	tcp *tcpConn
-	tls *tlsConn
+	s    *sink
+	tcp  *tcpConn
+	tls  *tlsConn
+	keep bool   // a shared stream (stdout, stderr): a drop flushes, and the stream stays
+	done func() // releases the destination (a file) once what was written is out
 }
 
 func (s *outStream) close() {
+	if s.keep {
+		_ = s.s.startFlush() // an error was reported to the guest already
+		return
+	}
 	s.s.detach()
 	if s.tcp != nil {
 		// The connection stays until the bytes written before the drop
@@ -44,6 +58,9 @@ func (s *outStream) close() {
 	}
 	if s.tls != nil {
 		s.tls.close()
+	}
+	if s.done != nil {
+		s.s.g.afterDrain(s.s, s.done, s.done)
 	}
 }
 

@@ -104,7 +104,11 @@ func TestExampleHasEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, _, err := env.Host.Prepare(t.Context(), opts...)
+	empty, err := env.Runtime.CompileModule(t.Context(), []byte("\x00asm\x01\x00\x00\x00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _, _, err := env.Host.Prepare(t.Context(), empty, host.NewModuleConfig(), opts...)
 	if err != nil {
 		t.Fatalf("host refuses the example: %v", err)
 	}
