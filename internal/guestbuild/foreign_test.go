@@ -1,0 +1,84 @@
+package guestbuild
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// TestForeignGuests builds the Rust and C guests from source and checks
+// what they import: WASI 0.2 at the version each chose, wasi:tls, and
+// wasi_snapshot_preview1 only for what their standard library does. A
+// second build comes from the on-disk cache, keyed by source.
+func TestForeignGuests(t *testing.T) {
+	for _, tc := range []struct {
+		pkg, sockets string
+	}{
+		{"./internal/testguests/rusttls", "wasi:sockets/tcp@0.2.0"},
+		{"./internal/testguests/ctls", "wasi:sockets/tcp@0.2.6"},
+	} {
+		t.Run(filepath.Base(tc.pkg), func(t *testing.T) {
+			wasm := Build(t, tc.pkg)
+			ctx := context.Background()
+			r := wazero.NewRuntime(ctx)
+			defer r.Close(ctx)
+			cm, err := r.CompileModule(ctx, wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mods := map[string]bool{}
+			for _, f := range cm.ImportedFunctions() {
+				mod, _, _ := f.Import()
+				mods[mod] = true
+			}
+			for _, want := range []string{"wasi:tls/types@0.2.0-draft", tc.sockets, "wasi_snapshot_preview1"} {
+				if !mods[want] {
+					t.Errorf("does not import %s; imports %v", want, mods)
+				}
+			}
+			if _, ok := cm.ExportedFunctions()["cabi_realloc"]; !ok {
+				t.Error("does not export cabi_realloc")
+			}
+
+			l := foreignLang(tc.pkg)
+			cached, err := filepath.Glob(filepath.Join(ForeignDir(), filepath.Base(tc.pkg)+"-*.wasm"))
+			if err != nil || !slices.ContainsFunc(cached, func(p string) bool {
+				b, _ := os.ReadFile(p)
+				return bytes.Equal(b, wasm)
+			}) {
+				t.Errorf("no cached module in %s equals the build (%v)", ForeignDir(), err)
+			}
+			again, err := buildForeign(l, tc.pkg)
+			if err != nil || !bytes.Equal(again, wasm) {
+				t.Errorf("second build: %v, equal %v", err, bytes.Equal(again, wasm))
+			}
+		})
+	}
+}
+
+// TestForeignBuildError: a compile error comes back with the compiler's
+// message, not as a missing compiler.
+func TestForeignBuildError(t *testing.T) {
+	for _, l := range langs {
+		t.Run(l.name, func(t *testing.T) {
+			if err := l.check(); err != nil {
+				SkipIfNoCompiler(t, err)
+			}
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, l.main), []byte("this is not "+l.name+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := buildForeign(l, dir)
+			if err == nil || strings.Contains(err.Error(), ErrNoCompiler.Error()) || !strings.Contains(err.Error(), "error") {
+				t.Fatalf("build of a broken %s guest: %v", l.name, err)
+			}
+			t.Logf("%v", err)
+		})
+	}
+}
