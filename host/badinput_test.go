@@ -1,6 +1,7 @@
 package host
 
 import (
+	"crypto/rand"
 	"strings"
 	"testing"
 
@@ -17,7 +18,8 @@ func newFixture(t *testing.T) *fixture {
 	srv := startEcho(t, nil, "tcp", "127.0.0.1:0")
 	ctx, r := newRuntime(t)
 	h := New(r)
-	x := newTG(t, ctx, h, "0.2.12", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*", "localhost:*"}, NameLookup: true}))
+	mc := NewModuleConfig().WithName("").WithRandSource(rand.Reader).WithFSConfig(NewFSConfig().WithDirMount(t.TempDir(), "/d"))
+	x := newTGConfig(t, ctx, h, "0.2.12", mc, WithPolicy(&Policy{Allow: []string{"127.0.0.1:*", "localhost:*"}, NameLookup: true}))
 	f := &fixture{x: x, h: map[rkind]uint32{}}
 	sock, in, out, code := x.connect(srv.addr)
 	if code >= 0 {
@@ -42,6 +44,17 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatalf("resolve-addresses: code %d", r[4])
 	}
 	f.h[rResolveStream] = x.u32(retArea + 4)
+
+	// A directory and a directory-entry stream of it.
+	x.clearRet()
+	x.call(preopensName, "get-directories", retArea)
+	if n := x.u32(retArea + 4); n != 1 {
+		t.Fatalf("%d preopens", n)
+	}
+	f.h[rDescriptor] = x.u32(x.u32(retArea))
+	x.clearRet()
+	x.call(fsTypesName, "[method]descriptor.read-directory", uint64(f.h[rDescriptor]), retArea)
+	f.h[rDirEntryStream] = x.u32(retArea + cabi.FSHandle.OK)
 	return f
 }
 
@@ -58,11 +71,13 @@ func selfKind(name string) rkind {
 		{"future-client-streams.", rFuture},
 		{"udp-socket.", rUDPSocket}, {"incoming-datagram-stream.", rIncomingDatagrams},
 		{"outgoing-datagram-stream.", rOutgoingDatagrams},
+		{"descriptor.", rDescriptor}, {"directory-entry-stream.", rDirEntryStream},
+		{"terminal-input.", rTerminalInput}, {"terminal-output.", rTerminalOutput},
 	}
 	_, rest, ok := strings.Cut(name, "]")
 	if !ok {
 		switch name {
-		case "network-error-code":
+		case "network-error-code", "filesystem-error-code":
 			return rError
 		case "resolve-addresses":
 			return rNetwork
@@ -92,7 +107,8 @@ func hasRetptr(d *fnDef) bool {
 		return false
 	}
 	switch {
-	case strings.HasPrefix(d.name, "[resource-drop]"), d.name == "[method]pollable.block", d.name == "[method]client-connection.close-output":
+	case strings.HasPrefix(d.name, "[resource-drop]"), d.name == "[method]pollable.block", d.name == "[method]client-connection.close-output",
+		d.name == "exit", d.name == "exit-with-code":
 		return false
 	}
 	return true
@@ -107,7 +123,7 @@ func TestEveryFunctionTrapsOnGarbage(t *testing.T) {
 	for _, f := range interfaces {
 		for i := range f.fns {
 			d := &f.fns[i]
-			if len(d.params) == 0 || strings.HasPrefix(d.name, "subscribe-") {
+			if len(d.params) == 0 || strings.HasPrefix(d.name, "subscribe-") || d.name == "exit-with-code" {
 				continue // nothing a guest can get wrong
 			}
 			args := make([]uint64, len(d.params))
@@ -171,6 +187,9 @@ func TestEveryFunctionChecksReturnArea(t *testing.T) {
 			}
 			if d.name == "[method]tcp-socket.start-connect" {
 				args[1] = uint64(fx.h[rNetwork])
+			}
+			if d.name == "[method]descriptor.rename-at" || d.name == "[method]descriptor.link-at" {
+				args[len(args)-4] = uint64(fx.h[rDescriptor])
 			}
 			args[len(args)-1] = 0xfffffff8
 			x.wantTrap([]string{"out of bounds"}, f.name, d.name, args...)

@@ -1,13 +1,12 @@
 package host
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"flag"
 	"io"
 	"net"
 	"testing"
-
-	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
@@ -200,7 +199,7 @@ func BenchmarkInstantiate(b *testing.B) {
 	cm := mustCompile(b, r, "0.2.6")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		g, err := h.Instantiate(ctx, cm, wazero.NewModuleConfig().WithName(""))
+		g, err := h.Instantiate(ctx, cm, NewModuleConfig().WithName("").WithRandSource(rand.Reader))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"sync/atomic"
 	"time"
 
 	wapi "github.com/tetratelabs/wazero/api"
@@ -11,16 +12,40 @@ import (
 // clockBase is instant 0 of wasi:clocks/monotonic-clock.
 var clockBase = time.Now()
 
+// The clocks follow the guest's ModuleConfig (see NewModuleConfig): its
+// WithNanotime / WithWalltime functions when set. An unset monotonic clock
+// is the host's (pollables are real timers either way: a configured clock's
+// instant is converted to a real deadline by its distance from now); an
+// unset wall clock is wazero's fake one. A guest whose config the host
+// cannot read has the host's real clocks.
+
 var monotonicClock = register(&iface{name: "wasi:clocks/monotonic-clock", fns: []fnDef{
-	def("now", func(c *call, stack []uint64) { stack[0] = uint64(time.Since(clockBase)) }, nil, i64),
-	def("resolution", func(c *call, stack []uint64) { stack[0] = 1 }, nil, i64),
+	def("now", func(c *call, stack []uint64) { stack[0] = c.monotonicNow() }, nil, i64),
+	def("resolution", func(c *call, stack []uint64) {
+		stack[0] = 1
+		if cfg := c.g.cli.cfg; cfg != nil && cfg.nanotime != nil {
+			stack[0] = uint64(cfg.nanoRes)
+		}
+	}, nil, i64),
 	def("subscribe-instant", func(c *call, stack []uint64) {
-		stack[0] = uint64(c.subscribe(&deadline{at: clockBase.Add(clampDur(stack[0]))}, 0))
+		now := c.monotonicNow()
+		var d time.Duration
+		if stack[0] > now {
+			d = clampDur(stack[0] - now)
+		}
+		stack[0] = uint64(c.subscribe(&deadline{at: time.Now().Add(d)}, 0))
 	}, p(i64), i32),
 	def("subscribe-duration", func(c *call, stack []uint64) {
 		stack[0] = uint64(c.subscribe(&deadline{at: time.Now().Add(clampDur(stack[0]))}, 0))
 	}, p(i64), i32),
 }})
+
+func (c *call) monotonicNow() uint64 {
+	if cfg := c.g.cli.cfg; cfg != nil && cfg.nanotime != nil {
+		return uint64(cfg.nanotime())
+	}
+	return uint64(time.Since(clockBase))
+}
 
 // clampDur converts a u64 nanosecond count; values beyond Go's range mean
 // "never" in practice.
@@ -33,13 +58,50 @@ func clampDur(v uint64) time.Duration {
 
 var wallClock = register(&iface{name: "wasi:clocks/wall-clock", fns: []fnDef{
 	def("now", func(c *call, stack []uint64) {
-		now := time.Now()
-		putDatetime(c, wapi.DecodeU32(stack[0]), uint64(now.Unix()), uint32(now.Nanosecond()))
+		s, ns := c.g.cli.walltime()()
+		putDatetime(c, wapi.DecodeU32(stack[0]), uint64(s), uint32(ns))
 	}, p(i32)),
-	def("resolution", func(c *call, stack []uint64) { putDatetime(c, wapi.DecodeU32(stack[0]), 0, 1) }, p(i32)),
+	def("resolution", func(c *call, stack []uint64) {
+		res := uint64(1)
+		if cfg := c.g.cli.cfg; cfg != nil && cfg.walltime != nil {
+			res = uint64(cfg.wallRes)
+		}
+		putDatetime(c, wapi.DecodeU32(stack[0]), res/1e9, uint32(res%1e9))
+	}, p(i32)),
 }})
 
-// putDatetime writes record datetime { seconds: u64 @0, nanoseconds: u32 @8 }.
+// walltime is the guest's wall clock.
+func (s *cliState) walltime() func() (int64, int32) {
+	s.wallOnce.Do(func() {
+		switch {
+		case s.cfg == nil:
+			s.wall = sysWalltime
+		case s.cfg.walltime != nil:
+			s.wall = s.cfg.walltime
+		default:
+			s.wall = fakeWalltime()
+		}
+	})
+	return s.wall
+}
+
+func sysWalltime() (int64, int32) {
+	t := time.Now()
+	return t.Unix(), int32(t.Nanosecond())
+}
+
+// fakeWalltime is wazero's default wall clock: 2022-01-01T00:00:00Z,
+// advancing 1 ms per reading.
+func fakeWalltime() func() (int64, int32) {
+	const ms = int64(time.Millisecond)
+	t := 1640995200000*ms - ms
+	return func() (int64, int32) {
+		wt := atomic.AddInt64(&t, ms)
+		return wt / 1e9, int32(wt % 1e9)
+	}
+}
+
+// putDatetime writes record datetime { seconds: u64, nanoseconds: u32 }.
 func putDatetime(c *call, ret uint32, s uint64, ns uint32) {
 	b := c.Area(ret, cabi.Datetime.Size(), cabi.Datetime.Align())
 	cabi.PutU64(b, cabi.Datetime.FieldOffset(0), s)

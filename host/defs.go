@@ -22,14 +22,20 @@ const (
 type iface struct {
 	name string // "wasi:io/streams"
 	// exact is the only accepted full name (wasi:tls); empty means any
-	// 0.2.x patch version from 0.2.0 to maxPatch.
+	// 0.2.x patch version.
 	exact string
 	fns   []fnDef
+	// needsConfig: the interface reads the guest's ModuleConfig (see
+	// NewModuleConfig).
+	needsConfig bool
 }
 
-// maxPatch is the newest wasi:io / wasi:sockets / wasi:clocks 0.2.x patch
-// version the host answers to. Their 0.2.x interfaces only ever added items,
-// so one implementation serves every patch version.
+// The WASI 0.2.x interfaces only ever add items from one patch version to
+// the next, so one implementation serves every 0.2.x version, including
+// those newer than the host (a guest built for one imports only what that
+// version has, and the host answers each function it knows by name).
+// maxPatch is the newest patch version published when this was written:
+// ImportNames lists versions up to it.
 const maxPatch = 12
 
 // fnDef is one host function: its import field name, core signature and
@@ -172,6 +178,12 @@ func register(f *iface) *iface {
 		}
 		f.fns[i].full = f.name + ver + "#" + f.fns[i].name
 	}
+	switch f.name {
+	case "wasi:cli/environment", "wasi:cli/stdin", "wasi:cli/stdout", "wasi:cli/stderr",
+		"wasi:filesystem/types", "wasi:filesystem/preopens",
+		"wasi:random/random", "wasi:random/insecure", "wasi:random/insecure-seed":
+		f.needsConfig = true
+	}
 	interfaces = append(interfaces, f)
 	return f
 }
@@ -195,7 +207,7 @@ func parseImport(name string) (*iface, bool) {
 			return nil, false
 		}
 		n, err := strconv.Atoi(rest)
-		if err != nil || n < 0 || n > maxPatch || strconv.Itoa(n) != rest {
+		if err != nil || n < 0 || strconv.Itoa(n) != rest {
 			return nil, false
 		}
 		return f, true
@@ -203,8 +215,9 @@ func parseImport(name string) (*iface, bool) {
 	return nil, false
 }
 
-// ImportNames returns every module name the host answers to, for tools and
-// tests: each interface at each accepted version.
+// ImportNames returns the module names the host answers to, for tools and
+// tests: each interface at each version from 0.2.0 to the newest published
+// when the host was written (0.2.12); later 0.2.x versions are answered too.
 func ImportNames() []string {
 	var out []string
 	for _, f := range interfaces {

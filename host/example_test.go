@@ -30,7 +30,7 @@ func ExampleHost_Instantiate() {
 	if err != nil {
 		panic(err)
 	}
-	g, err := h.Instantiate(ctx, compiled, wazero.NewModuleConfig().WithName("example"),
+	g, err := h.Instantiate(ctx, compiled, host.NewModuleConfig().WithName("example"),
 		host.WithPolicy(&host.Policy{Allow: []string{"example.com:443"}, NameLookup: true}))
 	if err != nil {
 		panic(err)

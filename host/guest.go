@@ -23,6 +23,7 @@ type Guest struct {
 	s     settings
 	pol   *policy
 	table *table
+	cli   cliState // the command world: configuration and stdio
 
 	// ctx is canceled when the guest shuts down; background work (dials,
 	// lookups, handshakes, stream pumps) runs under it.

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"crypto/rand"
 	"os"
 	"strings"
 	"sync"
@@ -70,11 +71,17 @@ func newRuntime(t testing.TB) (context.Context, wazero.Runtime) {
 // newTG instantiates a generated guest in h.
 func newTG(t testing.TB, ctx context.Context, h *Host, ver string, opts ...Option) *tg {
 	t.Helper()
+	return newTGConfig(t, ctx, h, ver, NewModuleConfig().WithName("").WithRandSource(rand.Reader), opts...)
+}
+
+// newTGConfig is newTG with the guest's ModuleConfig.
+func newTGConfig(t testing.TB, ctx context.Context, h *Host, ver string, mc wazero.ModuleConfig, opts ...Option) *tg {
+	t.Helper()
 	cm, err := h.r.CompileModule(ctx, wasmtest.Module(allImports(ver)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := h.Instantiate(ctx, cm, wazero.NewModuleConfig().WithName(""), opts...)
+	g, err := h.Instantiate(ctx, cm, mc, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +175,8 @@ const (
 	monoName      = "wasi:clocks/monotonic-clock"
 	wallName      = "wasi:clocks/wall-clock"
 	tlsName       = "wasi:tls/types"
+	preopensName  = "wasi:filesystem/preopens"
+	fsTypesName   = "wasi:filesystem/types"
 )
 
 // countFDs returns the number of open file descriptors of this process.

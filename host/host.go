@@ -68,19 +68,24 @@ func New(r wazero.Runtime, opts ...Option) *Host {
 // main here, as with wazero.Runtime.InstantiateModule). wasi_snapshot_preview1
 // must already be in the runtime if the guest imports it.
 //
-// The guest's wasi:tls, wasi:io, wasi:sockets and wasi:clocks imports are
-// bound to host-module instances made for this guest only. When the module
-// closes (explicitly, by proc_exit, or because its context ended under
+// The guest's WASI 0.2 imports (wasi:tls, io, sockets, clocks, cli, random,
+// filesystem) are bound to host-module instances made for this guest only.
+// The command-world ones read mc, which should come from
+// [NewModuleConfig]: then a guest sees one configuration whether it uses
+// wasip1 or WASI 0.2. A guest that imports wasi:cli, wasi:filesystem or
+// wasi:random with a config the host cannot read fails here, before it
+// runs. When the module closes (explicitly, by proc_exit or
+// wasi:cli/exit, or because its context ended under
 // wazero.RuntimeConfig.WithCloseOnContextDone) everything it owned is closed.
 //
 // If the start function fails, the returned Guest is non-nil when the module
 // was instantiated (inspect it, then Close it) and err says why.
 func (h *Host) Instantiate(ctx context.Context, compiled wazero.CompiledModule, mc wazero.ModuleConfig, opts ...Option) (*Guest, error) {
-	g, err := h.newGuest(opts...)
+	g, ctx, mc, err := h.Prepare(ctx, compiled, mc, opts...)
 	if err != nil {
 		return nil, err
 	}
-	mod, err := h.r.InstantiateModule(g.bind(ctx), compiled, mc)
+	mod, err := h.r.InstantiateModule(ctx, compiled, mc)
 	if mod == nil {
 		g.shutdown(ctx)
 		return nil, err
@@ -94,17 +99,45 @@ func (h *Host) Instantiate(ctx context.Context, compiled wazero.CompiledModule, 
 }
 
 // Prepare makes a guest without instantiating it, for embedders that call
-// r.InstantiateModule themselves: pass the returned context to it. Use one
-// Prepare per module instance.
+// r.InstantiateModule themselves: pass it the returned context and config
+// (the one wazero accepts, unwrapped from a [NewModuleConfig] config). Use
+// one Prepare per module instance. It fails as Instantiate does when the
+// guest needs a config the host cannot read.
 //
-//	g, ctx, err := h.Prepare(ctx, host.WithPolicy(p))
+//	g, ctx, cfg, err := h.Prepare(ctx, compiled, host.NewModuleConfig(), host.WithPolicy(p))
 //	mod, err := r.InstantiateModule(ctx, compiled, cfg)
-func (h *Host) Prepare(ctx context.Context, opts ...Option) (*Guest, context.Context, error) {
+func (h *Host) Prepare(ctx context.Context, compiled wazero.CompiledModule, mc wazero.ModuleConfig, opts ...Option) (*Guest, context.Context, wazero.ModuleConfig, error) {
+	inner, cli := unwrapConfig(mc)
+	if err := checkConfig(compiled, cli); err != nil {
+		return nil, nil, nil, err
+	}
 	g, err := h.newGuest(opts...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return g, g.bind(ctx), nil
+	g.cli.cfg = cli
+	return g, g.bind(ctx), inner, nil
+}
+
+// checkConfig finds, before the guest runs, imports its config cannot
+// serve.
+func checkConfig(compiled wazero.CompiledModule, cli *cliConfig) error {
+	for _, d := range compiled.ImportedFunctions() {
+		mod, _, _ := d.Import()
+		f, ok := parseImport(mod)
+		if !ok {
+			continue
+		}
+		switch {
+		case cli == nil && f.needsConfig:
+			return fmt.Errorf("host: the guest imports %s, which reads the ModuleConfig: make it with host.NewModuleConfig", mod)
+		case cli != nil && f == randomRandom && cli.rand == nil:
+			return fmt.Errorf("host: the guest imports %s, which must not be deterministic: set ModuleConfig.WithRandSource", mod)
+		case cli != nil && f.name == "wasi:filesystem/preopens" && cli.unknownFS:
+			return fmt.Errorf("host: the guest imports %s, but the FSConfig was not made by host.NewFSConfig", mod)
+		}
+	}
+	return nil
 }
 
 // Guests returns the number of guests that are open.

@@ -13,29 +13,46 @@ import (
 
 // inStream is the input-stream resource.
 type inStream struct {
-	p   *pump
-	tcp *tcpConn // set when the stream reads a host TCP socket
+	p    *pump
+	tcp  *tcpConn // set when the stream reads a host TCP socket
+	keep bool     // a shared stream (stdin): dropping one handle keeps it
+	done func()   // releases the source (a file) when the stream closes
 }
 
 func (s *inStream) close() {
+	if s.keep {
+		return
+	}
 	s.p.stop()
 	if s.tcp != nil {
 		s.tcp.release()
+	}
+	if s.done != nil {
+		s.done()
 	}
 }
 
 // outStream is the output-stream resource.
 type outStream struct {
-	s   *sink
-	tcp *tcpConn
+	s    *sink
+	tcp  *tcpConn
+	keep bool   // a shared stream (stdout, stderr): a drop flushes, and the stream stays
+	done func() // releases the destination (a file) once what was written is out
 }
 
 func (s *outStream) close() {
+	if s.keep {
+		_ = s.s.startFlush() // an error was reported to the guest already
+		return
+	}
 	s.s.detach()
 	if s.tcp != nil {
 		// The connection stays until the bytes written before the drop
 		// are out (or the guest closes).
 		s.s.g.afterDrain(s.s, s.tcp.closeNow, s.tcp.release)
+	}
+	if s.done != nil {
+		s.s.g.afterDrain(s.s, s.done, s.done)
 	}
 }
 

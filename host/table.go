@@ -23,6 +23,10 @@ const (
 	rUDPSocket
 	rIncomingDatagrams
 	rOutgoingDatagrams
+	rDescriptor
+	rDirEntryStream
+	rTerminalInput
+	rTerminalOutput
 )
 
 var rkindNames = [...]string{
@@ -30,6 +34,8 @@ var rkindNames = [...]string{
 	rNetwork: "network", rTCPSocket: "tcp-socket", rResolveStream: "resolve-address-stream",
 	rHandshake: "client-handshake", rConnection: "client-connection", rFuture: "future-client-streams",
 	rUDPSocket: "udp-socket", rIncomingDatagrams: "incoming-datagram-stream", rOutgoingDatagrams: "outgoing-datagram-stream",
+	rDescriptor: "descriptor", rDirEntryStream: "directory-entry-stream",
+	rTerminalInput: "terminal-input", rTerminalOutput: "terminal-output",
 }
 
 func (k rkind) String() string { return rkindNames[k] }

@@ -520,7 +520,7 @@ func (b *bench) startNamedGuest(ctx context.Context, modName, backend, mode stri
 	}
 	pr, pw := io.Pipe()
 	gr := &guestRun{lines: make(chan string, 16), stdin: pw, done: make(chan error, 1)}
-	mc := wazero.NewModuleConfig().WithName(modName).
+	mc := host.NewModuleConfig().WithName(modName).
 		WithArgs("benchguest", mode, "127.0.0.1", strconv.Itoa(b.port), "localhost", strconv.FormatInt(n, 10)).
 		WithStdin(pr).WithStdout(&lineWriter{lines: gr.lines}).WithStderr(&gr.errb).
 		WithSysNanosleep().WithSysNanotime().WithSysWalltime().WithRandSource(rand.Reader)

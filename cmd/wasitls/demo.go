@@ -240,7 +240,7 @@ func (d *demo) run(ctx context.Context, name string) demoResult {
 		opts = append(opts, host.WithObserver(func(e host.ConnEvent) { logEvent(d.log, e) }))
 	}
 	var stdout, stderr bytes.Buffer
-	mc := wazero.NewModuleConfig().WithName("demoguest-"+name).WithArgs("demoguest", d.url).
+	mc := host.NewModuleConfig().WithName("demoguest-"+name).WithArgs("demoguest", d.url).
 		WithStdout(&stdout).WithStderr(&stderr).
 		WithSysNanosleep().WithSysNanotime().WithSysWalltime().WithRandSource(rand.Reader)
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -114,9 +114,10 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	h := host.New(r)
 	defer h.Close(context.Background())
-	g, gctx, err := h.Prepare(ctx, opts...)
+	g, gctx, mc, err := h.Prepare(ctx, compiled, mc, opts...)
 	if err != nil {
-		// Prepare only fails on a policy the flags described badly.
+		// A policy the flags described badly, or a guest the flags cannot
+		// serve (wasi:random/random needs a random source: it has one).
 		return exitUsage, usagef("run: %v", err)
 	}
 	defer g.Close(context.Background())
@@ -227,7 +228,7 @@ func pickProvider(name string) (api.Provider, error) {
 }
 
 func (o *runOptions) moduleConfig(stdin io.Reader, stdout, stderr io.Writer) (wazero.ModuleConfig, error) {
-	mc := wazero.NewModuleConfig().
+	mc := host.NewModuleConfig().
 		WithName(strings.TrimSuffix(filepath.Base(o.guest), ".wasm")).
 		WithArgs(append([]string{filepath.Base(o.guest)}, o.guestArgs...)...).
 		WithStdout(stdout).WithStderr(stderr).
@@ -239,7 +240,7 @@ func (o *runOptions) moduleConfig(stdin io.Reader, stdout, stderr io.Writer) (wa
 		mc = mc.WithEnv(k, o.env.vals[k])
 	}
 	if len(o.mounts) > 0 {
-		fsc := wazero.NewFSConfig()
+		fsc := host.NewFSConfig()
 		for _, m := range o.mounts {
 			hostDir, guestDir, ro, err := parseMount(m)
 			if err != nil {

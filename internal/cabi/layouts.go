@@ -22,6 +22,58 @@ var (
 	Datetime = Tuple(U64, U32)
 )
 
+// Types of wasi:cli, wasi:random and wasi:filesystem.
+var (
+	// tuple<string, string>: an environment variable
+	EnvVar = Tuple(String, String)
+	// tuple<descriptor, string>: a preopen
+	Preopen      = Tuple(Handle, String)
+	OptionString = Option(String)
+	OptionHandle = Option(Handle)
+	// tuple<u64, u64> of insecure-seed; record metadata-hash-value { lower: u64, upper: u64 }
+	U64Pair = Tuple(U64, U64)
+	// error-code of wasi:filesystem/types: an enum of 37 cases.
+	FSErrorCode = Enum(37)
+	// descriptor-type: an enum of 8 cases.
+	DescriptorType = Enum(8)
+	// option<datetime>
+	OptionDatetime = Option(Datetime)
+	// descriptor-stat: record { type, link-count: u64, size: u64, three option<datetime> }
+	DescriptorStat = Tuple(DescriptorType, U64, U64, OptionDatetime, OptionDatetime, OptionDatetime)
+	// directory-entry: record { type: descriptor-type, name: string }
+	DirectoryEntry = Tuple(DescriptorType, String)
+	// flags with at most 8 members (descriptor-flags, path-flags, open-flags)
+	Flags8 = U8
+)
+
+// Return areas of wasi:filesystem, each result<T, error-code>.
+var (
+	FSUnit     = fsArea(Result(Empty, FSErrorCode))                   // sync, set-size, ...
+	FSHandle   = fsArea(Result(Handle, FSErrorCode))                  // open-at, read-via-stream, ...
+	FSFlags    = fsArea(Result(Flags8, FSErrorCode))                  // get-flags
+	FSType     = fsArea(Result(DescriptorType, FSErrorCode))          // get-type
+	FSFilesize = fsArea(Result(U64, FSErrorCode))                     // write
+	FSStat     = fsArea(Result(DescriptorStat, FSErrorCode))          // stat, stat-at
+	FSHash     = fsArea(Result(U64Pair, FSErrorCode))                 // metadata-hash(-at)
+	FSRead     = fsArea(Result(Tuple(ListOf(U8), Bool), FSErrorCode)) // read
+	FSDirEntry = fsArea(Result(Option(DirectoryEntry), FSErrorCode))  // read-directory-entry
+	FSString   = fsArea(Result(String, FSErrorCode))                  // readlink-at
+	OptFSCode  = Option(FSErrorCode)                                  // filesystem-error-code
+)
+
+// FSArea locates the parts of result<T, error-code> of wasi:filesystem.
+type FSArea struct {
+	Type        Type
+	Size, Align uint32
+	OK          uint32 // offset of the ok payload
+	Code        uint32 // offset of the error-code byte
+}
+
+func fsArea(t Type) FSArea {
+	p := t.PayloadOffset()
+	return FSArea{Type: t, Size: t.Size(), Align: t.Align(), OK: p, Code: p}
+}
+
 // Return-area types, one per function shape.
 var (
 	ResultListU8       = Result(ListOf(U8), StreamError)                                      // read, blocking-read

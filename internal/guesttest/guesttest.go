@@ -135,7 +135,7 @@ func (e *Env) Compile(tb testing.TB, pkg string) wazero.CompiledModule {
 // then args, the given stdout and stderr, real clocks and sleep, and
 // crypto/rand as its randomness.
 func ModuleConfig(name string, stdout, stderr io.Writer, args ...string) wazero.ModuleConfig {
-	return wazero.NewModuleConfig().
+	return host.NewModuleConfig().
 		WithArgs(append([]string{name}, args...)...).
 		WithStdout(stdout).WithStderr(stderr).
 		WithSysNanosleep().WithSysNanotime().WithSysWalltime().WithRandSource(rand.Reader)

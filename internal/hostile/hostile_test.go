@@ -253,7 +253,7 @@ func viaGuest(t *testing.T, cm wazero.CompiledModule, prov api.Provider, port in
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	mc := wazero.NewModuleConfig().WithArgs("httpsget", "127.0.0.1", strconv.Itoa(port), "/", "localhost").
+	mc := host.NewModuleConfig().WithArgs("httpsget", "127.0.0.1", strconv.Itoa(port), "/", "localhost").
 		WithStdout(&stdout).WithStderr(&stderr).
 		WithSysNanosleep().WithSysNanotime().WithSysWalltime().WithRandSource(rand.Reader)
 	g, err := hst.Instantiate(ctx, cm, mc, host.WithProvider(prov), host.WithPolicy(pol), host.WithObserver(func(e host.ConnEvent) {

@@ -14,6 +14,7 @@ package rawguest
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -91,7 +92,15 @@ type Guest struct {
 
 // New instantiates cm (from Compile) as a guest of h.
 func New(ctx context.Context, h *host.Host, cm wazero.CompiledModule, opts ...host.Option) (*Guest, error) {
-	g, err := h.Instantiate(ctx, cm, wazero.NewModuleConfig().WithName(""), opts...)
+	return NewWithConfig(ctx, h, cm, host.NewModuleConfig().WithName("").WithRandSource(rand.Reader), opts...)
+}
+
+// NewWithConfig is New with the guest's module configuration (args,
+// environment, stdio, mounts, random source, clocks), normally from
+// host.NewModuleConfig. The generated module imports wasi:random/random,
+// so the config needs a random source.
+func NewWithConfig(ctx context.Context, h *host.Host, cm wazero.CompiledModule, mc wazero.ModuleConfig, opts ...host.Option) (*Guest, error) {
+	g, err := h.Instantiate(ctx, cm, mc, opts...)
 	if err != nil {
 		if g != nil {
 			_ = g.Close(ctx)

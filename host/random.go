@@ -1,0 +1,85 @@
+package host
+
+import (
+	"encoding/binary"
+	"io"
+	mrand "math/rand"
+
+	wapi "github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/internal/cabi"
+)
+
+// maxRandom bounds one get-random-bytes; a larger request traps.
+const maxRandom = 16 << 20
+
+var randomRandom = register(&iface{name: "wasi:random/random", fns: []fnDef{
+	def("get-random-bytes", func(c *call, s []uint64) { randomBytes(c, s, c.secureRand()) }, p(i64, i32)),
+	def("get-random-u64", func(c *call, s []uint64) { s[0] = randomU64(c, c.secureRand()) }, nil, i64),
+}})
+
+var randomInsecure = register(&iface{name: "wasi:random/insecure", fns: []fnDef{
+	def("get-insecure-random-bytes", func(c *call, s []uint64) { randomBytes(c, s, c.insecureRand()) }, p(i64, i32)),
+	def("get-insecure-random-u64", func(c *call, s []uint64) { s[0] = randomU64(c, c.insecureRand()) }, nil, i64),
+}})
+
+var randomInsecureSeed = register(&iface{name: "wasi:random/insecure-seed", fns: []fnDef{
+	def("insecure-seed", func(c *call, stack []uint64) {
+		t := cabi.U64Pair
+		ret := wapi.DecodeU32(stack[0])
+		c.Area(ret, t.Size(), t.Align())
+		src := c.insecureRand()
+		lo, hi := randomU64(c, src), randomU64(c, src)
+		b := c.Area(ret, t.Size(), t.Align())
+		cabi.PutU64(b, t.FieldOffset(0), lo)
+		cabi.PutU64(b, t.FieldOffset(1), hi)
+	}, p(i32)),
+}})
+
+// secureRand is the configured random source. random.wit: "Deterministic
+// environments must omit this function": without WithRandSource the guest
+// may not import wasi:random/random (Instantiate says so), and a Prepare'd
+// guest traps here.
+func (c *call) secureRand() io.Reader {
+	cfg := c.needCLI()
+	if cfg.rand == nil {
+		c.trap("no random source: the ModuleConfig has no WithRandSource, and wasi:random/random must not be deterministic")
+	}
+	return cfg.rand
+}
+
+// insecureRand is the configured random source, or, as wazero's default for
+// wasip1, a deterministic one.
+func (c *call) insecureRand() io.Reader {
+	cfg := c.needCLI()
+	if cfg.rand != nil {
+		return cfg.rand
+	}
+	s := &c.g.cli
+	s.randOnce.Do(func() { s.insecure = mrand.New(mrand.NewSource(42)) })
+	return s.insecure
+}
+
+// randomBytes: (len u64, retptr) -> +0 ptr, +4 len of list<u8>.
+func randomBytes(c *call, stack []uint64, src io.Reader) {
+	n, ret := stack[0], wapi.DecodeU32(stack[1])
+	c.Area(ret, cabi.String.Size(), cabi.String.Align())
+	if n > maxRandom {
+		c.trap("%d random bytes asked for; at most %d are given at once", n, maxRandom)
+	}
+	ptr := c.Alloc(1, uint32(n))
+	if _, err := io.ReadFull(src, c.Bytes(ptr, uint32(n))); err != nil {
+		c.trap("the random source failed: %v", err)
+	}
+	b := c.Area(ret, cabi.String.Size(), cabi.String.Align())
+	cabi.PutU32(b, 0, ptr)
+	cabi.PutU32(b, 4, uint32(n))
+}
+
+func randomU64(c *call, src io.Reader) uint64 {
+	var b [8]byte
+	if _, err := io.ReadFull(src, b[:]); err != nil {
+		c.trap("the random source failed: %v", err)
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
