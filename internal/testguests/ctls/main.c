@@ -102,38 +102,13 @@ static void die(void) {
 	exit(1);
 }
 
+static void to_stdout(const uint8_t *b, size_t n) { fwrite(b, 1, n, stdout); }
+
 static int get(const char *host, uint16_t p, const char *path, const char *name, size_t name_len) {
 	handle net = instance_network();
-	tcp_conn c;
-	tls_conn t;
-	if (dial(net, host, p, &c) < 0 || tls_handshake(&c, name, name_len, &t) < 0)
+	if (https_get(net, host, p, path, name, name_len, "ctls", to_stdout) < 0)
 		die();
-	size_t cap = strlen(path) + name_len + 128;
-	char *req = malloc(cap);
-	int n = snprintf(req, cap, "GET %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: ctls\r\nConnection: close\r\n\r\n", path,
-	                 (int)name_len, name);
-	if (write_all(t.out, req, (size_t)n) < 0)
-		die();
-	free(req);
-	handle poll = input_subscribe(t.in);
-	for (;;) {
-		uint8_t *b;
-		size_t k;
-		int rc = stream_read(t.in, READ_CHUNK, &b, &k);
-		if (rc == -2)
-			break;
-		if (rc < 0)
-			die();
-		if (k == 0) {
-			pollable_block(poll);
-			continue;
-		}
-		fwrite(b, 1, k, stdout);
-		free(b);
-	}
 	fflush(stdout);
-	pollable_drop(poll);
-	tls_close(&t);
 	network_drop(net);
 	return 0;
 }
