@@ -150,22 +150,6 @@ static void relay_fail(void) {
 	exit(0);
 }
 
-/* Writes from *p (*n bytes left) as much as the permit of out allows; 1 if it wrote, 0 if the permit
- * was 0, -1 on failure. */
-static int write_some(handle out, uint8_t **p, size_t *n) {
-	uint64_t permit;
-	if (stream_check_write(out, &permit) < 0)
-		return -1;
-	if (permit == 0)
-		return 0;
-	size_t k = permit < *n ? (size_t)permit : *n;
-	if (stream_write(out, *p, k) < 0)
-		return -1;
-	*p += k;
-	*n -= k;
-	return 1;
-}
-
 /* Relays until the TLS input ends or fails, never blocking one direction
  * while the other could move: each round tries every step and polls only
  * when none made progress. */

@@ -267,17 +267,20 @@ pub fn poll(ps: &[&Pollable]) {
 
 pub struct Input(u32);
 
+/// Decodes a result<T, stream-error> whose error case is at err_off.
+fn stream_result<T>(r: &Ret, err_off: usize, ok: impl FnOnce(&Ret) -> T) -> Result<T, Error> {
+    match r.u8(0) {
+        0 => Ok(ok(r)),
+        _ => Err(stream_error(r, err_off)),
+    }
+}
+
 impl Input {
     /// read: result<list<u8>, stream-error>; ok: ptr at 4, len at 8.
     pub fn read(&self, len: u64) -> Result<Vec<u8>, Error> {
         let mut r = Ret::new();
-        unsafe {
-            input_read(self.0, len, r.ptr());
-            match r.u8(0) {
-                0 => Ok(take_bytes(r.u32(4), r.u32(8))),
-                _ => Err(stream_error(&r, 4)),
-            }
-        }
+        unsafe { input_read(self.0, len, r.ptr()) };
+        stream_result(&r, 4, |r| unsafe { take_bytes(r.u32(4), r.u32(8)) })
     }
     pub fn subscribe(&self) -> Pollable {
         Pollable(unsafe { input_subscribe(self.0) })
@@ -296,34 +299,19 @@ impl Output {
     /// check-write: result<u64, stream-error>; the u64 is 8-aligned.
     pub fn check_write(&self) -> Result<u64, Error> {
         let mut r = Ret::new();
-        unsafe {
-            output_check_write(self.0, r.ptr());
-            match r.u8(0) {
-                0 => Ok(r.u64(8)),
-                _ => Err(stream_error(&r, 8)),
-            }
-        }
+        unsafe { output_check_write(self.0, r.ptr()) };
+        stream_result(&r, 8, |r| r.u64(8))
     }
     /// write: result<_, stream-error>.
     pub fn write(&self, b: &[u8]) -> Result<(), Error> {
         let mut r = Ret::new();
-        unsafe {
-            output_write(self.0, b.as_ptr(), b.len(), r.ptr());
-            match r.u8(0) {
-                0 => Ok(()),
-                _ => Err(stream_error(&r, 4)),
-            }
-        }
+        unsafe { output_write(self.0, b.as_ptr(), b.len(), r.ptr()) };
+        stream_result(&r, 4, |_| ())
     }
     pub fn blocking_flush(&self) -> Result<(), Error> {
         let mut r = Ret::new();
-        unsafe {
-            output_blocking_flush(self.0, r.ptr());
-            match r.u8(0) {
-                0 => Ok(()),
-                _ => Err(stream_error(&r, 4)),
-            }
-        }
+        unsafe { output_blocking_flush(self.0, r.ptr()) };
+        stream_result(&r, 4, |_| ())
     }
     pub fn subscribe(&self) -> Pollable {
         Pollable(unsafe { output_subscribe(self.0) })

@@ -111,16 +111,23 @@ fn handshake(tcp: Tcp, name: &[u8]) -> Result<Tls, (Error, Socket)> {
 fn write_all(out: &Output, mut b: &[u8]) -> Result<(), Error> {
     let p = out.subscribe();
     while !b.is_empty() {
-        let n = out.check_write()? as usize;
+        let n = write_some(out, b)?;
         if n == 0 {
             p.block();
-            continue;
         }
-        let n = n.min(b.len());
-        out.write(&b[..n])?;
         b = &b[n..];
     }
     Ok(())
+}
+
+/// Writes as much of b as check-write permits now, without waiting: the
+/// number of bytes written (0 when the permit is 0).
+fn write_some(out: &Output, b: &[u8]) -> Result<usize, Error> {
+    let n = (out.check_write()? as usize).min(b.len());
+    if n > 0 {
+        out.write(&b[..n])?;
+    }
+    Ok(n)
 }
 
 fn get(host: &str, port: u16, path: &str, name: &[u8]) {
@@ -244,14 +251,7 @@ fn run(r: &mut Relay, tls: &Tls) {
             }
         }
         if !to_tls.is_empty() && !tls_done {
-            let sent = tls.output.check_write().and_then(|n| {
-                let n = (n as usize).min(to_tls.len());
-                if n > 0 {
-                    tls.output.write(&to_tls[..n])?;
-                }
-                Ok(n)
-            });
-            match sent {
+            match write_some(&tls.output, &to_tls) {
                 Ok(0) => {}
                 Ok(n) => {
                     to_tls.drain(..n);
@@ -291,15 +291,7 @@ fn run(r: &mut Relay, tls: &Tls) {
             }
         }
         if !r.to_relay.is_empty() {
-            let out = &r.tcp.output;
-            let sent = out.check_write().and_then(|n| {
-                let n = (n as usize).min(r.to_relay.len());
-                if n > 0 {
-                    out.write(&r.to_relay[..n])?;
-                }
-                Ok(n)
-            });
-            match sent {
+            match write_some(&r.tcp.output, &r.to_relay) {
                 Ok(0) => {}
                 Ok(n) => {
                     r.to_relay.drain(..n);

@@ -202,28 +202,33 @@ static inline int stream_blocking_flush(handle out) {
 	return r8(&r, 0) ? fail_stream(&r, 4) : 0;
 }
 
+/* Writes from *p (*n bytes left) as much as the permit of out allows; 1 if it wrote, 0 if the permit
+ * was 0, -1 on failure. */
+static inline int write_some(handle out, uint8_t **p, size_t *n) {
+	uint64_t permit;
+	if (stream_check_write(out, &permit) < 0)
+		return -1;
+	if (permit == 0)
+		return 0;
+	size_t k = permit < *n ? (size_t)permit : *n;
+	if (stream_write(out, *p, k) < 0)
+		return -1;
+	*p += k;
+	*n -= k;
+	return 1;
+}
+
 /* Writes all of p: check-write for a permit, write that much, wait on the
  * pollable while the permit is 0. No flush: write starts the write. */
 static inline int write_all(handle out, const void *p, size_t n) {
-	const uint8_t *b = p;
+	uint8_t *b = (uint8_t *)p;
 	handle poll = output_subscribe(out);
 	int rc = 0;
-	while (n > 0) {
-		uint64_t permit;
-		if ((rc = stream_check_write(out, &permit)) < 0)
-			break;
-		if (permit == 0) {
+	while (n > 0 && (rc = write_some(out, &b, &n)) >= 0)
+		if (rc == 0)
 			pollable_block(poll);
-			continue;
-		}
-		size_t k = permit < n ? (size_t)permit : n;
-		if ((rc = stream_write(out, b, k)) < 0)
-			break;
-		b += k;
-		n -= k;
-	}
 	pollable_drop(poll);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 /* Waits until one of the n pollables is ready. */
