@@ -105,46 +105,66 @@ func (w *gateWriter) Write(b []byte) (int, error) {
 	return w.got.Write(b)
 }
 
-// While a flush is being written, check-write grants the next buffer, and
-// what is written meanwhile goes out in one later Write; a blocking flush
-// waits for all of it.
-func TestSinkWritesWhileFlushing(t *testing.T) {
+// checkWrite calls check-write and fails the test on an error.
+func checkWrite(t *testing.T, s *sink) uint64 {
+	t.Helper()
+	n, err := s.checkWrite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Bytes written go out without a flush (streams.wit: write starts the
+// write); while one batch is being written, check-write grants room in the
+// next, and what is written meanwhile goes out in one later Write. After
+// flush, check-write grants nothing until the flush has completed, and
+// the pollable is ready again when it has.
+func TestSinkSendsWithoutFlush(t *testing.T) {
 	g := &Guest{quota: newQuota(DefaultMaxBufferedBytes)}
 	w := &gateWriter{gate: make(chan struct{}), entered: make(chan struct{}, 8)}
 	s := newSink(g, w, nil, nil)
 	defer g.wg.Wait()
 
-	first := bytes.Repeat([]byte{'a'}, sinkBudget)
-	if err := s.write(first, false); err != nil {
+	if n := checkWrite(t, s); n != sinkBudget {
+		t.Fatalf("check-write = %d, want %d", n, sinkBudget)
+	}
+	if err := s.write(bytes.Repeat([]byte{'a'}, sinkBudget), false); err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case <-w.entered: // being written, with no flush asked for
+	case <-time.After(10 * time.Second):
+		t.Fatal("written bytes were not sent without a flush")
+	}
+	for i := range 3 {
+		if n := checkWrite(t, s); n != sinkBudget {
+			t.Fatalf("check-write %d while a batch is being written = %d, want %d", i, n, sinkBudget)
+		}
+		if err := s.write(bytes.Repeat([]byte{'b' + byte(i)}, sinkBudget), false); err != nil {
+			t.Fatalf("write %d while a batch is being written: %v", i, err)
+		}
 	}
 	if err := s.startFlush(); err != nil {
 		t.Fatal(err)
 	}
-	<-w.entered // the first buffer is being written
-	n, err := s.checkWrite()
-	if err != nil || n != sinkBudget {
-		t.Fatalf("check-write during a flush = %d, %v; want %d", n, err, sinkBudget)
+	if n := checkWrite(t, s); n != 0 {
+		t.Fatalf("check-write with a flush pending = %d, want 0", n)
 	}
-	for i := range 3 {
-		chunk := bytes.Repeat([]byte{'b' + byte(i)}, sinkBudget)
-		if err := s.write(chunk, false); err != nil {
-			t.Fatalf("write %d during a flush: %v", i, err)
-		}
-		if err := s.startFlush(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n, _ := s.checkWrite(); n != sinkBudget {
-		t.Fatalf("check-write with %d bytes collected = %d", 3*sinkBudget, n)
-	}
-	if s.flushed().ready() {
-		t.Fatal("flushed is ready while bytes are in flight")
+	if s.ready() || s.flushed().ready() {
+		t.Fatal("the stream is ready while a flush is pending")
 	}
 	w.gate <- struct{}{} // first Write done
-	<-w.entered          // the next three buffers, collected as one
+	<-w.entered          // the next three batches, collected as one
+	if n := checkWrite(t, s); n != 0 {
+		t.Fatalf("check-write with a flush pending = %d, want 0", n)
+	}
 	w.gate <- struct{}{}
 	waitFor(t, s.flushed())
+	waitFor(t, s)
+	if n := checkWrite(t, s); n != sinkBudget {
+		t.Fatalf("check-write after the flush = %d, want %d", n, sinkBudget)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.got.Len() != 4*sinkBudget {
@@ -155,8 +175,30 @@ func TestSinkWritesWhileFlushing(t *testing.T) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.buf != nil || s.flushing {
+	if s.buf != nil || s.sending {
 		t.Fatal("an idle sink holds a buffer or a goroutine")
+	}
+}
+
+// A write past the permit check-write gave is refused (the caller traps);
+// writes within one permit may be several.
+func TestSinkWriteNeedsPermit(t *testing.T) {
+	g := &Guest{quota: newQuota(DefaultMaxBufferedBytes)}
+	var out bytes.Buffer
+	s := newSink(g, &out, nil, nil)
+	defer g.wg.Wait()
+	if err := s.write([]byte("x"), false); err != errBudget {
+		t.Fatalf("write without a permit = %v, want errBudget", err)
+	}
+	checkWrite(t, s)
+	if err := s.write(make([]byte, sinkBudget-1), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.write([]byte("y"), false); err != nil {
+		t.Fatalf("the permit's last byte: %v", err)
+	}
+	if err := s.write([]byte("z"), false); err != errBudget {
+		t.Fatalf("write past the permit = %v, want errBudget", err)
 	}
 }
 
@@ -170,6 +212,7 @@ func TestSinkWriteNow(t *testing.T) {
 	if !done || err != nil || out.String() != "direct" || flushed != 1 {
 		t.Fatalf("writeNow = %v, %v; wrote %q, %d flushes", done, err, out.String(), flushed)
 	}
+	checkWrite(t, s)
 	if err := s.write([]byte("queued"), false); err != nil {
 		t.Fatal(err)
 	}

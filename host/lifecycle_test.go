@@ -65,6 +65,7 @@ func TestGuestCloseReleasesEverything(t *testing.T) {
 	// ...and a plain socket with buffered, unflushed output.
 	_, _, out3, _ := x.connect(silent.Addr().(*net.TCPAddr).AddrPort())
 	x.put(argArea, []byte("unflushed"))
+	x.call(ioStreamsName, "[method]output-stream.check-write", uint64(out3), retArea)
 	x.call(ioStreamsName, "[method]output-stream.write", uint64(out3), argArea, 9, retArea)
 
 	if during := countFDs(t); during < fds+3 {

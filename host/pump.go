@@ -37,20 +37,21 @@ type pump struct {
 	g   *Guest
 	src io.Reader
 
-	mu      sync.Mutex
-	space   sync.Cond // the goroutine waits here for free space
-	ring    *[pumpSize]byte
-	r, w    uint64 // ring: consumed and produced byte counts
-	head    []byte // head[hr:hw] is buffered, ahead of the ring's bytes
-	hr, hw  int
-	reading int8 // readNone, readHead, readRing
-	bulk    bool // the last read was large: keep reading ahead
-	err     error
-	started bool
-	stopped bool
-	held    int64  // bytes counted against the guest's quota
-	pending int64  // of held: reserved for the read in progress
-	sig     signal // ready: data or error
+	mu       sync.Mutex
+	space    sync.Cond // the goroutine waits here for free space
+	ring     *[pumpSize]byte
+	r, w     uint64 // ring: consumed and produced byte counts
+	head     []byte // head[hr:hw] is buffered, ahead of the ring's bytes
+	hr, hw   int
+	reading  int8 // readNone, readHead, readRing
+	bulk     bool // the last read was large: keep reading ahead
+	err      error
+	reported bool // err was reported once (see peek)
+	started  bool
+	stopped  bool
+	held     int64  // bytes counted against the guest's quota
+	pending  int64  // of held: reserved for the read in progress
+	sig      signal // ready: data or error
 }
 
 const (
@@ -216,6 +217,14 @@ func (p *pump) peek(max uint64) (a, b []byte, err error) {
 	if avail == 0 {
 		if p.stopped && p.err == nil {
 			return nil, nil, io.ErrClosedPipe
+		}
+		// A failure is reported once; the stream is closed after it
+		// (streams.wit, stream-error::last-operation-failed).
+		if p.err != nil && !isClosedErr(p.err) {
+			if p.reported {
+				return nil, nil, io.EOF
+			}
+			p.reported = true
 		}
 		return nil, nil, p.err
 	}

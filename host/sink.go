@@ -9,10 +9,10 @@ import (
 // sinkBudget is the most check-write grants at a time.
 const sinkBudget = 64 << 10
 
-// sinkCap is the output buffer's size. Writes collect in it; a flush hands
-// it to the connection in one Write (so TLS records are full-sized), and
-// while one is being written the next collects up to sinkCap: a guest that
-// is faster than the connection is written in large batches.
+// sinkCap is the output buffer's size. Writes collect in it while the
+// previous batch is being written to the connection, so a guest that is
+// faster than the connection is written in large batches (full-sized TLS
+// records).
 const sinkCap = 256 << 10
 
 // maxBlockingWrite bounds one blocking-write-and-flush (WASI promises only
@@ -23,11 +23,13 @@ const maxBlockingWrite = 16 << 20
 var sinkBufs = sync.Pool{New: func() any { return new([sinkCap]byte) }}
 
 // sink buffers guest writes and writes them to dst from a background
-// goroutine on flush.
+// goroutine, as streams.wit has it: write starts the write (bytes go out
+// without a flush, as a socket's do), and flush only waits. After flush,
+// check-write grants nothing until everything written before it is out.
 //
-// It is double-buffered: while one buffer is being written, check-write
-// grants the next one, so a guest that writes and flushes in a loop keeps
-// the connection busy. The goroutine exits when it has nothing to do, and
+// It is double-buffered: while one batch is being written, check-write
+// grants room in the next, so a guest that writes in a loop keeps the
+// connection busy. The goroutine exits when it has nothing to do, and
 // buffers go back to a pool, so an idle stream holds neither.
 type sink struct {
 	g     *Guest
@@ -38,12 +40,13 @@ type sink struct {
 
 	mu       sync.Mutex
 	buf      []byte // collecting; nil when empty
-	flushReq bool   // the guest asked to flush buf
-	flushing bool   // the goroutine is running
+	flushReq bool   // a flush is pending: check-write grants nothing
+	sending  bool   // the goroutine (or writeNow) is writing
 	closing  bool   // closeWrite after the pending writes
 	closed   bool   // no more writes (closed, shut down, or moved)
-	err      error  // the last write failed
-	grant    int64  // quota reserved for writes check-write allowed
+	err      error  // a write failed
+	reported bool   // err was reported once; the stream is closed since
+	grant    int64  // what is left of check-write's permit, reserved from the quota
 	sig      signal // ready: can write (budget > 0), failed or closed
 	done     signal // flushed: nothing asked for is in flight
 	drained  func() // run once the goroutine has nothing left to do
@@ -58,19 +61,41 @@ func newSink(g *Guest, dst io.Writer, flush, closeWrite func() error) *sink {
 
 var errSinkClosed = errors.New("output stream closed")
 
-// checkWrite returns the budget, or the failure. (0, nil) while the
-// buffer is full, the guest's buffered-bytes quota is used up, or
-// close_notify is pending. The budget is reserved from the quota, so the
-// write it allows cannot fail for want of quota.
+// failLocked is what an operation reports instead of running, if anything:
+// a failure once (last-operation-failed), and closed from then on, as
+// streams.wit says ("After this, the stream will be closed").
+func (s *sink) failLocked() error {
+	if s.err != nil {
+		if s.reported {
+			return errSinkClosed
+		}
+		s.reported = true
+		return s.err
+	}
+	if s.closed {
+		return errSinkClosed
+	}
+	return nil
+}
+
+// setErrLocked records the first failure.
+func (s *sink) setErrLocked(err error) {
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+}
+
+// checkWrite returns the permit, or the failure. (0, nil) while the
+// buffer is full, the guest's buffered-bytes quota is used up, a flush is
+// pending, or close_notify is. The permit is reserved from the quota, so
+// the writes it allows cannot fail for want of quota.
 func (s *sink) checkWrite() (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.err != nil:
-		return 0, s.err
-	case s.closed:
-		return 0, errSinkClosed
-	case s.closing:
+	if err := s.failLocked(); err != nil {
+		return 0, err
+	}
+	if s.closing || s.flushReq {
 		return 0, nil
 	}
 	want := s.roomLocked()
@@ -81,72 +106,58 @@ func (s *sink) checkWrite() (uint64, error) {
 	return uint64(min(s.grant, want)), nil
 }
 
-// failure returns what check-write would report as an error, without
-// reserving a budget.
+// failure returns what the next operation would report as an error (and
+// counts as reporting it), without reserving a permit.
 func (s *sink) failure() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	if s.closed {
-		return errSinkClosed
-	}
-	return nil
+	return s.failLocked()
 }
 
 // roomLocked is the most check-write may grant, quota aside.
 func (s *sink) roomLocked() int64 { return int64(max(min(sinkBudget, sinkCap-len(s.buf)), 0)) }
 
-// budget is check-write's budget without reserving (for messages).
+// budget is what is left of check-write's permit (for messages).
 func (s *sink) budget() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return uint64(min(s.grant, s.roomLocked()))
+	return uint64(s.grant)
 }
 
-// write appends b. Non-blocking, b must fit the budget check-write granted
-// (else errBudget; the caller traps); a guest that writes more than one
-// chunk per check-write gets the rest from the quota when it has room.
-// Blocking (the handshake adapter), b is taken whole, even past the quota:
-// such writes are few and small, and the caller waits for them to be sent.
+// write appends b and starts sending it. Non-blocking, b must fit what is
+// left of the permit check-write gave (else errBudget: the caller traps,
+// as streams.wit says); a stream that closed since the permit reports
+// closed. Blocking (the handshake adapter), b is taken whole, even past the
+// quota: such writes are few and small, and the caller waits for them.
 func (s *sink) write(b []byte, blocking bool) error {
 	s.mu.Lock()
+	if err := s.failLocked(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	n := int64(len(b))
 	switch {
-	case s.err != nil:
-		s.mu.Unlock()
-		return s.err
-	case s.closed:
-		s.mu.Unlock()
-		return errSinkClosed
-	case !blocking && (s.closing || int64(len(b)) > s.roomLocked()):
+	case !blocking && n > s.grant:
 		s.mu.Unlock()
 		return errBudget
-	}
-	if len(b) == 0 {
+	case !blocking && s.closing:
+		s.mu.Unlock()
+		return errSinkClosed
+	case n == 0:
 		s.mu.Unlock()
 		return nil
 	}
-	n := int64(len(b))
-	if n > s.grant {
-		if blocking {
-			s.g.quota.force(n - s.grant)
-			s.grant = n
-		} else if s.grant += s.g.quota.reserve(n-s.grant, nil, false); n > s.grant {
-			s.mu.Unlock()
-			return errBudget
-		}
+	if blocking && n > s.grant {
+		s.g.quota.force(n - s.grant)
+		s.grant = n
 	}
-	// The permit was for this write; what is left of it goes back.
-	rest := s.grant - n
-	s.grant = 0
+	s.grant -= n
 	if s.buf == nil {
 		s.buf = sinkBufs.Get().(*[sinkCap]byte)[:0]
 	}
 	s.buf = append(s.buf, b...)
-	s.updateLocked()
+	s.kickLocked()
 	s.mu.Unlock()
-	s.g.quota.release(rest)
 	return nil
 }
 
@@ -157,7 +168,7 @@ func (s *sink) wake() {
 	s.mu.Unlock()
 }
 
-var errBudget = errors.New("write exceeds the budget check-write granted")
+var errBudget = errors.New("write exceeds the permit check-write gave")
 
 // putBuf returns a buffer to the pool (a grown one is left to the GC).
 func putBuf(b []byte) {
@@ -166,34 +177,41 @@ func putBuf(b []byte) {
 	}
 }
 
-// updateLocked sets both signals from the state. Writable needs room in
-// the buffer and in the quota (else the quota wakes the sink later).
+// updateLocked sets both signals from the state. Writable needs no flush
+// pending, room in the buffer and in the quota (else the quota wakes the
+// sink later).
 func (s *sink) updateLocked() {
-	s.sig.update(s.err != nil || s.closed || (!s.closing && len(s.buf) < sinkCap &&
+	s.sig.update(s.err != nil || s.closed || (!s.closing && !s.flushReq && len(s.buf) < sinkCap &&
 		(s.grant > 0 || s.g.quota.available(s) > 0)))
-	s.done.update(s.err != nil || (!s.flushing && !s.closing && !s.flushReq))
+	s.done.update(s.err != nil || (!s.sending && !s.closing && !s.flushReq))
 }
 
-// startFlush asks the goroutine to write the buffer. With nothing buffered
-// it still flushes the TLS layer.
+// startFlush asks for what was written to be flushed: check-write grants
+// nothing until it is (the permit ends here). On an idle stream with no
+// TLS layer to push there is nothing to wait for.
 func (s *sink) startFlush() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
+	if err := s.failLocked(); err != nil {
+		s.mu.Unlock()
+		return err
 	}
-	if s.closed {
-		return errSinkClosed
+	drop := s.grant
+	s.grant = 0
+	if s.sending || s.closing || s.flush != nil {
+		s.flushReq = true
+		s.kickLocked()
+	} else {
+		s.updateLocked()
 	}
-	s.flushReq = true
-	s.kickLocked()
+	s.mu.Unlock()
+	s.g.quota.release(drop)
 	return nil
 }
 
 // kickLocked starts the goroutine unless it runs; it picks up what is asked.
 func (s *sink) kickLocked() {
-	if !s.flushing {
-		s.flushing = true
+	if !s.sending {
+		s.sending = true
 		s.g.goroutine(s.run)
 	}
 	s.updateLocked()
@@ -201,28 +219,38 @@ func (s *sink) kickLocked() {
 
 func (s *sink) run() {
 	s.mu.Lock()
-	for {
-		if s.err == nil && s.flushReq {
+	dirty := false // bytes went out since the TLS layer was last flushed
+	for s.err == nil {
+		if len(s.buf) > 0 {
 			b := s.buf
-			s.buf, s.flushReq = nil, false
+			s.buf = nil
 			s.updateLocked() // the next buffer is free for the guest
 			s.mu.Unlock()
-			var err error
-			if len(b) > 0 {
-				err = safeCall(func() error { _, err := s.dst.Write(b); return err })
-				putBuf(b)
-				s.g.quota.release(int64(len(b)))
-			}
-			if err == nil && s.flush != nil {
-				err = safeCall(s.flush)
-			}
+			err := safeCall(func() error { _, err := s.dst.Write(b); return err })
+			putBuf(b)
+			s.g.quota.release(int64(len(b)))
 			s.mu.Lock()
-			if err != nil && s.err == nil {
-				s.err = err
+			s.setErrLocked(err)
+			dirty = true
+			continue
+		}
+		if dirty || s.flushReq {
+			// Nothing more to write: a TLS layer that buffers sends
+			// now too, flush or not.
+			req := s.flushReq
+			dirty = false
+			if s.flush != nil {
+				s.mu.Unlock()
+				err := safeCall(s.flush)
+				s.mu.Lock()
+				s.setErrLocked(err)
+			}
+			if req && len(s.buf) == 0 {
+				s.flushReq = false
 			}
 			continue
 		}
-		if s.closing && s.err == nil {
+		if s.closing {
 			s.mu.Unlock()
 			var cerr error
 			if s.closeWrite != nil {
@@ -230,15 +258,13 @@ func (s *sink) run() {
 			}
 			s.mu.Lock()
 			s.closing, s.closed = false, true
-			if cerr != nil && s.err == nil {
-				s.err = cerr
-			}
+			s.setErrLocked(cerr)
 			continue
 		}
 		break
 	}
 	// Done (or failed: what is left is never sent).
-	s.closing, s.flushReq, s.flushing = false, false, false
+	s.closing, s.flushReq, s.sending = false, false, false
 	var drop int64
 	if s.err != nil || s.closed {
 		drop = s.dropLocked()
@@ -256,22 +282,19 @@ func (s *sink) run() {
 // writeNow writes b and flushes, from the calling goroutine, when nothing is
 // buffered or in flight: a blocking write, whose guest waits anyway, then
 // costs no copy and no goroutine. It reports false, having done nothing,
-// when the sink is busy; the caller queues b instead. Closing the guest (or
-// the stream's connection) ends a Write that blocks.
+// when the sink is busy; the caller waits for it instead. Closing the guest
+// (or the stream's connection) ends a Write that blocks.
 func (s *sink) writeNow(b []byte) (bool, error) {
 	s.mu.Lock()
-	switch {
-	case s.err != nil:
+	if err := s.failLocked(); err != nil {
 		s.mu.Unlock()
-		return true, s.err
-	case s.closed:
-		s.mu.Unlock()
-		return true, errSinkClosed
-	case s.flushing || s.closing || len(s.buf) > 0:
+		return true, err
+	}
+	if s.sending || s.closing || s.flushReq || len(s.buf) > 0 {
 		s.mu.Unlock()
 		return false, nil
 	}
-	s.flushing = true
+	s.sending = true
 	s.updateLocked()
 	s.mu.Unlock()
 
@@ -284,17 +307,15 @@ func (s *sink) writeNow(b []byte) (bool, error) {
 	}
 
 	s.mu.Lock()
-	if err != nil && s.err == nil {
-		s.err = err
-	}
-	if s.err == nil && (s.flushReq || s.closing) {
+	s.setErrLocked(err)
+	if s.err == nil && (s.flushReq || s.closing || len(s.buf) > 0) {
 		// Asked for meanwhile (a shutdown from the host side): the
-		// goroutine takes over, still flushing.
+		// goroutine takes over, still sending.
 		s.g.goroutine(s.run)
 		s.mu.Unlock()
-		return true, err
+		return true, s.failure0()
 	}
-	s.flushing = false
+	s.sending = false
 	if s.err != nil {
 		s.closing = false
 	}
@@ -305,11 +326,20 @@ func (s *sink) writeNow(b []byte) (bool, error) {
 	} else {
 		drained = nil
 	}
+	ferr := s.failure0()
 	s.mu.Unlock()
 	if drained != nil {
 		drained()
 	}
-	return true, err
+	return true, ferr
+}
+
+// failure0 reports the error this call caused (once), under s.mu.
+func (s *sink) failure0() error {
+	if s.err != nil {
+		return s.failLocked()
+	}
+	return nil
 }
 
 // dropLocked discards the buffer and the grant of a sink that writes no
@@ -325,7 +355,7 @@ func (s *sink) dropLocked() int64 {
 // from the goroutine when its current work is done.
 func (s *sink) whenDrained(fn func()) {
 	s.mu.Lock()
-	if !s.flushing && !s.closing {
+	if !s.sending && !s.closing {
 		s.mu.Unlock()
 		fn()
 		return
@@ -339,8 +369,8 @@ func (s *sink) ready() bool              { return s.sig.isSet() }
 func (s *sink) readyCh() <-chan struct{} { return s.sig.readyCh() }
 func (s *sink) watchSignal() *signal     { return &s.sig }
 
-// flushed is a waitable that is ready when everything the guest asked to
-// flush has been written (or the stream failed or closed).
+// flushed is a waitable that is ready when everything written has been
+// sent and no flush is pending (or the stream failed).
 func (s *sink) flushed() waitable { return sinkFlushed{s} }
 
 type sinkFlushed struct{ s *sink }
@@ -353,7 +383,7 @@ func (f sinkFlushed) watchSignal() *signal     { return &f.s.done }
 func (s *sink) idle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.flushing && len(s.buf) == 0 && !s.closing
+	return !s.sending && len(s.buf) == 0 && !s.closing && !s.flushReq
 }
 
 // finish queues closeWrite after the pending writes (close-output,
@@ -369,9 +399,6 @@ func (s *sink) finish() bool {
 		return false
 	}
 	s.closing = true
-	if len(s.buf) > 0 {
-		s.flushReq = true
-	}
 	s.kickLocked()
 	return true
 }
@@ -381,15 +408,10 @@ func (s *sink) finish() bool {
 // close; see Guest.afterDrain.
 func (s *sink) detach() {
 	s.mu.Lock()
-	var drop int64
-	if len(s.buf) > 0 && !s.closed && s.err == nil {
-		s.flushReq = true
-		s.kickLocked()
-		drop, s.grant = s.grant, 0
-	} else if !s.flushing {
-		drop = s.dropLocked()
-	} else {
-		drop, s.grant = s.grant, 0
+	drop := s.grant
+	s.grant = 0
+	if !s.sending {
+		drop += s.dropLocked()
 	}
 	s.closed = true
 	s.updateLocked()

@@ -83,7 +83,7 @@ var ioStreams = register(&iface{name: "wasi:io/streams", fns: []fnDef{
 // streamErr writes the err case of result<T, stream-error>: closed for the
 // end of the stream, last-operation-failed(error) otherwise.
 func streamErr(c *call, a cabi.StreamArea, ret uint32, err error) {
-	closed := errors.Is(err, io.EOF) || errors.Is(err, errSinkClosed) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, net.ErrClosed)
+	closed := isClosedErr(err)
 	var h uint32
 	if !closed {
 		h = c.push(rError, &ioError{err: err}, 0)
@@ -96,6 +96,12 @@ func streamErr(c *call, a cabi.StreamArea, ret uint32, err error) {
 	}
 	b[a.ErrTag] = 0
 	cabi.PutU32(b, a.ErrHandle, h)
+}
+
+// isClosedErr reports whether err is the end of a stream rather than a
+// failure.
+func isClosedErr(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, errSinkClosed) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, net.ErrClosed)
 }
 
 // inRead implements read, blocking-read, skip and blocking-skip:
@@ -116,11 +122,8 @@ func inRead(c *call, stack []uint64, blocking, skip bool) {
 	if blocking && n > 0 {
 		c.wait(in.p)
 	}
-	var a, b []byte
-	var err error
-	if n > 0 {
-		a, b, err = in.p.peek(n)
-	}
+	// Even for len 0: a closed stream fails with closed.
+	a, b, err := in.p.peek(n)
 	total := uint64(len(a) + len(b))
 	if total == 0 && err != nil {
 		streamErr(c, area, ret, err)
@@ -299,7 +302,8 @@ func outZeroes(c *call, stack []uint64, blocking bool) {
 }
 
 // outSplice: splice / blocking-splice (self, src, len u64, retptr) ->
-// result<u64, stream-error>. Moves what src has (up to len and the budget).
+// result<u64, stream-error>. Moves what src has (up to len and the permit):
+// check-write, read, write, as streams.wit defines it.
 func outSplice(c *call, stack []uint64, blocking bool) {
 	out := c.get(wapi.DecodeU32(stack[0]), rOutput).(*outStream)
 	in := c.get(wapi.DecodeU32(stack[1]), rInput).(*inStream)
@@ -317,34 +321,28 @@ func outSplice(c *call, stack []uint64, blocking bool) {
 	}
 	n = min(n, budget)
 	var total uint64
+	x, y, rerr := in.p.peek(n) // even for 0: a closed src fails with closed
+	if len(x) == 0 && rerr != nil {
+		streamErr(c, a, ret, rerr)
+		return
+	}
 	if n > 0 {
-		x, y, rerr := in.p.peek(n)
-		if len(x) == 0 && rerr != nil {
-			streamErr(c, a, ret, rerr)
-			return
-		}
 		if err := out.s.write(x, false); err != nil {
 			streamErr(c, a, ret, err)
 			return
 		}
 		total = uint64(len(x))
-		// The budget was for one write: the ring's wrapped part goes in
-		// too if the quota still has room.
-		if err := out.s.write(y, false); err == nil {
-			total += uint64(len(y))
-		} else if !errors.Is(err, errBudget) {
+		// The permit covers both parts (n is within it).
+		if err := out.s.write(y, false); err != nil {
+			in.p.consume(total)
 			streamErr(c, a, ret, err)
 			return
 		}
+		total += uint64(len(y))
 		in.p.consume(total)
 	}
-	if blocking && total > 0 {
-		if err := out.s.startFlush(); err != nil {
-			streamErr(c, a, ret, err)
-			return
-		}
-		c.wait(out.s.flushed())
-	}
+	// blocking-splice waits for both streams, and flushes nothing: the
+	// bytes go out as a write's do.
 	v := c.Area(ret, a.Size, a.Align)
 	v[0] = 0
 	cabi.PutU64(v, a.OK, total)

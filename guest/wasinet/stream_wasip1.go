@@ -167,13 +167,10 @@ func (d *duplex) write(b []byte) (int, error) {
 			continue
 		}
 		chunk := b[written:][:min(uint64(len(b)-written), budget)]
+		// The host sends what is written (no flush: after one, check-write
+		// grants nothing until it completes); it reports 0 once it holds
+		// as much as it buffers, which paces the writes.
 		err = d.out.Write(chunk)
-		if err == nil {
-			// The host sends on flush; while a flush is going out,
-			// check-write grants the next chunk, and reports 0 once the
-			// host holds as much as it buffers, which paces the writes.
-			err = d.out.Flush()
-		}
 		d.mu.Unlock()
 		if err != nil {
 			return written, d.opError("write", writeErr(err))
@@ -192,13 +189,18 @@ func writeErr(err error) error {
 	return err
 }
 
-// drain waits (bounded) until check-write grants bytes again, or the
-// stream failed or closed: after close-output, that is once close_notify is
-// out. (Bytes written to a plain stream are sent even after its drop.) Called with mu not held, by the one goroutine that owns
-// the handles (closed is set or the streams are being handed on).
+// drain waits (bounded) until what was written is out: it flushes, and
+// check-write grants bytes again once the flush has completed (or the
+// stream failed or closed); after close-output, once close_notify is out.
+// Called with mu not held, by the one goroutine that owns the handles
+// (closed is set or the streams are being handed on).
 func (d *duplex) drain(limit time.Duration) {
 	var dl deadline
 	dl.set(time.Now().Add(limit))
+	if err := d.out.Flush(); err != nil {
+		streamErr(err)
+		return
+	}
 	for {
 		n, err := d.out.CheckWrite()
 		if err != nil {

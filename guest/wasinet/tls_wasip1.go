@@ -68,9 +68,7 @@ func ClientContext(ctx context.Context, conn net.Conn, serverName string) (*TLSC
 		return nil, opErr(errors.New("wasinet: plaintext data is buffered past the point of the TLS upgrade"))
 	}
 	// What was written in plaintext goes first, and completely: a host
-	// whose streams are idle can hand the socket itself to TLS. (check-write
-	// may grant more while earlier bytes are still going out, so drain is
-	// not enough here; plaintext before an upgrade is a few bytes.)
+	// whose streams are idle can hand the socket itself to TLS.
 	if err := c.out.BlockingFlush(); err != nil {
 		_ = streamErr(err)
 	}
