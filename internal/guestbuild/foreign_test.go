@@ -3,6 +3,8 @@ package guestbuild
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -80,5 +82,46 @@ func TestForeignBuildError(t *testing.T) {
 			}
 			t.Logf("%v", err)
 		})
+	}
+}
+
+// recordTB records the first Skipf or Fatalf instead of ending the test.
+type recordTB struct {
+	testing.TB
+	first string
+}
+
+func (r *recordTB) Helper() {}
+func (r *recordTB) Skipf(format string, args ...any) {
+	if r.first == "" {
+		r.first = "skip: " + fmt.Sprintf(format, args...)
+	}
+}
+func (r *recordTB) Fatalf(format string, args ...any) {
+	if r.first == "" {
+		r.first = "fatal: " + fmt.Sprintf(format, args...)
+	}
+}
+
+// TestMissingCompiler: a build without its compiler skips on a developer's
+// machine and fails under CI=true, naming the install script either way;
+// any other build error is left to the caller.
+func TestMissingCompiler(t *testing.T) {
+	l := &lang{name: "nothing", check: func() error {
+		return fmt.Errorf("%w: /nonexistent/cc", ErrNoCompiler)
+	}}
+	_, err := buildForeign(l, t.TempDir())
+	for _, tc := range []struct{ ci, want string }{{"", "skip: "}, {"true", "fatal: "}} {
+		t.Setenv("CI", tc.ci)
+		r := &recordTB{TB: t}
+		SkipIfNoCompiler(r, err)
+		if !strings.HasPrefix(r.first, tc.want) || !strings.Contains(r.first, "/nonexistent/cc") || !strings.Contains(r.first, "scripts/install-peers.sh") {
+			t.Errorf("CI=%q: %q; want %q naming the compiler and scripts/install-peers.sh", tc.ci, r.first, tc.want)
+		}
+	}
+	r := &recordTB{TB: t}
+	SkipIfNoCompiler(r, errors.New("guestbuild: a compile error"))
+	if r.first != "" {
+		t.Errorf("a compile error: %q; want nothing", r.first)
 	}
 }
