@@ -120,18 +120,19 @@ func buildForeign(l *lang, pkg string) ([]byte, error) {
 	if err := l.check(); err != nil {
 		return nil, err
 	}
-	root := peers.RepoRoot()
 	dir := guestDir(pkg)
 	h := sha256.New()
 	ver, err := exec.Command(l.version[0], l.version[1:]...).Output()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrNoCompiler, strings.Join(l.version, " "), err)
 	}
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", l.name, ver, strings.Join(l.args(".", "out"), "\x00"))
-	for _, d := range []string{dir, filepath.Join(root, l.shared)} {
-		if d == root {
-			continue
-		}
+	// The command with placeholders (the sources are hashed below).
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", l.name, ver, strings.Join(l.args("GUEST", "OUT"), "\x00"))
+	srcDirs := []string{dir}
+	if l.shared != "" {
+		srcDirs = append(srcDirs, filepath.Join(peers.RepoRoot(), l.shared))
+	}
+	for _, d := range srcDirs {
 		if err := hashSources(h, d, l.exts); err != nil {
 			return nil, err
 		}

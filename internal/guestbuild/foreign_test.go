@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 )
@@ -123,5 +124,45 @@ func TestMissingCompiler(t *testing.T) {
 	SkipIfNoCompiler(r, errors.New("guestbuild: a compile error"))
 	if r.first != "" {
 		t.Errorf("a compile error: %q; want nothing", r.first)
+	}
+}
+
+// TestForeignCacheKey: an edited source is rebuilt, not served from the
+// cache; the unedited one is.
+func TestForeignCacheKey(t *testing.T) {
+	l := foreignLang("./internal/testguests/ctls")
+	if err := l.check(); err != nil {
+		SkipIfNoCompiler(t, err)
+	}
+	// A name no other build uses, so the cache files below are this test's.
+	dir := filepath.Join(t.TempDir(), fmt.Sprintf("cachekey%d", time.Now().UnixNano()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	build := func(code int) []byte {
+		t.Helper()
+		src := fmt.Sprintf("int main(void) { return %d; }\n", code)
+		if err := os.WriteFile(filepath.Join(dir, "main.c"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, err := buildForeign(l, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	a, b, a2 := build(3), build(4), build(3)
+	if bytes.Equal(a, b) {
+		t.Error("the edited source gave the same module")
+	}
+	if !bytes.Equal(a, a2) {
+		t.Error("the same source gave another module")
+	}
+	cached, _ := filepath.Glob(filepath.Join(ForeignDir(), filepath.Base(dir)+"-*.wasm"))
+	if len(cached) != 2 {
+		t.Errorf("cache holds %d modules for %s, want 2: %v", len(cached), dir, cached)
+	}
+	for _, p := range cached {
+		os.Remove(p)
 	}
 }
