@@ -119,6 +119,19 @@ extern "C" {
     fn future_drop(this: u32);
 }
 
+/// An owned resource handle whose Drop calls the resource-drop import.
+macro_rules! resource {
+    ($name:ident, $drop:ident) => {
+        pub struct $name(u32);
+
+        impl Drop for $name {
+            fn drop(&mut self) {
+                unsafe { $drop(self.0) }
+            }
+        }
+    };
+}
+
 /// The host allocates returned lists and strings in guest memory through
 /// this export; the guest frees them with the same allocator.
 #[no_mangle]
@@ -237,17 +250,11 @@ fn stream_error(r: &Ret, off: usize) -> Error {
     }
 }
 
-pub struct Pollable(u32);
+resource!(Pollable, pollable_drop);
 
 impl Pollable {
     pub fn block(&self) {
         unsafe { pollable_block(self.0) }
-    }
-}
-
-impl Drop for Pollable {
-    fn drop(&mut self) {
-        unsafe { pollable_drop(self.0) }
     }
 }
 
@@ -265,7 +272,7 @@ pub fn poll(ps: &[&Pollable]) {
     }
 }
 
-pub struct Input(u32);
+resource!(Input, input_drop);
 
 /// Decodes a result<T, stream-error> whose error case is at err_off.
 fn stream_result<T>(r: &Ret, err_off: usize, ok: impl FnOnce(&Ret) -> T) -> Result<T, Error> {
@@ -287,13 +294,7 @@ impl Input {
     }
 }
 
-impl Drop for Input {
-    fn drop(&mut self) {
-        unsafe { input_drop(self.0) }
-    }
-}
-
-pub struct Output(u32);
+resource!(Output, output_drop);
 
 impl Output {
     /// check-write: result<u64, stream-error>; the u64 is 8-aligned.
@@ -318,13 +319,7 @@ impl Output {
     }
 }
 
-impl Drop for Output {
-    fn drop(&mut self) {
-        unsafe { output_drop(self.0) }
-    }
-}
-
-pub struct Network(u32);
+resource!(Network, network_drop);
 
 impl Network {
     pub fn instance() -> Network {
@@ -379,13 +374,7 @@ impl Network {
     }
 }
 
-impl Drop for Network {
-    fn drop(&mut self) {
-        unsafe { network_drop(self.0) }
-    }
-}
-
-pub struct Socket(u32);
+resource!(Socket, tcp_drop);
 
 impl Socket {
     /// Creates a socket of a's family and connects it, waiting on its
@@ -447,23 +436,11 @@ impl Socket {
     }
 }
 
-impl Drop for Socket {
-    fn drop(&mut self) {
-        unsafe { tcp_drop(self.0) }
-    }
-}
-
-pub struct Conn(u32);
+resource!(Conn, client_connection_drop);
 
 impl Conn {
     pub fn close_output(&self) {
         unsafe { client_connection_close_output(self.0) }
-    }
-}
-
-impl Drop for Conn {
-    fn drop(&mut self) {
-        unsafe { client_connection_drop(self.0) }
     }
 }
 
