@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -53,6 +59,22 @@ func TestRunCommandWorldGuest(t *testing.T) {
 	want := "hello from cworld\nGREETING=hi there\n/data/hello.txt: from the mount\nHTTP/1.0 200 ok\r\n"
 	if r.code != 0 || !strings.HasPrefix(r.stdout, want) || !strings.Contains(r.stdout, "TLSv1.3") {
 		t.Errorf("exit code %d; want 0 and stdout starting %q, then s_server's page over TLS 1.3", r.code, want)
+	}
+
+	// A 4 MiB body through the copy loop (TLS input -> stdout) arrives whole.
+	body := bytes.Repeat([]byte("0123456789abcdef"), 256<<10)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body))) // not chunked
+		w.Write(body)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}}
+	srv.StartTLS()
+	defer srv.Close()
+	big := "https://localhost:" + strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port) + "/big"
+	r = runCLI(t, "run", "-backend", "stdtls", "-env", "GREETING=x", "-mount", data+":/data", "-ca", caFile,
+		"-allow", "127.0.0.1:*", "-timeout", "30s", guest, big)
+	if r.code != 0 || !strings.HasSuffix(r.stdout, "\r\n\r\n"+string(body)) {
+		t.Errorf("4 MiB body: exit code %d, %d bytes of stdout", r.code, len(r.stdout))
 	}
 
 	// Each input missing in turn: the guest says which on its stderr

@@ -5,7 +5,8 @@
  * stdout and stderr (wasi:cli/stdout, wasi:cli/stderr), a file from a
  * preopened directory (wasi:filesystem/preopens and types), its exit code
  * (wasi:cli/exit), and an HTTPS GET (wasi:sockets, wasi:tls, with the
- * request written the way wasi-libc sends: no flush).
+ * request written the way wasi-libc sends: no flush) copied to stdout by a
+ * loop that polls the TLS input and stdout together.
  *
  *   wasitls run -env GREETING=hi -mount DIR:/data -allow HOST:PORT cworld.wasm URL
  *
@@ -128,7 +129,57 @@ static uint8_t *read_file(const char *path, size_t *len) {
 	return NULL;
 }
 
-static void to_stdout(const uint8_t *b, size_t n) { print(b, n); }
+/* copy_response moves the response from t to stdout without blocking on
+ * either: it reads ahead (up to 256 KiB) while stdout cannot take more,
+ * so one poll waits on the TLS input and stdout together (both streams
+ * are in the guest's one table). -1 on failure. */
+static int copy_response(tls_conn *t) {
+	enum { AHEAD = 256 << 10 };
+	handle p_in = input_subscribe(t->in), p_out = output_subscribe(out);
+	uint8_t *buf = malloc(AHEAD), *b;
+	size_t n = 0, got;
+	int eof = 0, rc = 0;
+	while (!eof || n > 0) {
+		int progress = 0;
+		if (!eof && n < AHEAD) {
+			int r = stream_read(t->in, AHEAD - n, &b, &got);
+			if (r == -2) {
+				eof = progress = 1;
+			} else if (r < 0) {
+				rc = -1;
+				break;
+			} else if (got > 0) {
+				memcpy(buf + n, b, got);
+				free(b);
+				n += got;
+				progress = 1;
+			}
+		}
+		if (n > 0) {
+			uint8_t *p = buf;
+			size_t left = n;
+			int w = write_some(out, &p, &left);
+			if (w < 0)
+				cli_exit(1); /* stdout is gone: nowhere to say why */
+			memmove(buf, p, left);
+			n = left;
+			progress |= w;
+		}
+		if (progress)
+			continue;
+		handle wait[2];
+		size_t k = 0;
+		if (!eof && n < AHEAD)
+			wait[k++] = p_in;
+		if (n > 0)
+			wait[k++] = p_out;
+		poll_any(wait, k);
+	}
+	free(buf);
+	pollable_drop(p_in);
+	pollable_drop(p_out);
+	return rc;
+}
 
 int main(void) {
 	out = get_stdout();
@@ -171,8 +222,10 @@ int main(void) {
 	snprintf(path, sizeof path, "%s", url[used] ? url + used : "/");
 
 	handle net = instance_network();
-	if (https_get(net, host, (uint16_t)port, path, host, strlen(host), "cworld", to_stdout) < 0)
+	tls_conn t;
+	if (https_request(net, host, (uint16_t)port, path, host, strlen(host), "cworld", &t) < 0 || copy_response(&t) < 0)
 		fail(url);
+	tls_close(&t);
 	network_drop(net);
 	/* The WIT: dropping a stream with a write in progress may lose it. */
 	if (stream_blocking_flush(out) < 0)

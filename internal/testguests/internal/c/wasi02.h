@@ -409,37 +409,51 @@ static inline void tls_close(tls_conn *t) {
 	tcp_drop(t->sock);
 }
 
-/* https_get fetches path from host:port over TLS (server name name, n
- * bytes) with HTTP/1.1 and Connection: close, writing the request the way
- * wasi-libc's send() does (no flush), and hands every piece of the
- * response to sink until the server closes. -1 on failure. */
-static inline int https_get(handle net, const char *host, uint16_t port, const char *path, const char *name, size_t n,
-                            const char *agent, void (*sink)(const uint8_t *, size_t)) {
+/* https_request connects to host:port, runs the TLS handshake (server
+ * name name, n bytes) and sends an HTTP/1.1 GET of path with Connection:
+ * close, written the way wasi-libc's send() does (no flush). The caller
+ * reads the response from t->in and closes t. -1 on failure. */
+static inline int https_request(handle net, const char *host, uint16_t port, const char *path, const char *name,
+                                size_t n, const char *agent, tls_conn *t) {
 	tcp_conn c;
-	tls_conn t;
-	if (dial(net, host, port, &c) < 0 || tls_handshake(&c, name, n, &t) < 0)
+	if (dial(net, host, port, &c) < 0 || tls_handshake(&c, name, n, t) < 0)
 		return -1;
 	size_t cap = strlen(path) + n + strlen(agent) + 128;
 	char *req = malloc(cap);
 	int k = snprintf(req, cap, "GET %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: %s\r\nConnection: close\r\n\r\n", path,
 	                 (int)n, name, agent);
-	int rc = write_all(t.out, req, (size_t)k);
+	int rc = write_all(t->out, req, (size_t)k);
 	free(req);
+	if (rc < 0)
+		tls_close(t);
+	return rc;
+}
+
+/* https_get is https_request, then every piece of the response handed to
+ * sink until the server closes. -1 on failure. */
+static inline int https_get(handle net, const char *host, uint16_t port, const char *path, const char *name, size_t n,
+                            const char *agent, void (*sink)(const uint8_t *, size_t)) {
+	tls_conn t;
+	if (https_request(net, host, port, path, name, n, agent, &t) < 0)
+		return -1;
 	handle poll = input_subscribe(t.in);
-	while (rc == 0) {
+	int rc = 0;
+	for (;;) {
 		uint8_t *b;
 		size_t got;
-		rc = stream_read(t.in, 64 << 10, &b, &got);
-		if (rc == -2) {
-			rc = 0;
+		int r = stream_read(t.in, 64 << 10, &b, &got);
+		if (r == -2)
+			break; /* closed: that was the whole response */
+		if (r < 0) {
+			rc = -1;
 			break;
 		}
-		if (rc == 0 && got == 0)
+		if (got == 0) {
 			pollable_block(poll);
-		if (rc == 0 && got > 0) {
-			sink(b, got);
-			free(b);
+			continue;
 		}
+		sink(b, got);
+		free(b);
 	}
 	pollable_drop(poll);
 	tls_close(&t);
