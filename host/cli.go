@@ -201,29 +201,30 @@ func (c *call) exit(code uint32) {
 	panic(sys.NewExitError(code))
 }
 
-var cliStdin = register(&iface{name: "wasi:cli/stdin", fns: []fnDef{
-	def("get-stdin", func(c *call, stack []uint64) {
-		c.needCLI()
-		c.g.cli.streams(c.g)
-		stack[0] = uint64(c.push(rInput, &inStream{p: c.g.cli.stdin, keep: true}, 0))
-	}, nil, i32),
-}})
+var (
+	cliStdin = register(&iface{name: "wasi:cli/stdin", fns: []fnDef{
+		def("get-stdin", func(c *call, stack []uint64) {
+			stack[0] = uint64(c.push(rInput, &inStream{p: c.stdio().stdin, keep: true}, 0))
+		}, nil, i32),
+	}})
+	cliStdout = register(&iface{name: "wasi:cli/stdout", fns: []fnDef{
+		def("get-stdout", func(c *call, stack []uint64) {
+			stack[0] = uint64(c.push(rOutput, &outStream{s: c.stdio().stdout, keep: true}, 0))
+		}, nil, i32),
+	}})
+	cliStderr = register(&iface{name: "wasi:cli/stderr", fns: []fnDef{
+		def("get-stderr", func(c *call, stack []uint64) {
+			stack[0] = uint64(c.push(rOutput, &outStream{s: c.stdio().stderr, keep: true}, 0))
+		}, nil, i32),
+	}})
+)
 
-var cliStdout = register(&iface{name: "wasi:cli/stdout", fns: []fnDef{
-	def("get-stdout", func(c *call, stack []uint64) {
-		c.needCLI()
-		c.g.cli.streams(c.g)
-		stack[0] = uint64(c.push(rOutput, &outStream{s: c.g.cli.stdout, keep: true}, 0))
-	}, nil, i32),
-}})
-
-var cliStderr = register(&iface{name: "wasi:cli/stderr", fns: []fnDef{
-	def("get-stderr", func(c *call, stack []uint64) {
-		c.needCLI()
-		c.g.cli.streams(c.g)
-		stack[0] = uint64(c.push(rOutput, &outStream{s: c.g.cli.stderr, keep: true}, 0))
-	}, nil, i32),
-}})
+// stdio returns the guest's stdio streams, made on first use.
+func (c *call) stdio() *cliState {
+	c.needCLI()
+	c.g.cli.streams(c.g)
+	return &c.g.cli
+}
 
 // The guest's stdio is never a terminal: the terminal-* getters return
 // none, so no terminal-input or terminal-output handle can exist.

@@ -4,17 +4,18 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/tls"
-	"errors"
+	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/wasmtest"
 )
 
@@ -93,30 +94,12 @@ func TestCLIEnvironment(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the host's writer goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // stdio.wit: the streams are the ModuleConfig's stdin, stdout and stderr;
 // every handle reaches the same stream, in order; the terminals are none.
 func TestCLIStdio(t *testing.T) {
 	ctx, r := newRuntime(t)
 	h := New(r)
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	mc := cfg().WithStdin(strings.NewReader("line one\nline two\n")).
 		WithStdout(&out).WithStderr(&errOut)
 	x := newTGConfig(t, ctx, h, "0.2.7", mc)
@@ -186,19 +169,30 @@ func TestCLIStdio(t *testing.T) {
 	y.writeAll(y.call1(stdoutName, "get-stdout"), []byte("into the void"))
 }
 
+// writeUnflushed writes s with check-write and write, and no flush.
+func (x *tg) writeUnflushed(out uint32, s string) {
+	x.t.Helper()
+	x.clearRet()
+	x.call(ioStreamsName, "[method]output-stream.check-write", uint64(out), retArea)
+	if r := x.ret(16); r[0] != 0 || cabi.GetU64(r, cabi.U64Area.OK) < uint64(len(s)) {
+		x.t.Fatalf("check-write: %v", r)
+	}
+	x.put(argArea, []byte(s))
+	x.clearRet()
+	x.call(ioStreamsName, "[method]output-stream.write", uint64(out), argArea, uint64(len(s)), retArea)
+	if r := x.ret(12); r[0] != 0 {
+		x.t.Fatalf("write: %v", r)
+	}
+}
+
 // Bytes the guest wrote to stdout without flushing reach the writer when the
 // guest closes.
 func TestCLIStdoutWrittenAtClose(t *testing.T) {
 	ctx, r := newRuntime(t)
 	h := New(r)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	x := newTGConfig(t, ctx, h, "0.2.3", cfg().WithStdout(&out))
-	o := x.call1(stdoutName, "get-stdout")
-	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.check-write", uint64(o), retArea)
-	x.put(argArea, []byte("unflushed"))
-	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.write", uint64(o), argArea, 9, retArea)
+	x.writeUnflushed(x.call1(stdoutName, "get-stdout"), "unflushed")
 	if err := x.g.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -217,16 +211,14 @@ func TestCLIExit(t *testing.T) {
 		arg  uint64
 		code uint32
 	}{{"exit", 0, 0}, {"exit", 1, 1}, {"exit-with-code", 7, 7}, {"exit-with-code", 0, 0}} {
-		var out syncBuffer
+		var out syncbuf.Buffer
 		x := newTGConfig(t, ctx, h, "0.2.1", cfg().WithStdout(&out))
-		o := x.call1(stdoutName, "get-stdout")
-		x.clearRet()
-		x.call(ioStreamsName, "[method]output-stream.check-write", uint64(o), retArea)
-		x.put(argArea, []byte("bye"))
-		x.call(ioStreamsName, "[method]output-stream.write", uint64(o), argArea, 3, retArea)
+		x.writeUnflushed(x.call1(stdoutName, "get-stdout"), "bye")
 		_, err := x.callErr(exitName, c.fn, c.arg)
-		var ee *sys.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != c.code {
+		// Unwrapped, as proc_exit's: wazero's InstantiateModule looks for
+		// exactly that to end a command's _start quietly.
+		ee, ok := err.(*sys.ExitError)
+		if !ok || ee.ExitCode() != c.code {
 			t.Fatalf("%s(%d): %v, want exit code %d", c.fn, c.arg, err, c.code)
 		}
 		if !x.mod.IsClosed() {
@@ -392,7 +384,7 @@ func TestPollStdoutWithTLS(t *testing.T) {
 	srv := startEcho(t, &tls.Config{Certificates: []tls.Certificate{pk.Server().TLS}}, "tcp", "127.0.0.1:0")
 	ctx, r := newRuntime(t)
 	h := New(r)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	x := newTGConfig(t, ctx, h, "0.2.6", cfg().WithStdout(&out),
 		WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: pk.Roots}))
 	sock, conn, tin, tout := x.openTLS(srv.addr)
@@ -437,4 +429,92 @@ func TestPollStdoutWithTLS(t *testing.T) {
 		t.Fatalf("stdout %q", out.String())
 	}
 	_, _ = sock, conn // closed with the guest
+}
+
+// A guest that writes to stdout through wasip1's fd_write and through a WASI
+// 0.2 stream (whose flush writes from a host goroutine) shares one writer
+// that is not safe for concurrent use: the host serializes the two (run
+// with -race).
+func TestStdoutSharedWithWasip1(t *testing.T) {
+	ctx, r := newRuntime(t)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	h := New(r)
+	var out bytes.Buffer // not safe for concurrent use
+	const streams = ioStreamsName + "@0.2.6"
+	var ims []wasmtest.Import
+	for _, f := range interfaces {
+		if f.name == ioStreamsName || f.name == stdoutName {
+			for _, d := range f.fns {
+				ims = append(ims, wasmtest.Import{Module: f.name + "@0.2.6", Name: d.name, Params: d.params, Results: d.results})
+			}
+		}
+	}
+	ims = append(ims, wasmtest.Import{Module: "wasi_snapshot_preview1", Name: "fd_write", Params: p(i32, i32, i32, i32), Results: p(i32)})
+	cm, err := r.CompileModule(ctx, wasmtest.Module(ims))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cm.Close(ctx)
+	g, err := h.Instantiate(ctx, cm, NewModuleConfig().WithName("").WithStdout(&out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := g.Module()
+	call := func(module, name string, args ...uint64) []uint64 {
+		t.Helper()
+		res, err := mod.ExportedFunction(wasmtest.Export(module, name)).Call(ctx, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return res
+	}
+	o := call(stdoutName+"@0.2.6", "get-stdout")[0]
+	mem := mod.Memory()
+	mem.Write(argArea, []byte("0.2|"))
+	mem.Write(argArea+16, []byte("p1|"))
+	// iovec {buf, len} for fd_write
+	iov := make([]byte, 8)
+	cabi.PutU32(iov, 0, argArea+16)
+	cabi.PutU32(iov, 4, 3)
+	mem.Write(argArea+32, iov)
+	const n = 200
+	for range n {
+		call(streams, "[method]output-stream.check-write", o, retArea)
+		call(streams, "[method]output-stream.write", o, argArea, 4, retArea)
+		call(streams, "[method]output-stream.flush", o, retArea)
+		if errno := call("wasi_snapshot_preview1", "fd_write", 1, argArea+32, 1, argArea+48)[0]; errno != 0 {
+			t.Fatalf("fd_write: errno %d", errno)
+		}
+	}
+	call(streams, "[method]output-stream.blocking-flush", o, retArea)
+	if err := g.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if strings.Count(got, "0.2|") != n || strings.Count(got, "p1|") != n || len(got) != 7*n {
+		t.Fatalf("stdout has %d bytes, %d and %d pieces", len(got), strings.Count(got, "0.2|"), strings.Count(got, "p1|"))
+	}
+}
+
+// A stdin that never returns does not hold up closing the guest, even with a
+// read waiting on it.
+func TestCLIStdinThatNeverReturns(t *testing.T) {
+	ctx, r := newRuntime(t)
+	h := New(r)
+	pr, pw := io.Pipe()
+	defer pw.Close() // ends the read the host left behind
+	x := newTGConfig(t, ctx, h, "0.2.0", cfg().WithStdin(pr))
+	in := x.call1(stdinName, "get-stdin")
+	x.clearRet()
+	x.call(ioStreamsName, "[method]input-stream.read", uint64(in), 10, retArea)
+	if r := x.ret(12); r[0] != 0 || cabi.GetU32(r, 8) != 0 {
+		t.Fatalf("read of an empty stdin: %v", r)
+	}
+	done := make(chan error, 1)
+	go func() { done <- x.g.Close(ctx) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waits for a stdin read that never returns")
+	}
 }

@@ -3,7 +3,10 @@ package host
 import (
 	"io"
 	"io/fs"
+	"os"
+	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/tetratelabs/wazero"
 	expsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -123,6 +126,7 @@ func (c *moduleConfig) WithStartFunctions(fns ...string) wazero.ModuleConfig {
 }
 
 func (c *moduleConfig) WithStderr(w io.Writer) wazero.ModuleConfig {
+	w = c.locked(w, c.cli.stdout)
 	return c.with(c.inner.WithStderr(w), func(s *cliConfig) { s.stderr = w })
 }
 
@@ -131,7 +135,42 @@ func (c *moduleConfig) WithStdin(r io.Reader) wazero.ModuleConfig {
 }
 
 func (c *moduleConfig) WithStdout(w io.Writer) wazero.ModuleConfig {
+	w = c.locked(w, c.cli.stderr)
 	return c.with(c.inner.WithStdout(w), func(s *cliConfig) { s.stdout = w })
+}
+
+// locked returns w behind a mutex that wasip1 (which writes from the guest's
+// call) and WASI 0.2 (whose streams may write from a host goroutine) both
+// take, so a writer that is not safe for concurrent use (a bytes.Buffer) is
+// written by one at a time. other is the other output: the same writer
+// shares its lock. An *os.File is safe already, and wazero treats it
+// specially (a terminal, a pipe): it is left as it is.
+func (c *moduleConfig) locked(w io.Writer, other io.Writer) io.Writer {
+	if w == nil {
+		return nil
+	}
+	if _, ok := w.(*os.File); ok {
+		return w
+	}
+	if lw, ok := w.(*stdioWriter); ok {
+		return lw
+	}
+	if o, ok := other.(*stdioWriter); ok && reflect.TypeOf(w).Comparable() && reflect.TypeOf(o.w) == reflect.TypeOf(w) && o.w == w {
+		return o
+	}
+	return &stdioWriter{w: w}
+}
+
+// stdioWriter serializes writes to w.
+type stdioWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *stdioWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func (c *moduleConfig) WithWalltime(fn sys.Walltime, res sys.ClockResolution) wazero.ModuleConfig {

@@ -144,11 +144,9 @@ func (c *call) interrupted() {
 		if errors.Is(err, context.DeadlineExceeded) {
 			code = sys.ExitCodeDeadlineExceeded
 		}
-		_ = c.Mod.CloseWithExitCode(context.WithoutCancel(c.Ctx), code)
 		// wazero may have marked the module closed already and deferred its
-		// clean-up to the module's next use; release now.
-		c.g.release()
-		panic(sys.NewExitError(code))
+		// clean-up to the module's next use: exit releases now.
+		c.exit(code)
 	}
 	panic(errors.New("wasitls: " + c.Fn + ": guest closed"))
 }

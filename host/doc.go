@@ -1,15 +1,24 @@
 // Package host runs wasi-tls guests on wazero: it implements
-// wasi:tls/types@0.2.0-draft together with the wasi:io, wasi:sockets and
-// wasi:clocks interfaces a guest needs to open a TCP connection and hand its
-// streams to TLS. The TLS itself is done by an [api.Provider] on the host.
+// wasi:tls/types@0.2.0-draft together with the WASI 0.2 interfaces a guest
+// needs around it: wasi:io, wasi:sockets (TCP and name lookup; UDP answers
+// not-supported), wasi:clocks, and the rest of the wasi:cli/command world
+// (wasi:cli, wasi:random, wasi:filesystem). The TLS itself is done by an
+// [api.Provider] on the host.
 //
 // Every guest instance gets its own host-module instances, bound to its own
 // handle table, provider and [Policy], so two guests in one wazero.Runtime can
 // use different backends at the same time and can never reach each other's
-// handles. The guest's imports are resolved per instance (any wasi:io,
-// wasi:sockets or wasi:clocks 0.2.x patch version, 0.2.0 through 0.2.12);
-// closing the guest module closes every socket, stream and TLS connection it
-// owned.
+// handles. The guest's imports are resolved per instance (any 0.2.x
+// version: 0.2.0 through 0.2.12, and later ones, which only add items);
+// closing the guest module closes every socket, stream, file and TLS
+// connection it owned.
+//
+// The command-world interfaces read the guest's wazero.ModuleConfig, which
+// must come from [NewModuleConfig] (mounts from [NewFSConfig]): wazero's own
+// configs cannot be read, so these wrap them and keep a copy. Stdin, stdout
+// and stderr are wasi:io streams in the same table as the TLS streams (one
+// poll waits on both); wasi:filesystem reaches only the mounts, through
+// wazero's FS abstraction, resolving every path itself (fspath.go).
 //
 // The policy denies everything by default: the embedder allows destinations.
 //
@@ -17,7 +26,7 @@
 //	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 //	h := host.New(r, host.WithProvider(stdtls.Provider{}))
 //	compiled, _ := r.CompileModule(ctx, wasm)
-//	g, err := h.Instantiate(ctx, compiled, wazero.NewModuleConfig(),
+//	g, err := h.Instantiate(ctx, compiled, host.NewModuleConfig().WithStdout(os.Stdout),
 //		host.WithPolicy(&host.Policy{
 //			Allow:      []string{"example.com:443"},
 //			NameLookup: true,
@@ -53,8 +62,10 @@
 // guest polls often.
 //
 // The files follow the WIT: tls.go (wasi:tls/types), streams.go, poll.go and
-// ioerror.go (wasi:io), sockets.go and lookup.go (wasi:sockets), clocks.go
-// (wasi:clocks). Each declares its interface as one table of function
+// ioerror.go (wasi:io), sockets.go, lookup.go and udp.go (wasi:sockets),
+// clocks.go (wasi:clocks), cli.go (wasi:cli), random.go (wasi:random),
+// filesystem.go, fspath.go and fserror.go (wasi:filesystem); config.go reads
+// the ModuleConfig. Each declares its interface as one table of function
 // definitions (defs.go); table.go is the per-guest resource table; pump.go
 // and sink.go move bytes between connections and guest memory, within the
 // guest's buffered-bytes quota (quota.go); pending.go defers connects and

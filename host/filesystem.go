@@ -188,7 +188,16 @@ func fsFail(c *call, a cabi.FSArea, ret uint32, code fsCode) {
 	b[a.Code] = code.wire()
 }
 
-// fsOK writes the ok case and returns the area to fill in.
+// fsUnitDone writes the outcome of a result<_, error-code> from errno.
+func fsUnitDone(c *call, ret uint32, errno expsys.Errno) {
+	if errno != 0 {
+		fsFail(c, cabi.FSUnit, ret, errnoCode(errno))
+		return
+	}
+	fsOKArea(c, cabi.FSUnit, ret)
+}
+
+// fsOKArea writes the ok case and returns the area to fill in.
 func fsOKArea(c *call, a cabi.FSArea, ret uint32) []byte {
 	b := c.Area(ret, a.Size, a.Align)
 	b[0] = 0
@@ -228,6 +237,20 @@ func fsUnsupported(k rkind, which int) func(c *call, stack []uint64) {
 		}
 		fsFail(c, a, ret, feUnsupported)
 	}
+}
+
+// fileAccess checks that d is a file opened with flag (else is-directory or
+// bad-descriptor) and that off fits a filesize Go can use (else tooBig).
+func (d *descriptor) fileAccess(flag uint8, off uint64, tooBig fsCode) fsCode {
+	switch {
+	case d.typ == dtDirectory:
+		return feIsDirectory
+	case d.flags&flag == 0:
+		return feBadDescriptor
+	case off > 1<<63-1:
+		return tooBig
+	}
+	return fsOK
 }
 
 // fileReader reads a file from an offset on, for read-via-stream.
@@ -282,15 +305,8 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 func fsReadViaStream(c *call, stack []uint64) {
 	a := cabi.FSHandle
 	d, ret := c.descriptor(stack[0], a, stack[2])
-	switch {
-	case d.flags&dfRead == 0:
-		fsFail(c, a, ret, feBadDescriptor)
-		return
-	case d.typ == dtDirectory:
-		fsFail(c, a, ret, feIsDirectory)
-		return
-	case stack[1] > 1<<63-1:
-		fsFail(c, a, ret, feInvalid)
+	if code := d.fileAccess(dfRead, stack[1], feInvalid); code != fsOK {
+		fsFail(c, a, ret, code)
 		return
 	}
 	ref := d.file.acquire()
@@ -303,15 +319,8 @@ func fsReadViaStream(c *call, stack []uint64) {
 func fsWriteStream(c *call, self, off uint64, appending bool, retp uint64) {
 	a := cabi.FSHandle
 	d, ret := c.descriptor(self, a, retp)
-	switch {
-	case d.flags&dfWrite == 0:
-		fsFail(c, a, ret, feBadDescriptor)
-		return
-	case d.typ == dtDirectory:
-		fsFail(c, a, ret, feIsDirectory)
-		return
-	case off > 1<<63-1:
-		fsFail(c, a, ret, feInvalid)
+	if code := d.fileAccess(dfWrite, off, feInvalid); code != fsOK {
+		fsFail(c, a, ret, code)
 		return
 	}
 	ref := d.file.acquire()
@@ -335,17 +344,11 @@ func fsAdvise(c *call, stack []uint64) {
 func fsSync(c *call, stack []uint64, data bool) {
 	a := cabi.FSUnit
 	d, ret := c.descriptor(stack[0], a, stack[1])
-	var errno expsys.Errno
 	if data {
-		errno = d.file.f.Datasync()
-	} else {
-		errno = d.file.f.Sync()
-	}
-	if errno != 0 {
-		fsFail(c, a, ret, errnoCode(errno))
+		fsUnitDone(c, ret, d.file.f.Datasync())
 		return
 	}
-	fsOKArea(c, a, ret)
+	fsUnitDone(c, ret, d.file.f.Sync())
 }
 
 // fsGetFlags: (self, retptr) -> result<descriptor-flags, error-code>.
@@ -366,22 +369,11 @@ func fsGetType(c *call, stack []uint64) {
 func fsSetSize(c *call, stack []uint64) {
 	a := cabi.FSUnit
 	d, ret := c.descriptor(stack[0], a, stack[2])
-	switch {
-	case d.typ == dtDirectory:
-		fsFail(c, a, ret, feIsDirectory)
-		return
-	case d.flags&dfWrite == 0:
-		fsFail(c, a, ret, feBadDescriptor)
-		return
-	case stack[1] > 1<<63-1:
-		fsFail(c, a, ret, feFileTooLarge)
+	if code := d.fileAccess(dfWrite, stack[1], feFileTooLarge); code != fsOK {
+		fsFail(c, a, ret, code)
 		return
 	}
-	if errno := d.file.f.Truncate(int64(stack[1])); errno != 0 {
-		fsFail(c, a, ret, errnoCode(errno))
-		return
-	}
-	fsOKArea(c, a, ret)
+	fsUnitDone(c, ret, d.file.f.Truncate(int64(stack[1])))
 }
 
 // fsRead: (self, length u64, offset u64, retptr) ->
@@ -391,15 +383,8 @@ func fsRead(c *call, stack []uint64) {
 	a := cabi.FSRead
 	d, ret := c.descriptor(stack[0], a, stack[3])
 	n, off := min(stack[1], maxRead), stack[2]
-	switch {
-	case d.typ == dtDirectory:
-		fsFail(c, a, ret, feIsDirectory)
-		return
-	case d.flags&dfRead == 0:
-		fsFail(c, a, ret, feBadDescriptor)
-		return
-	case off > 1<<63-1:
-		fsFail(c, a, ret, feInvalid)
+	if code := d.fileAccess(dfRead, off, feInvalid); code != fsOK {
+		fsFail(c, a, ret, code)
 		return
 	}
 	buf := make([]byte, n)
@@ -426,15 +411,8 @@ func fsWrite(c *call, stack []uint64) {
 	d, ret := c.descriptor(stack[0], a, stack[4])
 	data := c.Bytes(wapi.DecodeU32(stack[1]), wapi.DecodeU32(stack[2]))
 	off := stack[3]
-	switch {
-	case d.typ == dtDirectory:
-		fsFail(c, a, ret, feIsDirectory)
-		return
-	case d.flags&dfWrite == 0:
-		fsFail(c, a, ret, feBadDescriptor)
-		return
-	case off > 1<<63-1:
-		fsFail(c, a, ret, feInvalid)
+	if code := d.fileAccess(dfWrite, off, feInvalid); code != fsOK {
+		fsFail(c, a, ret, code)
 		return
 	}
 	n, errno := d.file.f.Pwrite(data, int64(off))
@@ -567,11 +545,7 @@ func fsPathOp(c *call, stack []uint64, op pathOp) {
 	case opUnlink:
 		errno = d.m.fs.Unlink(rel)
 	}
-	if errno != 0 {
-		fsFail(c, a, ret, errnoCode(errno))
-		return
-	}
-	fsOKArea(c, a, ret)
+	fsUnitDone(c, ret, errno)
 }
 
 // fsRenameAt: (self, old ptr, old len, new-descriptor, new ptr, new len,
@@ -603,11 +577,7 @@ func fsRenameAt(c *call, stack []uint64) {
 		fsFail(c, a, ret, code)
 		return
 	}
-	if errno := d.m.fs.Rename(from, to); errno != 0 {
-		fsFail(c, a, ret, errnoCode(errno))
-		return
-	}
-	fsOKArea(c, a, ret)
+	fsUnitDone(c, ret, d.m.fs.Rename(from, to))
 }
 
 // fsOpenAt: (self, path-flags, path ptr, path len, open-flags,
@@ -755,7 +725,8 @@ func fsIsSameObject(c *call, stack []uint64) {
 	stack[0] = b2u(e1 == 0 && e2 == 0 && a.Dev == b.Dev && a.Ino == b.Ino)
 }
 
-// hashKey keys metadata hashes, so that they do not reveal inode numbers.
+// hashKey keys metadata hashes (types.wit: "a secret value chosen by the
+// implementation"), so that they do not reveal inode numbers.
 var hashKey = func() [32]byte {
 	var k [32]byte
 	_, _ = rand.Read(k[:])
@@ -763,10 +734,14 @@ var hashKey = func() [32]byte {
 }()
 
 func putHash(c *call, a cabi.FSArea, ret uint32, st sys.Stat_t) {
-	var in [48]byte
+	// types.wit: a hash of the modification time and the size, and perhaps
+	// the inode and device numbers.
+	var in [64]byte
 	copy(in[:], hashKey[:])
 	binary.LittleEndian.PutUint64(in[32:], st.Dev)
 	binary.LittleEndian.PutUint64(in[40:], st.Ino)
+	binary.LittleEndian.PutUint64(in[48:], uint64(st.Mtim))
+	binary.LittleEndian.PutUint64(in[56:], uint64(st.Size))
 	sum := sha256.Sum256(in[:])
 	b := fsOKArea(c, a, ret)
 	cabi.PutU64(b, a.OK+cabi.U64Pair.FieldOffset(0), binary.LittleEndian.Uint64(sum[0:]))

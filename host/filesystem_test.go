@@ -296,6 +296,13 @@ func TestFSReadWrite(t *testing.T) {
 	if h1 != h2 || h1 != h3 || h1 == hash(root) {
 		t.Fatalf("metadata hashes %x %x %x, root %x", h1, h2, h3, hash(root))
 	}
+	// Modified: another hash.
+	m3 := x.mustOpen(sub, "moved.txt", 0, dfWrite)
+	p, n = x.str(0, "more")
+	x.want("write", x.code(cabi.FSFilesize, "write", uint64(m3), p, n, 4), noCode)
+	if hash(m1) == h1 {
+		t.Fatal("metadata-hash unchanged after a write")
+	}
 	x.want("remove-directory-at of a non-empty one", x.pathCode("remove-directory-at", root, "sub"), code(feNotEmpty))
 	x.want("unlink-file-at of a directory", x.pathCode("unlink-file-at", root, "sub"), code(feIsDirectory))
 	x.want("unlink-file-at", x.pathCode("unlink-file-at", sub, "moved.txt"), noCode)

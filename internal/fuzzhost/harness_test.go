@@ -2,12 +2,16 @@ package fuzzhost
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +88,7 @@ type fixture struct {
 	echo6  *loopback.Server // the same on [::1]
 	quiet  *loopback.Server // never answers
 	policy host.Policy
+	mounts wazero.FSConfig
 }
 
 func newFixture(t testing.TB, opts ...host.Option) *fixture {
@@ -111,6 +116,27 @@ func newFixture(t testing.TB, opts ...host.Option) *fixture {
 		f.echo6 = newServer(t, "tcp6", "[::1]:0", tlsEcho(cfg))
 	}
 	f.policy = host.Policy{Allow: []string{"127.0.0.1:*", "[::1]:*", "localhost:*"}, NameLookup: true, RootCAs: p.Roots, HandshakeTimeout: 2 * time.Second}
+	// A writable and a read-only mount, with a file, a directory and a link
+	// out, so that wasi:filesystem calls reach real files (and every one
+	// they open is counted in the descriptor check).
+	f.mounts = host.NewFSConfig()
+	for i, ro := range []bool{false, true} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "f"), []byte("file"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("..", filepath.Join(dir, "out")); err != nil {
+			t.Fatal(err)
+		}
+		if ro {
+			f.mounts = f.mounts.WithReadOnlyDirMount(dir, "/ro")
+		} else {
+			f.mounts = f.mounts.WithDirMount(dir, "/rw"+strconv.Itoa(i))
+		}
+	}
 	return f
 }
 
@@ -121,7 +147,9 @@ func (f *fixture) guest(t testing.TB, ctx context.Context, mod func(*host.Policy
 	if mod != nil {
 		mod(&pol)
 	}
-	x, err := rawguest.New(ctx, f.h, f.cm, append([]host.Option{host.WithPolicy(&pol)}, opts...)...)
+	mc := host.NewModuleConfig().WithName("").WithRandSource(rand.Reader).WithFSConfig(f.mounts).
+		WithStdin(strings.NewReader("stdin")).WithStdout(io.Discard).WithStderr(io.Discard)
+	x, err := rawguest.NewWithConfig(ctx, f.h, f.cm, mc, append([]host.Option{host.WithPolicy(&pol)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,6 @@
 package guesttest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -43,6 +42,7 @@ import (
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/loopback"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 )
 
 // DefaultTimeout bounds one guest run unless Timeout says otherwise.
@@ -280,22 +280,7 @@ func (e *Env) Run(tb testing.TB, pkg string, args []string, opts ...RunOption) R
 }
 
 // Buffer is a bytes.Buffer safe for a guest writing while a test reads.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *Buffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *Buffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type Buffer = syncbuf.Buffer
 
 // Serve accepts TCP connections on 127.0.0.1 until tb ends and runs handle
 // on each in its own goroutine, closing the connection after it; it returns

@@ -14,6 +14,9 @@ import (
 	"sync"
 	"testing"
 
+	wapi "github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/peers"
 )
@@ -33,6 +36,23 @@ world guest {
   import wasi:sockets/tcp-create-socket@0.2.6;
   import wasi:sockets/ip-name-lookup@0.2.6;
   import wasi:clocks/monotonic-clock@0.2.6;
+}
+
+world host {
+  import wasi:tls/types@0.2.0-draft;
+  import wasi:io/error@0.2.6;
+  import wasi:io/poll@0.2.6;
+  import wasi:io/streams@0.2.6;
+  import wasi:sockets/network@0.2.6;
+  import wasi:sockets/instance-network@0.2.6;
+  import wasi:sockets/tcp@0.2.6;
+  import wasi:sockets/tcp-create-socket@0.2.6;
+  import wasi:sockets/ip-name-lookup@0.2.6;
+  import wasi:clocks/monotonic-clock@0.2.6;
+  import wasi:clocks/wall-clock@0.2.6;
+  include wasi:cli/imports@0.2.6;
+  include wasi:random/imports@0.2.6;
+  include wasi:filesystem/imports@0.2.6;
 }
 `
 
@@ -98,13 +118,19 @@ type result struct {
 // command adapter) and returns each module's outcome.
 func check(t *testing.T, modules map[string]string) map[string]result {
 	t.Helper()
+	return checkWorld(t, "wasitls:check/guest", modules)
+}
+
+// checkWorld is check against another world of the check package.
+func checkWorld(t *testing.T, world string, modules map[string]string) map[string]result {
+	t.Helper()
 	node, jco := peers.Node(t), peers.JCO(t)
 	dir := t.TempDir()
 	witFile := filepath.Join(dir, "all.wit")
 	if err := os.WriteFile(witFile, []byte(witSource(t, filepath.Join(peers.RepoRoot(), "wit"))), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"testdata/check.mjs", jco, witFile, "wasitls:check/guest"}
+	args := []string{"testdata/check.mjs", jco, witFile, world}
 	for m, a := range modules {
 		if a != "" {
 			m += "=" + a
@@ -243,6 +269,58 @@ func TestGuestsWithRealAdapter(t *testing.T) {
 			t.Errorf("%s with jco's adapter: %s", filepath.Base(m), r.Error)
 		}
 	}
+}
+
+// TestHostFunctionsMatchWIT checks the host itself against wit/: one module
+// imports every function the host serves at 0.2.6 (its name and core
+// signature as the host declares them) and must become a component of a
+// world that imports every interface wit/ holds. UDP, served only to answer
+// not-supported, has no WIT here and is left out.
+func TestHostFunctionsMatchWIT(t *testing.T) {
+	peers.Node(t)
+	peers.JCO(t)
+	var ims []Import
+	mods := map[string]bool{}
+	for _, m := range host.ImportNames() {
+		if !strings.HasSuffix(m, "@0.2.6") && m != host.TLSModule || strings.HasPrefix(m, "wasi:sockets/udp") {
+			continue
+		}
+		mods[m] = true
+		for _, f := range host.Functions(m) {
+			ps, rs, _ := host.Signature(m, f)
+			ims = append(ims, Import{m, f, FuncType{valTypes(ps), valTypes(rs)}})
+		}
+	}
+	for _, want := range []string{"wasi:cli/environment@0.2.6", "wasi:cli/exit@0.2.6", "wasi:cli/stdout@0.2.6",
+		"wasi:cli/terminal-stderr@0.2.6", "wasi:random/insecure-seed@0.2.6", "wasi:filesystem/types@0.2.6",
+		"wasi:filesystem/preopens@0.2.6", "wasi:clocks/wall-clock@0.2.6"} {
+		if !mods[want] {
+			t.Fatalf("the host does not serve %s", want)
+		}
+	}
+	dir := t.TempDir()
+	emptyAdapter := filepath.Join(dir, "adapter.wasm")
+	if err := os.WriteFile(emptyAdapter, Module(nil, nil, false), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	realloc := Export{"cabi_realloc", FuncType{[]ValType{I32, I32, I32, I32}, []ValType{I32}}}
+	p := filepath.Join(dir, "host.wasm")
+	if err := os.WriteFile(p, Module(ims, []Export{realloc}, true), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := checkWorld(t, "wasitls:check/host", map[string]string{p: emptyAdapter})[p]
+	if !r.OK {
+		t.Fatalf("the host's functions do not match wit/: %s", r.Error)
+	}
+	t.Logf("%d host functions in %d interfaces checked", len(ims), len(mods))
+}
+
+func valTypes(ts []wapi.ValueType) []ValType {
+	out := make([]ValType, len(ts))
+	for i, v := range ts {
+		out[i] = ValType(v)
+	}
+	return out
 }
 
 // TestCheckRejectsMismatches proves the check can fail: synthetic modules
