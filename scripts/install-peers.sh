@@ -11,6 +11,16 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v tshark >/dev/null || need+=(tshark)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 command -v node >/dev/null || need+=(nodejs npm)
+# Guests from other compilers (internal/guestbuild): Debian's rustc with its
+# wasm32-wasi std (called as /usr/bin/rustc: a rustup toolchain earlier on
+# PATH has no wasm target), and clang + lld + wasi-libc + the wasm32
+# compiler-rt builtins for clang --target=wasm32-wasi.
+[ -x /usr/bin/rustc ] || need+=(rustc)
+[ -d /usr/lib/rustlib/wasm32-wasi ] || need+=(libstd-rust-dev-wasm32)
+command -v clang >/dev/null || need+=(clang)
+command -v wasm-ld >/dev/null || need+=(lld)
+[ -f /usr/lib/wasm32-wasi/libc.a ] || need+=(wasi-libc)
+compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a' >/dev/null || need+=(libclang-rt-14-dev-wasm32)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-peers: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -36,4 +46,4 @@ if [ ! -d .peers/npm/node_modules/@bytecodealliance/jco ]; then
   mkdir -p .peers/npm
   (cd .peers/npm && { [ -f package.json ] || echo '{"private":true}' > package.json; } && npm install --silent --no-audit --no-fund "$JCO" >/dev/null)
 fi
-echo "install-peers: ok ($(openssl version | cut -d' ' -f1-2), node $(.peers/node26/bin/node --version), tshark $(tshark --version 2>/dev/null | head -1 | awk '{print $3}'), postgres $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'))"
+echo "install-peers: ok ($(openssl version | cut -d' ' -f1-2), node $(.peers/node26/bin/node --version), tshark $(tshark --version 2>/dev/null | head -1 | awk '{print $3}'), postgres $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'), $(/usr/bin/rustc --version | cut -d' ' -f1-2), clang $(clang --version | head -1 | awk '{print $NF}'))"

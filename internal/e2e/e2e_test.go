@@ -24,6 +24,8 @@ const (
 	httpsget = "./internal/testguests/httpsget"
 	relay    = "./internal/testguests/relay"
 	probe    = "./internal/testguests/probe"
+	rusttls  = "./internal/testguests/rusttls" // Rust, rustc for wasm32-wasi
+	ctls     = "./internal/testguests/ctls"    // C, clang + wasi-libc
 )
 
 // One runtime and one host for the whole package: guests are isolated by
@@ -33,7 +35,7 @@ var env *guesttest.Env
 
 func TestMain(m *testing.M) {
 	env = guesttest.MustNew(host.WithProvider(stdtls.Provider{}))
-	guesttest.Main(m, guesttest.Build(httpsget, relay, probe), guesttest.Cleanup(env.Close))
+	guesttest.Main(m, guesttest.Build(httpsget, relay, probe, rusttls, ctls), guesttest.Cleanup(env.Close))
 }
 
 // loopback is the policy part every e2e guest gets: loopback only.

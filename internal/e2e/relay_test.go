@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,9 +30,12 @@ import (
 // guest: per Dial it instantiates the relay guest with a policy built from
 // the case's api.Config, lets the guest connect back to a loopback listener
 // (the relay) and to the target, and speaks plaintext with it over the
-// relay. See internal/testguests/relay for the framing.
+// relay. See internal/testguests/relay for the framing; the Rust and C
+// guests speak it too (their "relay" mode).
 type relayDialer struct {
-	t testing.TB
+	t     testing.TB
+	guest string   // the relay guest (default: the Go relay)
+	mode  []string // arguments before the relay's own
 }
 
 // frame is one guest-to-test frame.
@@ -84,10 +88,15 @@ func (d relayDialer) Dial(ctx context.Context, addr string, cfg *api.Config) (ap
 	// gets its own; Close cancels it.
 	gctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	cm := env.Compile(d.t, relay)
+	guest := d.guest
+	if guest == "" {
+		guest = relay
+	}
+	cm := env.Compile(d.t, guest)
+	args := append(d.mode[:len(d.mode):len(d.mode)], targetHost, targetPort, "127.0.0.1", relayPort, "hex:"+hex.EncodeToString([]byte(cfg.ServerName)))
 	go func() {
 		defer close(c.exited)
-		mc := guesttest.ModuleConfig("relay", io.Discard, &c.stderr, targetHost, targetPort, "127.0.0.1", relayPort, "hex:"+hex.EncodeToString([]byte(cfg.ServerName)))
+		mc := guesttest.ModuleConfig(filepath.Base(guest), io.Discard, &c.stderr, args...)
 		g, err := env.Host.Instantiate(gctx, cm, mc, opts...)
 		if g != nil {
 			g.Close(context.Background())
@@ -315,8 +324,25 @@ func guestError(msg string) error {
 
 func TestConformanceThroughGuest(t *testing.T) {
 	env.Compile(t, relay)
-	conformance.RunDialer(t, relayDialer{t}, api.CapabilitiesOf(stdtls.Provider{}),
+	conformance.RunDialer(t, relayDialer{t: t}, api.CapabilitiesOf(stdtls.Provider{}),
 		conformance.WithBackendName(stdtls.Name),
 		conformance.WithBulkBytes(16<<20),
 	)
+}
+
+// TestConformanceThroughForeignGuests runs the whole conformance suite
+// through guests built by other compilers (Rust, C) with their own
+// canonical-ABI code, which write the way wasi-libc does: check-write and
+// write, never flush. The cases are the suite's, run by the same Dialer as
+// the Go relay's.
+func TestConformanceThroughForeignGuests(t *testing.T) {
+	for _, guest := range []string{rusttls, ctls} {
+		t.Run(filepath.Base(guest), func(t *testing.T) {
+			env.Compile(t, guest)
+			conformance.RunDialer(t, relayDialer{t: t, guest: guest, mode: []string{"relay"}}, api.CapabilitiesOf(stdtls.Provider{}),
+				conformance.WithBackendName(stdtls.Name),
+				conformance.WithBulkBytes(16<<20),
+			)
+		})
+	}
 }

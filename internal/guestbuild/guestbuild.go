@@ -1,10 +1,15 @@
-// Package guestbuild compiles test guests (Go programs for GOOS=wasip1) from
-// source and shares the result: each package is built once per test process,
-// the go build cache makes rebuilds cheap across processes, and wazero's
-// compilation cache makes the native compilation of an unchanged module
-// a file read.
+// Package guestbuild compiles test guests from source and shares the
+// result: Go programs for GOOS=wasip1, and guests written in Rust (a
+// directory with main.rs, built by Debian's rustc for wasm32-wasi) or C (a
+// directory with main.c, built by clang --target=wasm32-wasi with
+// wasi-libc). Each guest is built once per test process; the go build cache
+// makes Go rebuilds cheap across processes, and Rust and C modules are
+// cached on disk by source and compiler version (see foreign.go). wazero's
+// compilation cache makes the native compilation of an unchanged module a
+// file read.
 //
 //	wasm := guestbuild.Build(t, "./internal/testguests/httpsget")
+//	wasm = guestbuild.Build(t, "./internal/testguests/rusttls") // main.rs
 //	r := guestbuild.Runtime(ctx, t)
 //	compiled := guestbuild.Compile(ctx, t, r, "./internal/testguests/httpsget")
 package guestbuild
@@ -37,13 +42,16 @@ var (
 	builds = map[string]*result{}
 )
 
-// Build compiles the Go package pkg (a path relative to the repository root,
-// e.g. "./internal/testguests/httpsget") for wasip1 and returns the module
-// bytes. Concurrent and repeated calls for the same package build once.
+// Build compiles the guest pkg (a path relative to the repository root,
+// e.g. "./internal/testguests/httpsget": a Go package, or a directory with
+// main.rs or main.c) and returns the module bytes. Concurrent and repeated
+// calls for the same guest build once. A missing Rust or C toolchain skips
+// t on a developer's machine and fails it under CI=true (peers.Missing).
 func Build(t testing.TB, pkg string) []byte {
 	t.Helper()
 	wasm, err := BuildErr(pkg)
 	if err != nil {
+		SkipIfNoCompiler(t, err)
 		t.Fatal(err)
 	}
 	return wasm
@@ -63,6 +71,9 @@ func BuildErr(pkg string) ([]byte, error) {
 }
 
 func build(pkg string) ([]byte, error) {
+	if lang := foreignLang(pkg); lang != nil {
+		return buildForeign(lang, pkg)
+	}
 	dir, err := os.MkdirTemp("", "wasitls-guest-")
 	if err != nil {
 		return nil, err

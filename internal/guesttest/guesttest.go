@@ -97,9 +97,9 @@ func (e *Env) Close() {
 	e.Runtime.Close(ctx)
 }
 
-// CompileErr builds the Go package pkg (relative to the repository root,
-// e.g. "./internal/testguests/httpsget") for wasip1 and compiles it, once
-// per Env.
+// CompileErr builds the guest pkg (relative to the repository root, e.g.
+// "./internal/testguests/httpsget"; a Go package, or a Rust or C guest
+// directory, see guestbuild) and compiles it, once per Env.
 func (e *Env) CompileErr(ctx context.Context, pkg string) (wazero.CompiledModule, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -118,12 +118,14 @@ func (e *Env) CompileErr(ctx context.Context, pkg string) (wazero.CompiledModule
 	return cm, nil
 }
 
-// Compile is CompileErr failing tb on error. Call it on the test's
-// goroutine before starting guests from other goroutines.
+// Compile is CompileErr failing tb on error (skipping it when a Rust or C
+// compiler is missing outside CI). Call it on the test's goroutine before
+// starting guests from other goroutines.
 func (e *Env) Compile(tb testing.TB, pkg string) wazero.CompiledModule {
 	tb.Helper()
 	cm, err := e.CompileErr(context.Background(), pkg)
 	if err != nil {
+		guestbuild.SkipIfNoCompiler(tb, err)
 		tb.Fatal(err)
 	}
 	return cm

@@ -8,7 +8,8 @@
 // records (a HelloRequest, a ChangeCipherSpec) the client will decrypt.
 //
 // The tests run every behaviour against each backend's Provider directly and
-// through a real guest (internal/testguests/httpsget) on the host, and check
+// through real guests (internal/testguests/httpsget in Go; rusttls and ctls,
+// in Rust and C, which write without flushing) on the host, and check
 // that each ends in the expected classified outcome within the handshake
 // timeout, with no goroutine or file descriptor left behind.
 //

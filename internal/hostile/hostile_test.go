@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,10 @@ const (
 	httpsget = "./internal/testguests/httpsget"
 )
 
+// foreignGuests run the same exchange as httpsget ("get" mode), written in
+// Rust and C with their own canonical-ABI code.
+var foreignGuests = []string{"./internal/testguests/rusttls", "./internal/testguests/ctls"}
+
 var (
 	rt  wazero.Runtime
 	hst *host.Host
@@ -51,7 +56,9 @@ func TestMain(m *testing.M) {
 	if ln, err := net.Listen("tcp4", "127.0.0.1:0"); err == nil { // the poller's descriptors
 		ln.Close()
 	}
-	guestbuild.BuildErr(httpsget)
+	for _, g := range append([]string{httpsget}, foreignGuests...) {
+		guestbuild.BuildErr(g)
+	}
 	code := m.Run()
 	hst.Close(ctx)
 	rt.Close(ctx)
@@ -152,7 +159,7 @@ const request = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 // TestProviders runs every behaviour against each backend directly.
 func TestProviders(t *testing.T) {
 	e, p := env(t)
-	runSuite(t, e, func(t *testing.T, prov api.Provider, srv *Server) outcome {
+	runSuite(t, e, backends(t), func(t *testing.T, prov api.Provider, srv *Server) outcome {
 		return direct(context.Background(), prov, srv.Addr().String(), p)
 	})
 }
@@ -160,8 +167,8 @@ func TestProviders(t *testing.T) {
 // runSuite runs every behaviour in parallel against each backend with
 // exchange, checks each outcome, and checks that no descriptor outlives a
 // backend's suite.
-func runSuite(t *testing.T, e *Env, exchange func(*testing.T, api.Provider, *Server) outcome) {
-	for _, prov := range backends(t) {
+func runSuite(t *testing.T, e *Env, provs []api.Provider, exchange func(*testing.T, api.Provider, *Server) outcome) {
+	for _, prov := range provs {
 		t.Run(prov.Name(), func(t *testing.T) {
 			fds := openFDs()
 			t.Run("suite", func(t *testing.T) {
@@ -230,7 +237,7 @@ func runDirect(ctx context.Context, p api.Provider, addr string, cfg *api.Config
 func TestThroughGuest(t *testing.T) {
 	e, p := env(t)
 	cm := guestbuild.Compile(context.Background(), t, rt, httpsget)
-	runSuite(t, e, func(t *testing.T, prov api.Provider, srv *Server) outcome {
+	runSuite(t, e, backends(t), func(t *testing.T, prov api.Provider, srv *Server) outcome {
 		return viaGuest(t, cm, prov, srv.Addr().Port, p)
 	})
 	if n := hst.Guests(); n != 0 {
@@ -238,9 +245,34 @@ func TestThroughGuest(t *testing.T) {
 	}
 }
 
-// viaGuest runs httpsget against port and reads the outcome from the
-// observer (handshake) and the guest's exit and stderr (the rest).
-func viaGuest(t *testing.T, cm wazero.CompiledModule, prov api.Provider, port int, p *pki.PKI) outcome {
+// TestThroughForeignGuests runs every behaviour through the Rust and C
+// guests ("get" mode: the request written with check-write + write, no
+// flush, then read at once), with stdtls and pq. Not utls: it renegotiates
+// on a HelloRequest, and its Write waits for that handshake, so a request
+// the host is still sending when the guest starts reading queues behind a
+// renegotiation that renegotiation-hellorequest-tls12's server answers only
+// after the request (a guest that flushes before reading, like httpsget,
+// has its request out first).
+func TestThroughForeignGuests(t *testing.T) {
+	e, p := env(t)
+	provs := slices.DeleteFunc(backends(t), func(p api.Provider) bool { return p.Name() == utls.Name })
+	for _, guest := range foreignGuests {
+		t.Run(filepath.Base(guest), func(t *testing.T) {
+			cm := guestbuild.Compile(context.Background(), t, rt, guest)
+			runSuite(t, e, provs, func(t *testing.T, prov api.Provider, srv *Server) outcome {
+				return viaGuest(t, cm, prov, srv.Addr().Port, p, "get")
+			})
+		})
+	}
+	if n := hst.Guests(); n != 0 {
+		t.Errorf("%d guests still open", n)
+	}
+}
+
+// viaGuest runs httpsget (or a guest taking the same arguments after mode)
+// against port and reads the outcome from the observer (handshake) and the
+// guest's exit and stderr (the rest).
+func viaGuest(t *testing.T, cm wazero.CompiledModule, prov api.Provider, port int, p *pki.PKI, mode ...string) outcome {
 	var mu sync.Mutex
 	var hs *host.ConnEvent
 	pol := &host.Policy{
@@ -253,7 +285,8 @@ func viaGuest(t *testing.T, cm wazero.CompiledModule, prov api.Provider, port in
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	mc := host.NewModuleConfig().WithArgs("httpsget", "127.0.0.1", strconv.Itoa(port), "/", "localhost").
+	args := append(append([]string{"guest"}, mode...), "127.0.0.1", strconv.Itoa(port), "/", "localhost")
+	mc := host.NewModuleConfig().WithArgs(args...).
 		WithStdout(&stdout).WithStderr(&stderr).
 		WithSysNanosleep().WithSysNanotime().WithSysWalltime().WithRandSource(rand.Reader)
 	g, err := hst.Instantiate(ctx, cm, mc, host.WithProvider(prov), host.WithPolicy(pol), host.WithObserver(func(e host.ConnEvent) {

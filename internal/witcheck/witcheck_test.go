@@ -36,6 +36,9 @@ world guest {
   import wasi:sockets/tcp-create-socket@0.2.6;
   import wasi:sockets/ip-name-lookup@0.2.6;
   import wasi:clocks/monotonic-clock@0.2.6;
+  // cworld (C) calls the command world's interfaces directly.
+  include wasi:cli/imports@0.2.6;
+  include wasi:filesystem/imports@0.2.6;
 }
 
 world host {
