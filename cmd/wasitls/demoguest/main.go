@@ -6,7 +6,7 @@
 // ALPN, client certificate, backend). The only wasitls-specific line is
 // the transport's dialer:
 //
-//	tr := &http.Transport{DialTLSContext: wasinet.DialTLS}
+//	tr := &http.Transport{DialTLSContext: wasinet.DialTLSContext}
 //
 // It is also a small curl for trying `wasitls run`:
 //
@@ -48,7 +48,7 @@ func main() {
 	}
 
 	tr := &http.Transport{
-		DialTLSContext:    wasinet.DialTLS, // TCP through wasi-sockets, TLS through wasi-tls
+		DialTLSContext:    wasinet.DialTLSContext, // TCP through wasi-sockets, TLS through wasi-tls
 		DisableKeepAlives: true,            // one request: Connection: close
 	}
 	defer tr.CloseIdleConnections()
