@@ -69,6 +69,8 @@ type benchOptions struct {
 	only       map[string]bool // sections to run; nil: all
 	cpuProfile string
 	memProfile string
+	quiet      bool
+	cache      cacheOptions
 }
 
 // benchSections are the parts of a run, for -only.
@@ -171,6 +173,8 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.Var(&only, "only", "run only these sections, `LIST` of "+strings.Join(benchSections, ",")+" (figures of the others are 0)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `FILE` while the guest's idle connections are open")
+	fs.BoolVar(&o.quiet, "q", false, "say nothing on stderr about the steps")
+	o.cache.flags(fs)
 	fs.StringVar(&o.guestFile, "guest", "", "use this bench guest `FILE.wasm` instead of building cmd/wasitls/benchguest")
 	if err := parseFlags(fs, args, stdout, "wasitls bench [flags]"); err != nil {
 		return exitUsage, err
@@ -238,8 +242,10 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return exitUsage, usagef("-guest %s: %v", o.guestFile, err)
 		}
 	} else {
-		fmt.Fprintln(stderr, "wasitls bench: building cmd/wasitls/benchguest for GOOS=wasip1 ...")
-		if wasm, err = buildGuest(ctx, "benchguest"); err != nil {
+		if _, err = announce(o.progressWriter(stderr), "building cmd/wasitls/benchguest with GOOS=wasip1 go build", func() error {
+			wasm, err = buildGuest(ctx, "benchguest")
+			return err
+		}); err != nil {
 			return exitFailure, err
 		}
 	}
@@ -328,9 +334,9 @@ func newBench(ctx context.Context, wasm []byte, o benchOptions, log io.Writer) (
 	if err := b.startServer(cert); err != nil {
 		return nil, err
 	}
-	b.rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
+	b.rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig(o.cache, o.progressWriter(log)))
 	wasi_snapshot_preview1.MustInstantiate(ctx, b.rt)
-	if b.compiled, err = b.rt.CompileModule(ctx, wasm); err != nil {
+	if b.compiled, _, err = compileGuest(ctx, b.rt, wasm, "benchguest.wasm", o.cache, o.progressWriter(log)); err != nil {
 		b.close()
 		return nil, fmt.Errorf("compiling the bench guest: %w", err)
 	}
@@ -869,9 +875,18 @@ func ratio(a, b float64) float64 {
 }
 
 func (b *bench) progress(format string, args ...any) {
-	if !b.o.json {
-		fmt.Fprintf(b.log, "wasitls bench: "+format+"\n", args...)
+	if w := b.o.progressWriter(b.log); w != nil {
+		fmt.Fprintf(w, "wasitls bench: "+format+"\n", args...)
 	}
+}
+
+// progressWriter is where the bench reports its steps: stderr, unless -q
+// or a machine-readable output was asked for.
+func (o *benchOptions) progressWriter(stderr io.Writer) io.Writer {
+	if o.quiet || o.json {
+		return nil
+	}
+	return stderr
 }
 
 func (b *bench) run(ctx context.Context) (*benchReport, error) {

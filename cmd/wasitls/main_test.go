@@ -119,7 +119,7 @@ func TestDemo(t *testing.T) {
 // what it received, for every backend.
 func TestDemoJA4(t *testing.T) {
 	ctx := context.Background()
-	d, err := newDemo(ctx, guestbuild.Build(t, demoGuestSrc), nil)
+	d, err := newDemo(ctx, guestbuild.Build(t, demoGuestSrc), nil, cacheOptions{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

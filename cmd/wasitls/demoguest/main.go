@@ -49,7 +49,7 @@ func main() {
 
 	tr := &http.Transport{
 		DialTLSContext:    wasinet.DialTLSContext, // TCP through wasi-sockets, TLS through wasi-tls
-		DisableKeepAlives: true,            // one request: Connection: close
+		DisableKeepAlives: true,                   // one request: Connection: close
 	}
 	defer tr.CloseIdleConnections()
 	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
