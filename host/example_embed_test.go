@@ -39,8 +39,10 @@ func runGuest(ctx context.Context, wasm []byte, dest string, roots *x509.CertPoo
 	mc := wazero.NewModuleConfig().WithArgs(args...).WithStdout(stdout).WithStderr(stderr).
 		WithSysNanotime().WithSysWalltime().WithRandSource(rand.Reader)
 	policy := &host.Policy{Allow: []string{dest}, NameLookup: true, RootCAs: roots} // deny-all otherwise
-	g, err := h.Instantiate(ctx, compiled, mc, host.WithPolicy(policy))            // runs the guest's main
-	defer g.Close(ctx) // closes every socket and TLS connection it owned (nil-safe)
+	// Instantiate runs the guest's main. Close releases every socket and TLS
+	// connection the guest owned, and is a no-op on the nil of a failure.
+	g, err := h.Instantiate(ctx, compiled, mc, host.WithPolicy(policy))
+	defer g.Close(ctx)
 	return err
 }
 
