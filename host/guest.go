@@ -146,12 +146,8 @@ func (g *Guest) logger() *slog.Logger {
 	if g.s.logger != nil {
 		return g.s.logger
 	}
-	return slog.New(discard{})
+	return slog.New(slog.DiscardHandler)
 }
-
-type discard struct{ slog.Handler }
-
-func (discard) Enabled(context.Context, slog.Level) bool { return false }
 
 // goroutine runs fn in the background under the guest's wait group.
 func (g *Guest) goroutine(fn func()) {

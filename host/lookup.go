@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -114,7 +115,7 @@ func (g *Guest) finishLookup(r *resolveStream, name string, addrs []netip.Addr, 
 				continue
 			}
 			kept = append(kept, a)
-			if !contains(g.resolved[a], name) && len(g.resolved) < 4096 {
+			if !slices.ContainsFunc(g.resolved[a], func(n string) bool { return strings.EqualFold(n, name) }) && len(g.resolved) < 4096 {
 				g.resolved[a] = append(g.resolved[a], strings.ToLower(name))
 			}
 		}
@@ -133,15 +134,6 @@ func (g *Guest) finishLookup(r *resolveStream, name string, addrs []netip.Addr, 
 	r.addrs, r.code, r.fin = kept, code, true
 	r.mu.Unlock()
 	r.done.update(true)
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // resolveNext: (self, retptr) -> result<option<ip-address>, error-code>:

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -183,7 +184,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return exitUsage, usagef("bench: unexpected argument %q", fs.Arg(0))
 	}
 	o.size = 256 << 20
-	o.reps, o.handshakes = cmpOr(o.reps, 7), cmpOr(o.handshakes, 500)
+	o.reps, o.handshakes = cmp.Or(o.reps, 7), cmp.Or(o.handshakes, 500)
 	if o.quick {
 		o.size = 64 << 20
 		if !flagSet(fs, "reps") {
@@ -279,13 +280,6 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	printBench(stdout, rep)
 	return 0, nil
-}
-
-func cmpOr(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {

@@ -41,7 +41,7 @@ func TestCache(t *testing.T) {
 		for _, e := range es {
 			total += e.size
 		}
-		if m[1] != itoa(len(es)) {
+		if m[1] != strconv.Itoa(len(es)) {
 			t.Errorf("cache size says %s entries, the directory holds %d", m[1], len(es))
 		}
 		return len(es), total
@@ -89,7 +89,7 @@ func TestCache(t *testing.T) {
 	cacheLimit = 1 << 30
 
 	es, _ := cacheEntries(dir)
-	r = runCLI(t, "cache", "clean", "-cache-dir", dir, "-max", itoa(int(es[0].size)))
+	r = runCLI(t, "cache", "clean", "-cache-dir", dir, "-max", strconv.Itoa(int(es[0].size)))
 	if r.code != 0 || !strings.Contains(r.stdout, "freed") {
 		t.Fatalf("cache clean -max: exit code %d, %q", r.code, r.stdout)
 	}
@@ -108,8 +108,6 @@ func TestCache(t *testing.T) {
 		}
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // TestSlowSteps checks that a slow compilation is announced on stderr with
 // its time, and that -q keeps quiet.

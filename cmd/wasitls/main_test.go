@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"net"
 	"os"
 	"path/filepath"
@@ -430,20 +431,8 @@ func module(imp *wasmImport, arg []byte) []byte {
 	return m
 }
 
-func uleb(n int) []byte {
-	var b []byte
-	for {
-		c := byte(n & 0x7f)
-		n >>= 7
-		if n != 0 {
-			c |= 0x80
-		}
-		b = append(b, c)
-		if n == 0 {
-			return b
-		}
-	}
-}
+// uleb is unsigned LEB128, which is Go's uvarint encoding.
+func uleb(n int) []byte { return binary.AppendUvarint(nil, uint64(n)) }
 
 func sleb(n int) []byte {
 	var b []byte

@@ -123,16 +123,8 @@ func DialTCP(ctx context.Context, network, address string) (*Conn, error) {
 	return (&Dialer{}).dial(ctx, network, address)
 }
 
-var (
-	netOnce sync.Once
-	netCap  network.Network
-)
-
 // instanceNetwork is the network capability, taken once and kept.
-func instanceNetwork() network.Network {
-	netOnce.Do(func() { netCap = network.InstanceNetwork() })
-	return netCap
-}
+var instanceNetwork = sync.OnceValue(network.InstanceNetwork)
 
 func (d *Dialer) dial(ctx context.Context, netw, address string) (*Conn, error) {
 	opErr := func(err error) error { return &net.OpError{Op: "dial", Net: netw, Err: err} }
