@@ -59,6 +59,7 @@ func init() {
 
 type benchOptions struct {
 	json       bool
+	benchfmt   bool
 	quick      bool
 	backends   []string
 	size       int64
@@ -124,6 +125,9 @@ type rate struct {
 	Guest  float64 `json:"guest_per_s"`
 	Native float64 `json:"native_per_s"`
 	Ratio  float64 `json:"ratio"`
+	// Each repetition's rate, in the order run.
+	GuestRuns  []float64 `json:"guest_runs"`
+	NativeRuns []float64 `json:"native_runs"`
 	// Where a sequential handshake's time goes, in µs per connection
 	// (means over every run): the host's TCP connect and provider
 	// handshake as its observer saw them, and native's two steps.
@@ -145,6 +149,9 @@ type concurrency struct {
 	NativeP99ms  float64 `json:"native_p99_ms"`
 	GuestWallMs  float64 `json:"guest_wall_ms"`
 	NativeWallMs float64 `json:"native_wall_ms"`
+	// Each round's rate (connections per second), in the order run.
+	GuestRuns  []float64 `json:"guest_runs"`
+	NativeRuns []float64 `json:"native_runs"`
 }
 
 type backendReport struct {
@@ -163,6 +170,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	size := "256MiB"
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON")
+	fs.BoolVar(&o.benchfmt, "benchfmt", false, "print every repetition in Go benchmark format, for benchstat (benchstat -col /impl FILE compares guest and native)")
 	fs.BoolVar(&o.quick, "quick", false, "smaller and fewer runs (under a minute on 2 cores)")
 	fs.Var(&backends, "backends", "backends for the handshake figures, `LIST` comma-separated (default: every compiled-in one)")
 	fs.StringVar(&size, "size", "", "bytes per download and upload, e.g. 256MiB (default 256MiB, -quick 64MiB)")
@@ -200,6 +208,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return exitUsage, usagef("-size %s: %v", size, err)
 		}
 		o.size = n
+	}
+	if o.json && o.benchfmt {
+		return exitUsage, usagef("bench: -json and -benchfmt are two outputs; pick one")
 	}
 	if o.reps < 1 || o.conns < 1 || o.guests < 1 || o.handshakes < 1 || o.guests > o.conns {
 		return exitUsage, usagef("bench: -reps, -conns, -guests and -handshakes must be positive, and -guests at most -conns")
@@ -273,10 +284,14 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return exitFailure, err
 	}
-	if o.json {
+	switch {
+	case o.json:
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return 0, enc.Encode(rep)
+	case o.benchfmt:
+		printBenchfmt(stdout, rep, o)
+		return 0, nil
 	}
 	printBench(stdout, rep)
 	return 0, nil
@@ -877,7 +892,7 @@ func (b *bench) progress(format string, args ...any) {
 // progressWriter is where the bench reports its steps: stderr, unless -q
 // or a machine-readable output was asked for.
 func (o *benchOptions) progressWriter(stderr io.Writer) io.Writer {
-	if o.quiet || o.json {
+	if o.quiet || o.json || o.benchfmt {
 		return nil
 	}
 	return stderr
@@ -1062,6 +1077,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		}
 		r := &rep.Backends[i].SequentialOpen
 		r.Guest, r.Native = median(g), median(n)
+		r.GuestRuns, r.NativeRuns = g, n
 		r.Ratio = ratio(r.Guest, r.Native)
 	}
 	return rep, nil
@@ -1107,7 +1123,7 @@ func (b *bench) sequential(ctx context.Context, name string) (rate, error) {
 			n = append(n, float64(b.o.handshakes)/d.Seconds())
 		}
 	}
-	r := rate{Guest: median(g), Native: median(n)}
+	r := rate{Guest: median(g), Native: median(n), GuestRuns: g, NativeRuns: n}
 	r.Ratio = ratio(r.Guest, r.Native)
 	mu.Lock()
 	defer mu.Unlock()
@@ -1189,6 +1205,7 @@ func (b *bench) concurrent(ctx context.Context, name string) (concurrency, error
 		}
 	}
 	c.Guest, c.Native = median(g), median(n)
+	c.GuestRuns, c.NativeRuns = g, n
 	c.Ratio = ratio(c.Guest, c.Native)
 	c.GuestWallMs = float64(gwall) / 1e6 / float64(o.reps)
 	c.NativeWallMs = float64(nwall) / 1e6 / float64(o.reps)
