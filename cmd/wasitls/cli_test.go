@@ -238,7 +238,7 @@ func checkStops(t *testing.T, cmd *exec.Cmd, sig syscall.Signal, code int, errb 
 		t.Fatalf("still running 20s after %v", sig)
 	}
 	stderr := errb.String()
-	if strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "interrupted by "+sig.String()) {
-		t.Errorf("stderr %q, want one line saying interrupted by %s", stderr, sig.String())
+	if want := "interrupted (" + signalName(sig) + ")\n"; strings.Count(stderr, "\n") != 1 || !strings.HasSuffix(stderr, want) {
+		t.Errorf("stderr %q, want one line ending %q", stderr, want)
 	}
 }

@@ -15,7 +15,17 @@ var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
 // interrupted is the cause of a context canceled by a signal.
 type interrupted struct{ sig os.Signal }
 
-func (e interrupted) Error() string { return "interrupted by " + e.sig.String() }
+func (e interrupted) Error() string { return "interrupted (" + signalName(e.sig) + ")" }
+
+func signalName(s os.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
 
 func (e interrupted) exitCode() int {
 	if s, ok := e.sig.(syscall.Signal); ok {
