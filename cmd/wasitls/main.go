@@ -5,6 +5,8 @@
 //	go run ./cmd/wasitls demo                      # no setup, no network
 //	wasitls backends                                # compiled-in backends
 //	wasitls run -allow 'example.com:443' -v guest.wasm https://example.com/
+//	wasitls version                                 # module, Go, wazero, backends
+//	wasitls cache size                              # compiled guests kept on disk
 //
 // Build tags pick the backends linked in (see backends/builtin):
 //
