@@ -23,4 +23,9 @@
 //	fut := tls.Finish(tls.NewClientHandshake("example.com", in, out))
 //	// ... wait on fut.Subscribe(), then:
 //	conn, tin, tout, err := fut.Get()
+//
+// The packages build on every platform, so that go doc and pkg.go.dev show
+// their API, but the host functions exist only in a GOOS=wasip1 guest run
+// by a wasitls host: elsewhere they panic with cabi.ErrUnsupportedPlatform
+// (guest/wasinet returns it as an error instead).
 package guest

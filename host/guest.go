@@ -117,8 +117,13 @@ func (g *Guest) BufferedBytes() int { return int(g.quota.inUse()) }
 func (g *Guest) OpenHandles() int { return g.table.count() }
 
 // Close closes the guest module and everything it owned. It is safe to call
-// more than once and after the module closed by itself.
+// more than once, after the module closed by itself, and on the nil *Guest
+// of a failed Instantiate (so `defer g.Close(ctx)` may precede the error
+// check).
 func (g *Guest) Close(ctx context.Context) error {
+	if g == nil {
+		return nil
+	}
 	var err error
 	if m := g.Module(); m != nil {
 		err = m.Close(ctx) // runs the close notifier, hence shutdown
@@ -143,12 +148,8 @@ func (g *Guest) logger() *slog.Logger {
 	if g.s.logger != nil {
 		return g.s.logger
 	}
-	return slog.New(discard{})
+	return slog.New(slog.DiscardHandler)
 }
-
-type discard struct{ slog.Handler }
-
-func (discard) Enabled(context.Context, slog.Level) bool { return false }
 
 // goroutine runs fn in the background under the guest's wait group.
 func (g *Guest) goroutine(fn func()) {

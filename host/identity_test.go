@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -254,7 +255,7 @@ func TestResumptionKeepsIdentityAtItsDestination(t *testing.T) {
 	h := New(r, WithProvider(stdtls.Provider{}))
 	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{
 		Allow: []string{"127.0.0.1:*"}, RootCAs: p.Roots, NameLookup: true,
-		Identities: []Identity{{Dest: "localhost:" + itoa(int(a.addr.Port())), Certificate: &client.TLS}},
+		Identities: []Identity{{Dest: "localhost:" + strconv.Itoa(int(a.addr.Port())), Certificate: &client.TLS}},
 	}))
 	if _, code := x.resolve("localhost"); code != -1 {
 		t.Fatalf("lookup: code %d", code)

@@ -140,7 +140,7 @@ func TestMutualTLSAndTimeout(t *testing.T) {
 	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{
 		Allow:            []string{"127.0.0.1:*"},
 		RootCAs:          p.Roots,
-		Identities:       []Identity{{Dest: "localhost:" + itoa(int(srv.addr.Port())), Certificate: &client.TLS}},
+		Identities:       []Identity{{Dest: "localhost:" + strconv.Itoa(int(srv.addr.Port())), Certificate: &client.TLS}},
 		HandshakeTimeout: 300 * time.Millisecond,
 		NameLookup:       true,
 	}))
@@ -168,8 +168,6 @@ func TestMutualTLSAndTimeout(t *testing.T) {
 		t.Fatalf("timeout took %v", el)
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // Plain TCP streams: non-blocking reads, skip, write-zeroes, splice, poll
 // over several pollables, shutdown, addresses.

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -154,7 +155,7 @@ func TestDenyByNameThroughGuest(t *testing.T) {
 	p := pki.New(t)
 	srvA := startEcho(t, &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}}, "tcp4", "127.0.0.1:0")
 	srvB := startEcho(t, nil, "tcp4", "127.0.0.1:0")
-	portA := itoa(int(srvA.addr.Port()))
+	portA := strconv.Itoa(int(srvA.addr.Port()))
 	ctx, r := newRuntime(t)
 	h := New(r, WithProvider(stdtls.Provider{}))
 	loop := netip.MustParseAddr("127.0.0.1")
@@ -225,7 +226,7 @@ func TestResolvedNamesBounded(t *testing.T) {
 	loop := netip.MustParseAddr("127.0.0.1")
 	m := map[string]netip.Addr{"www.test": loop}
 	for i := range maxNamesPerAddr + 10 {
-		m["n"+itoa(i)+".test"] = loop
+		m["n"+strconv.Itoa(i)+".test"] = loop
 	}
 	fakeLookup(t, m)
 	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"[::1]:*", "*.test:*"}, NameLookup: true}))
@@ -262,7 +263,7 @@ func TestResolvedNamesBounded(t *testing.T) {
 	// answers are not returned (a policy decision could not see them).
 	refused := 0
 	for i := range maxNamesPerAddr + 10 {
-		if _, code := x.resolve("n" + itoa(i) + ".test"); code == int(ecAccessDenied) {
+		if _, code := x.resolve("n" + strconv.Itoa(i) + ".test"); code == int(ecAccessDenied) {
 			refused++
 		} else if code != -1 {
 			t.Fatalf("n%d.test: code %d", i, code)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +32,7 @@ func TestIPv6AndMappedAddresses(t *testing.T) {
 	ctx, r := newRuntime(t)
 	var mu sync.Mutex
 	var denied []ConnEvent
-	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Allow: []string{"[::1]:*", "127.0.0.1:" + itoa(int(srv4.addr.Port()))}}),
+	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Allow: []string{"[::1]:*", "127.0.0.1:" + strconv.Itoa(int(srv4.addr.Port()))}}),
 		WithObserver(func(e ConnEvent) {
 			if e.Phase == PhaseDenied {
 				mu.Lock()

@@ -46,4 +46,10 @@ if [ ! -d .peers/npm/node_modules/@bytecodealliance/jco ]; then
   mkdir -p .peers/npm
   (cd .peers/npm && { [ -f package.json ] || echo '{"private":true}' > package.json; } && npm install --silent --no-audit --no-fund "$JCO" >/dev/null)
 fi
+# benchstat reads `wasitls bench -benchfmt` (TestBenchfmt), pinned; Go installs it into .peers/bin.
+BENCHSTAT=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+if [ ! -x .peers/bin/benchstat ]; then
+  echo "install-peers: $BENCHSTAT"
+  GOBIN="$root/.peers/bin" go install "$BENCHSTAT"
+fi
 echo "install-peers: ok ($(openssl version | cut -d' ' -f1-2), node $(.peers/node26/bin/node --version), tshark $(tshark --version 2>/dev/null | head -1 | awk '{print $3}'), postgres $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'), $(/usr/bin/rustc --version | cut -d' ' -f1-2), clang $(clang --version | head -1 | awk '{print $NF}'))"

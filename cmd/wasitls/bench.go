@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -58,6 +59,7 @@ func init() {
 
 type benchOptions struct {
 	json       bool
+	benchfmt   bool
 	quick      bool
 	backends   []string
 	size       int64
@@ -69,6 +71,8 @@ type benchOptions struct {
 	only       map[string]bool // sections to run; nil: all
 	cpuProfile string
 	memProfile string
+	quiet      bool
+	cache      cacheOptions
 }
 
 // benchSections are the parts of a run, for -only.
@@ -121,6 +125,9 @@ type rate struct {
 	Guest  float64 `json:"guest_per_s"`
 	Native float64 `json:"native_per_s"`
 	Ratio  float64 `json:"ratio"`
+	// Each repetition's rate, in the order run.
+	GuestRuns  []float64 `json:"guest_runs"`
+	NativeRuns []float64 `json:"native_runs"`
 	// Where a sequential handshake's time goes, in µs per connection
 	// (means over every run): the host's TCP connect and provider
 	// handshake as its observer saw them, and native's two steps.
@@ -142,6 +149,9 @@ type concurrency struct {
 	NativeP99ms  float64 `json:"native_p99_ms"`
 	GuestWallMs  float64 `json:"guest_wall_ms"`
 	NativeWallMs float64 `json:"native_wall_ms"`
+	// Each round's rate (connections per second), in the order run.
+	GuestRuns  []float64 `json:"guest_runs"`
+	NativeRuns []float64 `json:"native_runs"`
 }
 
 type backendReport struct {
@@ -160,6 +170,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	size := "256MiB"
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON")
+	fs.BoolVar(&o.benchfmt, "benchfmt", false, "print every repetition in Go benchmark format, for benchstat (benchstat -col /impl FILE compares guest and native)")
 	fs.BoolVar(&o.quick, "quick", false, "smaller and fewer runs (under a minute on 2 cores)")
 	fs.Var(&backends, "backends", "backends for the handshake figures, `LIST` comma-separated (default: every compiled-in one)")
 	fs.StringVar(&size, "size", "", "bytes per download and upload, e.g. 256MiB (default 256MiB, -quick 64MiB)")
@@ -171,6 +182,8 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.Var(&only, "only", "run only these sections, `LIST` of "+strings.Join(benchSections, ",")+" (figures of the others are 0)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `FILE` while the guest's idle connections are open")
+	fs.BoolVar(&o.quiet, "q", false, "say nothing on stderr about the steps")
+	o.cache.flags(fs)
 	fs.StringVar(&o.guestFile, "guest", "", "use this bench guest `FILE.wasm` instead of building cmd/wasitls/benchguest")
 	if err := parseFlags(fs, args, stdout, "wasitls bench [flags]"); err != nil {
 		return exitUsage, err
@@ -179,7 +192,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return exitUsage, usagef("bench: unexpected argument %q", fs.Arg(0))
 	}
 	o.size = 256 << 20
-	o.reps, o.handshakes = cmpOr(o.reps, 7), cmpOr(o.handshakes, 500)
+	o.reps, o.handshakes = cmp.Or(o.reps, 7), cmp.Or(o.handshakes, 500)
 	if o.quick {
 		o.size = 64 << 20
 		if !flagSet(fs, "reps") {
@@ -195,6 +208,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return exitUsage, usagef("-size %s: %v", size, err)
 		}
 		o.size = n
+	}
+	if o.json && o.benchfmt {
+		return exitUsage, usagef("bench: -json and -benchfmt are two outputs; pick one")
 	}
 	if o.reps < 1 || o.conns < 1 || o.guests < 1 || o.handshakes < 1 || o.guests > o.conns {
 		return exitUsage, usagef("bench: -reps, -conns, -guests and -handshakes must be positive, and -guests at most -conns")
@@ -238,8 +254,10 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return exitUsage, usagef("-guest %s: %v", o.guestFile, err)
 		}
 	} else {
-		fmt.Fprintln(stderr, "wasitls bench: building cmd/wasitls/benchguest for GOOS=wasip1 ...")
-		if wasm, err = buildGuest(ctx, "benchguest"); err != nil {
+		if _, err = announce(o.progressWriter(stderr), "building cmd/wasitls/benchguest with GOOS=wasip1 go build", func() error {
+			wasm, err = buildGuest(ctx, "benchguest")
+			return err
+		}); err != nil {
 			return exitFailure, err
 		}
 	}
@@ -266,20 +284,17 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return exitFailure, err
 	}
-	if o.json {
+	switch {
+	case o.json:
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return 0, enc.Encode(rep)
+	case o.benchfmt:
+		printBenchfmt(stdout, rep, o)
+		return 0, nil
 	}
 	printBench(stdout, rep)
 	return 0, nil
-}
-
-func cmpOr(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {
@@ -328,9 +343,9 @@ func newBench(ctx context.Context, wasm []byte, o benchOptions, log io.Writer) (
 	if err := b.startServer(cert); err != nil {
 		return nil, err
 	}
-	b.rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
+	b.rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig(o.cache, o.progressWriter(log)))
 	wasi_snapshot_preview1.MustInstantiate(ctx, b.rt)
-	if b.compiled, err = b.rt.CompileModule(ctx, wasm); err != nil {
+	if b.compiled, _, err = compileGuest(ctx, b.rt, wasm, "benchguest.wasm", o.cache, o.progressWriter(log)); err != nil {
 		b.close()
 		return nil, fmt.Errorf("compiling the bench guest: %w", err)
 	}
@@ -869,9 +884,18 @@ func ratio(a, b float64) float64 {
 }
 
 func (b *bench) progress(format string, args ...any) {
-	if !b.o.json {
-		fmt.Fprintf(b.log, "wasitls bench: "+format+"\n", args...)
+	if w := b.o.progressWriter(b.log); w != nil {
+		fmt.Fprintf(w, "wasitls bench: "+format+"\n", args...)
 	}
+}
+
+// progressWriter is where the bench reports its steps: stderr, unless -q
+// or a machine-readable output was asked for.
+func (o *benchOptions) progressWriter(stderr io.Writer) io.Writer {
+	if o.quiet || o.json || o.benchfmt {
+		return nil
+	}
+	return stderr
 }
 
 func (b *bench) run(ctx context.Context) (*benchReport, error) {
@@ -1053,6 +1077,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		}
 		r := &rep.Backends[i].SequentialOpen
 		r.Guest, r.Native = median(g), median(n)
+		r.GuestRuns, r.NativeRuns = g, n
 		r.Ratio = ratio(r.Guest, r.Native)
 	}
 	return rep, nil
@@ -1098,7 +1123,7 @@ func (b *bench) sequential(ctx context.Context, name string) (rate, error) {
 			n = append(n, float64(b.o.handshakes)/d.Seconds())
 		}
 	}
-	r := rate{Guest: median(g), Native: median(n)}
+	r := rate{Guest: median(g), Native: median(n), GuestRuns: g, NativeRuns: n}
 	r.Ratio = ratio(r.Guest, r.Native)
 	mu.Lock()
 	defer mu.Unlock()
@@ -1180,6 +1205,7 @@ func (b *bench) concurrent(ctx context.Context, name string) (concurrency, error
 		}
 	}
 	c.Guest, c.Native = median(g), median(n)
+	c.GuestRuns, c.NativeRuns = g, n
 	c.Ratio = ratio(c.Guest, c.Native)
 	c.GuestWallMs = float64(gwall) / 1e6 / float64(o.reps)
 	c.NativeWallMs = float64(nwall) / 1e6 / float64(o.reps)

@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/peers"
 )
 
 // TestBenchJSON runs a miniature `wasitls bench -json` (tiny sizes, few
@@ -72,10 +77,77 @@ func TestBenchFlags(t *testing.T) {
 		{"bench", "-guests", "5", "-conns", "2"},
 		{"bench", "-backends", "nosuch"},
 		{"bench", "extra"},
+		{"bench", "-json", "-benchfmt"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != exitUsage {
 			t.Errorf("%q: exit %d, want %d (stderr %q)", args, code, exitUsage, errb.String())
+		}
+	}
+}
+
+// TestBenchfmt runs a miniature `wasitls bench -benchfmt`, checks that
+// every repetition is a well-formed Go benchmark line with the guest and
+// native sides of each figure, and has the real benchstat read it.
+func TestBenchfmt(t *testing.T) {
+	benchstat := peers.Benchstat(t)
+	wasm := filepath.Join(t.TempDir(), "benchguest.wasm")
+	if err := os.WriteFile(wasm, guestbuild.Build(t, "./cmd/wasitls/benchguest"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const reps = 3
+	var out, errb bytes.Buffer
+	code := run([]string{"bench", "-benchfmt", "-guest", wasm, "-size", "1MiB", "-reps", strconv.Itoa(reps), "-conns", "20",
+		"-guests", "2", "-handshakes", "3", "-backends", "stdtls"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+	if errb.Len() != 0 {
+		t.Errorf("stderr %q: -benchfmt is for files, and says nothing", errb.String())
+	}
+	// BenchmarkName-P N value unit [value unit]...
+	lineRE := regexp.MustCompile(`^Benchmark(\S+)-\d+ \d+( \d+(\.\d+)? \S+)+$`)
+	count := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if strings.HasPrefix(l, "Benchmark") {
+			m := lineRE.FindStringSubmatch(l)
+			if m == nil {
+				t.Errorf("not a benchmark line: %q", l)
+				continue
+			}
+			count[m[1]]++
+			continue
+		}
+		if !regexp.MustCompile(`^[a-z][a-z0-9-]*: \S`).MatchString(l) {
+			t.Errorf("neither a benchmark nor a configuration line: %q", l)
+		}
+	}
+	for _, name := range []string{"Download/size=1MiB", "Upload/size=1MiB", "Handshake/backend=stdtls/mode=sequential",
+		"Handshake/backend=stdtls/mode=sequential-20open", "Handshake/backend=stdtls/mode=concurrent-2guests"} {
+		for _, impl := range []string{"guest", "native"} {
+			if n := count[name+"/impl="+impl]; n != reps {
+				t.Errorf("%s/impl=%s: %d lines, want one per repetition (%d)", name, impl, n, reps)
+			}
+		}
+	}
+	if count["IdleConn/impl=guest"] != 1 || count["IdleConn/impl=native"] != 1 {
+		t.Errorf("idle connection lines: %v", count)
+	}
+
+	file := filepath.Join(t.TempDir(), "bench.txt")
+	if err := os.WriteFile(file, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(benchstat, "-col", "/impl", file)
+	var bout, berr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &bout, &berr
+	if err := cmd.Run(); err != nil || berr.Len() != 0 {
+		t.Fatalf("benchstat: %v\nstderr: %s", err, berr.String())
+	}
+	t.Logf("benchstat -col /impl:\n%s", bout.String())
+	for _, want := range []string{"guest", "native", "B/s", "sec/op", "conns/s", "heap-B/conn", "rss-B/conn", "Download/size=1MiB", "Handshake/backend=stdtls/mode=sequential"} {
+		if !strings.Contains(bout.String(), want) {
+			t.Errorf("benchstat's summary lacks %q", want)
 		}
 	}
 }

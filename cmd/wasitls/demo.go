@@ -51,6 +51,9 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	fs.Var(&backends, "backend", "run only backend `NAME` (repeatable; default: every compiled-in backend)")
 	guestFile := fs.String("guest", "", "use this demo guest `FILE.wasm` instead of building cmd/wasitls/demoguest")
 	verbose := fs.Bool("v", false, "log every connection to stderr, as wasitls run -v does")
+	quiet := fs.Bool("q", false, "say nothing on stderr about slow steps (building and compiling the guest)")
+	var cache cacheOptions
+	cache.flags(fs)
 	if err := parseFlags(fs, args, stdout, "wasitls demo [flags]"); err != nil {
 		return exitUsage, err
 	}
@@ -70,6 +73,10 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		}
 	}
 
+	var progress io.Writer
+	if !*quiet {
+		progress = stderr
+	}
 	start := time.Now()
 	var wasm []byte
 	var err error
@@ -83,10 +90,13 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		}
 		how = "from " + *guestFile
 	} else {
-		// The first build compiles Go's standard library for wasip1 (several
-		// seconds); later ones come from the go build cache.
-		fmt.Fprintln(stderr, "wasitls demo: building cmd/wasitls/demoguest for GOOS=wasip1 ...")
-		if wasm, err = buildGuest(ctx, "demoguest"); err != nil {
+		// The first build compiles Go's standard library for wasip1 (a
+		// minute or more on a small machine); later ones come from the go
+		// build cache in a second.
+		if _, err = announce(progress, "building cmd/wasitls/demoguest with GOOS=wasip1 go build (the first time compiles Go's standard library for wasm: a minute or more; then it is in the go build cache)", func() error {
+			wasm, err = buildGuest(ctx, "demoguest")
+			return err
+		}); err != nil {
 			return exitFailure, err
 		}
 	}
@@ -96,7 +106,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	d, err := newDemo(ctx, wasm, logger)
+	d, err := newDemo(ctx, wasm, logger, cache, progress)
 	if err != nil {
 		return exitFailure, err
 	}
@@ -172,20 +182,20 @@ type demo struct {
 	log         *slog.Logger
 }
 
-func newDemo(ctx context.Context, wasm []byte, logger *slog.Logger) (*demo, error) {
+// newDemo starts the server and compiles the guest (with cache; telling
+// progress, unless nil, when that is slow).
+func newDemo(ctx context.Context, wasm []byte, logger *slog.Logger, cache cacheOptions, progress io.Writer) (*demo, error) {
 	srv, err := startDemoServer()
 	if err != nil {
 		return nil, err
 	}
 	d := &demo{srv: srv, url: "https://localhost:" + strconv.Itoa(srv.port) + "/", log: logger}
-	d.rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
+	d.rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig(cache, progress))
 	wasi_snapshot_preview1.MustInstantiate(ctx, d.rt)
-	start := time.Now()
-	if d.compiled, err = d.rt.CompileModule(ctx, wasm); err != nil {
+	if d.compiled, d.compileTime, err = compileGuest(ctx, d.rt, wasm, "demoguest.wasm", cache, progress); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("compiling the demo guest: %w", err)
 	}
-	d.compileTime = time.Since(start)
 	d.h = host.New(d.rt)
 	return d, nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/policyfile"
@@ -32,6 +33,32 @@ func (l *listFlag) String() string { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error {
 	*l = append(*l, s)
 	return nil
+}
+
+// durationFlag is a time.Duration flag whose complaint says what it wants
+// (the flag package's own says only "parse error").
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration like 5s, 250ms or 1m30s")
+	}
+	*f.d = d
+	return nil
+}
+
+// durationVar defines a duration flag, as fs.DurationVar does.
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var(durationFlag{p}, name, usage)
 }
 
 // kvFlag is a repeatable K=V flag (-env, -opt).
@@ -186,22 +213,19 @@ func parseTLSVersion(flagName, s string) (uint16, error) {
 // parseFlags parses args with fs, turning the flag package's multi-line
 // complaints into one line; -h prints usage and the flags to stdout.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, usage string) error {
-	fs.SetOutput(discard{})
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, "usage: "+usage)
 			fs.SetOutput(stdout)
 			fs.PrintDefaults()
+			fmt.Fprint(stdout, exitCodesText)
 			return err
 		}
 		return &usageError{err.Error()}
 	}
 	return nil
 }
-
-type discard struct{}
-
-func (discard) Write(b []byte) (int, error) { return len(b), nil }
 
 // sizeFlag is a byte count with an optional binary unit: 512KiB, 64MiB,
 // 1GiB (K, M, G mean the same), or plain bytes.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"encoding/binary"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -124,7 +125,7 @@ func TestDemo(t *testing.T) {
 // what it received, for every backend.
 func TestDemoJA4(t *testing.T) {
 	ctx := context.Background()
-	d, err := newDemo(ctx, guestbuild.Build(t, demoGuestSrc), nil)
+	d, err := newDemo(ctx, guestbuild.Build(t, demoGuestSrc), nil, cacheOptions{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,20 +499,8 @@ func module(imp *wasmImport, arg []byte) []byte {
 	return m
 }
 
-func uleb(n int) []byte {
-	var b []byte
-	for {
-		c := byte(n & 0x7f)
-		n >>= 7
-		if n != 0 {
-			c |= 0x80
-		}
-		b = append(b, c)
-		if n == 0 {
-			return b
-		}
-	}
-}
+// uleb is unsigned LEB128, which is Go's uvarint encoding.
+func uleb(n int) []byte { return binary.AppendUvarint(nil, uint64(n)) }
 
 func sleb(n int) []byte {
 	var b []byte

@@ -39,6 +39,8 @@ type runOptions struct {
 	guestArgs                      []string
 	sockets, handshakes, handleMax int
 	maxMemory                      sizeFlag
+	cache                          cacheOptions
+	quiet                          bool
 }
 
 func runFlags(o *runOptions) *flag.FlagSet {
@@ -55,8 +57,8 @@ func runFlags(o *runOptions) *flag.FlagSet {
 	fs.Var(&o.alpn, "alpn", "offer ALPN protocols `LIST` (comma-separated, e.g. h2,http/1.1) to every destination")
 	fs.StringVar(&o.minTLS, "min-tls", "", "minimum TLS `VERSION`: 1.2 or 1.3 (default 1.2)")
 	fs.StringVar(&o.maxTLS, "max-tls", "", "maximum TLS `VERSION`: 1.2 or 1.3 (default 1.3)")
-	fs.DurationVar(&o.handshakeTimeout, "handshake-timeout", 0, "bound each TLS handshake (`DURATION`, default 30s)")
-	fs.DurationVar(&o.timeout, "timeout", 0, "stop the guest after `DURATION` (exit code 124; default: no limit)")
+	durationVar(fs, &o.handshakeTimeout, "handshake-timeout", 0, "bound each TLS handshake (`DURATION`, default 30s)")
+	durationVar(fs, &o.timeout, "timeout", 0, "stop the guest after `DURATION` (exit code 124; default: no limit)")
 	fs.Var(&o.env, "env", "set the guest environment variable `K=V` (repeatable)")
 	fs.Var(&o.mounts, "mount", "mount the host directory at a guest path: `HOST:GUEST[:ro]` (repeatable)")
 	fs.Var(&o.opts, "opt", "backend option `K=V` handed to the provider in api.Config.Options (repeatable)")
@@ -66,6 +68,8 @@ func runFlags(o *runOptions) *flag.FlagSet {
 	fs.IntVar(&o.handleMax, "max-handles", 0, "resources the guest may hold (default 4096)")
 	o.maxMemory = sizeFlag{host.DefaultMaxMemory}
 	fs.Var(&o.maxMemory, "max-memory", "bound the guest's linear memory to `SIZE` (64KiB to 4GiB, e.g. 256MiB)")
+	o.cache.flags(fs)
+	fs.BoolVar(&o.quiet, "q", false, "say nothing on stderr about slow steps (compiling a guest the first time)")
 	fs.BoolVar(&o.verbose, "v", false, "log every connection (destination, backend, version, cipher, group, ALPN, JA4, handshake time) to stderr")
 	fs.StringVar(&o.policyFile, "policy", "", policyFileHelp)
 	fs.StringVar(&o.logFormat, "log-format", "text", "`FORMAT` of the -v log: text (key=value) or json (one object a line)")
@@ -75,7 +79,7 @@ func runFlags(o *runOptions) *flag.FlagSet {
 func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	var o runOptions
 	fs := runFlags(&o)
-	if err := parseFlags(fs, args, stdout, "wasitls run [flags] GUEST.wasm [guest args]"); err != nil {
+	if err := parseFlags(fs, args, stdout, runUsage); err != nil {
 		return exitUsage, err
 	}
 	if fs.NArg() == 0 {
@@ -111,14 +115,18 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	rc, err := host.MemoryLimit(runtimeConfig(), o.maxMemory.n)
+	var progress io.Writer
+	if !o.quiet {
+		progress = stderr
+	}
+	rc, err := host.MemoryLimit(runtimeConfig(o.cache, progress), o.maxMemory.n)
 	if err != nil {
 		return exitUsage, usagef("-max-memory %s: want 64KiB to 4GiB", &o.maxMemory)
 	}
 	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer r.Close(context.Background())
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
-	compiled, err := r.CompileModule(ctx, wasm)
+	compiled, _, err := compileGuest(ctx, r, wasm, filepath.Base(o.guest), o.cache, progress)
 	if err != nil {
 		return exitUsage, usagef("run %s: not a valid module: %v", o.guest, err)
 	}
@@ -154,7 +162,7 @@ func guestExit(ctx context.Context, guest string, err error) (int, error) {
 	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
 		return exitTimeout, fmt.Errorf("%s: timed out", guest)
 	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled:
-		return exitSignal, fmt.Errorf("%s: interrupted", guest)
+		return signalExit(ctx), fmt.Errorf("%s: %w", guest, context.Cause(ctx))
 	case errors.As(err, &exit):
 		return int(exit.ExitCode() & 0xff), nil // the guest printed its own reason
 	case ctx.Err() != nil:
@@ -347,19 +355,6 @@ func parseMount(m string) (hostDir, guestDir string, ro bool, err error) {
 		return "", "", false, usagef("-mount %s: not a directory", hostDir)
 	}
 	return hostDir, guestDir, ro, nil
-}
-
-// runtimeConfig caches compiled guests on disk (a second run of the same
-// module skips the native compilation) and closes modules when their
-// context ends.
-func runtimeConfig() wazero.RuntimeConfig {
-	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
-	if dir, err := os.UserCacheDir(); err == nil {
-		if cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(dir, "wasitls", "wazero")); err == nil {
-			cfg = cfg.WithCompilationCache(cache)
-		}
-	}
-	return cfg
 }
 
 func orNA(s string) string {

@@ -20,7 +20,7 @@ const (
 // matrix and checks, in the binary itself, that a left-out backend's module
 // is really absent (go version -m lists no such dependency and go tool nm
 // finds no symbol from it) and that `wasitls backends` reports the default
-// the tags ask for. The builds share the go build cache, so only
+// the tags ask for, as does `wasitls version`. The builds share the go build cache, so only
 // backends/builtin and the link are redone per combination.
 func TestBuildTags(t *testing.T) {
 	if testing.Short() {
@@ -69,13 +69,25 @@ func TestBuildTags(t *testing.T) {
 				t.Errorf("-tags %q: wasitls backends does not report default %s:\n%s", tc.tags, tc.def, list)
 			}
 			var got []string
-			for _, line := range strings.Split(list, "\n")[1:] {
-				if f := strings.Fields(line); len(f) > 0 && f[0] != "default:" {
+			table, _, _ := strings.Cut(list, "default:") // the fingerprint lists follow
+			for _, line := range strings.Split(table, "\n")[1:] {
+				if f := strings.Fields(line); len(f) > 0 {
 					got = append(got, f[0])
 				}
 			}
 			if strings.Join(got, ",") != strings.Join(tc.backends, ",") {
 				t.Errorf("-tags %q: backends %v, want %v", tc.tags, got, tc.backends)
+			}
+			// wasitls version reads the built binary's build info: the tags
+			// the go command recorded, and the backends they left in.
+			v := output(t, bin, "version")
+			if tc.tags != "" && !strings.Contains(v, "\ntags     "+tc.tags+"\n") {
+				t.Errorf("-tags %q: wasitls version does not show the tags:\n%s", tc.tags, v)
+			}
+			for _, b := range tc.backends {
+				if !regexp.MustCompile(`(?m)^backends .*\b` + b + `\b.*\(default ` + tc.def + `\)$`).MatchString(v) {
+					t.Errorf("-tags %q: wasitls version does not list backend %s with default %s:\n%s", tc.tags, b, tc.def, v)
+				}
 			}
 		})
 	}

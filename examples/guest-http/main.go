@@ -68,8 +68,8 @@ func main() {
 // server must speak HTTP/1.1: the transport never sees an ALPN result.
 func client() *http.Client {
 	return &http.Client{Transport: &http.Transport{
-		DialContext:         wasinet.Dial,
-		DialTLSContext:      wasinet.DialTLS,
+		DialContext:         wasinet.DialContext,
+		DialTLSContext:      wasinet.DialTLSContext,
 		MaxIdleConnsPerHost: 4,
 	}}
 }
@@ -190,9 +190,9 @@ func readDeadline(mode, addr, ms string) error {
 	ctx := context.Background()
 	var c net.Conn
 	if mode == "tls" {
-		c, err = wasinet.DialTLS(ctx, "tcp", addr)
+		c, err = wasinet.DialTLSContext(ctx, "tcp", addr)
 	} else {
-		c, err = wasinet.Dial(ctx, "tcp", addr)
+		c, err = wasinet.DialContext(ctx, "tcp", addr)
 	}
 	if err != nil {
 		return err

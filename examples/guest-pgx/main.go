@@ -68,7 +68,7 @@ func fail(err error) {
 // with wasi-tls. The host runs the handshake and presents the client
 // certificate its policy assigns to serverName; the guest never sees it.
 func dialTLS(ctx context.Context, addr, serverName string) (net.Conn, error) {
-	raw, err := wasinet.Dial(ctx, "tcp", addr)
+	raw, err := wasinet.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func run(ctx context.Context, host, port, serverName, user, db, table string, n 
 		return err
 	}
 	cfg.LookupFunc = func(ctx context.Context, host string) ([]string, error) {
-		return []string{host}, nil // wasinet.Dial resolves through wasi:sockets/ip-name-lookup
+		return []string{host}, nil // wasinet.DialContext resolves through wasi:sockets/ip-name-lookup
 	}
 	cfg.DialFunc = func(ctx context.Context, network, address string) (net.Conn, error) {
 		return dialTLS(ctx, address, serverName)

@@ -3,15 +3,15 @@
 // ordinary net/http clients and database drivers run as WebAssembly guests.
 //
 //	tr := &http.Transport{
-//		DialContext:    wasinet.Dial,    // plain TCP through wasi-sockets
-//		DialTLSContext: wasinet.DialTLS, // TLS run by the host through wasi-tls
+//		DialContext:    wasinet.DialContext,    // plain TCP through wasi-sockets
+//		DialTLSContext: wasinet.DialTLSContext, // TLS run by the host through wasi-tls
 //	}
 //	resp, err := (&http.Client{Transport: tr}).Get("https://localhost:8443/")
 //
 // STARTTLS (PostgreSQL's SSLRequest, SMTP, ...): dial, talk plaintext, then
 // upgrade the same socket:
 //
-//	c, _ := wasinet.Dial(ctx, "tcp", "db:5432")
+//	c, _ := wasinet.DialContext(ctx, "tcp", "db:5432")
 //	c.Write(sslRequest)
 //	io.ReadFull(c, answer[:1]) // 'S'
 //	tc, err := wasinet.ClientContext(ctx, c, "db")
@@ -49,4 +49,11 @@
 // how late they may be. An idle guest thus wakes 1/slack times a second;
 // a busy one costs a few ready checks per scheduling round. ReadStats
 // reports the poller's counters.
+//
+// # Other platforms
+//
+// The package builds on every platform, so that its documentation shows
+// and code that refers to it compiles, but only a GOOS=wasip1 guest run by
+// a wasitls host can connect: elsewhere the dial functions and Client
+// return ErrUnsupportedPlatform.
 package wasinet

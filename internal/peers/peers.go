@@ -124,3 +124,9 @@ func Start(t testing.TB, cmd *exec.Cmd) (stdout io.Reader, stderr *bytes.Buffer)
 	})
 	return out, stderr
 }
+
+// Benchstat returns the path of benchstat (golang.org/x/perf/cmd/benchstat):
+// $WASITLS_BENCHSTAT or .peers/bin/benchstat.
+func Benchstat(t testing.TB) string {
+	return file(t, "WASITLS_BENCHSTAT", ".peers/bin/benchstat", "benchstat (golang.org/x/perf/cmd/benchstat)")
+}

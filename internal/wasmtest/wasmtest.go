@@ -9,6 +9,7 @@
 package wasmtest
 
 import (
+	"encoding/binary"
 	"github.com/tetratelabs/wazero/api"
 )
 
@@ -58,20 +59,20 @@ func Module(imports []Import) []byte {
 		b = name(b, imports[i].Module)
 		b = name(b, imports[i].Name)
 		b = append(b, 0x00)
-		return uleb(b, uint64(impTypes[i]))
+		return binary.AppendUvarint(b, uint64(impTypes[i]))
 	}))
 	// Local functions: realloc, set_heap, then the trampolines.
 	nLocal := 2 + len(imports)
 	out = section(out, 3, vec(nil, nLocal, func(b []byte, i int) []byte {
 		switch i {
 		case 0:
-			return uleb(b, uint64(reallocT))
+			return binary.AppendUvarint(b, uint64(reallocT))
 		case 1:
-			return uleb(b, uint64(setHeapT))
+			return binary.AppendUvarint(b, uint64(setHeapT))
 		}
-		return uleb(b, uint64(impTypes[i-2]))
+		return binary.AppendUvarint(b, uint64(impTypes[i-2]))
 	}))
-	out = section(out, 5, vec(nil, 1, func(b []byte, _ int) []byte { return uleb(append(b, 0x00), InitialPages) }))
+	out = section(out, 5, vec(nil, 1, func(b []byte, _ int) []byte { return binary.AppendUvarint(append(b, 0x00), InitialPages) }))
 	out = section(out, 6, vec(nil, 1, func(b []byte, _ int) []byte {
 		b = append(b, 0x7f, 0x01, 0x41) // mut i32 = i32.const
 		b = sleb(b, HeapStart)
@@ -83,12 +84,12 @@ func Module(imports []Import) []byte {
 		case 0:
 			return append(name(b, "memory"), 0x02, 0x00)
 		case 1:
-			return uleb(append(name(b, "cabi_realloc"), 0x00), uint64(nImp))
+			return binary.AppendUvarint(append(name(b, "cabi_realloc"), 0x00), uint64(nImp))
 		case 2:
-			return uleb(append(name(b, "set_heap"), 0x00), uint64(nImp+1))
+			return binary.AppendUvarint(append(name(b, "set_heap"), 0x00), uint64(nImp+1))
 		}
 		im := imports[i-3]
-		return uleb(append(name(b, Export(im.Module, im.Name)), 0x00), uint64(nImp+2+i-3))
+		return binary.AppendUvarint(append(name(b, Export(im.Module, im.Name)), 0x00), uint64(nImp+2+i-3))
 	}))
 	out = section(out, 10, vec(nil, nLocal, func(b []byte, i int) []byte {
 		var body []byte
@@ -101,12 +102,12 @@ func Module(imports []Import) []byte {
 			k := i - 2
 			body = []byte{0x00}
 			for p := range imports[k].Params {
-				body = uleb(append(body, 0x20), uint64(p))
+				body = binary.AppendUvarint(append(body, 0x20), uint64(p))
 			}
-			body = uleb(append(body, 0x10), uint64(k))
+			body = binary.AppendUvarint(append(body, 0x10), uint64(k))
 			body = append(body, 0x0b)
 		}
-		b = uleb(b, uint64(len(body)))
+		b = binary.AppendUvarint(b, uint64(len(body)))
 		return append(b, body...)
 	}))
 	return out
@@ -131,12 +132,12 @@ func reallocBody() []byte {
 
 func section(out []byte, id byte, body []byte) []byte {
 	out = append(out, id)
-	out = uleb(out, uint64(len(body)))
+	out = binary.AppendUvarint(out, uint64(len(body)))
 	return append(out, body...)
 }
 
 func vec(b []byte, n int, f func([]byte, int) []byte) []byte {
-	b = uleb(b, uint64(n))
+	b = binary.AppendUvarint(b, uint64(n))
 	for i := 0; i < n; i++ {
 		b = f(b, i)
 	}
@@ -144,20 +145,8 @@ func vec(b []byte, n int, f func([]byte, int) []byte) []byte {
 }
 
 func name(b []byte, s string) []byte {
-	b = uleb(b, uint64(len(s)))
+	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
-}
-
-func uleb(b []byte, v uint64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			b = append(b, c|0x80)
-			continue
-		}
-		return append(b, c)
-	}
 }
 
 func sleb(b []byte, v int64) []byte {

@@ -2,6 +2,7 @@ package witcheck
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -149,18 +150,8 @@ func FuncImports(wasm []byte) ([]Import, error) {
 
 type writer struct{ bytes.Buffer }
 
-func (w *writer) u32(v uint32) {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			w.WriteByte(c | 0x80)
-			continue
-		}
-		w.WriteByte(c)
-		return
-	}
-}
+// u32 writes v as unsigned LEB128, which is Go's uvarint encoding.
+func (w *writer) u32(v uint32) { w.Write(binary.AppendUvarint(nil, uint64(v))) }
 
 func (w *writer) name(s string) {
 	w.u32(uint32(len(s)))

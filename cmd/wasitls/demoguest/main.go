@@ -6,7 +6,7 @@
 // ALPN, client certificate, backend). The only wasitls-specific line is
 // the transport's dialer:
 //
-//	tr := &http.Transport{DialTLSContext: wasinet.DialTLS}
+//	tr := &http.Transport{DialTLSContext: wasinet.DialTLSContext}
 //
 // It is also a small curl for trying `wasitls run`:
 //
@@ -48,8 +48,8 @@ func main() {
 	}
 
 	tr := &http.Transport{
-		DialTLSContext:    wasinet.DialTLS, // TCP through wasi-sockets, TLS through wasi-tls
-		DisableKeepAlives: true,            // one request: Connection: close
+		DialTLSContext:    wasinet.DialTLSContext, // TCP through wasi-sockets, TLS through wasi-tls
+		DisableKeepAlives: true,                   // one request: Connection: close
 	}
 	defer tr.CloseIdleConnections()
 	req, err := http.NewRequest(http.MethodGet, u.String(), nil)

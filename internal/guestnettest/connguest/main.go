@@ -43,7 +43,7 @@ func main() {
 	ctx := context.Background()
 	switch os.Args[1] {
 	case "starttls":
-		c, err := wasinet.Dial(ctx, "tcp", os.Args[2])
+		c, err := wasinet.DialContext(ctx, "tcp", os.Args[2])
 		if err != nil {
 			fail(err)
 		}
@@ -73,7 +73,7 @@ func main() {
 			fail(err)
 		}
 	case "echo":
-		c, err := wasinet.DialTLS(ctx, "tcp", net.JoinHostPort(os.Args[3], portOf(os.Args[2])))
+		c, err := wasinet.DialTLSContext(ctx, "tcp", net.JoinHostPort(os.Args[3], portOf(os.Args[2])))
 		if err != nil {
 			fail(err)
 		}
@@ -102,7 +102,7 @@ func main() {
 		fmt.Printf("echo %d %t\n", n, bytes.Equal(h.Sum(nil), want[:]))
 		c.Close()
 	case "closewake":
-		c, err := wasinet.DialTLS(ctx, "tcp", net.JoinHostPort(os.Args[3], portOf(os.Args[2])))
+		c, err := wasinet.DialTLSContext(ctx, "tcp", net.JoinHostPort(os.Args[3], portOf(os.Args[2])))
 		if err != nil {
 			fail(err)
 		}
@@ -119,7 +119,7 @@ func main() {
 		_, err = c.Write([]byte("x"))
 		fmt.Printf("write_after_close %t\n", errors.Is(err, net.ErrClosed))
 	case "dialerr":
-		_, err := wasinet.Dial(ctx, "tcp", os.Args[2])
+		_, err := wasinet.DialContext(ctx, "tcp", os.Args[2])
 		var oe *net.OpError
 		fmt.Printf("err %v\nop_error %t\nrefused %t\naccess %t\n", err, errors.As(err, &oe),
 			errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EACCES))
@@ -129,7 +129,7 @@ func main() {
 			fail(err)
 		}
 		wasinet.SetTimerSlack(slack)
-		c, err := wasinet.Dial(ctx, "tcp", os.Args[2])
+		c, err := wasinet.DialContext(ctx, "tcp", os.Args[2])
 		if err != nil {
 			fail(err)
 		}
@@ -146,7 +146,7 @@ func main() {
 }
 
 func fairness(ctx context.Context, addr string, busy bool) {
-	c, err := wasinet.Dial(ctx, "tcp", addr)
+	c, err := wasinet.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		fail(err)
 	}

@@ -8,7 +8,7 @@
 //	testguest cat FILE            print FILE
 //	testguest write FILE TEXT     create FILE with TEXT (fails on a read-only mount)
 //	testguest exit N              exit with code N
-//	testguest spin                loop until the host stops it
+//	testguest spin                print "spinning", loop until the host stops it
 //	testguest alloc MIB           allocate and touch MIB MiB, print "ok"
 //
 // Failures print "error: ..." and exit 1.
@@ -68,6 +68,7 @@ func main() {
 		}
 		fmt.Println("ok", len(keep))
 	case "spin":
+		fmt.Println("spinning") // tests wait for this before they signal
 		for i := 0; ; i++ {
 			if i < 0 {
 				fmt.Println("wrapped") // keeps the loop from being optimised away

@@ -9,18 +9,6 @@ import (
 // Pollable is an owned wasi:io/poll pollable handle.
 type Pollable uint32
 
-//go:wasmimport wasi:io/poll@0.2.6 [method]pollable.ready
-func ready(self uint32) uint32
-
-//go:wasmimport wasi:io/poll@0.2.6 [method]pollable.block
-func block(self uint32)
-
-//go:wasmimport wasi:io/poll@0.2.6 [resource-drop]pollable
-func drop(self uint32)
-
-//go:wasmimport wasi:io/poll@0.2.6 poll
-func poll(listPtr unsafe.Pointer, listLen uint32, ret unsafe.Pointer)
-
 // Ready reports whether p is ready, without waiting.
 func (p Pollable) Ready() bool { return ready(uint32(p)) != 0 }
 

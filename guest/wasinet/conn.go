@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/wasitls/wasitls/guest/cabi"
 	"github.com/wasitls/wasitls/guest/io/poll"
 	"github.com/wasitls/wasitls/guest/sockets/ipnamelookup"
 	"github.com/wasitls/wasitls/guest/sockets/network"
@@ -77,6 +79,11 @@ func codeOf(err error) network.ErrorCode {
 	return network.Unknown
 }
 
+// ErrUnsupportedPlatform is returned outside a GOOS=wasip1 guest: the
+// package builds everywhere (for its documentation and for code that
+// refers to it), but connections need a wasitls host.
+var ErrUnsupportedPlatform = cabi.ErrUnsupportedPlatform
+
 // Dialer dials TCP connections through wasi-sockets. The zero value is
 // ready to use.
 type Dialer struct {
@@ -85,11 +92,11 @@ type Dialer struct {
 	Timeout time.Duration
 }
 
-// Dial connects to address ("host:port") on network "tcp", "tcp4" or
-// "tcp6": it resolves host through wasi:sockets/ip-name-lookup and tries the
-// addresses in the order the host returned them. Its signature fits
+// DialContext connects to address ("host:port") on network "tcp", "tcp4"
+// or "tcp6": it resolves host through wasi:sockets/ip-name-lookup and tries
+// the addresses in the order the host returned them. Its signature fits
 // http.Transport.DialContext.
-func Dial(ctx context.Context, network, address string) (net.Conn, error) {
+func DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	c, err := (&Dialer{}).dial(ctx, network, address)
 	if err != nil {
 		return nil, err
@@ -97,7 +104,7 @@ func Dial(ctx context.Context, network, address string) (net.Conn, error) {
 	return c, nil
 }
 
-// DialContext is Dial with the Dialer's settings.
+// DialContext is the package's DialContext with the Dialer's settings.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	if d.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -111,24 +118,19 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	return c, nil
 }
 
-// DialTCP is Dial returning the concrete type.
+// DialTCP is DialContext returning the concrete type.
 func DialTCP(ctx context.Context, network, address string) (*Conn, error) {
 	return (&Dialer{}).dial(ctx, network, address)
 }
 
-var (
-	netOnce sync.Once
-	netCap  network.Network
-)
-
 // instanceNetwork is the network capability, taken once and kept.
-func instanceNetwork() network.Network {
-	netOnce.Do(func() { netCap = network.InstanceNetwork() })
-	return netCap
-}
+var instanceNetwork = sync.OnceValue(network.InstanceNetwork)
 
 func (d *Dialer) dial(ctx context.Context, netw, address string) (*Conn, error) {
 	opErr := func(err error) error { return &net.OpError{Op: "dial", Net: netw, Err: err} }
+	if runtime.GOOS != "wasip1" {
+		return nil, opErr(ErrUnsupportedPlatform)
+	}
 	switch netw {
 	case "tcp", "tcp4", "tcp6":
 	default:

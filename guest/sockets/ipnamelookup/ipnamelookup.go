@@ -2,7 +2,6 @@ package ipnamelookup
 
 import (
 	"net/netip"
-	"unsafe"
 
 	"github.com/wasitls/wasitls/guest/cabi"
 	"github.com/wasitls/wasitls/guest/io/poll"
@@ -11,18 +10,6 @@ import (
 
 // ResolveAddressStream is an owned resolve-address-stream handle.
 type ResolveAddressStream uint32
-
-//go:wasmimport wasi:sockets/ip-name-lookup@0.2.6 resolve-addresses
-func resolveAddresses(network uint32, name string, ret unsafe.Pointer)
-
-//go:wasmimport wasi:sockets/ip-name-lookup@0.2.6 [method]resolve-address-stream.resolve-next-address
-func resolveNextAddress(self uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasi:sockets/ip-name-lookup@0.2.6 [method]resolve-address-stream.subscribe
-func subscribe(self uint32) uint32
-
-//go:wasmimport wasi:sockets/ip-name-lookup@0.2.6 [resource-drop]resolve-address-stream
-func drop(self uint32)
 
 // ResolveAddresses starts resolving name (a host name or an IP literal).
 func ResolveAddresses(n network.Network, name string) (ResolveAddressStream, error) {

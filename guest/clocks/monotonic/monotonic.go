@@ -9,18 +9,6 @@ import (
 // Instant is a clock reading in nanoseconds from an arbitrary start.
 type Instant uint64
 
-//go:wasmimport wasi:clocks/monotonic-clock@0.2.6 now
-func now() uint64
-
-//go:wasmimport wasi:clocks/monotonic-clock@0.2.6 resolution
-func resolution() uint64
-
-//go:wasmimport wasi:clocks/monotonic-clock@0.2.6 subscribe-instant
-func subscribeInstant(when uint64) uint32
-
-//go:wasmimport wasi:clocks/monotonic-clock@0.2.6 subscribe-duration
-func subscribeDuration(d uint64) uint32
-
 // Now returns the current reading.
 func Now() Instant { return Instant(now()) }
 

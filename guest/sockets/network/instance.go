@@ -1,20 +1,9 @@
 package network
 
 import (
-	"unsafe"
-
 	"github.com/wasitls/wasitls/guest/cabi"
 	"github.com/wasitls/wasitls/guest/io/ioerror"
 )
-
-//go:wasmimport wasi:sockets/instance-network@0.2.6 instance-network
-func instanceNetwork() uint32
-
-//go:wasmimport wasi:sockets/network@0.2.6 [resource-drop]network
-func drop(self uint32)
-
-//go:wasmimport wasi:sockets/network@0.2.6 network-error-code
-func networkErrorCode(err uint32, ret unsafe.Pointer)
 
 // InstanceNetwork returns the network the host grants this instance.
 func InstanceNetwork() Network { return Network(instanceNetwork()) }

@@ -1,19 +1,9 @@
 package ioerror
 
-import (
-	"unsafe"
-
-	"github.com/wasitls/wasitls/guest/cabi"
-)
+import "github.com/wasitls/wasitls/guest/cabi"
 
 // Error is an owned wasi:io/error handle.
 type Error uint32
-
-//go:wasmimport wasi:io/error@0.2.6 [method]error.to-debug-string
-func toDebugString(self uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasi:io/error@0.2.6 [resource-drop]error
-func drop(self uint32)
 
 // DebugString returns the host's description of the failure. For wasi-tls
 // handshake failures it starts with the classified cause (e.g. "tls: unknown

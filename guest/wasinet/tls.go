@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"unicode/utf8"
 
 	"github.com/wasitls/wasitls/guest/sockets/tcp"
@@ -27,7 +28,7 @@ var _ net.Conn = (*TLSConn)(nil)
 // from this package.
 var ErrNotWasiConn = errors.New("wasinet: TLS needs a connection dialed with wasinet")
 
-// Client runs a TLS handshake over conn (from Dial, possibly after a
+// Client runs a TLS handshake over conn (from DialContext, possibly after a
 // plaintext exchange: STARTTLS) for serverName and returns the TLS
 // connection. The handshake is bounded by conn's deadlines, if set. On
 // failure conn is closed.
@@ -37,6 +38,9 @@ func Client(conn net.Conn, serverName string) (*TLSConn, error) {
 
 // ClientContext is Client bounded by ctx as well.
 func ClientContext(ctx context.Context, conn net.Conn, serverName string) (*TLSConn, error) {
+	if runtime.GOOS != "wasip1" {
+		return nil, &net.OpError{Op: "tls handshake", Net: "tcp", Err: ErrUnsupportedPlatform}
+	}
 	c := unwrap(conn)
 	if c == nil {
 		return nil, ErrNotWasiConn
@@ -147,9 +151,9 @@ func (c *Conn) closeSocket() {
 	}
 }
 
-// DialTLS dials address and runs a TLS handshake naming its host part. Its
-// signature fits http.Transport.DialTLSContext.
-func DialTLS(ctx context.Context, network, address string) (net.Conn, error) {
+// DialTLSContext dials address and runs a TLS handshake naming its host
+// part. Its signature fits http.Transport.DialTLSContext.
+func DialTLSContext(ctx context.Context, network, address string) (net.Conn, error) {
 	c, err := (&Dialer{}).dialTLS(ctx, network, address)
 	if err != nil {
 		return nil, err
@@ -157,8 +161,8 @@ func DialTLS(ctx context.Context, network, address string) (net.Conn, error) {
 	return c, nil
 }
 
-// DialTLSContext is DialTLS with the Dialer's settings; Timeout covers the
-// handshake too.
+// DialTLSContext is the package's DialTLSContext with the Dialer's
+// settings; Timeout covers the handshake too.
 func (d *Dialer) DialTLSContext(ctx context.Context, network, address string) (net.Conn, error) {
 	if d.Timeout > 0 {
 		var cancel context.CancelFunc
