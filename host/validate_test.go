@@ -1,12 +1,12 @@
 package host
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/backends/pq"
@@ -49,7 +49,7 @@ func TestInstantiateRefusesBadSettings(t *testing.T) {
 			if tc.prov != nil {
 				opts = append(opts, WithProvider(tc.prov))
 			}
-			g, err := h.Instantiate(ctx, cm, wazero.NewModuleConfig().WithName(""), opts...)
+			g, err := h.Instantiate(ctx, cm, NewModuleConfig().WithName("").WithRandSource(rand.Reader), opts...)
 			if g != nil {
 				_ = g.Close(ctx)
 				t.Fatal("Instantiate made a guest")
@@ -77,7 +77,7 @@ func TestInstantiateRefusesBadSettings(t *testing.T) {
 		{"pq groups", pq.New(), Policy{Options: map[string]string{"groups": "X25519MLKEM768"}}},
 		{"deprecated Sockets", stdtls.Provider{}, Policy{Limits: Limits{Sockets: 3}}},
 	} {
-		g, err := h.Instantiate(ctx, cm, wazero.NewModuleConfig().WithName(""), WithProvider(tc.prov), WithPolicy(&tc.pol))
+		g, err := h.Instantiate(ctx, cm, NewModuleConfig().WithName("").WithRandSource(rand.Reader), WithProvider(tc.prov), WithPolicy(&tc.pol))
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue

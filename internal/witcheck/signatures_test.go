@@ -9,7 +9,8 @@ import (
 )
 
 // upstream regenerates testdata/upstream.sig from a directory holding the
-// upstream checkouts named in wit/UPSTREAM (wasi-sockets-0.2.6/, wasi-tls/):
+// upstream checkouts named in wit/UPSTREAM (wasi-sockets-0.2.6/, wasi-tls/, and
+// wasi-0.2.6/wit/deps/{cli,filesystem,random} from WebAssembly/WASI's wasip2/):
 //
 //	go test ./internal/witcheck -run TestWITSignaturesMatchUpstream -upstream DIR
 var upstream = flag.String("upstream", "", "regenerate testdata/upstream.sig from the upstream WIT checkouts in `DIR`")
@@ -45,7 +46,7 @@ const sigHeader = `# The signatures of the upstream WIT interfaces that wit/ imp
 func TestWITSignaturesMatchUpstream(t *testing.T) {
 	if *upstream != "" {
 		all := map[string]string{}
-		for _, dir := range []string{"wasi-sockets-0.2.6/wit", "wasi-tls/wit"} {
+		for _, dir := range []string{"wasi-sockets-0.2.6/wit", "wasi-tls/wit", "wasi-0.2.6/wit"} {
 			sigs, err := Signatures(filepath.Join(*upstream, dir))
 			if err != nil {
 				t.Fatal(err)
