@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/backends/pq"
 	"github.com/wasitls/wasitls/backends/stdtls"
@@ -57,7 +56,7 @@ func TestInstantiateRefusesBadSettings(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Instantiate: %v, want %q", err, tc.want)
 			}
-			if _, _, _, err := h.Prepare(ctx, cm, NewModuleConfig(), opts...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, _, _, err := h.Prepare(ctx, cm, NewModuleConfig().WithRandSource(rand.Reader), opts...); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Prepare: %v, want %q", err, tc.want)
 			}
 			if n := h.Guests(); n != 0 {
