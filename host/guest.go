@@ -126,7 +126,7 @@ func (g *Guest) Close(ctx context.Context) error {
 	}
 	var err error
 	if m := g.Module(); m != nil {
-		err = m.Close(ctx) // runs the close notifier, hence shutdown
+		err = m.Close(context.WithValue(ctx, ownClose{}, g)) // runs the close notifier, hence shutdown
 	}
 	g.shutdown(ctx)
 	return err

@@ -211,10 +211,25 @@ func (h *Host) forget(g *Guest) {
 // host-module instances, and the close notifier that cleans up after it.
 func (g *Guest) bind(ctx context.Context) context.Context {
 	ctx = experimental.WithImportResolver(ctx, g.resolve)
+	ctx = context.WithValue(ctx, ownClose{}, g)
 	return experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(func(ctx context.Context, _ uint32) {
-		g.shutdown(ctx)
+		if ctx.Value(ownClose{}) == g {
+			g.shutdown(ctx)
+			return
+		}
+		// Runtime.Close calls the notifier holding the store's lock, which
+		// closing the guest's host-module instances needs: release what the
+		// guest owned now, and close the instances once the lock is free
+		// (after Runtime.Close they are closed already, and this returns).
+		g.release()
+		go g.shutdown(context.WithoutCancel(ctx))
 	}))
 }
+
+// ownClose marks the contexts of a guest's own calls (proc_exit, exit,
+// a cancelled call) and of Guest.Close: the module closes with no wazero
+// lock held, so the notifier can close the host-module instances at once.
+type ownClose struct{}
 
 // resolve is the experimental.ImportResolver of one guest.
 func (g *Guest) resolve(name string) wapi.Module {
