@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -331,10 +332,16 @@ func (g *Guest) handshakeOutcome(ctx context.Context, stop func() bool, conn api
 	if !stop() {
 		// The backstop closed the transport: whatever the provider
 		// returned, the cause is the deadline (or the guest closing).
-		if err == nil {
+		switch {
+		case err == nil:
 			_ = safeCall(conn.Close)
+			err = fmt.Errorf("%w (during the handshake)", ctx.Err())
+		case !errors.Is(err, ctx.Err()):
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
-		conn, err = nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
+		// else the provider reported the deadline itself
+		// (api.RunHandshake): one owner, one wrap.
+		conn = nil
 	}
 	if err != nil {
 		return nil, api.Classify(err, name)
