@@ -34,6 +34,7 @@ type resolveStream struct {
 
 func (r *resolveStream) ready() bool              { return r.done.isSet() }
 func (r *resolveStream) readyCh() <-chan struct{} { return r.done.readyCh() }
+func (r *resolveStream) watchSignal() *signal     { return &r.done }
 func (r *resolveStream) close()                   { r.cancel() }
 
 var sockLookup = register(&iface{name: "wasi:sockets/ip-name-lookup", fns: []fnDef{

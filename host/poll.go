@@ -1,7 +1,6 @@
 package host
 
 import (
-	"reflect"
 	"runtime"
 	"sync"
 	"time"
@@ -11,20 +10,23 @@ import (
 	"github.com/wasitls/wasitls/internal/cabi"
 )
 
-// waitable is something a pollable can wait for.
+// waitable is something a pollable can wait for. Its readiness is one
+// signal, so poll waits on many of them with one channel instead of a
+// select over each.
 type waitable interface {
 	ready() bool
 	// readyCh returns a channel that is closed when ready() may have become
 	// true. Callers re-check ready() after it fires.
 	readyCh() <-chan struct{}
-}
-
-// watchable is a waitable whose readiness is one signal; poll waits on
-// many of them with one channel instead of a select over each.
-type watchable interface {
-	waitable
 	// watchSignal arms the waitable (as readyCh does) and returns its signal.
 	watchSignal() *signal
+}
+
+// inliner is a waitable whose pending work (a connect, a handshake) can
+// run on the guest's goroutine when the guest blocks on it alone, saving a
+// hand-off to a worker. blockInline reports whether it did.
+type inliner interface {
+	blockInline(c *call) bool
 }
 
 // signal is a level-triggered readiness flag with a channel to wait on and
@@ -184,15 +186,8 @@ func pollableReady(c *call, stack []uint64) {
 // pollableBlock: (self). Blocks until ready.
 func pollableBlock(c *call, stack []uint64) {
 	pl := c.get(wapi.DecodeU32(stack[0]), rPollable).(*pollable)
-	switch w := pl.w.(type) {
-	case *tcpSocket:
-		if w.dialInline(c) {
-			return
-		}
-	case *future:
-		if c.runInline(&w.start, w.cancel) {
-			return
-		}
+	if w, ok := pl.w.(inliner); ok && w.blockInline(c) {
+		return
 	}
 	c.wait(pl.w)
 }
@@ -276,9 +271,8 @@ func pollList(c *call, stack []uint64) {
 	cabi.PutU32(b, 4, count)
 }
 
-// waitAny blocks until one of ws may be ready. Waitables that expose their
-// signal share one channel (no per-pollable goroutine or select case);
-// others fall back to reflect.Select.
+// waitAny blocks until one of ws may be ready. Their signals share one
+// channel (no per-pollable goroutine or select case).
 func waitAny(c *call, ws []waitable) {
 	if len(ws) == 1 {
 		c.wait(ws[0])
@@ -286,12 +280,7 @@ func waitAny(c *call, ws []waitable) {
 	}
 	sigs := make([]*signal, 0, len(ws))
 	for _, w := range ws {
-		x, ok := w.(watchable)
-		if !ok {
-			waitAnySelect(c, ws)
-			return
-		}
-		sigs = append(sigs, x.watchSignal())
+		sigs = append(sigs, w.watchSignal())
 	}
 	note := make(chan struct{}, 1)
 	n := 0
@@ -314,19 +303,6 @@ func waitAny(c *call, ws []waitable) {
 		s.unwatch(note)
 	}
 	if c.Ctx.Err() != nil || c.g.ctx.Err() != nil {
-		c.interrupted()
-	}
-}
-
-func waitAnySelect(c *call, ws []waitable) {
-	cases := make([]reflect.SelectCase, 0, len(ws)+2)
-	cases = append(cases,
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c.Ctx.Done())},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c.g.ctx.Done())})
-	for _, w := range ws {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.readyCh())})
-	}
-	if i, _, _ := reflect.Select(cases); i < 2 {
 		c.interrupted()
 	}
 }

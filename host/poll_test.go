@@ -1,8 +1,10 @@
 package host
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"runtime"
 	"testing"
 	"time"
@@ -103,4 +105,42 @@ func TestPollRepeatedPollable(t *testing.T) {
 	// A bad handle anywhere in the list traps, repeated or not.
 	list = x.putList(5, ready, ready, ready, ready, 9999)
 	x.wantTrap([]string{"unknown handle 9999"}, ioPollName, "poll", uint64(list), 5, retArea)
+}
+
+// A poll over a pending name lookup and a far timer returns the lookup
+// when its answer comes (every waitable's signal is watched by poll).
+func TestPollLookupAndTimer(t *testing.T) {
+	asked, release := make(chan struct{}), make(chan struct{})
+	recordLookups(t, func(ctx context.Context, name string) ([]netip.Addr, error) {
+		close(asked)
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	})
+	ctx, r := newRuntime(t)
+	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Allow: []string{"www.test:*"}, NameLookup: true}))
+	netw := x.call1(instNetName, "instance-network")
+	x.put(argArea, []byte("www.test"))
+	x.clearRet()
+	x.call(lookupName, "resolve-addresses", uint64(netw), argArea, 8, retArea)
+	if r := x.ret(8); r[0] != 0 {
+		t.Fatalf("resolve-addresses: code %d", r[4])
+	}
+	st := x.u32(retArea + 4)
+	pl := x.call1(lookupName, "[method]resolve-address-stream.subscribe", uint64(st))
+	pt := x.call1(monoName, "subscribe-duration", uint64(time.Hour))
+	go func() { <-asked; close(release) }()
+	x.put(argArea, []byte{byte(pt), 0, 0, 0, byte(pl), 0, 0, 0})
+	x.clearRet()
+	x.call(ioPollName, "poll", argArea, 2, retArea)
+	if lp, n := x.u32(retArea), x.u32(retArea+4); n != 1 || x.u32(lp) != 1 {
+		t.Fatalf("poll returned %d indexes, first %d; want the lookup's (1)", n, x.u32(lp))
+	}
+	x.drop(ioPollName, "pollable", pt)
+	x.drop(ioPollName, "pollable", pl)
+	x.drop(lookupName, "resolve-address-stream", st)
+	x.drop(networkName, "network", netw)
 }

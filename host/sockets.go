@@ -193,9 +193,9 @@ func (s *tcpSocket) watchSignal() *signal {
 	return &s.done
 }
 
-// dialInline runs the pending connect in the calling host call (see
+// blockInline runs the pending connect in the calling host call (see
 // pending), reporting false when there is none.
-func (s *tcpSocket) dialInline(c *call) bool {
+func (s *tcpSocket) blockInline(c *call) bool {
 	s.mu.Lock()
 	cancel := s.cancel
 	s.mu.Unlock()

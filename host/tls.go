@@ -53,6 +53,7 @@ type future struct {
 func (f *future) ready() bool              { f.g.kick(&f.start); return f.done.isSet() }
 func (f *future) readyCh() <-chan struct{} { f.g.kick(&f.start); return f.done.readyCh() }
 func (f *future) watchSignal() *signal     { f.g.kick(&f.start); return &f.done }
+func (f *future) blockInline(c *call) bool { return c.runInline(&f.start, f.cancel) }
 
 func (f *future) close() {
 	if f.g.take(&f.start) != nil {
