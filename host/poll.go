@@ -106,17 +106,6 @@ func (s *signal) update(on bool) {
 	}
 }
 
-// always is a waitable that is ready.
-type always struct{}
-
-var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
-var alwaysSet = func() *signal { s := &signal{}; s.update(true); return s }()
-
-func (always) ready() bool              { return true }
-func (always) readyCh() <-chan struct{} { return closedCh }
-func (always) watchSignal() *signal     { return alwaysSet }
-
 // deadline is a clock pollable.
 type deadline struct {
 	at    time.Time

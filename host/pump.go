@@ -302,14 +302,6 @@ func (p *pump) discard() {
 	p.stop()
 }
 
-// untouched reports whether the goroutine never started (the source has not
-// been read).
-func (p *pump) untouched() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return !p.started
-}
-
 // detachIfUntouched stops the pump before it ever read, so that its source
 // can be handed on whole. It reports whether that was possible.
 func (p *pump) detachIfUntouched() bool {

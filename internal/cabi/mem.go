@@ -162,7 +162,6 @@ func (m *Mem) PutU32s(v []uint32) (ptr, n uint32) {
 }
 
 // Little-endian stores into a view.
-func PutU8(b []byte, off uint32, v uint8)   { b[off] = v }
 func PutU16(b []byte, off uint32, v uint16) { binary.LittleEndian.PutUint16(b[off:], v) }
 func PutU32(b []byte, off uint32, v uint32) { binary.LittleEndian.PutUint32(b[off:], v) }
 func PutU64(b []byte, off uint32, v uint64) { binary.LittleEndian.PutUint64(b[off:], v) }
