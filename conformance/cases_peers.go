@@ -27,7 +27,7 @@ func (e *env) startOpenSSLWWW(t *testing.T, extra ...string) *opensslServer {
 	dir := t.TempDir()
 	cert, key := e.leaves.ecdsa.WriteFiles(t, dir, "server")
 	args := append([]string{"-cert", cert, "-cert_chain", cert, "-key", key, "-www"}, extra...)
-	return startOpenSSL(t, args...)
+	return e.startOpenSSL(t, args...)
 }
 
 // getStatusPage sends GET / and reads s_server's page up to its end.

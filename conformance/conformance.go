@@ -50,10 +50,11 @@ func ProviderDialer(p api.Provider) Dialer {
 type Option func(*options)
 
 type options struct {
-	configs   []func(*api.Config)
-	skips     map[string]string
-	backend   string
-	bulkBytes int
+	configs      []func(*api.Config)
+	skips        map[string]string
+	backend      string
+	bulkBytes    int
+	requirePeers bool
 }
 
 // WithConfig applies fn to every case's configuration after the suite has
@@ -79,6 +80,14 @@ func WithBackendName(name string) Option {
 // 64 MiB, or 8 MiB under -short.
 func WithBulkBytes(n int) Option {
 	return func(o *options) { o.bulkBytes = n }
+}
+
+// RequirePeers(true) makes a missing independent peer (OpenSSL's s_server)
+// fail the cases that need it; by default they are skipped, saying so, so
+// that a backend's CI without OpenSSL still runs the rest. This
+// repository's own tests require the peers under CI=true.
+func RequirePeers(required bool) Option {
+	return func(o *options) { o.requirePeers = required }
 }
 
 // Run runs every case against p, dialing plain TCP and calling p.Client.

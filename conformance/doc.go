@@ -17,6 +17,9 @@
 // sentinels, so the same suite runs through other transports, e.g. a
 // WebAssembly guest, with RunDialer and a Dialer of their own.
 //
+// The cases against OpenSSL's s_server need openssl on PATH; without it
+// they are skipped, saying so, unless the suite runs with RequirePeers(true).
+//
 // Cases a backend cannot do according to its api.Capabilities are skipped
 // with the reason printed. A backend with RequiresPQ must refuse every server
 // that cannot negotiate a hybrid ML-KEM group (TLS 1.2-only servers, a TLS

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/wasitls/wasitls/internal/peers"
 )
 
 // opensslServer is an `openssl s_server` on a loopback port, killed when the
@@ -58,20 +56,33 @@ func freePort(t *testing.T) string {
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 
-// startOpenSSL is StartOpenSSL for the suite's cases.
-func startOpenSSL(t *testing.T, args ...string) *opensslServer {
+// startOpenSSL is StartOpenSSL for the suite's cases: a missing openssl
+// fails the case under RequirePeers(true).
+func (e *env) startOpenSSL(t *testing.T, args ...string) *opensslServer {
 	t.Helper()
-	return &opensslServer{addr: "127.0.0.1:" + StartOpenSSL(t, args...)}
+	return &opensslServer{addr: "127.0.0.1:" + startOpenSSL(t, e.opts.requirePeers, args...)}
 }
 
 // StartOpenSSL runs `openssl s_server -accept 127.0.0.1:PORT args...`, waits
-// until it listens and returns PORT; the server is killed when t ends. It
-// skips t without openssl (fails it under CI=true, see internal/peers).
+// until it listens and returns PORT; the server is killed when t ends.
+// Without openssl on PATH it skips t: a caller whose CI must have it checks
+// for it first.
 //
 //	port := conformance.StartOpenSSL(t, "-cert", certFile, "-key", keyFile, "-www")
 func StartOpenSSL(t *testing.T, args ...string) (port string) {
 	t.Helper()
-	bin := peers.OpenSSL(t)
+	return startOpenSSL(t, false, args...)
+}
+
+func startOpenSSL(t *testing.T, required bool, args ...string) (port string) {
+	t.Helper()
+	bin, err := exec.LookPath("openssl")
+	switch {
+	case err != nil && required:
+		t.Fatalf("openssl is not on PATH, and the suite was run with RequirePeers(true)")
+	case err != nil:
+		t.Skip("openssl is not on PATH: the cases against OpenSSL s_server are skipped")
+	}
 	for attempt := 1; ; attempt++ {
 		port := freePort(t)
 		addr := "127.0.0.1:" + port

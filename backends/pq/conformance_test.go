@@ -1,6 +1,7 @@
 package pq
 
 import (
+	"github.com/wasitls/wasitls/internal/peers"
 	"testing"
 
 	"github.com/wasitls/wasitls/conformance"
@@ -10,11 +11,11 @@ import (
 // must work exactly as with stdtls; classical-only servers must be refused
 // with api.ErrPQRequired (Capabilities.RequiresPQ).
 func TestConformance(t *testing.T) {
-	conformance.Run(t, New())
+	conformance.Run(t, New(), conformance.RequirePeers(peers.InCI()))
 }
 
 // TestConformancePrefer runs the suite in prefer mode, where classical
 // servers are accepted.
 func TestConformancePrefer(t *testing.T) {
-	conformance.Run(t, New(WithMode(Prefer)))
+	conformance.Run(t, New(WithMode(Prefer)), conformance.RequirePeers(peers.InCI()))
 }

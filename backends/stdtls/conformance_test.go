@@ -1,6 +1,7 @@
 package stdtls_test
 
 import (
+	"github.com/wasitls/wasitls/internal/peers"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -13,5 +14,5 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestConformance runs the shared suite against crypto/tls.
 func TestConformance(t *testing.T) {
-	conformance.Run(t, stdtls.Provider{})
+	conformance.Run(t, stdtls.Provider{}, conformance.RequirePeers(peers.InCI()))
 }

@@ -1,6 +1,7 @@
 package utls
 
 import (
+	"github.com/wasitls/wasitls/internal/peers"
 	"testing"
 
 	"github.com/wasitls/wasitls/api"
@@ -44,6 +45,7 @@ func TestConformance(t *testing.T) {
 			p := newProvider(t, opts...)
 			copts := []conformance.Option{
 				conformance.WithBulkBytes(1 << 20),
+				conformance.RequirePeers(peers.InCI()),
 				conformance.WithConfig(func(c *api.Config) { c.Fingerprint = f.fp }),
 			}
 			for k, why := range f.skips {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"github.com/wasitls/wasitls/internal/peers"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,7 @@ func TestRunForeignGuests(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := p.Server().WriteFiles(t, dir, "server")
 	caFile := p.WriteRoot(t, dir, "ca.pem")
+	peers.OpenSSL(t) // fails under CI=true when missing; StartOpenSSL only skips
 	port := conformance.StartOpenSSL(t, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www")
 	for _, pkg := range []string{"./internal/testguests/rusttls", "./internal/testguests/ctls"} {
 		t.Run(filepath.Base(pkg), func(t *testing.T) {
@@ -47,6 +49,7 @@ func TestRunCommandWorldGuest(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := p.Server().WriteFiles(t, dir, "server")
 	caFile := p.WriteRoot(t, dir, "ca.pem")
+	peers.OpenSSL(t) // fails under CI=true when missing; StartOpenSSL only skips
 	port := conformance.StartOpenSSL(t, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www")
 	data := t.TempDir()
 	if err := os.WriteFile(filepath.Join(data, "hello.txt"), []byte("from the mount"), 0o644); err != nil {

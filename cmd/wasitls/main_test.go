@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"github.com/wasitls/wasitls/internal/peers"
 	"io"
 	"net"
 	"net/http"
@@ -156,6 +157,7 @@ func TestRunOpenSSL(t *testing.T) {
 	certFile, keyFile := p.Server().WriteFiles(t, dir, "server")
 	caFile := p.WriteRoot(t, dir, "ca.pem")
 
+	peers.OpenSSL(t) // fails under CI=true when missing; StartOpenSSL only skips
 	port := conformance.StartOpenSSL(t, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www")
 	for _, backend := range wapi.Names() {
 		if backend == "pq" {
@@ -181,6 +183,7 @@ func TestRunOpenSSL(t *testing.T) {
 	t.Run("client-cert", func(t *testing.T) {
 		client := p.Client("wasitls-cli")
 		ccert, ckey := client.WriteFiles(t, dir, "client")
+		peers.OpenSSL(t) // fails under CI=true when missing; StartOpenSSL only skips
 		mport := conformance.StartOpenSSL(t, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www",
 			"-Verify", "2", "-verify_return_error", "-CAfile", caFile)
 		url := "https://localhost:" + mport + "/"

@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/tls"
 	"fmt"
+	"github.com/wasitls/wasitls/internal/peers"
 	"io"
 	"log"
 	"net"
@@ -139,6 +140,7 @@ func TestHTTPSGetOpenSSL(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := p.Server().WriteFiles(t, dir, "server")
 	// -cert reads only the leaf; the intermediate goes in -cert_chain.
+	peers.OpenSSL(t) // fails under CI=true when missing; StartOpenSSL only skips
 	port := conformance.StartOpenSSL(t, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www")
 	r := run(t, httpsget, loopback(host.Policy{RootCAs: p.Roots}), "localhost", port, "/", "localhost")
 	if r.Exit != 0 {

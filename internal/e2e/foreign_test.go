@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"github.com/wasitls/wasitls/internal/peers"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,6 +26,7 @@ func TestHTTPSGetForeignGuests(t *testing.T) {
 	port := httpsServer(t, p.Server().TLS, "hello from crypto/tls")
 	dir := t.TempDir()
 	certFile, keyFile := p.Server().WriteFiles(t, dir, "server")
+	peers.OpenSSL(t) // fails under CI=true when missing; StartOpenSSL only skips
 	sport := conformance.StartOpenSSL(t, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www")
 	pol := loopback(host.Policy{RootCAs: p.Roots})
 	for _, guest := range foreignGuests {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/wasitls/wasitls/internal/peers"
 	"io"
 	"net"
 	"net/netip"
@@ -327,6 +328,7 @@ func TestConformanceThroughGuest(t *testing.T) {
 	conformance.RunDialer(t, relayDialer{t: t}, api.CapabilitiesOf(stdtls.Provider{}),
 		conformance.WithBackendName(stdtls.Name),
 		conformance.WithBulkBytes(16<<20),
+		conformance.RequirePeers(peers.InCI()),
 	)
 }
 
@@ -342,6 +344,7 @@ func TestConformanceThroughForeignGuests(t *testing.T) {
 			conformance.RunDialer(t, relayDialer{t: t, guest: guest, mode: []string{"relay"}}, api.CapabilitiesOf(stdtls.Provider{}),
 				conformance.WithBackendName(stdtls.Name),
 				conformance.WithBulkBytes(16<<20),
+				conformance.RequirePeers(peers.InCI()),
 			)
 		})
 	}
