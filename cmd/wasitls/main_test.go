@@ -61,8 +61,9 @@ func runCLI(t *testing.T, args ...string) result {
 	return result{code, stdout.String(), stderr.String()}
 }
 
-// TestDemo runs `wasitls demo` and checks the table: TLS 1.3 for every
-// backend, a hybrid ML-KEM group for pq, distinct JA4s for stdtls and utls.
+// TestDemo runs `wasitls demo` and checks the table: TLS 1.3 and h2 for
+// every backend, a hybrid ML-KEM group for pq, distinct JA4s for stdtls and
+// utls.
 func TestDemo(t *testing.T) {
 	start := time.Now()
 	r := runCLI(t, "demo")
@@ -99,13 +100,13 @@ func TestDemo(t *testing.T) {
 		if row[1]+" "+row[2] != "TLS 1.3" {
 			t.Errorf("%s negotiated %s %s, want TLS 1.3", name, row[1], row[2])
 		}
-		if row[5] != "http/1.1" {
-			t.Errorf("%s ALPN %s, want http/1.1", name, row[5])
+		if row[5] != "h2" {
+			t.Errorf("%s ALPN %s, want h2 (the guest asks for it)", name, row[5])
 		}
 		if !regexp.MustCompile(`^t13d\d{4}[a-z0-9]{2}_[0-9a-f]{12}_[0-9a-f]{12}$`).MatchString(row[6]) {
 			t.Errorf("%s JA4 %q is not a TLS 1.3 JA4", name, row[6])
 		}
-		if !strings.Contains(r.stdout, name+": ") || !strings.Contains(r.stdout, "Hello from the wasitls demo server, over TLS 1.3") {
+		if !strings.Contains(r.stdout, name+": ") || !strings.Contains(r.stdout, "Hello from the wasitls demo server, over TLS 1.3") || !strings.Contains(r.stdout, "(HTTP/2.0).") {
 			t.Errorf("no page line for %s", name)
 		}
 	}
