@@ -265,7 +265,9 @@ func TestBadFlags(t *testing.T) {
 		)
 	}
 	if slices.Contains(wapi.Names(), "utls") {
-		late = append(late, badFlag{[]string{"run", "-backend", "utls", "-opt", "alpn=sometimes", guest}, "-opt alpn=sometimes: tls: invalid configuration [utls]"})
+		late = append(late, badFlag{[]string{"run", "-backend", "utls", "-opt", "alpn=sometimes", guest}, "-opt alpn=sometimes: tls: invalid configuration [utls]"},
+			// The fingerprint's pinned ALPN list would ignore -alpn: refused, naming both.
+			badFlag{[]string{"run", "-backend", "utls", "-fingerprint", "firefox", "-opt", "alpn=fingerprint", "-alpn", "http/1.1", guest}, "-alpn http/1.1: tls: invalid configuration [utls]: ALPN protocols http/1.1 conflict with option alpn=fingerprint"})
 	}
 	for _, tc := range append(late, []badFlag{
 		{[]string{}, ""}, // usage text, several lines: checked separately
