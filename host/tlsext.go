@@ -48,13 +48,18 @@ func setALPNIDs(c *call, stack []uint64) {
 	ptr, n, ret := wapi.DecodeU32(stack[1]), wapi.DecodeU32(stack[2]), wapi.DecodeU32(stack[3])
 	a := cabi.ALPNIDsArea
 	c.Area(ret, a.Size, a.Align)
+	// A list out of bounds traps, however long; a long one in bounds is
+	// refused before the host allocates anything for it.
+	c.ListBounds(ptr, n, cabi.ListBytes.Elems[0].Size())
+	if n > maxALPNIDs {
+		b := c.Area(ret, a.Size, a.Align)
+		b[0], b[a.Code] = 1, alpnTooManyIDs
+		return
+	}
 	lists, tooLong := c.ByteLists(ptr, n, maxALPNIDLen)
 	code := -1
-	switch {
-	case tooLong >= 0:
+	if tooLong >= 0 {
 		code = alpnInvalidID
-	case n > maxALPNIDs:
-		code = alpnTooManyIDs
 	}
 	asked := make([]string, 0, len(lists))
 	for _, l := range lists {
