@@ -1,8 +1,6 @@
 package host
 
 import (
-	"crypto/tls"
-	"slices"
 	"strings"
 	"testing"
 
@@ -28,9 +26,7 @@ func TestALPNOutcomes(t *testing.T) {
 	servers := map[string]*offeredALPN{}
 	addrs := map[string]*echoServer{}
 	for name, protos := range map[string][]string{"h2first": h2first, "h1first": h1first, "h1only": {"http/1.1"}} {
-		cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, NextProtos: protos}
-		servers[name] = recordOffers(cfg)
-		addrs[name] = startEcho(t, cfg, "tcp", "127.0.0.1:0")
+		addrs[name], servers[name] = alpnServer(t, p, protos...)
 	}
 	chrome, err := utls.New()
 	if err != nil {
@@ -74,30 +70,7 @@ func TestALPNOutcomes(t *testing.T) {
 				pol.Fingerprint, prov = f.fp, f.Provider
 			}
 			x := newTG(t, ctx, h, "0.2.6", WithPolicy(pol), WithProvider(prov))
-			sock, in, out, code := x.connect(addrs[c.server].addr)
-			if code >= 0 {
-				t.Fatalf("connect: error-code %d", code)
-			}
-			var before []func(uint32)
-			if c.ask != nil {
-				before = append(before, func(hs uint32) {
-					if _, code := x.setALPN(hs, c.ask); code >= 0 {
-						t.Fatalf("set-alpn-ids: error %d", code)
-					}
-				})
-			}
-			conn, tin, tout, errStr := x.handshake("localhost", in, out, before...)
-			if errStr != "" {
-				t.Fatalf("handshake: %s", errStr)
-			}
-			if seen := servers[c.server].last(); !slices.Equal(seen, c.offered) && len(seen)+len(c.offered) > 0 {
-				t.Errorf("server offered %q, want %q", seen, c.offered)
-			}
-			f := x.facts(conn)
-			if f.alpn != c.negotiate || f.hasALPN != (c.negotiate != "") {
-				t.Errorf("negotiated %q (some=%v), want %q", f.alpn, f.hasALPN, c.negotiate)
-			}
-			x.closeTLS(sock, conn, tin, tout)
+			x.alpnCase(addrs[c.server], servers[c.server], c.ask, nil, c.offered, c.negotiate)
 		})
 	}
 

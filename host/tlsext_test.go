@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/binary"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -127,20 +128,36 @@ func (o *offeredALPN) last() []string {
 	return o.seen[len(o.seen)-1]
 }
 
+// alpnServer starts a crypto/tls echo server offering protos, recording the
+// ALPN lists its clients offer.
+func alpnServer(t *testing.T, p *pki.PKI, protos ...string) (*echoServer, *offeredALPN) {
+	t.Helper()
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, NextProtos: protos}
+	offers := recordOffers(cfg)
+	return startEcho(t, cfg, "tcp", "127.0.0.1:0"), offers
+}
+
+// mustConnect is connect failing the test on an error code.
+func (x *tg) mustConnect(dest netip.AddrPort) (sock, in, out uint32) {
+	x.t.Helper()
+	sock, in, out, code := x.connect(dest)
+	if code >= 0 {
+		x.t.Fatalf("connect: error-code %d", code)
+	}
+	return sock, in, out
+}
+
 // A raw guest reads, through wit/ext, exactly what the server negotiated:
 // version, cipher suite, group, ALPN, resumption and the chain it sent.
 func TestConnectionFactsMatchWhatTheServerSaw(t *testing.T) {
 	p := pki.New(t)
-	srv := startEcho(t, &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, NextProtos: []string{"h2", "http/1.1"}}, "tcp", "127.0.0.1:0")
+	srv, _ := alpnServer(t, p, "h2", "http/1.1")
 	ctx, r := newRuntime(t)
 	h := New(r, WithProvider(stdtls.Provider{}))
 	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: p.Roots}))
 
 	for i, wantResumed := range []bool{false, true} {
-		sock, in, out, code := x.connect(srv.addr)
-		if code >= 0 {
-			t.Fatalf("connect: error-code %d", code)
-		}
+		sock, in, out := x.mustConnect(srv.addr)
 		conn, tin, tout, errStr := x.handshake("localhost", in, out, func(hs uint32) {
 			if got, code := x.setALPN(hs, []string{"h2", "http/1.1"}); code >= 0 || !slices.Equal(got, []string{"h2", "http/1.1"}) {
 				t.Fatalf("set-alpn-ids = %q, error %d; want both offered (no policy rule)", got, code)
@@ -186,16 +203,47 @@ func TestConnectionFactsMatchWhatTheServerSaw(t *testing.T) {
 	}
 }
 
+// alpnCase connects x to srv, asks for ask before finish (nil: the guest
+// does not call set-alpn-ids) and checks what set-alpn-ids returned
+// (unless wantSet is nil), what the server was offered and what the guest
+// reads as negotiated.
+func (x *tg) alpnCase(srv *echoServer, offers *offeredALPN, ask, wantSet, wantOffer []string, wantNeg string) {
+	t := x.t
+	t.Helper()
+	sock, in, out := x.mustConnect(srv.addr)
+	var before []func(uint32)
+	if ask != nil {
+		before = append(before, func(hs uint32) {
+			got, code := x.setALPN(hs, ask)
+			if code >= 0 || wantSet != nil && !slices.Equal(got, wantSet) {
+				t.Errorf("set-alpn-ids(%q) = %q, error %d; want %q", ask, got, code, wantSet)
+			}
+		})
+	}
+	conn, tin, tout, errStr := x.handshake("localhost", in, out, before...)
+	if errStr != "" {
+		t.Fatalf("handshake: %s", errStr)
+	}
+	if seen := offers.last(); !slices.Equal(seen, wantOffer) && len(seen)+len(wantOffer) > 0 {
+		t.Errorf("the server was offered %q, want %q", seen, wantOffer)
+	}
+	if f := x.facts(conn); f.alpn != wantNeg || f.hasALPN != (wantNeg != "") {
+		t.Errorf("negotiated-protocol %q (some=%v), want %q", f.alpn, f.hasALPN, wantNeg)
+	}
+	x.closeTLS(sock, conn, tin, tout)
+}
+
 // The ids a guest asks for are offered as the policy allows them: the
 // intersection with the destination's ALPN rule, in the guest's order; all
-// of them without a rule; none (no extension) when nothing is left.
+// of them without a rule; none (no extension) when nothing is left. A
+// guest that never calls set-alpn-ids gets the rule's list, as before the
+// extension existed, and can still read what was negotiated.
 func TestSetALPNIDsOffersThePolicyIntersection(t *testing.T) {
 	p := pki.New(t)
-	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, NextProtos: []string{"h2", "http/1.1"}}
-	offers := recordOffers(cfg)
-	srv := startEcho(t, cfg, "tcp", "127.0.0.1:0")
+	srv, offers := alpnServer(t, p, "h2", "http/1.1")
 	ctx, r := newRuntime(t)
 	h := New(r, WithProvider(stdtls.Provider{}))
+	h1 := []string{"http/1.1"}
 	for _, c := range []struct {
 		name       string
 		rules      []ALPNRule
@@ -203,72 +251,28 @@ func TestSetALPNIDsOffersThePolicyIntersection(t *testing.T) {
 		negotiated string
 	}{
 		{"no rule: offered as asked", nil, []string{"h2", "http/1.1"}, []string{"h2", "http/1.1"}, "h2"},
-		{"rule http/1.1: h2 left out", []ALPNRule{{Dest: "localhost:*", Protocols: []string{"http/1.1", "x-other"}}}, []string{"h2", "http/1.1"}, []string{"http/1.1"}, "http/1.1"},
-		{"rule for another host: offered as asked", []ALPNRule{{Dest: "elsewhere:*", Protocols: []string{"http/1.1"}}}, []string{"h2"}, []string{"h2"}, "h2"},
+		{"rule http/1.1: h2 left out", []ALPNRule{{Dest: "localhost:*", Protocols: []string{"http/1.1", "x-other"}}}, []string{"h2", "http/1.1"}, h1, "http/1.1"},
+		{"rule for another host: offered as asked", []ALPNRule{{Dest: "elsewhere:*", Protocols: h1}}, []string{"h2"}, []string{"h2"}, "h2"},
 		{"nothing allowed: no ALPN", []ALPNRule{{Dest: "*:*", Protocols: []string{"x-other"}}}, []string{"h2"}, []string{}, ""},
 		{"guest asks for nothing: no ALPN despite the rule", []ALPNRule{{Dest: "*:*", Protocols: []string{"h2"}}}, []string{}, []string{}, ""},
+		{"guest never asks: the rule's list", []ALPNRule{{Dest: "*:*", Protocols: h1}}, nil, h1, "http/1.1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: p.Roots, ALPN: c.rules}))
-			sock, in, out, code := x.connect(srv.addr)
-			if code >= 0 {
-				t.Fatalf("connect: error-code %d", code)
-			}
-			conn, tin, tout, errStr := x.handshake("localhost", in, out, func(hs uint32) {
-				got, code := x.setALPN(hs, c.ask)
-				if code >= 0 || !slices.Equal(got, c.offer) {
-					t.Errorf("set-alpn-ids(%q) = %q, error %d; want %q", c.ask, got, code, c.offer)
-				}
-			})
-			if errStr != "" {
-				t.Fatalf("handshake: %s", errStr)
-			}
-			if seen := offers.last(); !slices.Equal(seen, c.offer) && !(len(seen) == 0 && len(c.offer) == 0) {
-				t.Errorf("the server was offered %q, want %q", seen, c.offer)
-			}
-			if f := x.facts(conn); f.alpn != c.negotiated || f.hasALPN != (c.negotiated != "") {
-				t.Errorf("negotiated-protocol %q (some=%v), want %q", f.alpn, f.hasALPN, c.negotiated)
-			}
-			x.closeTLS(sock, conn, tin, tout)
+			x.alpnCase(srv, offers, c.ask, c.offer, c.offer, c.negotiated)
 		})
 	}
-}
-
-// A guest that never calls set-alpn-ids gets the policy's list, as before
-// the extension existed, and can still read what was negotiated.
-func TestWithoutSetALPNIDsThePolicyListIsOffered(t *testing.T) {
-	p := pki.New(t)
-	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, NextProtos: []string{"h2", "http/1.1"}}
-	offers := recordOffers(cfg)
-	srv := startEcho(t, cfg, "tcp", "127.0.0.1:0")
-	ctx, r := newRuntime(t)
-	h := New(r, WithProvider(stdtls.Provider{}))
-	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: p.Roots,
-		ALPN: []ALPNRule{{Dest: "*:*", Protocols: []string{"http/1.1"}}}}))
-	sock, conn, tin, tout := x.openTLS(srv.addr)
-	if seen := offers.last(); !slices.Equal(seen, []string{"http/1.1"}) {
-		t.Errorf("offered %q, want the policy's [http/1.1]", seen)
-	}
-	if f := x.facts(conn); f.alpn != "http/1.1" {
-		t.Errorf("negotiated-protocol %q", f.alpn)
-	}
-	x.closeTLS(sock, conn, tin, tout)
 }
 
 // Bad ids are an alpn-error, and leave the handshake as it was; bad
 // pointers and handles trap.
 func TestSetALPNIDsRefusesBadIDsAndTrapsOnBadInput(t *testing.T) {
 	p := pki.New(t)
-	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, NextProtos: []string{"h2", "http/1.1"}}
-	offers := recordOffers(cfg)
-	srv := startEcho(t, cfg, "tcp", "127.0.0.1:0")
+	srv, offers := alpnServer(t, p, "h2", "http/1.1")
 	ctx, r := newRuntime(t)
 	h := New(r, WithProvider(stdtls.Provider{}))
 	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: p.Roots}))
-	sock, in, out, code := x.connect(srv.addr)
-	if code >= 0 {
-		t.Fatalf("connect: error-code %d", code)
-	}
+	sock, in, out := x.mustConnect(srv.addr)
 	many := make([]string, maxALPNIDs+1)
 	for i := range many {
 		many[i] = "p"

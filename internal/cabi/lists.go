@@ -46,12 +46,6 @@ func (m *Mem) PutByteLists(lists [][]byte) (ptr, n uint32) {
 		p, l := m.PutBytes(b)
 		pairs = append(pairs, p, l)
 	}
-	ptr = m.Alloc(4, uint32(4*len(pairs)))
-	if len(pairs) > 0 {
-		out := m.Bytes(ptr, uint32(4*len(pairs)))
-		for i, v := range pairs {
-			binary.LittleEndian.PutUint32(out[4*i:], v)
-		}
-	}
+	ptr, _ = m.PutU32s(pairs) // a (ptr, len) pair is two u32s, align 4
 	return ptr, uint32(len(lists))
 }

@@ -2,27 +2,15 @@ package cabi
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
-
-	"github.com/tetratelabs/wazero"
-
-	"github.com/wasitls/wasitls/internal/wasmtest"
 )
 
 // TestByteLists: list<list<u8>> round trips through guest memory; a list or
 // an element out of bounds traps (a list of 2^29 elements, whose size wraps
 // uint32, too); a long element is reported, not copied.
 func TestByteLists(t *testing.T) {
-	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
-	defer r.Close(ctx)
-	mod, err := r.Instantiate(ctx, wasmtest.Module(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Mem{Ctx: ctx, Mod: mod, Fn: "test#fn"}
+	_, mod, m := testMem(t)
 	want := [][]byte{[]byte("h2"), {}, bytes.Repeat([]byte{7}, 300)}
 	p, n := m.PutByteLists(want)
 	got, long := m.ByteLists(p, n, 1000)
