@@ -26,7 +26,7 @@ func TestALPNOutcomes(t *testing.T) {
 	servers := map[string]*offeredALPN{}
 	addrs := map[string]*echoServer{}
 	for name, protos := range map[string][]string{"h2first": h2first, "h1first": h1first, "h1only": {"http/1.1"}} {
-		addrs[name], servers[name] = alpnServer(t, p, protos...)
+		addrs[name], servers[name] = alpnServer(t, p.Server(), protos...)
 	}
 	chrome, err := utls.New()
 	if err != nil {

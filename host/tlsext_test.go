@@ -128,11 +128,11 @@ func (o *offeredALPN) last() []string {
 	return o.seen[len(o.seen)-1]
 }
 
-// alpnServer starts a crypto/tls echo server offering protos, recording the
+// alpnServer starts a crypto/tls echo server with cert offering protos, recording the
 // ALPN lists its clients offer.
-func alpnServer(t *testing.T, p *pki.PKI, protos ...string) (*echoServer, *offeredALPN) {
+func alpnServer(t *testing.T, cert *pki.Cert, protos ...string) (*echoServer, *offeredALPN) {
 	t.Helper()
-	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, NextProtos: protos}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert.TLS}, NextProtos: protos}
 	offers := recordOffers(cfg)
 	return startEcho(t, cfg, "tcp", "127.0.0.1:0"), offers
 }
@@ -151,7 +151,8 @@ func (x *tg) mustConnect(dest netip.AddrPort) (sock, in, out uint32) {
 // version, cipher suite, group, ALPN, resumption and the chain it sent.
 func TestConnectionFactsMatchWhatTheServerSaw(t *testing.T) {
 	p := pki.New(t)
-	srv, _ := alpnServer(t, p, "h2", "http/1.1")
+	cert := p.Server()
+	srv, _ := alpnServer(t, cert, "h2", "http/1.1")
 	ctx, r := newRuntime(t)
 	h := New(r, WithProvider(stdtls.Provider{}))
 	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: p.Roots}))
@@ -190,7 +191,7 @@ func TestConnectionFactsMatchWhatTheServerSaw(t *testing.T) {
 		if f.resumed != st.DidResume || f.resumed != wantResumed {
 			t.Errorf("connection %d: resumed %v, server %v, want %v", i, f.resumed, st.DidResume, wantResumed)
 		}
-		sent := p.Server().TLS.Certificate
+		sent := cert.TLS.Certificate
 		if len(f.chain) != len(sent) || len(sent) == 0 {
 			t.Fatalf("peer-certificates: %d certificates, server sent %d", len(f.chain), len(sent))
 		}
@@ -240,7 +241,7 @@ func (x *tg) alpnCase(srv *echoServer, offers *offeredALPN, ask, wantSet, wantOf
 // extension existed, and can still read what was negotiated.
 func TestSetALPNIDsOffersThePolicyIntersection(t *testing.T) {
 	p := pki.New(t)
-	srv, offers := alpnServer(t, p, "h2", "http/1.1")
+	srv, offers := alpnServer(t, p.Server(), "h2", "http/1.1")
 	ctx, r := newRuntime(t)
 	h := New(r, WithProvider(stdtls.Provider{}))
 	h1 := []string{"http/1.1"}
@@ -268,7 +269,7 @@ func TestSetALPNIDsOffersThePolicyIntersection(t *testing.T) {
 // pointers and handles trap.
 func TestSetALPNIDsRefusesBadIDsAndTrapsOnBadInput(t *testing.T) {
 	p := pki.New(t)
-	srv, offers := alpnServer(t, p, "h2", "http/1.1")
+	srv, offers := alpnServer(t, p.Server(), "h2", "http/1.1")
 	ctx, r := newRuntime(t)
 	h := New(r, WithProvider(stdtls.Provider{}))
 	x := newTG(t, ctx, h, "0.2.6", WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: p.Roots}))
