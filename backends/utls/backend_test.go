@@ -137,7 +137,7 @@ func TestVersionBounds(t *testing.T) {
 func TestResumption(t *testing.T) {
 	pk := pki.New(t)
 	s := startServer(t, pk, nil)
-	p := newProvider(t)
+	p := newProvider(t, WithALPN(ALPNFingerprint)) // the table's JA4s: the browsers' own lists
 	for _, c := range []struct {
 		fp        string
 		resume    bool
@@ -348,7 +348,7 @@ func TestCustomSpec(t *testing.T) {
 	if err := os.WriteFile(path, []byte(customSpec), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := newProvider(t, WithSpec("mycapture", []byte(customSpec)))
+	p := newProvider(t, WithSpec("mycapture", []byte(customSpec)), WithALPN(ALPNFingerprint)) // the capture's own ALPN list
 	if !slices.Contains(p.Fingerprints(), "mycapture") {
 		t.Errorf("Fingerprints() lacks the registered spec: %v", p.Fingerprints())
 	}
