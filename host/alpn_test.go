@@ -45,7 +45,7 @@ func TestALPNOutcomes(t *testing.T) {
 		rules     []ALPNRule
 		ask       []string // nil: the guest does not call set-alpn-ids
 		server    string
-		offered   []string // what the server saw
+		offered   []string // what the server saw, and what set-alpn-ids says
 		negotiate string
 	}{
 		{"standard guest, no rule, chrome, h2 server: nothing offered, no ALPN (never h2)", chrome, nil, nil, "h2first", nil, ""},
@@ -58,7 +58,7 @@ func TestALPNOutcomes(t *testing.T) {
 		{"guest http/1.1, no rule, chrome, h2 server: http/1.1", chrome, nil, []string{"http/1.1"}, "h2first", []string{"http/1.1"}, "http/1.1"},
 		{"guest h2+http/1.1, rule http/1.1, chrome, h2 server: http/1.1 (the rule bounds the guest)", chrome, rule("http/1.1"), h2first, "h2first", []string{"http/1.1"}, "http/1.1"},
 		{"guest h2, rule http/1.1, chrome, h2 server: nothing offered, no ALPN", chrome, rule("http/1.1"), []string{"h2"}, "h2first", nil, ""},
-		{"guest http/1.1, no rule, pinned chrome list, h2 server: h2, and the guest reads h2", pinned, nil, []string{"http/1.1"}, "h2first", h2first, "h2"},
+		{"guest http/1.1, no rule, pinned chrome list, h2 server: h2, set-alpn-ids says the chrome list, the guest reads h2", pinned, nil, []string{"http/1.1"}, "h2first", h2first, "h2"},
 		{"guest h2+http/1.1, no rule, firefox, h2 server: h2", fingerprinted{chrome, "firefox"}, nil, h2first, "h2first", h2first, "h2"},
 		{"guest h2+http/1.1, no rule, stdtls, h2 server: h2", stdtls.Provider{}, nil, h2first, "h2first", h2first, "h2"},
 		{"standard guest, no rule, stdtls, h2 server: no ALPN", stdtls.Provider{}, nil, nil, "h2first", nil, ""},
@@ -70,7 +70,7 @@ func TestALPNOutcomes(t *testing.T) {
 				pol.Fingerprint, prov = f.fp, f.Provider
 			}
 			x := newTG(t, ctx, h, "0.2.6", WithPolicy(pol), WithProvider(prov))
-			x.alpnCase(addrs[c.server], servers[c.server], c.ask, nil, c.offered, c.negotiate)
+			x.alpnCase(addrs[c.server], servers[c.server], c.ask, c.offered, c.offered, c.negotiate)
 		})
 	}
 

@@ -39,7 +39,8 @@ var tlsExt = register(&iface{name: "wasitls:tls/connection", exact: TLSExtModule
 
 // setALPNIDs: (borrow<client-handshake>, ids_ptr, ids_len, retptr) ->
 // result<list<list<u8>>, alpn-error>. Records, for finish, the ids the
-// policy allows of those asked for (guestALPN) and returns them.
+// policy allows of those asked for (guestALPN) and returns what the
+// backend will offer: those ids, or a list the embedder pinned.
 //
 //	ids:    ids_ptr -> [ptr,len][ptr,len]... (ids_len pairs, 8 bytes each)
 //	retptr: +0 tag | ok: +4 ptr, +8 len of list<list<u8>> | err: +4 alpn-error
@@ -76,8 +77,13 @@ func setALPNIDs(c *call, stack []uint64) {
 	}
 	hs.alpn = c.g.pol.guestALPN(hs.name, hs.port(), asked)
 	hs.alpnSet = true
-	out := make([][]byte, len(hs.alpn))
-	for i, s := range hs.alpn {
+	// What the backend will really offer: the list, unless the embedder
+	// pinned a browser's own (api.ALPNReporter).
+	cfg := c.g.pol.baseConfig()
+	cfg.ServerName, cfg.NextProtos = hs.name, hs.alpn
+	offered := api.OfferedALPN(c.g.s.provider, cfg)
+	out := make([][]byte, len(offered))
+	for i, s := range offered {
 		out[i] = []byte(s)
 	}
 	lp, ln := c.PutByteLists(out)

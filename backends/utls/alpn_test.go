@@ -39,3 +39,29 @@ func TestValidateALPN(t *testing.T) {
 		})
 	}
 }
+
+// TestOfferedALPN: the report is NextProtos unless the list is pinned; then
+// the parrot's own (none for a parrot without ALPN), and unknown for the
+// randomized hello. A wrapper made with api.Wrap reports the same.
+func TestOfferedALPN(t *testing.T) {
+	p := newProvider(t)
+	pinned := map[string]string{OptionALPN: ALPNFingerprint}
+	for _, c := range []struct {
+		cfg  *api.Config
+		want []string
+		ok   bool
+	}{
+		{&api.Config{NextProtos: []string{"http/1.1"}}, []string{"http/1.1"}, true},
+		{&api.Config{NextProtos: []string{"http/1.1"}, Options: pinned}, []string{"h2", "http/1.1"}, true},
+		{&api.Config{NextProtos: []string{"http/1.1"}, Options: pinned, Fingerprint: "android-okhttp"}, nil, true},
+		{&api.Config{NextProtos: []string{"http/1.1"}, Options: pinned, Fingerprint: Golang}, []string{"http/1.1"}, true},
+		{&api.Config{Options: pinned, Fingerprint: Randomized}, nil, false},
+	} {
+		for _, prov := range []api.Provider{p, api.Wrap(p, "wrapped", p.Client)} {
+			got, ok := prov.(api.ALPNReporter).OfferedALPN(c.cfg)
+			if ok != c.ok || strings.Join(got, ",") != strings.Join(c.want, ",") {
+				t.Errorf("%s %+v: %q %v, want %q %v", prov.Name(), c.cfg, got, ok, c.want, c.ok)
+			}
+		}
+	}
+}

@@ -63,7 +63,9 @@
 // every connection) pins the parrot's own list, the embedder's explicit
 // choice of the exact ClientHello: it is sent unchanged, Validate refuses a
 // Config that also names NextProtos (so a CLI's -alpn is a startup error,
-// not silently ignored), and Client ignores them. Either way
+// not silently ignored), and Client ignores them; OfferedALPN
+// (api.ALPNReporter) reports the pinned list, so a host can tell its guest
+// what is offered. Either way
 // ConnectionState.NegotiatedProtocol reports what the server chose, which
 // with the list pinned may be "h2" although the caller asked for nothing.
 // The "golang" fingerprint always honours NextProtos.

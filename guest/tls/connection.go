@@ -20,9 +20,8 @@ var ErrTooManyALPNIDs = errors.New("tls: more than 32 ALPN ids")
 
 // SetALPNIDs asks the host to offer ids, in preference order, before
 // Finish. It returns what the host will offer: the ids its policy allows
-// for this destination, possibly none. A backend the embedder pinned to a
-// browser's own list offers that list instead; NegotiatedProtocol tells
-// the outcome.
+// for this destination, possibly none, or the browser's own list where the
+// embedder pinned one. NegotiatedProtocol tells the outcome.
 func (hs ClientHandshake) SetALPNIDs(ids []string) ([]string, error) {
 	pairs := make([]uint32, 2*len(ids))
 	data := make([][]byte, len(ids))
