@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,38 +30,11 @@ func startGoH2(t *testing.T, p *pki.PKI) string {
 	return strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
 }
 
-// nodeH2 is a Node.js 26 HTTP/2-only server (no HTTP/1.1 fallback): it
-// prints PORT n and serves a page naming the protocol and ALPN it saw.
-const nodeH2 = `
-const http2 = require('http2'), fs = require('fs');
-const [certFile, keyFile] = process.argv.slice(2);
-const srv = http2.createSecureServer({cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile)}, (req, res) => {
-  res.end('hello from node over HTTP/' + req.httpVersion + ' alpn=' + req.stream.session.alpnProtocol + '\n');
-});
-srv.on('sessionError', () => {});
-srv.listen(0, '127.0.0.1', () => console.log('PORT ' + srv.address().port));
-process.stdin.on('end', () => process.exit(0));
-process.stdin.resume();
-`
-
+// startNodeH2 runs Node 26's HTTP/2 server with p's server certificate.
 func startNodeH2(t *testing.T, p *pki.PKI) string {
 	t.Helper()
-	node := peers.Node26(t)
-	dir := t.TempDir()
-	certFile, keyFile := p.Server().WriteFiles(t, dir, "server")
-	script := filepath.Join(dir, "h2.js")
-	if err := os.WriteFile(script, []byte(nodeH2), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	stdout, stderr := peers.Start(t, exec.Command(node, script, certFile, keyFile))
-	sc := bufio.NewScanner(stdout)
-	if sc.Scan() {
-		if port, ok := strings.CutPrefix(sc.Text(), "PORT "); ok {
-			return port
-		}
-	}
-	t.Fatalf("node did not start: %q\n%s", sc.Text(), stderr)
-	return ""
+	certFile, keyFile := p.Server().WriteFiles(t, t.TempDir(), "server")
+	return peers.NodeH2(t, certFile, keyFile)
 }
 
 // TestFetchSpeaksHTTP2WhenNegotiated: the fetch guest (cmd/wasitls/demoguest,
