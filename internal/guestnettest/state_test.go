@@ -6,11 +6,16 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
+	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 )
 
@@ -79,6 +84,47 @@ func TestConnectionState(t *testing.T) {
 			}
 			if name == "stdtls" && !seen[1].DidResume {
 				t.Error("stdtls did not resume the second connection: resumption went unchecked")
+			}
+		})
+	}
+}
+
+// TestWasiHTTPTransport: three GETs through one wasihttp.Transport go over
+// HTTP/2 to a server that negotiates h2 and over HTTP/1.1 to an
+// HTTP/1.1-only one, each on the one connection its first dial made (the
+// server counts its handshakes).
+func TestWasiHTTPTransport(t *testing.T) {
+	p := pki.New(t)
+	for _, c := range []struct {
+		name, proto, alpn string
+		h2                bool
+	}{
+		{"h2 server: HTTP/2.0 on one connection", "HTTP/2.0", "h2", true},
+		{"http/1.1-only server: HTTP/1.1 on one connection", "HTTP/1.1", "http/1.1", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var handshakes atomic.Int32
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, "hello over %s", r.Proto)
+			}))
+			srv.EnableHTTP2 = c.h2
+			srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, NextProtos: []string{"http/1.1"},
+				GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { handshakes.Add(1); return nil, nil }}
+			if c.h2 {
+				srv.TLS.NextProtos = []string{"h2", "http/1.1"}
+			}
+			srv.StartTLS()
+			defer srv.Close()
+			r := runGuest(t, connGuest, stdtls.Provider{}, p, "gets", srv.Listener.Addr().String(), "localhost", "3")
+			want := []string{c.proto + " hello over " + c.proto, c.proto + " hello over " + c.proto, c.proto + " hello over " + c.proto}
+			if r.Exit != 0 || !slices.Equal(r.out["get"], want) {
+				t.Fatalf("exit %d, gets %q, want %q", r.Exit, r.out["get"], want)
+			}
+			if got := r.one(t, "protocol"); got != c.alpn {
+				t.Errorf("Transport.Protocol %q, want %q", got, c.alpn)
+			}
+			if n := handshakes.Load(); n != 1 {
+				t.Errorf("%d handshakes for three requests, want 1", n)
 			}
 		})
 	}
