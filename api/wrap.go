@@ -10,7 +10,7 @@ type ClientFunc func(ctx context.Context, transport net.Conn, cfg *Config) (Conn
 
 // Wrap returns a Provider named name whose Client is client and which
 // forwards every optional interface of next ([Capable], [Validator],
-// [Fingerprinter]):
+// [Fingerprinter], [ALPNReporter]):
 // a wrapper that hid them would change how the host runs handshakes (inline
 // or on a worker, see Capabilities.HonorsContext), which settings are
 // refused before the guest runs, and which fingerprints the CLI accepts. Every wrapper of a Provider should be built with it.
@@ -41,6 +41,14 @@ func (w wrapped) Capabilities() Capabilities { return CapabilitiesOf(w.next) }
 // Validate is next's verdict (with the checks every backend gets): a
 // wrapper that adds settings of its own is not made with Wrap.
 func (w wrapped) Validate(cfg *Config) error { return ValidateConfig(w.next, cfg) }
+
+// OfferedALPN is next's report ([ALPNReporter]).
+func (w wrapped) OfferedALPN(cfg *Config) ([]string, bool) {
+	if r, ok := w.next.(ALPNReporter); ok {
+		return r.OfferedALPN(cfg)
+	}
+	return cfg.NextProtos, true
+}
 
 // Unwrap returns the wrapped Provider.
 func (w wrapped) Unwrap() Provider { return w.next }

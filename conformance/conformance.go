@@ -162,6 +162,7 @@ func allCases() []testCase {
 	all = append(all, verifyCases...)
 	all = append(all, dataCases...)
 	all = append(all, peerCases...)
+	all = append(all, http2Cases...)
 	return all
 }
 

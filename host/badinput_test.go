@@ -81,6 +81,10 @@ func selfKind(name string) rkind {
 			return rError
 		case "resolve-addresses":
 			return rNetwork
+		case "set-alpn-ids": // wasitls:tls/connection: free functions on borrowed handles
+			return rHandshake
+		case "negotiated-protocol", "protocol-version", "cipher-suite", "key-exchange-group", "resumed", "peer-certificates":
+			return rConnection
 		}
 		return rNone
 	}

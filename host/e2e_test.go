@@ -178,11 +178,15 @@ func (x *tg) closeTLS(sock, conn, tin, tout uint32) {
 }
 
 // handshake runs wasi-tls over the streams. It returns the connection and
-// its streams, or the io-error's debug string.
-func (x *tg) handshake(name string, in, out uint32) (conn, tin, tout uint32, errStr string) {
+// its streams, or the io-error's debug string. Each of before is called
+// with the client-handshake handle ahead of finish (set-alpn-ids).
+func (x *tg) handshake(name string, in, out uint32, before ...func(hs uint32)) (conn, tin, tout uint32, errStr string) {
 	x.t.Helper()
 	x.put(argArea, []byte(name))
 	hs := x.call1(tlsName, "[constructor]client-handshake", argArea, uint64(len(name)), uint64(in), uint64(out))
+	for _, f := range before {
+		f(hs)
+	}
 	fut := x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
 	p := x.call1(tlsName, "[method]future-client-streams.subscribe", uint64(fut))
 	x.call(ioPollName, "[method]pollable.block", uint64(p))

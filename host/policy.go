@@ -315,12 +315,6 @@ func (p *policy) config(serverName string, d tlsDest) (*api.Config, int) {
 	if id >= 0 {
 		cfg.ClientCertificate = p.Identities[id].Certificate
 	}
-	port := d.addr.Port()
-	for i := range p.alpn {
-		if p.alpn[i].portOK(port) && p.alpn[i].matchName(serverName) {
-			cfg.NextProtos = p.ALPN[i].Protocols
-			break
-		}
-	}
+	cfg.NextProtos, _ = p.alpnRule(serverName, d.addr.Port())
 	return cfg, id
 }

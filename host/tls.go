@@ -26,6 +26,10 @@ type handshake struct {
 	name string
 	in   *inStream
 	out  *outStream
+	// alpn is what set-alpn-ids (wit/ext) settled on, when alpnSet; the
+	// policy's list otherwise.
+	alpn    []string
+	alpnSet bool
 }
 
 func (h *handshake) close() {
@@ -89,6 +93,8 @@ type tlsConn struct {
 	// handle and its two streams. Streams moved into an inner handshake
 	// (TLS in TLS) keep the connection open after its handle is dropped.
 	refs atomic.Int32
+	// facts is what the connection negotiated, for wit/ext's accessors.
+	facts connFacts
 }
 
 // close lets go of one holder (see refs); the last one closes the
@@ -198,6 +204,9 @@ func finishHandshake(c *call, stack []uint64) {
 	run := func() {
 		defer g.handshakes.Add(-1)
 		cfg, id := g.pol.config(hs.name, dest)
+		if hs.alpnSet {
+			cfg.NextProtos = hs.alpn
+		}
 		cfg.ClientSessionCache = newScopedSessions(g.sessions, dest, id)
 		start := time.Now()
 		conn, err := g.handshake(ctx, transport, cfg)

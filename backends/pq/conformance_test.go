@@ -1,10 +1,10 @@
 package pq
 
 import (
-	"github.com/wasitls/wasitls/internal/peers"
 	"testing"
 
 	"github.com/wasitls/wasitls/conformance"
+	"github.com/wasitls/wasitls/internal/peers"
 )
 
 // TestConformance runs the shared suite: servers that offer a hybrid group

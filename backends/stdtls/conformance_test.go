@@ -1,13 +1,13 @@
 package stdtls_test
 
 import (
-	"github.com/wasitls/wasitls/internal/peers"
 	"testing"
 
 	"go.uber.org/goleak"
 
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance"
+	"github.com/wasitls/wasitls/internal/peers"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -22,16 +22,20 @@ func TestRegistered(t *testing.T) {
 	if _, ok := p.(api.Fingerprinter); !ok {
 		t.Error("the registered provider is not an api.Fingerprinter")
 	}
-	if caps := api.CapabilitiesOf(p); caps.Resumption || caps.ALPNOverride || !caps.TLS12 || !caps.ClientAuth {
-		t.Errorf("default (Chrome 133) capabilities %+v: want no resumption, no ALPN override", caps)
+	if caps := api.CapabilitiesOf(p); caps.Resumption || !caps.ALPNOverride || !caps.TLS12 || !caps.ClientAuth {
+		t.Errorf("default (Chrome 133) capabilities %+v: want no resumption, ALPN override", caps)
+	}
+	if caps := newProvider(t, WithALPN(ALPNFingerprint)).Capabilities(); caps.ALPNOverride {
+		t.Error("with the fingerprint's ALPN list pinned, the provider declares ALPNOverride")
 	}
 	if caps := newProvider(t, WithFingerprint("chrome-100-psk")).Capabilities(); !caps.Resumption {
 		t.Error("chrome-100-psk carries a pre_shared_key extension but does not declare Resumption")
 	}
 }
 
-// TestALPNModes: by default the parrot's ALPN list is sent whatever
-// NextProtos says; "override" sends NextProtos in its place, or no ALPN.
+// TestALPNModes: by default (and with "override") NextProtos is sent in the
+// place of the parrot's ALPN list, or no ALPN; "fingerprint" sends the
+// parrot's list whatever NextProtos says (Client; Validate refuses that).
 func TestALPNModes(t *testing.T) {
 	pk := pki.New(t)
 	s := startServer(t, pk, func(c *tls.Config) { c.NextProtos = []string{"h2", "postgresql"} })
@@ -43,7 +47,10 @@ func TestALPNModes(t *testing.T) {
 		wantNeg   string
 		wantJA4Al string // the JA4's ALPN characters
 	}{
-		{"", "chrome", []string{"postgresql"}, []string{"h2", "http/1.1"}, "h2", "h2"},
+		{"", "chrome", []string{"postgresql"}, []string{"postgresql"}, "postgresql", "pl"},
+		{"", "chrome", nil, nil, "", "00"},
+		{"", "firefox", []string{"h2", "http/1.1"}, []string{"h2", "http/1.1"}, "h2", "h2"},
+		{ALPNFingerprint, "chrome", []string{"postgresql"}, []string{"h2", "http/1.1"}, "h2", "h2"},
 		{ALPNFingerprint, "firefox", nil, []string{"h2", "http/1.1"}, "h2", "h2"},
 		{ALPNOverride, "chrome", []string{"postgresql"}, []string{"postgresql"}, "postgresql", "pl"},
 		{ALPNOverride, "chrome", nil, nil, "", "00"},
@@ -71,7 +78,7 @@ func TestALPNModes(t *testing.T) {
 			if al := strings.Split(h.JA4, "_")[0][8:]; al != c.wantJA4Al {
 				t.Errorf("JA4 %s has ALPN part %q, want %q", h.JA4, al, c.wantJA4Al)
 			}
-			if c.mode == ALPNOverride && c.fp == "chrome" && len(c.protos) > 0 {
+			if c.mode != ALPNFingerprint && c.fp == "chrome" && len(c.protos) > 0 {
 				// Only the ALPN characters change.
 				base := fingerprintTable["chrome"].ja4
 				if h.JA4[:8] != base[:8] || h.JA4[10:] != base[10:] {
@@ -88,7 +95,7 @@ func TestALPNModes(t *testing.T) {
 func TestVersionBounds(t *testing.T) {
 	pk := pki.New(t)
 	s := startServer(t, pk, nil)
-	p := newProvider(t)
+	p := newProvider(t, WithALPN(ALPNFingerprint)) // the JA4s of the browsers' own lists
 	for _, c := range []struct {
 		fp         string
 		minV, maxV uint16
@@ -130,7 +137,7 @@ func TestVersionBounds(t *testing.T) {
 func TestResumption(t *testing.T) {
 	pk := pki.New(t)
 	s := startServer(t, pk, nil)
-	p := newProvider(t)
+	p := newProvider(t, WithALPN(ALPNFingerprint)) // the table's JA4s: the browsers' own lists
 	for _, c := range []struct {
 		fp        string
 		resume    bool
@@ -341,7 +348,7 @@ func TestCustomSpec(t *testing.T) {
 	if err := os.WriteFile(path, []byte(customSpec), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := newProvider(t, WithSpec("mycapture", []byte(customSpec)))
+	p := newProvider(t, WithSpec("mycapture", []byte(customSpec)), WithALPN(ALPNFingerprint)) // the capture's own ALPN list
 	if !slices.Contains(p.Fingerprints(), "mycapture") {
 		t.Errorf("Fingerprints() lacks the registered spec: %v", p.Fingerprints())
 	}

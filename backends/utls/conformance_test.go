@@ -1,11 +1,11 @@
 package utls
 
 import (
-	"github.com/wasitls/wasitls/internal/peers"
 	"testing"
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/conformance"
+	"github.com/wasitls/wasitls/internal/peers"
 )
 
 // TestConformance runs the shared suite once per fingerprint family (the

@@ -34,7 +34,7 @@
 //
 // A Provider with other defaults is built with [New]:
 //
-//	p, err := utls.New(utls.WithFingerprint("firefox"), utls.WithALPN(utls.ALPNOverride))
+//	p, err := utls.New(utls.WithFingerprint("firefox"), utls.WithALPN(utls.ALPNFingerprint))
 //
 // A capture can be parroted from uTLS's ClientHelloSpec JSON format, either
 // per connection as Fingerprint "custom:/path/to/spec.json" (read at each
@@ -50,16 +50,25 @@
 //
 // # ALPN
 //
-// Browsers send their own ALPN list (Chrome: h2, http/1.1), and changing it
-// changes the fingerprint. By default the fingerprint wins: its list is sent
-// unchanged and Config.NextProtos is ignored (a parrot without an ALPN
-// extension sends none). Config.Options["alpn"] = "override" (or
-// [WithALPN](ALPNOverride) for every connection) puts Config.NextProtos into
-// the parrot's ALPN extension in place, or removes ALPN and ALPS when
-// NextProtos is empty; only the JA4's ALPN characters change. Either way
-// ConnectionState.NegotiatedProtocol reports what the server chose, which in
-// the default mode may be "h2" although the guest asked for nothing. The
-// "golang" fingerprint always honours NextProtos.
+// Browsers send their own ALPN list (Chrome: h2, http/1.1). By default the
+// caller's list wins: Config.NextProtos is put into the parrot's ALPN
+// extension in place (one is added to a parrot without one), and ALPN and
+// ALPS are removed when NextProtos is empty. So a peer is never offered a
+// protocol the caller did not ask for: a host's guest that speaks only
+// HTTP/1.1 is never handed an h2 connection. Only the JA4's ALPN characters
+// change, and not at all when NextProtos is the browser's own list (h2,
+// http/1.1 for Chrome and Firefox).
+//
+// Config.Options["alpn"] = "fingerprint" (or [WithALPN](ALPNFingerprint) for
+// every connection) pins the parrot's own list, the embedder's explicit
+// choice of the exact ClientHello: it is sent unchanged, Validate refuses a
+// Config that also names NextProtos (so a CLI's -alpn is a startup error,
+// not silently ignored), and Client ignores them; OfferedALPN
+// (api.ALPNReporter) reports the pinned list, so a host can tell its guest
+// what is offered. Either way
+// ConnectionState.NegotiatedProtocol reports what the server chose, which
+// with the list pinned may be "h2" although the caller asked for nothing.
+// The "golang" fingerprint always honours NextProtos.
 //
 // # Resumption
 //

@@ -72,7 +72,7 @@ var fingerprintTable = map[string]want{
 func TestFingerprints(t *testing.T) {
 	pk := pki.New(t)
 	s := startServer(t, pk, nil)
-	p := newProvider(t)
+	p := newProvider(t, WithALPN(ALPNFingerprint)) // the browsers' own ALPN lists
 
 	for _, name := range BuiltinFingerprints() {
 		if name == Randomized {
@@ -125,7 +125,7 @@ func TestFingerprints(t *testing.T) {
 func TestFamiliesDiffer(t *testing.T) {
 	pk := pki.New(t)
 	s := startServer(t, pk, nil)
-	p := newProvider(t)
+	p := newProvider(t, WithALPN(ALPNFingerprint))
 	seenBy := map[string]string{}
 	for _, name := range []string{"chrome", "firefox", "safari", "ios", "edge", "android-okhttp", "golang"} {
 		c, local, err := dial(t, p, s.addr, &api.Config{ServerName: "localhost", RootCAs: pk.Roots, Fingerprint: name})

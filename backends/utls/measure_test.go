@@ -22,7 +22,7 @@ func TestMeasure(t *testing.T) {
 	}
 	pk := pki.New(t)
 	s := startServer(t, pk, nil)
-	p := newProvider(t)
+	p := newProvider(t, WithALPN(ALPNFingerprint))
 	names := BuiltinFingerprints()
 	if n := os.Getenv("MEASURE_NAMES"); n != "" {
 		names = strings.Split(n, ",")

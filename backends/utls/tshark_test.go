@@ -82,7 +82,7 @@ func TestTSharkJA3(t *testing.T) {
 		t.Fatalf("tshark captured none of 150 probe connections:\n%s", log.String())
 	}
 
-	p := newProvider(t)
+	p := newProvider(t, WithALPN(ALPNFingerprint))
 	byPort := map[string]string{}
 	for _, name := range names {
 		c, local, err := dial(t, p, s.addr, &api.Config{ServerName: "localhost", RootCAs: pk.Roots, Fingerprint: name})

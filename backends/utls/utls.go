@@ -21,17 +21,22 @@ const Name = "utls"
 // Config.Options keys and values this backend understands.
 const (
 	// OptionALPN selects how Config.NextProtos meets the fingerprint's own
-	// ALPN extension: ALPNFingerprint (the default) or ALPNOverride.
+	// ALPN extension: ALPNOverride (the default) or ALPNFingerprint.
 	OptionALPN = "alpn"
 
-	// ALPNFingerprint sends the fingerprint's ALPN list unchanged (Chrome:
-	// h2, http/1.1) and ignores Config.NextProtos, so the ClientHello stays
-	// exactly the parrot's. The state reports what the server chose from it.
+	// ALPNFingerprint pins the fingerprint's ALPN list (Chrome: h2,
+	// http/1.1): it is sent unchanged, so the ClientHello stays exactly the
+	// parrot's, and the state reports what the server chose from it. A
+	// Config that also names NextProtos is refused by Validate (the two
+	// conflict); Client ignores them, for a host whose guest asked for
+	// protocols of its own (it learns the outcome from the state).
 	ALPNFingerprint = "fingerprint"
 
-	// ALPNOverride replaces the fingerprint's ALPN list with
-	// Config.NextProtos (removing ALPN and ALPS when NextProtos is empty).
-	// This changes the JA4 (its ALPN characters) but keeps everything else.
+	// ALPNOverride, the default, sends exactly Config.NextProtos in the
+	// place of the fingerprint's ALPN list (removing ALPN and ALPS when
+	// NextProtos is empty): a peer is never offered a protocol, such as h2,
+	// that the caller did not ask for. It changes only the JA4's ALPN
+	// characters, and none when NextProtos equals the fingerprint's list.
 	ALPNOverride = "override"
 )
 
@@ -61,7 +66,7 @@ func WithFingerprint(name string) Option {
 	return func(p *Provider) error { p.defaultFP = name; return nil }
 }
 
-// WithALPN sets the default ALPN mode (ALPNFingerprint or ALPNOverride);
+// WithALPN sets the default ALPN mode (ALPNOverride or ALPNFingerprint);
 // Config.Options["alpn"] overrides it per connection.
 func WithALPN(mode string) Option {
 	return func(p *Provider) error {
@@ -89,9 +94,10 @@ func WithSpec(name string, specJSON []byte) Option {
 }
 
 // New returns a Provider. Without options it parrots current Chrome and
-// keeps the fingerprint's ALPN list.
+// offers Config.NextProtos in the place of the fingerprint's ALPN list
+// (ALPNOverride).
 func New(opts ...Option) (*Provider, error) {
-	p := &Provider{defaultFP: DefaultFingerprint, alpn: ALPNFingerprint, specs: map[string][]byte{}, caches: newCacheMap(maxCaches)}
+	p := &Provider{defaultFP: DefaultFingerprint, alpn: ALPNOverride, specs: map[string][]byte{}, caches: newCacheMap(maxCaches)}
 	for _, o := range opts {
 		if err := o(p); err != nil {
 			return nil, err
@@ -128,7 +134,8 @@ func (p *Provider) Fingerprints() []string {
 // Capabilities describe the default fingerprint: Resumption (of TLS 1.3
 // sessions) only if its hello carries a pre_shared_key extension (Chrome 133
 // does not),
-// ALPNOverride only in ALPNOverride mode or for the golang hello.
+// ALPNOverride unless the fingerprint's list is pinned (ALPNFingerprint; the
+// golang hello always honours NextProtos).
 func (p *Provider) Capabilities() api.Capabilities {
 	fp, err := p.lookup("")
 	if err != nil {
@@ -150,11 +157,19 @@ func invalid(format string, args ...any) error {
 }
 
 // Validate refuses Options this backend does not know, ALPN protocols it
-// cannot send, version bounds that leave no version, and an unknown
-// Fingerprint.
+// cannot send, version bounds that leave no version, an unknown
+// Fingerprint, and NextProtos with the fingerprint's ALPN list pinned
+// (ALPNFingerprint), which would ignore them.
 func (p *Provider) Validate(cfg *api.Config) error {
-	_, _, err := p.check(cfg)
-	return err
+	fp, alpn, err := p.check(cfg)
+	if err != nil {
+		return err
+	}
+	if alpn == ALPNFingerprint && fp.kind != kindGolang && len(cfg.NextProtos) > 0 {
+		return invalid("ALPN protocols %s conflict with option %s=%s: fingerprint %q sends its own ALPN list (drop the protocols, or set %s=%s to send them in its place)",
+			strings.Join(cfg.NextProtos, ","), OptionALPN, ALPNFingerprint, fp.name, OptionALPN, ALPNOverride)
+	}
+	return nil
 }
 
 // check resolves cfg's fingerprint and ALPN mode, refusing what no

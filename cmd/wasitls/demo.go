@@ -244,7 +244,8 @@ func (d *demo) run(ctx context.Context, name string) demoResult {
 		Allow:      []string{"127.0.0.1:" + strconv.Itoa(d.srv.port)},
 		NameLookup: true,
 		RootCAs:    d.srv.roots,
-		ALPN:       []host.ALPNRule{{Dest: "*:*", Protocols: []string{"http/1.1"}}},
+		// No ALPN rule: the guest asks for h2 and http/1.1 itself
+		// (wasitls:tls/connection), and gets what it asks for.
 	}
 	opts := []host.Option{host.WithProvider(insp), host.WithPolicy(policy)}
 	if d.log != nil {
@@ -309,7 +310,7 @@ func startDemoServer() (*demoServer, error) {
 		Handler: http.HandlerFunc(s.page),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
-			NextProtos:   []string{"http/1.1"},
+			NextProtos:   []string{"h2", "http/1.1"},
 			GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 				fp := ja4plus.JA4(hello)
 				s.mu.Lock()
@@ -318,7 +319,6 @@ func startDemoServer() (*demoServer, error) {
 				return nil, nil
 			},
 		},
-		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){}, // HTTP/1.1 only
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
@@ -336,7 +336,7 @@ func (s *demoServer) page(w http.ResponseWriter, r *http.Request) {
 		group = api.GroupName(st.CurveID)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "Hello from the wasitls demo server, over %s with %s.\n", tls.VersionName(st.Version), group)
+	fmt.Fprintf(w, "Hello from the wasitls demo server, over %s with %s (%s).\n", tls.VersionName(st.Version), group, r.Proto)
 	fmt.Fprintf(w, "Your ClientHello's JA4 was %s.\n", s.ja4(r.RemoteAddr))
 }
 

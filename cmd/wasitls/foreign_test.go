@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
-	"github.com/wasitls/wasitls/internal/peers"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/wasitls/wasitls/conformance"
 	"github.com/wasitls/wasitls/conformance/pki"
+	"github.com/wasitls/wasitls/internal/peers"
 )
 
 // TestRunForeignGuests runs the Rust and C guests (their own canonical-ABI

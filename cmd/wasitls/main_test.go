@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
-	"github.com/wasitls/wasitls/internal/peers"
 	"io"
 	"net"
 	"net/http"
@@ -29,6 +28,7 @@ import (
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/guesttest"
 	"github.com/wasitls/wasitls/internal/loopback"
+	"github.com/wasitls/wasitls/internal/peers"
 )
 
 const (
@@ -62,8 +62,9 @@ func runCLI(t *testing.T, args ...string) result {
 	return result{code, stdout.String(), stderr.String()}
 }
 
-// TestDemo runs `wasitls demo` and checks the table: TLS 1.3 for every
-// backend, a hybrid ML-KEM group for pq, distinct JA4s for stdtls and utls.
+// TestDemo runs `wasitls demo` and checks the table: TLS 1.3 and h2 for
+// every backend, a hybrid ML-KEM group for pq, distinct JA4s for stdtls and
+// utls.
 func TestDemo(t *testing.T) {
 	start := time.Now()
 	r := runCLI(t, "demo")
@@ -100,13 +101,13 @@ func TestDemo(t *testing.T) {
 		if row[1]+" "+row[2] != "TLS 1.3" {
 			t.Errorf("%s negotiated %s %s, want TLS 1.3", name, row[1], row[2])
 		}
-		if row[5] != "http/1.1" {
-			t.Errorf("%s ALPN %s, want http/1.1", name, row[5])
+		if row[5] != "h2" {
+			t.Errorf("%s ALPN %s, want h2 (the guest asks for it)", name, row[5])
 		}
 		if !regexp.MustCompile(`^t13d\d{4}[a-z0-9]{2}_[0-9a-f]{12}_[0-9a-f]{12}$`).MatchString(row[6]) {
 			t.Errorf("%s JA4 %q is not a TLS 1.3 JA4", name, row[6])
 		}
-		if !strings.Contains(r.stdout, name+": ") || !strings.Contains(r.stdout, "Hello from the wasitls demo server, over TLS 1.3") {
+		if !strings.Contains(r.stdout, name+": ") || !strings.Contains(r.stdout, "Hello from the wasitls demo server, over TLS 1.3") || !strings.Contains(r.stdout, "(HTTP/2.0).") {
 			t.Errorf("no page line for %s", name)
 		}
 	}
@@ -267,7 +268,9 @@ func TestBadFlags(t *testing.T) {
 		)
 	}
 	if slices.Contains(wapi.Names(), "utls") {
-		late = append(late, badFlag{[]string{"run", "-backend", "utls", "-opt", "alpn=sometimes", guest}, "-opt alpn=sometimes: tls: invalid configuration [utls]"})
+		late = append(late, badFlag{[]string{"run", "-backend", "utls", "-opt", "alpn=sometimes", guest}, "-opt alpn=sometimes: tls: invalid configuration [utls]"},
+			// The fingerprint's pinned ALPN list would ignore -alpn: refused, naming both.
+			badFlag{[]string{"run", "-backend", "utls", "-fingerprint", "firefox", "-opt", "alpn=fingerprint", "-alpn", "http/1.1", guest}, "-alpn http/1.1: tls: invalid configuration [utls]: ALPN protocols http/1.1 conflict with option alpn=fingerprint"})
 	}
 	for _, tc := range append(late, []badFlag{
 		{[]string{}, ""}, // usage text, several lines: checked separately

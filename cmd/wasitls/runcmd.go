@@ -283,6 +283,14 @@ func (o *runOptions) checkBackend(provider api.Provider, p *host.Policy) error {
 		}
 		return usagef("%s: %v", strings.Join(flags, " "), err)
 	}
+	// -alpn is never ignored: a backend that would (utls with the
+	// fingerprint's ALPN list pinned) refuses it here.
+	for _, r := range p.ALPN {
+		cfg := &api.Config{Options: p.Options, MinVersion: p.MinVersion, MaxVersion: p.MaxVersion, Fingerprint: p.Fingerprint, NextProtos: r.Protocols}
+		if err := api.ValidateConfig(provider, cfg); err != nil {
+			return usagef("-alpn %s: %v", strings.Join(r.Protocols, ","), err)
+		}
+	}
 	return nil
 }
 

@@ -90,6 +90,14 @@ type Dialer struct {
 	// Timeout bounds name resolution plus connecting (and the handshake,
 	// for DialTLSContext). Zero: only the context's deadline applies.
 	Timeout time.Duration
+
+	// NextProtos, when not nil, are the ALPN protocols DialTLSContext and
+	// ClientContext ask the host for (in preference order), through the
+	// project's extension wasitls:tls/connection; the host offers those
+	// its policy allows, and TLSConn.ConnectionState says what the server
+	// chose. Nil leaves ALPN to the host's policy and keeps the guest to
+	// the standard wasi:tls imports.
+	NextProtos []string
 }
 
 // DialContext connects to address ("host:port") on network "tcp", "tcp4"

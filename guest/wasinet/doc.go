@@ -17,7 +17,12 @@
 //	tc, err := wasinet.ClientContext(ctx, c, "db")
 //
 // The host runs the handshake by its own policy (trusted roots, versions,
-// ALPN, client certificate); the guest only names the server. A failed
+// ALPN, client certificate); the guest only names the server, and may ask
+// for ALPN protocols with Dialer.NextProtos and read what was negotiated
+// with TLSConn.ConnectionState, through the project's extension to
+// wasi:tls (wasitls:tls/connection; a guest that uses neither imports only
+// the standard interfaces). Package wasihttp builds on them: an
+// http.RoundTripper that speaks HTTP/2 to servers that choose h2. A failed
 // handshake is a *HandshakeError carrying the host's debug string, whose
 // "tls: <kind>" prefix gives its Kind: errors.Is(err, ErrUnknownAuthority).
 // Reads return io.EOF at the end of the stream (close_notify for TLS);

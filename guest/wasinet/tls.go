@@ -20,6 +20,7 @@ type TLSConn struct {
 	conn       tls.ClientConnection
 	serverName string
 	wclosed    bool // close_notify queued
+	alpn       alpnState
 }
 
 var _ net.Conn = (*TLSConn)(nil)
@@ -38,6 +39,12 @@ func Client(conn net.Conn, serverName string) (*TLSConn, error) {
 
 // ClientContext is Client bounded by ctx as well.
 func ClientContext(ctx context.Context, conn net.Conn, serverName string) (*TLSConn, error) {
+	return (&Dialer{}).ClientContext(ctx, conn, serverName)
+}
+
+// ClientContext is the package's ClientContext with the Dialer's ALPN
+// protocols (NextProtos); its Timeout does not apply.
+func (d *Dialer) ClientContext(ctx context.Context, conn net.Conn, serverName string) (*TLSConn, error) {
 	if runtime.GOOS != "wasip1" {
 		return nil, &net.OpError{Op: "tls handshake", Net: "tcp", Err: ErrUnsupportedPlatform}
 	}
@@ -88,7 +95,14 @@ func ClientContext(ctx context.Context, conn net.Conn, serverName string) (*TLSC
 	c.wmu.Unlock()
 	c.rmu.Unlock()
 
-	fut := tls.Finish(tls.NewClientHandshake(serverName, in, out))
+	hs := tls.NewClientHandshake(serverName, in, out)
+	alpn, err := askALPN(hs, d.NextProtos)
+	if err != nil {
+		hs.Drop()
+		c.closeSocket()
+		return nil, opErr(err)
+	}
+	fut := tls.Finish(hs)
 	p := fut.Subscribe()
 	var dl deadline
 	dl.at.Store(hsDeadline)
@@ -115,7 +129,7 @@ func ClientContext(ctx context.Context, conn net.Conn, serverName string) (*TLSC
 			}
 			return nil, opErr(err)
 		}
-		t := &TLSConn{tcp: c, conn: tconn, serverName: serverName}
+		t := &TLSConn{tcp: c, conn: tconn, serverName: serverName, alpn: alpn}
 		t.in, t.out, t.ahead = tin, tout, true
 		t.laddr, t.raddr, t.netw = c.laddr, c.raddr, c.netw
 		t.rdl.at.Store(c.rdl.at.Load())
@@ -185,7 +199,7 @@ func (d *Dialer) dialTLS(ctx context.Context, network, address string) (*TLSConn
 	if err != nil {
 		return nil, err
 	}
-	return ClientContext(ctx, c, host)
+	return d.ClientContext(ctx, c, host)
 }
 
 // Read reads plaintext. It returns io.EOF after the server's close_notify.

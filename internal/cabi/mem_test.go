@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/internal/wasmtest"
 )
@@ -28,15 +29,22 @@ func trapOf(t *testing.T, f func()) string {
 	return msg
 }
 
-func TestMem(t *testing.T) {
+// testMem instantiates a generated module and returns checked access to
+// its memory, as host function "test#fn".
+func testMem(t *testing.T) (context.Context, api.Module, *Mem) {
+	t.Helper()
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
-	defer r.Close(ctx)
+	t.Cleanup(func() { r.Close(ctx) })
 	mod, err := r.Instantiate(ctx, wasmtest.Module(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Mem{Ctx: ctx, Mod: mod, Fn: "test#fn"}
+	return ctx, mod, &Mem{Ctx: ctx, Mod: mod, Fn: "test#fn"}
+}
+
+func TestMem(t *testing.T) {
+	ctx, mod, m := testMem(t)
 	size := mod.Memory().Size()
 
 	if msg := trapOf(t, func() { m.Bytes(size-2, 3) }); !strings.Contains(msg, "out of bounds") || !strings.Contains(msg, "test#fn") {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"crypto/tls"
 	"fmt"
-	"github.com/wasitls/wasitls/internal/peers"
 	"io"
 	"log"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guesttest"
+	"github.com/wasitls/wasitls/internal/peers"
 )
 
 const (

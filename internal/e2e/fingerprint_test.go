@@ -45,7 +45,8 @@ func TestFingerprintThroughGuest(t *testing.T) {
 	defer srv.Close()
 	port := strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
 
-	parrot, err := utls.New()
+	// The browsers' own ALPN lists, pinned (the guest states none).
+	parrot, err := utls.New(utls.WithALPN(utls.ALPNFingerprint))
 	if err != nil {
 		t.Fatal(err)
 	}

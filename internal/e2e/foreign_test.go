@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"github.com/wasitls/wasitls/internal/peers"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guesttest"
+	"github.com/wasitls/wasitls/internal/peers"
 )
 
 // foreignGuests are the guests built by other compilers, with their own

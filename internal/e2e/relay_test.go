@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/wasitls/wasitls/internal/peers"
 	"io"
 	"net"
 	"net/netip"
@@ -24,6 +23,7 @@ import (
 	"github.com/wasitls/wasitls/conformance"
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guesttest"
+	"github.com/wasitls/wasitls/internal/peers"
 	"github.com/wasitls/wasitls/internal/tlskind"
 )
 

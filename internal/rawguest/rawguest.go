@@ -48,6 +48,7 @@ const (
 	Monotonic  = "wasi:clocks/monotonic-clock"
 	WallClock  = "wasi:clocks/wall-clock"
 	TLS        = "wasi:tls/types"
+	TLSExt     = "wasitls:tls/connection"
 	wouldBlock = 8 // error-code would-block
 )
 
@@ -58,11 +59,11 @@ type Func struct {
 }
 
 // Imports lists every host function at version ver (e.g. "0.2.6"); wasi:tls
-// has its one version.
+// and its extension wasitls:tls/connection have their one version.
 func Imports(ver string) []Func {
 	var out []Func
 	for _, m := range host.ImportNames() {
-		if !strings.HasSuffix(m, "@"+ver) && m != host.TLSModule {
+		if !strings.HasSuffix(m, "@"+ver) && m != host.TLSModule && m != host.TLSExtModule {
 			continue
 		}
 		for _, f := range host.Functions(m) {

@@ -4,9 +4,11 @@
 // client whose connections go through guest/wasinet, so that the host runs
 // the TLS handshake through wasi-tls under its own policy (trusted roots,
 // ALPN, client certificate, backend). The only wasitls-specific line is
-// the transport's dialer:
+// the transport, which speaks HTTP/2 to servers that negotiate h2 and
+// HTTP/1.1 to the others (it asks the host for ALPN h2 and http/1.1
+// through the wasitls:tls/connection extension):
 //
-//	tr := &http.Transport{DialTLSContext: wasinet.DialTLSContext}
+//	client := &http.Client{Transport: wasihttp.NewTransport()}
 //
 // It is also a small curl for trying `wasitls run`:
 //
@@ -31,6 +33,7 @@ import (
 	"os"
 
 	"github.com/wasitls/wasitls/guest/wasinet"
+	"github.com/wasitls/wasitls/guest/wasinet/wasihttp"
 )
 
 func main() {
@@ -47,10 +50,11 @@ func main() {
 		usage(fmt.Sprintf("%q is not an https:// URL", args[0]))
 	}
 
-	tr := &http.Transport{
-		DialTLSContext:    wasinet.DialTLSContext, // TCP through wasi-sockets, TLS through wasi-tls
-		DisableKeepAlives: true,                   // one request: Connection: close
-	}
+	// TCP through wasi-sockets, TLS through wasi-tls; HTTP/2 or HTTP/1.1
+	// as the server negotiates.
+	tr := wasihttp.NewTransport(wasihttp.WithHTTP1(func(h *http.Transport) {
+		h.DisableKeepAlives = true // one request: Connection: close
+	}))
 	defer tr.CloseIdleConnections()
 	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
 	if err != nil {

@@ -10,6 +10,9 @@
 //	connguest fairness ADDR BUSY   read a byte the server sends after a while; meanwhile one goroutine
 //	                               ticks with time.Sleep(1ms) and, if BUSY is "busy", another hashes
 //	                               and yields with runtime.Gosched
+//	connguest gets ADDR NAME N     N GETs in turn through wasihttp.Transport, printing "get PROTO BODY"
+//	connguest state ADDR NAME P,Q  twice: TLS asking for ALPN P,Q (wasinet.Dialer.NextProtos), a ping,
+//	                               then what ConnectionState reports, as "N key value" lines
 //
 // Output is "key value" lines; unexpected failures print "error: ..." and exit 1.
 package main
@@ -24,14 +27,17 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/wasitls/wasitls/guest/wasinet"
+	"github.com/wasitls/wasitls/guest/wasinet/wasihttp"
 )
 
 func fail(err error) {
@@ -140,6 +146,13 @@ func main() {
 		c.Close()
 	case "fairness":
 		fairness(ctx, os.Args[2], os.Args[3] == "busy")
+	case "gets":
+		n, _ := strconv.Atoi(os.Args[4])
+		gets(ctx, os.Args[2], os.Args[3], n)
+	case "state":
+		for i := range 2 { // the second connection may resume the first's session
+			connState(ctx, i, os.Args[2], os.Args[3], strings.Split(os.Args[4], ","))
+		}
 	default:
 		fail(fmt.Errorf("unknown command %q", os.Args[1]))
 	}
@@ -198,4 +211,56 @@ func portOf(addr string) string {
 		fail(err)
 	}
 	return port
+}
+
+// connState dials with protos, exchanges a line so that a session ticket
+// has arrived, and prints the connection's state, each line prefixed "i".
+func connState(ctx context.Context, i int, addr, name string, protos []string) {
+	d := wasinet.Dialer{NextProtos: protos}
+	c, err := d.DialTLSContext(ctx, "tcp", net.JoinHostPort(name, portOf(addr)))
+	if err != nil {
+		fail(err)
+	}
+	tc := c.(*wasinet.TLSConn)
+	if _, err := io.WriteString(tc, "ping\n"); err != nil {
+		fail(err)
+	}
+	if _, err := bufio.NewReader(tc).ReadString('\n'); err != nil {
+		fail(err)
+	}
+	st := tc.ConnectionState()
+	var chain []string
+	for _, cert := range st.PeerCertificates {
+		sum := sha256.Sum256(cert.Raw)
+		chain = append(chain, fmt.Sprintf("%x", sum[:8]))
+	}
+	fmt.Printf("%d offered %s\n%d version %#04x\n%d cipher %#04x\n%d group %#04x\n%d alpn %s\n%d resumed %t\n%d complete %t\n%d server %s\n%d chain %s\n",
+		i, strings.Join(tc.OfferedProtocols(), ","), i, st.Version, i, st.CipherSuite, i, uint16(st.CurveID), i, st.NegotiatedProtocol,
+		i, st.DidResume, i, st.HandshakeComplete, i, st.ServerName, i, strings.Join(chain, ","))
+	tc.Close()
+}
+
+// gets makes n GETs to https://NAME:PORT/ through one wasihttp.Transport.
+func gets(ctx context.Context, addr, name string, n int) {
+	tr := wasihttp.NewTransport()
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	for range n {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+net.JoinHostPort(name, portOf(addr))+"/", nil)
+		if err != nil {
+			fail(err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			fail(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			fail(err)
+		}
+		fmt.Printf("get %s %s\n", resp.Proto, strings.TrimSpace(string(body)))
+	}
+	p, _ := tr.Protocol(net.JoinHostPort(name, portOf(addr)))
+	fmt.Printf("protocol %s\n", p)
 }
