@@ -123,9 +123,12 @@ func (d relayDialer) Dial(ctx context.Context, addr string, cfg *api.Config) (ap
 		c.rc = rc.(*net.TCPConn)
 	case <-c.exited:
 		// A quick guest may connect, report and exit before this select
-		// looks at accepted: take the connection if there is one.
-		ln.Close()
+		// looks at accepted: its connection waits in the listener's
+		// backlog (closing the listener now would drop it), so accept for
+		// a bounded time instead.
+		_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
 		rc, ok := <-accepted
+		ln.Close()
 		if !ok {
 			return nil, fmt.Errorf("relay guest exited before connecting back (%v): %s", c.guestErr, c.stderr.String())
 		}
