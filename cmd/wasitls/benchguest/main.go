@@ -18,6 +18,7 @@
 //	                                         (a read pending on each), print "held"; on a byte on
 //	                                         stdin close them and print "released"; on the next
 //	                                         byte open them again; exit at the end of stdin
+//	benchguest request IP PORT NAME N        one HTTPS request for N bytes (see request.go)
 //
 // Failures print "error: ..." to stderr and exit 1.
 package main
@@ -44,7 +45,7 @@ import (
 
 func main() {
 	if len(os.Args) != 6 {
-		fail(errors.New("usage: benchguest download|upload|handshakes|concurrent|hold IP PORT NAME N"))
+		fail(errors.New("usage: benchguest download|upload|handshakes|concurrent|hold|request IP PORT NAME N"))
 	}
 	addr, err := netip.ParseAddr(os.Args[2])
 	if err != nil {
@@ -74,6 +75,8 @@ func main() {
 		concurrent(t, int(n))
 	case "hold":
 		hold(t, int(n))
+	case "request":
+		request(t, n)
 	default:
 		fail(fmt.Errorf("unknown mode %q", os.Args[1]))
 	}
