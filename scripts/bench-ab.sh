@@ -85,7 +85,7 @@ for _ in $(seq "$n"); do
   done
 done
 for i in $(seq $#); do
-  sorted=$(tr ' ' '\n' <<<"${vals[$i]}" | grep . | sort -g | tr '\n' ' ')
+  sorted=$(tr ' ' '\n' <<<"${vals[$i]}" | grep . | sort -g | paste -sd ' ')
   median=$(tr ' ' '\n' <<<"$sorted" | grep . | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}')
   echo "${!i}: $sorted median $median"
 done
