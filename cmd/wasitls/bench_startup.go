@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -55,6 +56,11 @@ type startupReport struct {
 	Cached    bool          `json:"cached"` // the compiled guest came from the disk cache
 	Steps     []startupStep `json:"steps"`
 	TotalMs   float64       `json:"total_ms"`
+	// Of "connect + handshake": the host's TCP connect and the provider's
+	// handshake as the host's observer timed them (medians); the rest is
+	// the guest's and the hand-offs between it and the host.
+	HostConnectMs   float64 `json:"host_connect_ms"`
+	HostHandshakeMs float64 `json:"host_handshake_ms"`
 }
 
 func (b *bench) startup(ctx context.Context, name string) (*startupReport, error) {
@@ -69,12 +75,13 @@ func (b *bench) startup(ctx context.Context, name string) (*startupReport, error
 	dir, derr := b.o.cache.path()
 	rep := &startupReport{Backend: name, WasmBytes: len(b.wasm), Cached: derr == nil && dir != ""}
 	runs := make([][]float64, len(startupSteps))
-	var nconnect, nrequest []float64
+	var nconnect, nrequest, hconnect, hhandshake []float64
 	for range b.o.reps {
-		d, err := b.startupOnce(ctx, p)
+		d, obs, err := b.startupOnce(ctx, p)
 		if err != nil {
 			return nil, err
 		}
+		hconnect, hhandshake = append(hconnect, float64(obs[0])/1e6), append(hhandshake, float64(obs[1])/1e6)
 		for i, v := range d {
 			runs[i] = append(runs[i], float64(v)/1e6)
 		}
@@ -95,13 +102,26 @@ func (b *bench) startup(ctx context.Context, name string) (*startupReport, error
 		rep.Steps = append(rep.Steps, st)
 		rep.TotalMs += st.Ms
 	}
+	rep.HostConnectMs, rep.HostHandshakeMs = median(hconnect), median(hhandshake)
 	return rep, nil
 }
 
 // startupOnce runs the guest once in a runtime of its own, as `wasitls run`
-// does, and returns each step's time.
-func (b *bench) startupOnce(ctx context.Context, p api.Provider) ([]time.Duration, error) {
-	d := make([]time.Duration, 0, len(startupSteps))
+// does, and returns each step's time, and the host's connect and handshake
+// times as its observer saw them.
+func (b *bench) startupOnce(ctx context.Context, p api.Provider) (d []time.Duration, obs [2]time.Duration, err error) {
+	d = make([]time.Duration, 0, len(startupSteps))
+	var mu sync.Mutex
+	observe := func(e host.ConnEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e.Phase {
+		case host.PhaseConnect:
+			obs[0] += e.Duration
+		case host.PhaseHandshake:
+			obs[1] += e.Duration
+		}
+	}
 	t := time.Now()
 	lap := func() {
 		now := time.Now()
@@ -115,44 +135,46 @@ func (b *bench) startupOnce(ctx context.Context, p api.Provider) ([]time.Duratio
 	lap()
 	compiled, err := rt.CompileModule(ctx, b.wasm)
 	if err != nil {
-		return nil, err
+		return nil, obs, err
 	}
 	lap()
 	var out, errb stampWriter
 	mc := b.requestConfig("", nil, &out, &errb).WithStartFunctions() // _start is called below
-	g, gctx, cfg, err := h.Prepare(ctx, compiled, mc, host.WithProvider(p), host.WithPolicy(b.policy()))
+	g, gctx, cfg, err := h.Prepare(ctx, compiled, mc, host.WithProvider(p), host.WithPolicy(b.policy()), host.WithObserver(observe))
 	if err != nil {
-		return nil, err
+		return nil, obs, err
 	}
 	defer g.Close(ctx)
 	lap()
 	mod, err := rt.InstantiateModule(gctx, compiled, cfg)
 	if err != nil {
-		return nil, err
+		return nil, obs, err
 	}
 	lap()
 	start := time.Now()
 	_, err = mod.ExportedFunction("_start").Call(gctx)
 	if exit := (*sys.ExitError)(nil); err != nil && (!errors.As(err, &exit) || exit.ExitCode() != 0) {
-		return nil, fmt.Errorf("start-up guest: %w: %s", err, errb.part)
+		return nil, obs, fmt.Errorf("start-up guest: %w: %s", err, errb.part)
 	}
 	var at [3]time.Time
 	for i, l := range []string{"main", "connected", "ok "} {
 		s, ok := out.find(l)
 		if !ok {
-			return nil, fmt.Errorf("start-up guest printed no %q line: %s", l, errb.part)
+			return nil, obs, fmt.Errorf("start-up guest printed no %q line: %s", l, errb.part)
 		}
 		at[i] = s.at
 	}
 	d = append(d, at[0].Sub(start), at[1].Sub(at[0]), at[2].Sub(at[1]))
 	if err := g.Close(ctx); err != nil {
-		return nil, err
+		return nil, obs, err
 	}
 	if err := rt.Close(ctx); err != nil {
-		return nil, err
+		return nil, obs, err
 	}
 	d = append(d, time.Since(at[2]))
-	return d, nil
+	mu.Lock()
+	defer mu.Unlock()
+	return d, obs, nil
 }
 
 // nativeFirst is native Go's first request of a process: a fresh
@@ -187,4 +209,5 @@ func printStartup(w io.Writer, s *startupReport) {
 	}
 	fmt.Fprintf(tw, "total\t%.2f\t-\t\n", s.TotalMs)
 	_ = tw.Flush()
+	fmt.Fprintf(w, "  (of connect + handshake: host TCP connect %.2f ms, host handshake %.2f ms, the rest in the guest)\n", s.HostConnectMs, s.HostHandshakeMs)
 }
