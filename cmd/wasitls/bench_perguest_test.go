@@ -74,6 +74,9 @@ func TestBenchPerRequestAndStartup(t *testing.T) {
 	if math.Abs(sum-s.TotalMs) > 1e-6*sum {
 		t.Errorf("total %v, steps sum to %v", s.TotalMs, sum)
 	}
+	if s.HostConnectMs <= 0 || s.HostHandshakeMs <= 0 || s.HostConnectMs+s.HostHandshakeMs > s.Steps[5].Ms {
+		t.Errorf("host connect %v ms and handshake %v ms, want positive parts of connect + handshake (%v ms)", s.HostConnectMs, s.HostHandshakeMs, s.Steps[5].Ms)
+	}
 	for _, st := range s.Steps {
 		if (st.Name == "connect + handshake" || st.Name == "request") != (st.NativeMs > 0) {
 			t.Errorf("step %q: native %v; want a native figure for the network steps only", st.Name, st.NativeMs)
