@@ -248,6 +248,21 @@ func (c *conn) request(op byte, n uint64) {
 	}
 }
 
+// readToEnd reads into buf until the stream closes, handing each read to
+// each.
+func (c *conn) readToEnd(buf []byte, each func([]byte)) {
+	for {
+		k, err := c.in.BlockingReadInto(buf)
+		if errors.Is(err, streams.ErrClosed) {
+			return
+		}
+		if err != nil {
+			fail(err)
+		}
+		each(buf[:k])
+	}
+}
+
 // readFull reads exactly len(b) bytes.
 func (c *conn) readFull(b []byte) {
 	for got := 0; got < len(b); {
@@ -265,16 +280,7 @@ func download(t target, n uint64) {
 	start := monotonic.Now()
 	c.request('D', n)
 	var total uint64
-	for {
-		k, err := c.in.BlockingReadInto(buf)
-		if errors.Is(err, streams.ErrClosed) {
-			break
-		}
-		if err != nil {
-			fail(err)
-		}
-		total += uint64(k)
-	}
+	c.readToEnd(buf, func(b []byte) { total += uint64(len(b)) })
 	end := monotonic.Now()
 	if total != n {
 		fail(fmt.Errorf("downloaded %d bytes, want %d", total, n))

@@ -4,13 +4,11 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
 
 	"github.com/wasitls/wasitls/guest/clocks/monotonic"
-	"github.com/wasitls/wasitls/guest/io/streams"
 )
 
 // request is the per-request mode: the life of a guest that a platform
@@ -30,17 +28,7 @@ func request(t target, n uint64) {
 		fail(err)
 	}
 	var resp []byte
-	buf := make([]byte, 16<<10)
-	for {
-		k, err := c.in.BlockingReadInto(buf)
-		if errors.Is(err, streams.ErrClosed) {
-			break
-		}
-		if err != nil {
-			fail(err)
-		}
-		resp = append(resp, buf[:k]...)
-	}
+	c.readToEnd(make([]byte, 16<<10), func(b []byte) { resp = append(resp, b...) })
 	end := monotonic.Now()
 	head, body, ok := bytes.Cut(resp, []byte("\r\n\r\n"))
 	if !ok || !bytes.HasPrefix(head, []byte("HTTP/1.1 200 ")) || uint64(len(body)) != n {
