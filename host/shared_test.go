@@ -1,6 +1,8 @@
 package host
 
 import (
+	"crypto/rand"
+	"fmt"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -79,4 +81,49 @@ func TestSharedHostModulesServeTheirCaller(t *testing.T) {
 	if len(h.shared.compiled) != compiled {
 		t.Errorf("%d shared compiled modules, want %d", len(h.shared.compiled), compiled)
 	}
+}
+
+// Guests instantiated and used at once, on a fresh Host (so the shared
+// modules are compiled while others wait for them), each see only their
+// own handles.
+func TestSharedHostModulesConcurrentGuests(t *testing.T) {
+	ctx, r := newRuntime(t)
+	h := New(r)
+	cm := mustCompile(t, r, "0.2.6")
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			g, err := h.Instantiate(ctx, cm, NewModuleConfig().WithName("").WithRandSource(rand.Reader))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer g.Close(ctx)
+			x := &tg{t: t, ctx: ctx, g: g, mod: g.Module(), ver: "0.2.6"}
+			for i := range 3 {
+				if _, err := x.callErr(monoName, "subscribe-duration", 1); err != nil {
+					errs <- err
+					return
+				}
+				if got := g.OpenHandles(); got != i+1 {
+					errs <- fmt.Errorf("guest %s: %d handles after %d subscriptions", g.Name(), got, i+1)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if len(h.shared.compiled) != len(interfaces) {
+		t.Errorf("%d shared compiled modules, want one per interface (%d)", len(h.shared.compiled), len(interfaces))
+	}
+	h.shared.guests.Range(func(k, v any) bool {
+		t.Errorf("closed guest %s still looked up by its module", v.(*Guest).Name())
+		return true
+	})
 }
