@@ -52,7 +52,7 @@ func benchCharts(r *benchReport) []chartGroup {
 	hs := chartGroup{Title: "Handshakes"}
 	lat := chartGroup{Title: "Handshake latency, concurrent"}
 	pr := chartGroup{Title: "A guest per request"}
-	mem := chartGroup{Title: "Memory"}
+	mem := chartGroup{Title: "Memory (a guest's with its linear memory)"}
 	for _, b := range r.Backends {
 		add(&hs, chartRow{Name: b.Name + " sequential", Unit: "conns/s", Guest: b.Sequential.Guest, Native: b.Sequential.Native})
 		add(&hs, chartRow{Name: fmt.Sprintf("%s sequential, %d open", b.Name, r.IdleConns), Unit: "conns/s", Guest: b.SequentialOpen.Guest, Native: b.SequentialOpen.Native})
@@ -63,7 +63,7 @@ func benchCharts(r *benchReport) []chartGroup {
 		q := b.PerRequest
 		add(&pr, chartRow{Name: fmt.Sprintf("%s per request, %d at once", b.Name, q.AtOnce), Unit: "req/s", Guest: q.Guest, Native: q.Native})
 		add(&pr, chartRow{Name: b.Name + " per request p99", Unit: "ms", Guest: q.GuestP99ms, Native: q.NativeP99ms, LowerIsBetter: true})
-		add(&mem, chartRow{Name: b.Name + " per live request (guest: with its linear memory)", Unit: "bytes", Guest: q.BytesPerLiveGuest, Native: q.BytesPerLiveNative, LowerIsBetter: true})
+		add(&mem, chartRow{Name: b.Name + " per live request", Unit: "bytes", Guest: q.BytesPerLiveGuest, Native: q.BytesPerLiveNative, LowerIsBetter: true})
 	}
 	add(&mem, chartRow{Name: fmt.Sprintf("per idle connection (%d)", r.IdleConns), Unit: "bytes", Guest: r.BytesPerIdleConnHost, Native: r.BytesPerIdleConnNative, LowerIsBetter: true})
 	for _, g := range []chartGroup{tp, hs, lat, pr, mem} {
@@ -110,7 +110,7 @@ var benchPage = template.Must(template.New("page").Funcs(template.FuncMap{
 <meta charset="utf-8">
 <title>wasitls bench</title>
 <style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 900px; color: #222; }
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 960px; color: #222; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.8em; }
 .key span { display: inline-block; width: 1em; height: 1em; vertical-align: middle; margin: 0 .3em 0 1em; }
 svg text { font: 12px system-ui, sans-serif; fill: #222; }

@@ -84,9 +84,9 @@ func TestBenchPerRequestAndStartup(t *testing.T) {
 	}
 
 	checkBenchPage(t, page, map[string][2]float64{
-		"stdtls per request, 3 at once":                           {q.Guest, q.Native},
-		"stdtls per request p99":                                  {q.GuestP99ms, q.NativeP99ms},
-		"stdtls per live request (guest: with its linear memory)": {q.BytesPerLiveGuest, q.BytesPerLiveNative},
+		"stdtls per request, 3 at once": {q.Guest, q.Native},
+		"stdtls per request p99":        {q.GuestP99ms, q.NativeP99ms},
+		"stdtls per live request":       {q.BytesPerLiveGuest, q.BytesPerLiveNative},
 	}, len(startupSteps))
 }
 
