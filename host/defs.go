@@ -61,33 +61,32 @@ type call struct {
 	g *Guest
 }
 
-// bind returns the wazero function of d for guest g. With a logger, traps
-// are logged (and still raised).
+// bind returns the wazero function of d for guest g alone (see shared for
+// the function every guest of a Host shares).
 func (d *fnDef) bind(g *Guest) wapi.GoModuleFunc {
-	if l := g.s.logger; l != nil {
-		return func(ctx context.Context, mod wapi.Module, stack []uint64) {
-			if !g.hasMod.Load() {
-				g.setModule(mod)
-			}
-			defer func() {
-				if r := recover(); r != nil {
-					if t, ok := r.(*cabi.Trap); ok {
-						l.Warn("wasitls: guest trapped", "guest", g.Name(), "func", t.Func, "problem", t.Msg)
-					}
-					panic(r)
-				}
-			}()
-			c := call{Mem: cabi.Mem{Ctx: ctx, Mod: mod, Fn: d.full, Funcs: &g.reallocs}, g: g}
-			d.fn(&c, stack)
-		}
-	}
 	return func(ctx context.Context, mod wapi.Module, stack []uint64) {
-		if !g.hasMod.Load() {
-			g.setModule(mod)
-		}
-		c := call{Mem: cabi.Mem{Ctx: ctx, Mod: mod, Fn: d.full, Funcs: &g.reallocs}, g: g}
-		d.fn(&c, stack)
+		d.invoke(g, ctx, mod, stack)
 	}
+}
+
+// invoke runs d for g, called by mod. With a logger, traps are logged (and
+// still raised).
+func (d *fnDef) invoke(g *Guest, ctx context.Context, mod wapi.Module, stack []uint64) {
+	if !g.hasMod.Load() {
+		g.setModule(mod)
+	}
+	if l := g.s.logger; l != nil {
+		defer func() {
+			if r := recover(); r != nil {
+				if t, ok := r.(*cabi.Trap); ok {
+					l.Warn("wasitls: guest trapped", "guest", g.Name(), "func", t.Func, "problem", t.Msg)
+				}
+				panic(r)
+			}
+		}()
+	}
+	c := call{Mem: cabi.Mem{Ctx: ctx, Mod: mod, Fn: d.full, Funcs: &g.reallocs}, g: g}
+	d.fn(&c, stack)
 }
 
 // trap rejects bad guest input.

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,9 @@ type Guest struct {
 	workq      chan func()  // idle workers receive here (see work)
 	idle       atomic.Int32 // idle workers
 	hasMod     atomic.Bool  // mod is known
+	// sharedMods: the guest's host modules are instances of the Host's
+	// shared compiled ones (see shared.go); set before instantiation.
+	sharedMods bool
 
 	mu        sync.Mutex
 	mod       wapi.Module
@@ -134,14 +138,20 @@ func (g *Guest) Close(ctx context.Context) error {
 
 // setModule records the guest's module: after instantiation, or from its
 // first host call (a wasip1 command runs main during instantiation, and a
-// Prepare'd guest is instantiated by the embedder).
-func (g *Guest) setModule(m wapi.Module) {
+// Prepare'd guest is instantiated by the embedder). It reports whether m is
+// the guest's module (false if another one was recorded first).
+func (g *Guest) setModule(m wapi.Module) bool {
 	g.mu.Lock()
 	if g.mod == nil {
 		g.mod = m
+		if g.sharedMods && !g.closed {
+			g.h.shared.guests.Store(m, g)
+		}
 	}
+	same := g.mod == m
 	g.mu.Unlock()
 	g.hasMod.Store(true)
+	return same
 }
 
 func (g *Guest) logger() *slog.Logger {
@@ -251,6 +261,9 @@ func (g *Guest) release() {
 		return
 	}
 	g.closed = true
+	if g.sharedMods && g.mod != nil {
+		g.h.shared.guests.Delete(g.mod)
+	}
 	g.mu.Unlock()
 	g.h.sweep.forget(g)
 
@@ -271,6 +284,11 @@ func (g *Guest) release() {
 	g.h.forget(g)
 }
 
+// hostModuleConfig instantiates host modules. Its random source is never
+// read; set, it spares wazero seeding a math/rand source for every instance
+// (some 20 µs, a dozen times per guest).
+var hostModuleConfig = wazero.NewModuleConfig().WithName("").WithRandSource(rand.Reader)
+
 // instance returns the guest's own instance of a host module, creating it on
 // first use.
 func (g *Guest) instance(f *iface) (wapi.Module, error) {
@@ -283,6 +301,18 @@ func (g *Guest) instance(f *iface) (wapi.Module, error) {
 		return m, nil
 	}
 	ctx := context.Background()
+	if g.sharedMods {
+		cm, err := g.h.compiledFor(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		m, err := g.h.r.InstantiateModule(ctx, cm, hostModuleConfig)
+		if err != nil {
+			return nil, err
+		}
+		g.mods[f] = m
+		return m, nil
+	}
 	b := g.h.r.NewHostModuleBuilder(f.name)
 	for i := range f.fns {
 		d := &f.fns[i]
@@ -292,7 +322,7 @@ func (g *Guest) instance(f *iface) (wapi.Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := g.h.r.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithName(""))
+	m, err := g.h.r.InstantiateModule(ctx, cm, hostModuleConfig)
 	if err != nil {
 		_ = cm.Close(ctx)
 		return nil, err

@@ -21,7 +21,8 @@ type Host struct {
 	r        wazero.Runtime
 	defaults settings
 
-	sweep sweeper // starts guests' pending work (see pending)
+	sweep  sweeper       // starts guests' pending work (see pending)
+	shared sharedModules // host modules compiled once for all guests
 
 	mu     sync.Mutex
 	guests map[*Guest]struct{}
@@ -90,10 +91,11 @@ func New(r wazero.Runtime, opts ...Option) *Host {
 // If the start function fails, the returned Guest is non-nil when the module
 // was instantiated (inspect it, then Close it) and err says why.
 func (h *Host) Instantiate(ctx context.Context, compiled wazero.CompiledModule, mc wazero.ModuleConfig, opts ...Option) (*Guest, error) {
-	g, ctx, mc, err := h.Prepare(ctx, compiled, mc, opts...)
+	g, ctx, mc, err := h.prepare(ctx, compiled, mc, true, opts...)
 	if err != nil {
 		return nil, err
 	}
+	ctx = context.WithValue(ctx, instantiatingKey{}, g)
 	mod, err := h.r.InstantiateModule(ctx, compiled, mc)
 	if mod == nil {
 		g.shutdown(ctx)
@@ -116,11 +118,17 @@ func (h *Host) Instantiate(ctx context.Context, compiled wazero.CompiledModule, 
 //	g, ctx, cfg, err := h.Prepare(ctx, compiled, host.NewModuleConfig(), host.WithPolicy(p))
 //	mod, err := r.InstantiateModule(ctx, compiled, cfg)
 func (h *Host) Prepare(ctx context.Context, compiled wazero.CompiledModule, mc wazero.ModuleConfig, opts ...Option) (*Guest, context.Context, wazero.ModuleConfig, error) {
+	return h.prepare(ctx, compiled, mc, false, opts...)
+}
+
+// prepare is Prepare; sharedMods: the guest uses the shared host modules
+// (see shared.go).
+func (h *Host) prepare(ctx context.Context, compiled wazero.CompiledModule, mc wazero.ModuleConfig, sharedMods bool, opts ...Option) (*Guest, context.Context, wazero.ModuleConfig, error) {
 	inner, cli := unwrapConfig(mc)
 	if err := checkConfig(compiled, cli); err != nil {
 		return nil, nil, nil, err
 	}
-	g, err := h.newGuest(opts...)
+	g, err := h.newGuest(sharedMods, opts...)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -131,8 +139,13 @@ func (h *Host) Prepare(ctx context.Context, compiled wazero.CompiledModule, mc w
 // checkConfig finds, before the guest runs, imports its config cannot
 // serve.
 func checkConfig(compiled wazero.CompiledModule, cli *cliConfig) error {
+	prev := ""
 	for _, d := range compiled.ImportedFunctions() {
 		mod, _, _ := d.Import()
+		if mod == prev {
+			continue // the checks depend on the module alone
+		}
+		prev = mod
 		f, ok := parseImport(mod)
 		if !ok {
 			continue
@@ -171,7 +184,7 @@ func (h *Host) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (h *Host) newGuest(opts ...Option) (*Guest, error) {
+func (h *Host) newGuest(sharedMods bool, opts ...Option) (*Guest, error) {
 	s := h.defaults
 	for _, o := range opts {
 		o(&s)
@@ -195,6 +208,7 @@ func (h *Host) newGuest(opts ...Option) (*Guest, error) {
 	id := h.seq
 	h.mu.Unlock()
 	g := newGuest(h, id, s, pol)
+	g.sharedMods = sharedMods
 	h.mu.Lock()
 	h.guests[g] = struct{}{}
 	h.mu.Unlock()

@@ -73,10 +73,13 @@ type benchOptions struct {
 	memProfile string
 	quiet      bool
 	cache      cacheOptions
+	requests   int    // per-request section: guests, one request each
+	atOnce     int    // per-request section: guests at once
+	html       string // -html: the report as a page too
 }
 
 // benchSections are the parts of a run, for -only.
-var benchSections = []string{"throughput", "sequential", "concurrent", "idle"}
+var benchSections = []string{"throughput", "sequential", "concurrent", "idle", "perrequest", "startup"}
 
 func (o *benchOptions) runs(section string) bool { return o.only == nil || o.only[section] }
 
@@ -111,6 +114,9 @@ type benchReport struct {
 	GuestMemGrowth uint64 `json:"guest_memory_growth_bytes"`
 
 	Backends []backendReport `json:"backends"`
+
+	// Startup is where a run's time goes, with the first backend.
+	Startup *startupReport `json:"startup,omitempty"`
 }
 
 type throughput struct {
@@ -162,6 +168,7 @@ type backendReport struct {
 	Sequential     rate        `json:"sequential"`
 	SequentialOpen rate        `json:"sequential_with_open_conns"`
 	Concurrent     concurrency `json:"concurrent"`
+	PerRequest     perRequest  `json:"per_request"`
 }
 
 func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
@@ -184,6 +191,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `FILE` while the guest's idle connections are open")
 	fs.BoolVar(&o.quiet, "q", false, "say nothing on stderr about the steps")
 	o.cache.flags(fs)
+	o.perRequestFlags(fs)
 	fs.StringVar(&o.guestFile, "guest", "", "use this bench guest `FILE.wasm` instead of building cmd/wasitls/benchguest")
 	if err := parseFlags(fs, args, stdout, "wasitls bench [flags]"); err != nil {
 		return exitUsage, err
@@ -208,6 +216,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return exitUsage, usagef("-size %s: %v", size, err)
 		}
 		o.size = n
+	}
+	if err := o.perRequestDefaults(); err != nil {
+		return exitUsage, err
 	}
 	if o.json && o.benchfmt {
 		return exitUsage, usagef("bench: -json and -benchfmt are two outputs; pick one")
@@ -284,6 +295,11 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return exitFailure, err
 	}
+	if o.html != "" {
+		if err := writeBenchHTML(o.html, rep); err != nil {
+			return exitFailure, err
+		}
+	}
 	switch {
 	case o.json:
 		enc := json.NewEncoder(stdout)
@@ -294,6 +310,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return 0, nil
 	}
 	printBench(stdout, rep)
+	printBenchPerGuest(stdout, rep)
 	return 0, nil
 }
 
@@ -328,13 +345,14 @@ type bench struct {
 	port     int
 	roots    *x509.CertPool
 	rt       wazero.Runtime
+	wasm     []byte
 	compiled wazero.CompiledModule
 	h        *host.Host
 	observer func(host.ConnEvent) // for the guests started while set
 }
 
 func newBench(ctx context.Context, wasm []byte, o benchOptions, log io.Writer) (*bench, error) {
-	b := &bench{o: o, log: log}
+	b := &bench{o: o, log: log, wasm: wasm}
 	cert, roots, err := demoCertificate()
 	if err != nil {
 		return nil, err
@@ -479,6 +497,9 @@ func serveBench(c *tls.Conn, payload []byte) {
 		if _, err := c.Write([]byte("idle-greeting-16")); err != nil {
 			return
 		}
+	case 'G': // GET /bytes/N: the per-request section's HTTPS request
+		serveHTTP(c, h[:], payload)
+		return
 	}
 	_, _ = io.Copy(io.Discard, c)
 }
@@ -963,7 +984,20 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 				return nil, err
 			}
 		}
+		if o.runs("perrequest") {
+			b.progress("%s: %d guests, one HTTPS request each, %d at once", name, o.requests, o.atOnce)
+			if br.PerRequest, err = b.perRequest(ctx, name); err != nil {
+				return nil, err
+			}
+		}
 		rep.Backends = append(rep.Backends, br)
+	}
+	if o.runs("startup") {
+		b.progress("start-up of the guest, step by step, %d runs", o.reps)
+		var err error
+		if rep.Startup, err = b.startup(ctx, first); err != nil {
+			return nil, err
+		}
 	}
 	rep.HandshakeRatio = rep.Backends[0].Sequential.Ratio
 	if !o.runs("idle") {

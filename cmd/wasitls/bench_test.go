@@ -25,7 +25,7 @@ func TestBenchJSON(t *testing.T) {
 	}
 	var out, errb bytes.Buffer
 	code := run([]string{"bench", "-json", "-guest", wasm, "-size", "2MiB", "-reps", "1", "-conns", "100",
-		"-guests", "5", "-handshakes", "3", "-backends", "stdtls"}, &out, &errb)
+		"-guests", "5", "-handshakes", "3", "-requests", "4", "-at-once", "2", "-backends", "stdtls"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
 	}
@@ -98,7 +98,7 @@ func TestBenchfmt(t *testing.T) {
 	const reps = 3
 	var out, errb bytes.Buffer
 	code := run([]string{"bench", "-benchfmt", "-guest", wasm, "-size", "1MiB", "-reps", strconv.Itoa(reps), "-conns", "20",
-		"-guests", "2", "-handshakes", "3", "-backends", "stdtls"}, &out, &errb)
+		"-guests", "2", "-handshakes", "3", "-requests", "4", "-at-once", "2", "-backends", "stdtls"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
 	}
@@ -123,12 +123,16 @@ func TestBenchfmt(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"Download/size=1MiB", "Upload/size=1MiB", "Handshake/backend=stdtls/mode=sequential",
-		"Handshake/backend=stdtls/mode=sequential-20open", "Handshake/backend=stdtls/mode=concurrent-2guests"} {
+		"Handshake/backend=stdtls/mode=sequential-20open", "Handshake/backend=stdtls/mode=concurrent-2guests",
+		"PerRequest/backend=stdtls/atonce=2"} {
 		for _, impl := range []string{"guest", "native"} {
 			if n := count[name+"/impl="+impl]; n != reps {
 				t.Errorf("%s/impl=%s: %d lines, want one per repetition (%d)", name, impl, n, reps)
 			}
 		}
+	}
+	if count["Startup/step=guest-runtime-init/impl=guest"] != reps || count["LiveRequest/backend=stdtls/impl=native"] != 1 {
+		t.Errorf("start-up and live-request lines: %v", count)
 	}
 	if count["IdleConn/impl=guest"] != 1 || count["IdleConn/impl=native"] != 1 {
 		t.Errorf("idle connection lines: %v", count)

@@ -18,6 +18,7 @@
 //	                                         (a read pending on each), print "held"; on a byte on
 //	                                         stdin close them and print "released"; on the next
 //	                                         byte open them again; exit at the end of stdin
+//	benchguest request IP PORT NAME N        one HTTPS request for N bytes (see request.go)
 //
 // Failures print "error: ..." to stderr and exit 1.
 package main
@@ -44,7 +45,7 @@ import (
 
 func main() {
 	if len(os.Args) != 6 {
-		fail(errors.New("usage: benchguest download|upload|handshakes|concurrent|hold IP PORT NAME N"))
+		fail(errors.New("usage: benchguest download|upload|handshakes|concurrent|hold|request IP PORT NAME N"))
 	}
 	addr, err := netip.ParseAddr(os.Args[2])
 	if err != nil {
@@ -74,6 +75,8 @@ func main() {
 		concurrent(t, int(n))
 	case "hold":
 		hold(t, int(n))
+	case "request":
+		request(t, n)
 	default:
 		fail(fmt.Errorf("unknown mode %q", os.Args[1]))
 	}
@@ -245,6 +248,21 @@ func (c *conn) request(op byte, n uint64) {
 	}
 }
 
+// readToEnd reads into buf until the stream closes, handing each read to
+// each.
+func (c *conn) readToEnd(buf []byte, each func([]byte)) {
+	for {
+		k, err := c.in.BlockingReadInto(buf)
+		if errors.Is(err, streams.ErrClosed) {
+			return
+		}
+		if err != nil {
+			fail(err)
+		}
+		each(buf[:k])
+	}
+}
+
 // readFull reads exactly len(b) bytes.
 func (c *conn) readFull(b []byte) {
 	for got := 0; got < len(b); {
@@ -262,16 +280,7 @@ func download(t target, n uint64) {
 	start := monotonic.Now()
 	c.request('D', n)
 	var total uint64
-	for {
-		k, err := c.in.BlockingReadInto(buf)
-		if errors.Is(err, streams.ErrClosed) {
-			break
-		}
-		if err != nil {
-			fail(err)
-		}
-		total += uint64(k)
-	}
+	c.readToEnd(buf, func(b []byte) { total += uint64(len(b)) })
 	end := monotonic.Now()
 	if total != n {
 		fail(fmt.Errorf("downloaded %d bytes, want %d", total, n))

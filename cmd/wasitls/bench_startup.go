@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/host"
+)
+
+// The start-up section: where the time of one `wasitls run` of a guest
+// goes, step by step, with a warm compilation cache: a new runtime (and
+// the cache opened and trimmed, as run does), the compiled guest loaded
+// from the cache, wasitls's per-guest setup (Prepare: policy, provider
+// check), the module's instantiation (wazero's, with wasitls's host modules
+// made for the guest through the import resolver), the guest's runtime
+// start-up until main (timed by the "main" line of the request mode), the
+// first connect and handshake, the request, and the exit and close. The
+// first three steps are what `wasitls run` pays once per process; an
+// embedder that keeps its runtime pays the rest per guest.
+
+// startupSteps are the steps, in order.
+var startupSteps = []string{
+	"runtime, cache opened",
+	"compiled guest loaded",
+	"wasitls guest setup",
+	"instantiation",
+	"guest runtime init",
+	"connect + handshake",
+	"request",
+	"exit and close",
+}
+
+// startupStep is one step's time: the median over the repetitions, in ms.
+type startupStep struct {
+	Name string    `json:"name"`
+	Ms   float64   `json:"ms"`
+	Runs []float64 `json:"runs_ms"`
+	// NativeMs is native Go's time for the same network step (a fresh
+	// connection, handshake and request), where there is one.
+	NativeMs float64 `json:"native_ms,omitempty"`
+}
+
+type startupReport struct {
+	Backend   string        `json:"backend"`
+	WasmBytes int           `json:"wasm_bytes"`
+	Cached    bool          `json:"cached"` // the compiled guest came from the disk cache
+	Steps     []startupStep `json:"steps"`
+	TotalMs   float64       `json:"total_ms"`
+	// Of "connect + handshake": the host's TCP connect and the provider's
+	// handshake as the host's observer timed them (medians); the rest is
+	// the guest's and the hand-offs between it and the host.
+	HostConnectMs   float64 `json:"host_connect_ms"`
+	HostHandshakeMs float64 `json:"host_handshake_ms"`
+}
+
+func (b *bench) startup(ctx context.Context, name string) (*startupReport, error) {
+	p, err := api.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	hs, _, err := b.nativeClient(name)
+	if err != nil {
+		return nil, err
+	}
+	dir, derr := b.o.cache.path()
+	rep := &startupReport{Backend: name, WasmBytes: len(b.wasm), Cached: derr == nil && dir != ""}
+	runs := make([][]float64, len(startupSteps))
+	var nconnect, nrequest, hconnect, hhandshake []float64
+	for range b.o.reps {
+		d, obs, err := b.startupOnce(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		hconnect, hhandshake = append(hconnect, float64(obs[0])/1e6), append(hhandshake, float64(obs[1])/1e6)
+		for i, v := range d {
+			runs[i] = append(runs[i], float64(v)/1e6)
+		}
+		c, h, err := b.nativeFirst(hs)
+		if err != nil {
+			return nil, err
+		}
+		nconnect, nrequest = append(nconnect, float64(c)/1e6), append(nrequest, float64(h)/1e6)
+	}
+	for i, s := range startupSteps {
+		st := startupStep{Name: s, Ms: median(runs[i]), Runs: runs[i]}
+		switch s {
+		case "connect + handshake":
+			st.NativeMs = median(nconnect)
+		case "request":
+			st.NativeMs = median(nrequest)
+		}
+		rep.Steps = append(rep.Steps, st)
+		rep.TotalMs += st.Ms
+	}
+	rep.HostConnectMs, rep.HostHandshakeMs = median(hconnect), median(hhandshake)
+	return rep, nil
+}
+
+// startupOnce runs the guest once in a runtime of its own, as `wasitls run`
+// does, and returns each step's time, and the host's connect and handshake
+// times as its observer saw them.
+func (b *bench) startupOnce(ctx context.Context, p api.Provider) (d []time.Duration, obs [2]time.Duration, err error) {
+	d = make([]time.Duration, 0, len(startupSteps))
+	var mu sync.Mutex
+	observe := func(e host.ConnEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e.Phase {
+		case host.PhaseConnect:
+			obs[0] += e.Duration
+		case host.PhaseHandshake:
+			obs[1] += e.Duration
+		}
+	}
+	t := time.Now()
+	lap := func() {
+		now := time.Now()
+		d = append(d, now.Sub(t))
+		t = now
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, runtimeConfig(b.o.cache, io.Discard))
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	h := host.New(rt)
+	lap()
+	compiled, err := rt.CompileModule(ctx, b.wasm)
+	if err != nil {
+		return nil, obs, err
+	}
+	lap()
+	var out, errb stampWriter
+	mc := b.requestConfig("", nil, &out, &errb).WithStartFunctions() // _start is called below
+	g, gctx, cfg, err := h.Prepare(ctx, compiled, mc, host.WithProvider(p), host.WithPolicy(b.policy()), host.WithObserver(observe))
+	if err != nil {
+		return nil, obs, err
+	}
+	defer g.Close(ctx)
+	lap()
+	mod, err := rt.InstantiateModule(gctx, compiled, cfg)
+	if err != nil {
+		return nil, obs, err
+	}
+	lap()
+	start := time.Now()
+	_, err = mod.ExportedFunction("_start").Call(gctx)
+	if exit := (*sys.ExitError)(nil); err != nil && (!errors.As(err, &exit) || exit.ExitCode() != 0) {
+		return nil, obs, fmt.Errorf("start-up guest: %w: %s", err, errb.part)
+	}
+	var at [3]time.Time
+	for i, l := range []string{"main", "connected", "ok "} {
+		s, ok := out.find(l)
+		if !ok {
+			return nil, obs, fmt.Errorf("start-up guest printed no %q line: %s", l, errb.part)
+		}
+		at[i] = s.at
+	}
+	d = append(d, at[0].Sub(start), at[1].Sub(at[0]), at[2].Sub(at[1]))
+	if err := g.Close(ctx); err != nil {
+		return nil, obs, err
+	}
+	if err := rt.Close(ctx); err != nil {
+		return nil, obs, err
+	}
+	d = append(d, time.Since(at[2]))
+	mu.Lock()
+	defer mu.Unlock()
+	return d, obs, nil
+}
+
+// nativeFirst is native Go's first request of a process: a fresh
+// tls.Config (no session cache), connect and handshake, then the request.
+func (b *bench) nativeFirst(hs handshaker) (connect, request time.Duration, err error) {
+	t0 := time.Now()
+	c, connect, err := b.nativeRequest(hs)
+	if err != nil {
+		return 0, 0, err
+	}
+	request = time.Since(t0) - connect
+	return connect, request, c.Close()
+}
+
+func printStartup(w io.Writer, s *startupReport) {
+	if s == nil {
+		return
+	}
+	cache := "warm cache"
+	if !s.Cached {
+		cache = "no cache: compiled"
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "START-UP (bench guest %.1f MB, %s, %s)\tGUEST ms\tNATIVE ms\t\n", float64(s.WasmBytes)/1e6, cache, s.Backend)
+	for _, st := range s.Steps {
+		n := "-"
+		if st.NativeMs > 0 {
+			n = fmt.Sprintf("%.2f", st.NativeMs)
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%s\t\n", st.Name, st.Ms, n)
+	}
+	fmt.Fprintf(tw, "total\t%.2f\t-\t\n", s.TotalMs)
+	_ = tw.Flush()
+	fmt.Fprintf(w, "  (of connect + handshake: host TCP connect %.2f ms, host handshake %.2f ms, the rest in the guest)\n", s.HostConnectMs, s.HostHandshakeMs)
+}

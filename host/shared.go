@@ -1,0 +1,89 @@
+package host
+
+import (
+	"context"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	wapi "github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/internal/cabi"
+)
+
+// Compiling a host module is not free: wazero compiles a trampoline to
+// machine code for every function and maps it executable, and a guest's
+// imports are a dozen modules and a hundred functions. Done per guest, that
+// was most of what a guest cost wasitls to instantiate. So guests made by
+// Instantiate share each interface's compiled module (one per Host), and a
+// host function finds its guest from the module that called it: wazero
+// passes the caller, which the guest cannot choose. A guest's module is
+// known from its first host call, made during instantiation with the
+// context Instantiate bound to the guest, or from Instantiate's result,
+// whichever comes first. Each guest still gets its own instance of each
+// module, closed with it.
+//
+// Guests made by Prepare keep host modules compiled for them alone: the
+// embedder may call the module with any context, so its first host call
+// might not say which guest it is.
+
+// sharedModules are a Host's shared compiled host modules and the guests
+// they serve, by module.
+type sharedModules struct {
+	mu       sync.Mutex
+	compiled map[*iface]wazero.CompiledModule
+	guests   sync.Map // wapi.Module -> *Guest
+}
+
+// instantiatingKey is the context key of the guest Instantiate is making.
+type instantiatingKey struct{}
+
+// compiledFor returns the shared compiled module of f, compiling it once.
+func (h *Host) compiledFor(ctx context.Context, f *iface) (wazero.CompiledModule, error) {
+	h.shared.mu.Lock()
+	defer h.shared.mu.Unlock()
+	if cm, ok := h.shared.compiled[f]; ok {
+		return cm, nil
+	}
+	b := h.r.NewHostModuleBuilder(f.name)
+	for i := range f.fns {
+		d := &f.fns[i]
+		b.NewFunctionBuilder().WithGoModuleFunction(d.shared(h), d.params, d.results).WithName(d.name).Export(d.name)
+	}
+	cm, err := b.Compile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if h.shared.compiled == nil {
+		h.shared.compiled = map[*iface]wazero.CompiledModule{}
+	}
+	h.shared.compiled[f] = cm
+	return cm, nil
+}
+
+// guestOf returns the guest whose module mod is, or nil.
+func (h *Host) guestOf(ctx context.Context, mod wapi.Module) *Guest {
+	if g, ok := h.shared.guests.Load(mod); ok {
+		return g.(*Guest)
+	}
+	// The first call of a guest being instantiated: its context says which.
+	g, _ := ctx.Value(instantiatingKey{}).(*Guest)
+	if g == nil || g.h != h || !g.sharedMods {
+		return nil
+	}
+	if !g.setModule(mod) {
+		return nil // that guest's module is another one
+	}
+	return g
+}
+
+// shared returns the wazero function of d for every guest of h made by
+// Instantiate.
+func (d *fnDef) shared(h *Host) wapi.GoModuleFunc {
+	return func(ctx context.Context, mod wapi.Module, stack []uint64) {
+		g := h.guestOf(ctx, mod)
+		if g == nil {
+			cabi.Trapf(d.full, "the calling module is not a guest of this host (or it was closed)")
+		}
+		d.invoke(g, ctx, mod, stack)
+	}
+}
