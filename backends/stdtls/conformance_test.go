@@ -15,3 +15,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestConformance(t *testing.T) {
 	conformance.Run(t, stdtls.Provider{})
 }
+
+// TestServerConformance runs the shared server-side cases.
+func TestServerConformance(t *testing.T) {
+	conformance.RunServer(t, stdtls.Provider{})
+}
