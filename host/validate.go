@@ -56,5 +56,10 @@ func checkProvider(prov api.Provider, p *policy) error {
 			return fmt.Errorf("host: backend %s cannot run this policy: %w", prov.Name(), err)
 		}
 	}
+	if p.Serve != nil {
+		if _, ok := prov.(api.ServerProvider); !ok {
+			return fmt.Errorf("host: backend %s cannot run this policy: it has no server side (Policy.Serve)", prov.Name())
+		}
+	}
 	return nil
 }

@@ -58,11 +58,11 @@ type Func struct {
 }
 
 // Imports lists every host function at version ver (e.g. "0.2.6"); wasi:tls
-// has its one version.
+// and wasitls:tls/server have their one version.
 func Imports(ver string) []Func {
 	var out []Func
 	for _, m := range host.ImportNames() {
-		if !strings.HasSuffix(m, "@"+ver) && m != host.TLSModule {
+		if !strings.HasSuffix(m, "@"+ver) && m != host.TLSModule && m != host.ServerTLSModule {
 			continue
 		}
 		for _, f := range host.Functions(m) {

@@ -27,6 +27,7 @@ const world = `package wasitls:check;
 
 world guest {
   import wasi:tls/types@0.2.0-draft;
+  import wasitls:tls/server@0.1.0-draft;
   import wasi:io/error@0.2.6;
   import wasi:io/poll@0.2.6;
   import wasi:io/streams@0.2.6;
@@ -43,6 +44,7 @@ world guest {
 
 world host {
   import wasi:tls/types@0.2.0-draft;
+  import wasitls:tls/server@0.1.0-draft;
   import wasi:io/error@0.2.6;
   import wasi:io/poll@0.2.6;
   import wasi:io/streams@0.2.6;
@@ -227,7 +229,7 @@ func TestGuestImportsMatchWIT(t *testing.T) {
 			defer mu.Unlock()
 			modules[base+".wasm"] = base + ".adapter.wasm"
 			for _, im := range imports {
-				if strings.HasPrefix(im.Module, "wasi:") {
+				if strings.HasPrefix(im.Module, "wasi:") || strings.HasPrefix(im.Module, "wasitls:") {
 					wantImports[im.Module+" "+im.Name] = true
 				}
 			}
@@ -285,7 +287,7 @@ func TestHostFunctionsMatchWIT(t *testing.T) {
 	var ims []Import
 	mods := map[string]bool{}
 	for _, m := range host.ImportNames() {
-		if !strings.HasSuffix(m, "@0.2.6") && m != host.TLSModule || strings.HasPrefix(m, "wasi:sockets/udp") {
+		if !strings.HasSuffix(m, "@0.2.6") && m != host.TLSModule && m != host.ServerTLSModule || strings.HasPrefix(m, "wasi:sockets/udp") {
 			continue
 		}
 		mods[m] = true
@@ -294,7 +296,7 @@ func TestHostFunctionsMatchWIT(t *testing.T) {
 			ims = append(ims, Import{m, f, FuncType{valTypes(ps), valTypes(rs)}})
 		}
 	}
-	for _, want := range []string{"wasi:cli/environment@0.2.6", "wasi:cli/exit@0.2.6", "wasi:cli/stdout@0.2.6",
+	for _, want := range []string{host.ServerTLSModule, "wasi:cli/environment@0.2.6", "wasi:cli/exit@0.2.6", "wasi:cli/stdout@0.2.6",
 		"wasi:cli/terminal-stderr@0.2.6", "wasi:random/insecure-seed@0.2.6", "wasi:filesystem/types@0.2.6",
 		"wasi:filesystem/preopens@0.2.6", "wasi:clocks/wall-clock@0.2.6"} {
 		if !mods[want] {
