@@ -222,21 +222,22 @@ func finishHandshake(c *call, stack []uint64) {
 		}
 		f.complete(&tlsConn{g: g, conn: conn, release: release, addr: addr, name: hs.name, start: start}, nil)
 	}
-	g.startHandshake(f, run, release)
+	g.startHandshake(f, run, func() {
+		g.handshakes.Add(-1)
+		release()
+	})
 }
 
 // startHandshake runs a handshake (run) when the guest looks for its
 // future f if the provider honours its context, and in the background
-// right away if not. release gives back the transport if it never runs.
-func (g *Guest) startHandshake(f *future, run, release func()) {
+// right away if not. abort gives back what run would have if it never
+// runs.
+func (g *Guest) startHandshake(f *future, run, abort func()) {
 	if !g.direct {
 		g.goroutine(run)
 		return
 	}
-	f.abort = func() {
-		g.handshakes.Add(-1)
-		release()
-	}
+	f.abort = abort
 	g.deferWork(&f.start, run)
 }
 

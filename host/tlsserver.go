@@ -46,8 +46,8 @@ func newServerHandshake(c *call, stack []uint64) {
 }
 
 // finishServerHandshake: (own<server-handshake>) -> own<future-server-streams>.
-// Without Policy.Serve, or past Limits.Handshakes, the future holds an
-// io-error ("tls: policy denied").
+// Without Policy.Serve the future holds an io-error ("tls: policy
+// denied").
 func finishServerHandshake(c *call, stack []uint64) {
 	hs := c.take(wapi.DecodeU32(stack[0]), rServerHandshake, "consumed by finish").(*handshake)
 	g := c.g
@@ -72,14 +72,12 @@ func finishServerHandshake(c *call, stack []uint64) {
 		deny(fmt.Errorf("backend %s has no server side", name))
 		return
 	}
-	if int(g.handshakes.Add(1)) > g.pol.limits.Handshakes {
-		g.handshakes.Add(-1)
-		deny(fmt.Errorf("too many handshakes in flight (limit %d)", g.pol.limits.Handshakes))
-		return
-	}
+	// Not counted against Limits.Handshakes: a server handshake waits for
+	// a client, which may send nothing until the handshake timeout, so
+	// idle clients would starve every other one. Each holds an accepted
+	// connection, so Limits.Connections bounds them.
 	cfg := g.pol.serverConfig()
 	run := func() {
-		defer g.handshakes.Add(-1)
 		start := time.Now()
 		conn, err := g.runProvider(ctx, transport, cfg.Timeout(), func(ctx context.Context) (api.Conn, error) {
 			return sp.Server(ctx, transport, cfg)
