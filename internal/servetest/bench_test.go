@@ -1,0 +1,102 @@
+package servetest
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/examples/guest-https-server/site"
+	"github.com/wasitls/wasitls/host"
+)
+
+// BenchmarkServe compares the example server guest with the same handler
+// (package site) served natively by net/http over crypto/tls, driven by
+// the same Go client:
+//
+//	handshake  a new TLS connection per request (GET /, a few bytes)
+//	keepalive  8 clients on kept-alive connections (GET /)
+//	bulk       GET /bytes?n=1MiB on a kept-alive connection
+//
+// go test ./internal/servetest -run '^$' -bench Serve -benchtime 3s
+func BenchmarkServe(b *testing.B) {
+	s := newSite(b)
+	guest := startServer(b, &host.Policy{Serve: s.serve(false)}, stdtls.Provider{}).addr.String()
+	native := startNative(b, s)
+	for _, side := range []struct{ name, addr string }{{"guest", guest}, {"native", native}} {
+		base := "https://localhost:" + portOf(side.addr)
+		b.Run("handshake/"+side.name, func(b *testing.B) {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pki.Roots}, DisableKeepAlives: true}
+			defer tr.CloseIdleConnections()
+			get(b, tr, base+"/", b.N, 1)
+		})
+		b.Run("keepalive/"+side.name, func(b *testing.B) {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pki.Roots}, MaxIdleConnsPerHost: 8}
+			defer tr.CloseIdleConnections()
+			get(b, tr, base+"/", b.N, 8)
+		})
+		b.Run("bulk/"+side.name, func(b *testing.B) {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pki.Roots}}
+			defer tr.CloseIdleConnections()
+			b.SetBytes(1 << 20)
+			get(b, tr, base+"/bytes?n=1048576", b.N, 1)
+		})
+	}
+}
+
+// get makes n GETs of url from par goroutines.
+func get(b *testing.B, tr *http.Transport, url string, n, par int) {
+	client := &http.Client{Transport: tr, Timeout: time.Minute}
+	work := make(chan struct{}, n)
+	for range n {
+		work <- struct{}{}
+	}
+	close(work)
+	errs := make(chan error, par)
+	b.ResetTimer()
+	for range par {
+		go func() {
+			for range work {
+				resp, err := client.Get(url)
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range par {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// startNative serves site.Handler over crypto/tls with the same
+// certificates, HTTP/1.1.
+func startNative(b *testing.B, s *testSite) string {
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{s.def.TLS}, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: site.Handler(), ConnContext: site.ConnContext}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return ln.Addr().String()
+}
