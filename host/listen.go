@@ -288,8 +288,7 @@ func accept(c *call, stack []uint64) {
 	tc.refs.Store(3) // the socket and its two streams
 	ns := &tcpSocket{g: g, family: s.family, state: tcpConnected, conn: tc, opts: opts, bindFD: -1, dialFD: -1}
 	ns.done.update(true)
-	in := &inStream{p: newPump(g, conn), tcp: tc}
-	out := &outStream{s: newSink(g, conn, nil, conn.CloseWrite), tcp: tc}
+	in, out := tcpStreams(g, tc)
 	ns.in, ns.out = in, out
 	hs, err1 := g.table.push(rTCPSocket, ns, 0)
 	var hi, ho uint32

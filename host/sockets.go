@@ -587,8 +587,7 @@ func finishConnect(c *call, stack []uint64) {
 		return
 	}
 	conn.refs.Add(2)
-	in := &inStream{p: newPump(c.g, conn.conn), tcp: conn}
-	out := &outStream{s: newSink(c.g, conn.conn, nil, conn.conn.CloseWrite), tcp: conn}
+	in, out := tcpStreams(c.g, conn)
 	s.mu.Lock()
 	s.out, s.in = out, in
 	s.mu.Unlock()
@@ -608,6 +607,12 @@ func finishConnect(c *call, stack []uint64) {
 	b[0] = 0
 	cabi.PutU32(b, a.OK, hi)
 	cabi.PutU32(b, a.OK+4, ho)
+}
+
+// tcpStreams makes the input and output streams of a connection; each
+// holds a reference to it, which the caller has counted.
+func tcpStreams(g *Guest, tc *tcpConn) (*inStream, *outStream) {
+	return &inStream{p: newPump(g, tc.conn), tcp: tc}, &outStream{s: newSink(g, tc.conn, nil, tc.conn.CloseWrite), tcp: tc}
 }
 
 // sockAddress: local-address / remote-address (self, retptr) ->

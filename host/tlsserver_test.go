@@ -28,29 +28,7 @@ func (x *tg) serverHandshake(in, out uint32) (conn, tin, tout uint32, errStr str
 	x.t.Helper()
 	hs := x.call1(serverTLSName, "[constructor]server-handshake", uint64(in), uint64(out))
 	fut := x.call1(serverTLSName, "[static]server-handshake.finish", uint64(hs))
-	p := x.call1(serverTLSName, "[method]future-server-streams.subscribe", uint64(fut))
-	x.call(ioPollName, "[method]pollable.block", uint64(p))
-	x.call(ioPollName, "[resource-drop]pollable", uint64(p))
-	a := cabi.FutureGet
-	x.clearRet()
-	x.call(serverTLSName, "[method]future-server-streams.get", uint64(fut), retArea)
-	r := append([]byte(nil), x.ret(a.Size)...)
-	if r[a.OptionTag] != 1 || r[a.OuterTag] != 0 {
-		x.t.Fatalf("get after ready: %v", r)
-	}
-	x.clearRet()
-	x.call(serverTLSName, "[method]future-server-streams.get", uint64(fut), retArea)
-	if r2 := x.ret(a.Size); r2[a.OptionTag] != 1 || r2[a.OuterTag] != 1 {
-		x.t.Fatalf("second get: %v, want some(err)", r2)
-	}
-	x.drop(serverTLSName, "future-server-streams", fut)
-	if r[a.InnerTag] == 1 {
-		e := cabi.GetU32(r, a.Error)
-		s := x.debugString(e)
-		x.call(ioErrorName, "[resource-drop]error", uint64(e))
-		return 0, 0, 0, s
-	}
-	return cabi.GetU32(r, a.Conn), cabi.GetU32(r, a.Input), cabi.GetU32(r, a.Output), ""
+	return x.awaitFuture(serverTLSName, "future-server-streams", fut)
 }
 
 // optionBytes calls a server-connection method returning option<string>

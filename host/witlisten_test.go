@@ -152,11 +152,7 @@ func TestWITListenAccept(t *testing.T) {
 	if _, _, _, code := x.acceptNow(sock); code != int(ecWouldBlock) {
 		t.Fatalf("accept with nobody connecting: %d, want would-block", code)
 	}
-	client, err := net.Dial("tcp", bound.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := dialHost(t, bound.String())
 	ns, in, out, code := x.acceptWait(sock)
 	if code >= 0 {
 		t.Fatalf("accept: %d", code)
@@ -205,11 +201,7 @@ func TestWITListenAcceptIPv6(t *testing.T) {
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Listen: []string{"[::1]:*"}}))
 	sock, bound := x.listenOn(loop6)
-	client, err := net.Dial("tcp", bound.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	dialHost(t, bound.String())
 	if _, _, _, code := x.acceptWait(sock); code >= 0 {
 		t.Fatalf("accept: %d", code)
 	}
@@ -245,6 +237,17 @@ func TestWITBindPolicy(t *testing.T) {
 	if _, err := compilePolicy(&Policy{Listen: []string{"localhost:8443"}}); err == nil {
 		t.Fatal("a name as a listen pattern was accepted")
 	}
+}
+
+// dialHost connects a host client to addr, closed when the test ends.
+func dialHost(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // freePort returns a port free on 127.0.0.1 a moment ago.
@@ -410,11 +413,7 @@ func TestWITAcceptInheritsOptions(t *testing.T) {
 			t.Fatalf("%s: %d", f, code)
 		}
 	}
-	client, err := net.Dial("tcp", x.localAddress(sock).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	dialHost(t, x.localAddress(sock).String())
 	ns, _, _, code := x.acceptWait(sock)
 	if code >= 0 {
 		t.Fatalf("accept: %d", code)
@@ -444,20 +443,12 @@ func TestAcceptCountsConnections(t *testing.T) {
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Listen: []string{"127.0.0.1:*"}, Limits: Limits{Connections: 2}}))
 	sock, bound := x.listenOn(loop4)
-	c1, err := net.Dial("tcp", bound.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c1.Close()
+	dialHost(t, bound.String())
 	ns, in, out, code := x.acceptWait(sock)
 	if code >= 0 {
 		t.Fatalf("first accept: %d", code)
 	}
-	c2, err := net.Dial("tcp", bound.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	c2 := dialHost(t, bound.String())
 	if _, _, _, code := x.acceptWait(sock); code != int(ecNewSocketLimit) {
 		t.Fatalf("accept past the limit: %d, want new-socket-limit", code)
 	}
@@ -468,11 +459,7 @@ func TestAcceptCountsConnections(t *testing.T) {
 	x.drop(ioStreamsName, "input-stream", in)
 	x.drop(ioStreamsName, "output-stream", out)
 	x.drop(tcpName, "tcp-socket", ns)
-	c3, err := net.Dial("tcp", bound.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c3.Close()
+	dialHost(t, bound.String())
 	if _, _, _, code := x.acceptWait(sock); code >= 0 {
 		t.Fatalf("accept after a slot came back: %d", code)
 	}

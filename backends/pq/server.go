@@ -2,11 +2,9 @@ package pq
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 
 	"github.com/wasitls/wasitls/api"
@@ -29,12 +27,7 @@ func (p *Provider) Server(ctx context.Context, transport net.Conn, cfg *api.Serv
 	if err != nil {
 		return nil, api.Classify(err, p.name)
 	}
-	if s.mode == Require {
-		tc.MinVersion = tls.VersionTLS13
-		tc.CurvePreferences = slices.Clone(s.groups)
-	} else {
-		tc.CurvePreferences = append(slices.Clone(s.groups), classicalGroups...)
-	}
+	s.applyGroups(tc)
 	c, err := stdtls.ServerHandshake(ctx, transport, tc, cfg.Timeout(), p.name)
 	if err != nil {
 		return nil, p.classifyServer(err, s.mode)

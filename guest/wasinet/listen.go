@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 
 	"github.com/wasitls/wasitls/guest/io/poll"
@@ -47,19 +46,7 @@ func Listen(network, address string) (net.Listener, error) {
 // bounds the name lookup.
 func ListenTCP(ctx context.Context, netw, address string) (*Listener, error) {
 	opErr := func(err error) error { return &net.OpError{Op: "listen", Net: netw, Err: err} }
-	if runtime.GOOS != "wasip1" {
-		return nil, opErr(ErrUnsupportedPlatform)
-	}
-	switch netw {
-	case "tcp", "tcp4", "tcp6":
-	default:
-		return nil, opErr(net.UnknownNetworkError(netw))
-	}
-	host, portStr, err := net.SplitHostPort(address)
-	if err != nil {
-		return nil, opErr(err)
-	}
-	port, err := parsePort(portStr)
+	host, port, err := splitAddress(netw, address)
 	if err != nil {
 		return nil, opErr(err)
 	}

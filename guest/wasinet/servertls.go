@@ -3,13 +3,11 @@ package wasinet
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"net"
 	"runtime"
 	"sync"
 	"time"
 
-	"github.com/wasitls/wasitls/guest/tls"
 	"github.com/wasitls/wasitls/guest/tls/server"
 )
 
@@ -109,13 +107,7 @@ func (s *ServerConn) handshake(ctx context.Context) (*TLSConn, server.Connection
 	sess, tin, tout, err := awaitHandshake(ctx, server.Finish(server.NewHandshake(in, out)), hsDeadline, s)
 	if err != nil {
 		c.closeSocket()
-		var he *tls.HandshakeError
-		if errors.As(err, &he) {
-			debug := he.Debug
-			he.Release()
-			return nil, 0, opErr(ParseHandshakeError("", debug))
-		}
-		return nil, 0, opErr(err)
+		return nil, 0, opErr(handshakeError("", err))
 	}
 	return c.tlsOver(sess, tin, tout, sess.ServerName()), sess, nil
 }

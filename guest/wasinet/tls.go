@@ -62,13 +62,7 @@ func ClientContext(ctx context.Context, conn net.Conn, serverName string) (*TLSC
 	tconn, tin, tout, err := awaitHandshake(ctx, tls.Finish(tls.NewClientHandshake(serverName, in, out)), hsDeadline, nil)
 	if err != nil {
 		c.closeSocket()
-		var he *tls.HandshakeError
-		if errors.As(err, &he) {
-			debug := he.Debug
-			he.Release()
-			return nil, opErr(ParseHandshakeError(serverName, debug))
-		}
-		return nil, opErr(err)
+		return nil, opErr(handshakeError(serverName, err))
 	}
 	return c.tlsOver(tconn, tin, tout, serverName), nil
 }
@@ -112,6 +106,18 @@ func (c *Conn) detachStreams() (streams.InputStream, streams.OutputStream, uint6
 	c.wmu.Unlock()
 	c.rmu.Unlock()
 	return in, out, hsDeadline, nil
+}
+
+// handshakeError turns a failed handshake's *tls.HandshakeError (whose
+// io-error it releases) into a *HandshakeError; other errors stay.
+func handshakeError(serverName string, err error) error {
+	var he *tls.HandshakeError
+	if errors.As(err, &he) {
+		debug := he.Debug
+		he.Release()
+		return ParseHandshakeError(serverName, debug)
+	}
+	return err
 }
 
 // handshakeFuture is a future of a client or server handshake.

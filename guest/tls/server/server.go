@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/wasitls/wasitls/guest/cabi"
-	"github.com/wasitls/wasitls/guest/io/ioerror"
 	"github.com/wasitls/wasitls/guest/io/poll"
 	"github.com/wasitls/wasitls/guest/io/streams"
 	"github.com/wasitls/wasitls/guest/tls"
@@ -99,19 +98,6 @@ func (f FutureStreams) Get() (Connection, streams.InputStream, streams.OutputStr
 	ret := cabi.NewArea()
 	defer ret.Free()
 	get(uint32(f), ret.Ptr())
-	// option<result<result<tuple<conn, in, out>, io-error>>>, as for
-	// future-client-streams.get:
-	//
-	//	+0 option tag | +4 outer result tag (1: already taken) | +8 inner result tag
-	//	inner ok: +12 connection, +16 input, +20 output | inner err: +12 io-error
-	switch {
-	case ret.U8(0) == 0:
-		return 0, 0, 0, tls.ErrPending
-	case ret.U8(4) != 0:
-		return 0, 0, 0, tls.ErrAlreadyTaken
-	case ret.U8(8) != 0:
-		h := ioerror.Error(ret.U32(12))
-		return 0, 0, 0, &tls.HandshakeError{Err: h, Debug: h.DebugString()}
-	}
-	return Connection(ret.U32(12)), streams.InputStream(ret.U32(16)), streams.OutputStream(ret.U32(20)), nil
+	c, in, out, err := tls.DecodeFutureGet(ret) // the same layout as future-client-streams.get
+	return Connection(c), in, out, err
 }
