@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/backends/pq"
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
@@ -409,5 +410,31 @@ func TestPlainHTTP(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if !strings.HasPrefix(string(b), "hello from a wasm guest; proto=HTTP/1.1") {
 		t.Fatalf("plain GET: %q", b)
+	}
+}
+
+// The pq backend serves Node.js 26 (OpenSSL 3.5) over each hybrid ML-KEM
+// group, and refuses a Node client that offers only classical groups (the
+// guest's handshake fails, the client gets an alert).
+func TestNodeHybridGroupsAgainstPQ(t *testing.T) {
+	node := peers.Node26(t)
+	s := newSite(t)
+	srv := startServer(t, &host.Policy{Serve: s.serve(false)}, pq.New())
+	script := `
+const tls = require("tls"), fs = require("fs");
+const c = tls.connect({host: "127.0.0.1", port: +process.argv[1], servername: "localhost", ca: fs.readFileSync(process.argv[2]), ecdhCurve: process.argv[3]}, () => {
+  c.write("GET / HTTP/1.0\r\nHost: localhost\r\n\r\n");
+});
+let body = ""; c.on("data", d => body += d);
+c.on("end", () => { console.log(body.split("\r\n\r\n")[1].trim()); });
+c.on("error", e => { console.error(e.message); process.exit(1); });`
+	for _, group := range []string{"X25519MLKEM768", "SecP256r1MLKEM768", "SecP384r1MLKEM1024"} {
+		out, err := exec.Command(node, "-e", script, srv.port(), s.rootFile, group).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "hello from a wasm guest") {
+			t.Errorf("node with %s: %v\n%s", group, err, out)
+		}
+	}
+	if out, err := exec.Command(node, "-e", script, srv.port(), s.rootFile, "X25519:P-256").CombinedOutput(); err == nil {
+		t.Errorf("a classical-only node client was served by the pq backend:\n%s", out)
 	}
 }
