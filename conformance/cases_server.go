@@ -135,6 +135,35 @@ func RunServer(t *testing.T, p api.ServerProvider) {
 			t.Fatalf("returned %v after the cancel", d)
 		}
 	})
+	t.Run("OversizedRecord/IsProtocolError", func(t *testing.T) {
+		// A handshake record of 2^14+257 bytes, over the TLS limit.
+		err := s.serveRaw(t, context.Background(), &api.ServerConfig{}, func(c net.Conn) {
+			n := 1<<14 + 257
+			_, _ = c.Write(append([]byte{0x16, 0x03, 0x01, byte(n >> 8), byte(n)}, make([]byte, n)...))
+		})
+		if !errors.Is(err, api.ErrProtocol) {
+			t.Fatalf("%v, want a protocol error", err)
+		}
+	})
+	t.Run("HugeHandshakeMessage/IsProtocolError", func(t *testing.T) {
+		// A ClientHello whose length field says 16 MiB.
+		err := s.serveRaw(t, context.Background(), &api.ServerConfig{}, func(c net.Conn) {
+			_, _ = c.Write([]byte{0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0xff, 0xff, 0xff})
+		})
+		if !errors.Is(err, api.ErrProtocol) {
+			t.Fatalf("%v, want a protocol error", err)
+		}
+	})
+	t.Run("ResetMidHandshake/IsTransportError", func(t *testing.T) {
+		err := s.serveRaw(t, context.Background(), &api.ServerConfig{}, func(c net.Conn) {
+			_, _ = c.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01}) // the start of a ClientHello
+			_ = c.(*net.TCPConn).SetLinger(0)
+			_ = c.Close()
+		})
+		if !errors.Is(err, api.ErrTransport) {
+			t.Fatalf("%v, want a transport error", err)
+		}
+	})
 	t.Run("Garbage/IsProtocolError", func(t *testing.T) {
 		err := s.serveRaw(t, context.Background(), &api.ServerConfig{}, func(c net.Conn) {
 			_, _ = c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
