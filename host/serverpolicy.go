@@ -25,6 +25,12 @@ type ServePolicy struct {
 
 	// NextProtos are the ALPN protocols accepted, in preference order.
 	NextProtos []string
+
+	// Provider runs the server handshakes; nil: the guest's provider,
+	// which must then implement api.ServerProvider. A guest may so use a
+	// client-only backend (utls) for its connections and serve with
+	// another.
+	Provider api.ServerProvider
 }
 
 // ServerCertificate is a certificate and key for the server names it lists:
@@ -33,6 +39,11 @@ type ServerCertificate struct {
 	ServerNames []string
 	Certificate *tls.Certificate
 }
+
+// CheckServe reports what makes s unusable (no certificate, one without
+// a key, a bad server name), as Instantiate would, for tools that check
+// their input before building a policy.
+func CheckServe(s *ServePolicy) error { return checkServe(s) }
 
 // checkServe refuses a ServePolicy no handshake could use.
 func checkServe(s *ServePolicy) error {
@@ -88,17 +99,31 @@ func serverNameMatch(pattern, name string) bool {
 	return pattern == name
 }
 
+// serverProvider is the provider of the guest's server handshakes (see
+// ServePolicy.Provider), false if there is none.
+func (p *policy) serverProvider(guest api.Provider) (api.ServerProvider, bool) {
+	if p.Serve != nil && p.Serve.Provider != nil {
+		return p.Serve.Provider, true
+	}
+	sp, ok := guest.(api.ServerProvider)
+	return sp, ok
+}
+
 // serverConfig is the provider configuration of the guest's server
 // handshakes.
 func (p *policy) serverConfig() *api.ServerConfig {
 	s := p.Serve
-	return &api.ServerConfig{
+	cfg := &api.ServerConfig{
 		Certificate:      s.certificate,
 		NextProtos:       s.NextProtos,
 		ClientCAs:        s.ClientCAs,
 		MinVersion:       p.MinVersion,
 		MaxVersion:       p.MaxVersion,
 		HandshakeTimeout: p.HandshakeTimeout,
-		Options:          p.Options,
 	}
+	if s.Provider == nil {
+		// Options are the guest's backend's: they go to it alone.
+		cfg.Options = p.Options
+	}
+	return cfg
 }

@@ -222,7 +222,7 @@ func finishHandshake(c *call, stack []uint64) {
 		}
 		f.complete(&tlsConn{g: g, conn: conn, release: release, addr: addr, name: hs.name, start: start}, nil)
 	}
-	g.startHandshake(f, run, func() {
+	g.startHandshake(f, g.direct, run, func() {
 		g.handshakes.Add(-1)
 		release()
 	})
@@ -232,8 +232,8 @@ func finishHandshake(c *call, stack []uint64) {
 // future f if the provider honours its context, and in the background
 // right away if not. abort gives back what run would have if it never
 // runs.
-func (g *Guest) startHandshake(f *future, run, abort func()) {
-	if !g.direct {
+func (g *Guest) startHandshake(f *future, direct bool, run, abort func()) {
+	if !direct {
 		g.goroutine(run)
 		return
 	}
@@ -253,24 +253,24 @@ const abandonGrace = 500 * time.Millisecond
 // guest's future nor Guest.Close waits for it. A panicking provider fails
 // the handshake, not the host.
 func (g *Guest) handshake(ctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
-	return g.runProvider(ctx, transport, cfg.Timeout(), func(ctx context.Context) (api.Conn, error) {
+	return g.runProvider(ctx, transport, cfg.Timeout(), g.s.provider.Name(), g.direct, func(ctx context.Context) (api.Conn, error) {
 		return g.s.provider.Client(ctx, transport, cfg)
 	})
 }
 
-// runProvider runs one handshake of the provider (hs: its Client or
-// Server over transport) as handshake describes.
-func (g *Guest) runProvider(ctx context.Context, transport net.Conn, timeout time.Duration, hs func(context.Context) (api.Conn, error)) (api.Conn, error) {
-	name := g.s.provider.Name()
-	if g.direct {
+// runProvider runs one handshake of the provider called name (hs: its
+// Client or Server over transport) as handshake describes; direct: the
+// provider honours its context.
+func (g *Guest) runProvider(ctx context.Context, transport net.Conn, timeout time.Duration, name string, direct bool, hs func(context.Context) (api.Conn, error)) (api.Conn, error) {
+	if direct {
 		// The provider's own deadline, set here so that it sets no other
 		// (api.WithTimeout): a timer a handshake is a cost native Go's
 		// Handshake does not have.
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		stop := context.AfterFunc(ctx, func() { _ = transport.Close() })
-		conn, err := g.callDirect(ctx, hs)
-		return g.handshakeOutcome(ctx, stop, conn, err)
+		conn, err := g.callDirect(ctx, name, hs)
+		return g.handshakeOutcome(ctx, name, stop, conn, err)
 	}
 	// A little later than the provider's own deadline, so that a provider
 	// that honours it reports the timeout itself.
@@ -329,15 +329,15 @@ func (g *Guest) runProvider(ctx context.Context, transport net.Conn, timeout tim
 			}
 		}
 	}
-	return g.handshakeOutcome(ctx, stop, o.conn, o.err)
+	return g.handshakeOutcome(ctx, name, stop, o.conn, o.err)
 }
 
 // callDirect calls a provider that honours its context (Capabilities.
 // HonorsContext) on the calling goroutine.
-func (g *Guest) callDirect(ctx context.Context, hs func(context.Context) (api.Conn, error)) (conn api.Conn, err error) {
+func (g *Guest) callDirect(ctx context.Context, name string, hs func(context.Context) (api.Conn, error)) (conn api.Conn, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			conn, err = nil, &api.Error{Kind: api.KindUnknown, Backend: g.s.provider.Name(), Err: fmt.Errorf("provider panicked: %v", r)}
+			conn, err = nil, &api.Error{Kind: api.KindUnknown, Backend: name, Err: fmt.Errorf("provider panicked: %v", r)}
 		}
 	}()
 	return hs(ctx)
@@ -345,8 +345,7 @@ func (g *Guest) callDirect(ctx context.Context, hs func(context.Context) (api.Co
 
 // handshakeOutcome checks what the provider returned; stop is the
 // transport-closing backstop's.
-func (g *Guest) handshakeOutcome(ctx context.Context, stop func() bool, conn api.Conn, err error) (api.Conn, error) {
-	name := g.s.provider.Name()
+func (g *Guest) handshakeOutcome(ctx context.Context, name string, stop func() bool, conn api.Conn, err error) (api.Conn, error) {
 	if err == nil && conn == nil {
 		err = &api.Error{Kind: api.KindUnknown, Backend: name, Err: fmt.Errorf("provider returned no connection and no error")}
 	}

@@ -56,14 +56,17 @@ func finishServerHandshake(c *call, stack []uint64) {
 	stack[0] = uint64(c.push(rServerFuture, f, 0))
 
 	transport, addr, _, release := g.transport(hs)
+	sp, ok := g.pol.serverProvider(g.s.provider)
 	name := g.s.provider.Name()
+	if ok {
+		name = sp.Name()
+	}
 	deny := func(err error) {
 		release()
 		err = &api.Error{Kind: api.KindPolicyDenied, Backend: name, Err: err}
 		g.observe(ConnEvent{Phase: PhaseHandshake, Addr: addr, Backend: name, Server: true, Err: err})
 		f.complete(nil, err)
 	}
-	sp, ok := g.s.provider.(api.ServerProvider)
 	switch {
 	case g.pol.Serve == nil:
 		deny(fmt.Errorf("the guest may not serve TLS (no server certificates)"))
@@ -77,9 +80,10 @@ func finishServerHandshake(c *call, stack []uint64) {
 	// idle clients would starve every other one. Each holds an accepted
 	// connection, so Limits.Connections bounds them.
 	cfg := g.pol.serverConfig()
+	direct := api.CapabilitiesOf(sp).HonorsContext
 	run := func() {
 		start := time.Now()
-		conn, err := g.runProvider(ctx, transport, cfg.Timeout(), func(ctx context.Context) (api.Conn, error) {
+		conn, err := g.runProvider(ctx, transport, cfg.Timeout(), name, direct, func(ctx context.Context) (api.Conn, error) {
 			return sp.Server(ctx, transport, cfg)
 		})
 		cancel()
@@ -95,7 +99,7 @@ func finishServerHandshake(c *call, stack []uint64) {
 		g.observe(ev)
 		f.complete(&tlsConn{g: g, conn: conn, release: release, addr: addr, name: st.ServerName, start: start, state: &st}, nil)
 	}
-	g.startHandshake(f, run, release)
+	g.startHandshake(f, direct, run, release)
 }
 
 // serverName: (self, retptr) -> option<string>: the server name the

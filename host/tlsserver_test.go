@@ -260,9 +260,53 @@ func TestServeNeedsServerBackend(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no server side") {
 		t.Fatalf("Instantiate with utls and Serve: %v, want a refusal", err)
 	}
+	// With a server provider of its own, a utls guest may serve.
+	sp.Provider = stdtls.Provider{}
+	g, err = h.Instantiate(ctx, cm, NewModuleConfig().WithRandSource(rand.Reader), WithProvider(u), WithPolicy(&Policy{Serve: sp, Options: map[string]string{"alpn": "override"}}))
+	if err != nil {
+		t.Fatalf("Instantiate with utls and Serve.Provider stdtls: %v", err)
+	}
+	g.Close(ctx)
 	for _, bad := range []*ServePolicy{{}, {Certificates: []ServerCertificate{{}}}, {Certificates: []ServerCertificate{{ServerNames: []string{"a..b"}, Certificate: &p.Server().TLS}}}} {
 		if _, err := compilePolicy(&Policy{Serve: bad}); err == nil {
 			t.Errorf("compilePolicy accepted Serve %+v", bad)
 		}
 	}
+}
+
+// ServePolicy.Provider serves for a guest whose own backend is client-only
+// (utls): the handshake runs with it, and the guest's options stay with
+// utls.
+func TestServeProviderForClientOnlyBackend(t *testing.T) {
+	u, err := utls.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pki.New(t)
+	sp, _, _ := servePolicy(p)
+	sp.Provider = stdtls.Provider{}
+	ctx, r := newRuntime(t)
+	var backends []string
+	x := newTG(t, ctx, New(r, WithProvider(u)), "0.2.6", WithPolicy(&Policy{Listen: []string{"127.0.0.1:*"}, Serve: sp, Options: map[string]string{"alpn": "override"}}),
+		WithObserver(func(e ConnEvent) {
+			if e.Phase == PhaseHandshake && e.Server {
+				backends = append(backends, e.Backend)
+			}
+		}))
+	conn, tin, tout, errStr := x.serveTLSOnce(func(addr string) {
+		c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "localhost", RootCAs: p.Roots})
+		if err == nil {
+			_, _ = c.Read(make([]byte, 1))
+			c.Close()
+		}
+	})
+	if errStr != "" {
+		t.Fatalf("server handshake: %s", errStr)
+	}
+	if len(backends) != 1 || backends[0] != stdtls.Name {
+		t.Fatalf("server handshakes by %v, want stdtls", backends)
+	}
+	x.drop(ioStreamsName, "input-stream", tin)
+	x.drop(ioStreamsName, "output-stream", tout)
+	x.drop(serverTLSName, "server-connection", conn)
 }

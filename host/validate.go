@@ -57,8 +57,13 @@ func checkProvider(prov api.Provider, p *policy) error {
 		}
 	}
 	if p.Serve != nil {
-		if _, ok := prov.(api.ServerProvider); !ok {
-			return fmt.Errorf("host: backend %s cannot run this policy: it has no server side (Policy.Serve)", prov.Name())
+		sp, ok := p.serverProvider(prov)
+		if !ok {
+			return fmt.Errorf("host: backend %s cannot run this policy: it has no server side (Policy.Serve; set Serve.Provider)", prov.Name())
+		}
+		sc := p.serverConfig()
+		if err := api.ValidateConfig(sp, &api.Config{MinVersion: sc.MinVersion, MaxVersion: sc.MaxVersion, HandshakeTimeout: sc.HandshakeTimeout, Options: sc.Options}); err != nil {
+			return fmt.Errorf("host: backend %s cannot serve with this policy: %w", sp.Name(), err)
 		}
 	}
 	return nil
