@@ -1,17 +1,20 @@
 package servetest
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/examples/guest-https-server/site"
 	"github.com/wasitls/wasitls/host"
+	"github.com/wasitls/wasitls/internal/guesttest"
 )
 
 // BenchmarkServe compares the example server guest with the same handler
@@ -99,4 +102,69 @@ func startNative(b *testing.B, s *testSite) string {
 	go func() { _ = srv.Serve(ln) }()
 	b.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	return ln.Addr().String()
+}
+
+// BenchmarkServeIdleMemory measures the memory each idle client connection
+// (TLS established, one request served, kept alive) costs with the guest
+// server (host heap plus guest linear memory growth) and with the native
+// server, per connection, over 200 connections. The Go clients live in
+// this process and count on both sides alike.
+//
+// go test ./internal/servetest -run '^$' -bench ServeIdleMemory -benchtime 1x
+func BenchmarkServeIdleMemory(b *testing.B) {
+	const conns = 200
+	s := newSite(b)
+	guest := startServerOpts(b, &host.Policy{Serve: s.serve(false), Limits: host.Limits{Connections: 1024}}, stdtls.Provider{},
+		[]guesttest.RunOption{guesttest.Name("idle-memory-server")}).addr.String()
+	native := startNative(b, s)
+	guestMem := func() uint64 {
+		if m := env.Runtime.Module("idle-memory-server"); m != nil {
+			return uint64(m.Memory().Size())
+		}
+		return 0
+	}
+	for _, side := range []struct {
+		name, addr string
+		extra      func() uint64
+	}{{"guest", guest, guestMem}, {"native", native, func() uint64 { return 0 }}} {
+		b.Run(side.name, func(b *testing.B) {
+			for range b.N {
+				before, beforeX := heap(), side.extra()
+				var cs []*tls.Conn
+				for range conns {
+					c, err := tls.Dial("tcp", side.addr, &tls.Config{ServerName: "localhost", RootCAs: s.pki.Roots})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")); err != nil {
+						b.Fatal(err)
+					}
+					resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					cs = append(cs, c)
+				}
+				time.Sleep(200 * time.Millisecond)
+				after, afterX := heap(), side.extra()
+				// The clients are in this process too, the same for both
+				// sides: the difference between the sides is the guest's.
+				b.ReportMetric(float64(int64(after)-int64(before)+int64(afterX)-int64(beforeX))/conns, "B/conn")
+				b.ReportMetric(float64(int64(afterX)-int64(beforeX))/conns, "guest-B/conn")
+				for _, c := range cs {
+					c.Close()
+				}
+			}
+		})
+	}
+}
+
+// heap is the live heap after a collection.
+func heap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -104,6 +104,12 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 // under pol until the test ends.
 func startServer(t testing.TB, pol *host.Policy, p api.Provider, args ...string) *server {
 	t.Helper()
+	return startServerOpts(t, pol, p, nil, args...)
+}
+
+// startServerOpts is startServer with more run options.
+func startServerOpts(t testing.TB, pol *host.Policy, p api.Provider, opts []guesttest.RunOption, args ...string) *server {
+	t.Helper()
 	pol.Listen = append(pol.Listen, "127.0.0.1:*")
 	ctx, cancel := context.WithCancel(context.Background())
 	listening := make(chan string, 1)
@@ -118,8 +124,8 @@ func startServer(t testing.TB, pol *host.Policy, p api.Provider, args ...string)
 	}
 	done := make(chan outcome, 1)
 	go func() {
-		r, err := env.Exec(serverGuest, append([]string{"127.0.0.1:0"}, args...), guesttest.Context(ctx), guesttest.Timeout(5*time.Minute),
-			guesttest.Stdout(w), guesttest.Provider(p), guesttest.Policy(pol))
+		r, err := env.Exec(serverGuest, append([]string{"127.0.0.1:0"}, args...), append([]guesttest.RunOption{guesttest.Context(ctx), guesttest.Timeout(5 * time.Minute),
+			guesttest.Stdout(w), guesttest.Provider(p), guesttest.Policy(pol)}, opts...)...)
 		done <- outcome{r, err}
 	}()
 	var last outcome
