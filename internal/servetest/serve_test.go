@@ -444,3 +444,52 @@ c.on("error", e => { console.error(e.message); process.exit(1); });`
 		t.Errorf("a classical-only node client was served by the pq backend:\n%s", out)
 	}
 }
+
+// Clients that reset mid-handshake, send a huge record or plain garbage
+// leave the guest serving: each ends its own connection only.
+func TestHostileClientsLeaveTheServerServing(t *testing.T) {
+	s := newSite(t)
+	srv := startServer(t, &host.Policy{Serve: s.serve(false), Limits: host.Limits{Connections: 256}}, stdtls.Provider{})
+	hostile := map[string]func(net.Conn){
+		"reset mid-handshake": func(c net.Conn) {
+			_, _ = c.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00})
+			_ = c.(*net.TCPConn).SetLinger(0)
+			_ = c.Close() // a reset
+		},
+		"oversized record": func(c net.Conn) {
+			n := 1<<14 + 257
+			_, _ = c.Write(append([]byte{0x16, 0x03, 0x01, byte(n >> 8), byte(n)}, make([]byte, n)...))
+		},
+		"plaintext HTTP": func(c net.Conn) { _, _ = c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")) },
+		"16 MiB handshake": func(c net.Conn) {
+			_, _ = c.Write([]byte{0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0xff, 0xff, 0xff})
+		},
+	}
+	var wg sync.WaitGroup
+	for name, do := range hostile {
+		for range 25 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := net.Dial("tcp", srv.addr.String())
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+					return
+				}
+				do(c)
+				start := time.Now()
+				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_, err = io.Copy(io.Discard, c)
+				if d := time.Since(start); d > 5*time.Second {
+					t.Logf("%s: ended after %v (%v)", name, d, err)
+				}
+				c.Close()
+			}()
+		}
+	}
+	wg.Wait()
+	out := curl(t, true, "--cacert", s.rootFile, "https://localhost:"+srv.port()+"/")
+	if !strings.Contains(out, "hello from a wasm guest") {
+		t.Fatalf("after 100 hostile clients: %q", out)
+	}
+}
