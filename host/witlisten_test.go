@@ -51,6 +51,19 @@ func (x *tg) startBind(sock uint32, ap netip.AddrPort) int {
 	return x.sockCall("start-bind", append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)...)
 }
 
+// bind binds sock to ap (start-bind, finish-bind), failing the test on an
+// error, and returns the address bound.
+func (x *tg) bind(sock uint32, ap netip.AddrPort) netip.AddrPort {
+	x.t.Helper()
+	if code := x.startBind(sock, ap); code >= 0 {
+		x.t.Fatalf("start-bind %s: %d", ap, code)
+	}
+	if code := x.sockCall("finish-bind", uint64(sock)); code >= 0 {
+		x.t.Fatalf("finish-bind: %d", code)
+	}
+	return x.localAddress(sock)
+}
+
 // listenOn binds a new socket to ap and makes it listen, failing the test
 // on any error; it returns the socket and the address bound.
 func (x *tg) listenOn(ap netip.AddrPort) (uint32, netip.AddrPort) {
@@ -122,13 +135,7 @@ func TestWITListenAccept(t *testing.T) {
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Listen: []string{"127.0.0.1:*"}}))
 	sock := x.newSocket(false)
-	if code := x.startBind(sock, loop4); code >= 0 {
-		t.Fatalf("start-bind: %d", code)
-	}
-	if code := x.sockCall("finish-bind", uint64(sock)); code >= 0 {
-		t.Fatalf("finish-bind: %d", code)
-	}
-	bound := x.localAddress(sock)
+	bound := x.bind(sock, loop4)
 	if bound.Addr() != loop4.Addr() || bound.Port() == 0 {
 		t.Fatalf("local-address after bind = %s", bound)
 	}
@@ -473,13 +480,7 @@ func TestWITConnectFromBoundAddress(t *testing.T) {
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Allow: []string{echo.addr.String()}, Listen: []string{"127.0.0.1:*"}}))
 	sock := x.newSocket(false)
-	if code := x.startBind(sock, loop4); code >= 0 {
-		t.Fatalf("start-bind: %d", code)
-	}
-	if code := x.sockCall("finish-bind", uint64(sock)); code >= 0 {
-		t.Fatalf("finish-bind: %d", code)
-	}
-	bound := x.localAddress(sock)
+	bound := x.bind(sock, loop4)
 	netw := x.call1(instNetName, "instance-network")
 	flat := cabi.Flatten(echo.addr, 0, 0)
 	if code := x.sockCall("start-connect", append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)...); code >= 0 {

@@ -20,16 +20,7 @@ const httpsServerSrc = "./examples/guest-https-server"
 // The serving flags: each mistake is one line naming the flag, exit 2,
 // before the guest runs.
 func TestServeBadFlags(t *testing.T) {
-	dir := t.TempDir()
-	guest := filepath.Join(dir, "exit.wasm")
-	if err := os.WriteFile(guest, exitModule(0), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	notPEM := filepath.Join(dir, "not.pem")
-	if err := os.WriteFile(notPEM, []byte("hello"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	missing := filepath.Join(dir, "missing.pem")
+	dir, guest, notPEM, missing := badFlagFiles(t)
 	p := pki.New(t)
 	cert, key := p.Server().WriteFiles(t, dir, "server")
 	cases := []struct {
@@ -66,6 +57,22 @@ func TestServeBadFlags(t *testing.T) {
 			t.Errorf("%q: stderr %q, want one line naming %q", args, r.stderr, tc.want)
 		}
 	}
+}
+
+// badFlagFiles makes what the bad-flag tests name: a temporary directory,
+// a guest that exits 0, a file that is no PEM and the name of a missing one.
+func badFlagFiles(t *testing.T) (dir, guest, notPEM, missing string) {
+	t.Helper()
+	dir = t.TempDir()
+	guest = filepath.Join(dir, "exit.wasm")
+	if err := os.WriteFile(guest, exitModule(0), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notPEM = filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, guest, notPEM, filepath.Join(dir, "missing.pem")
 }
 
 // `wasitls run -listen ... -server-cert ... -server-for ... -client-ca`
