@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -491,5 +492,65 @@ func TestHostileClientsLeaveTheServerServing(t *testing.T) {
 	out := curl(t, true, "--cacert", s.rootFile, "https://localhost:"+srv.port()+"/")
 	if !strings.Contains(out, "hello from a wasm guest") {
 		t.Fatalf("after 100 hostile clients: %q", out)
+	}
+}
+
+// A thousand idle TCP clients against the default quota (64): the guest
+// holds what its quota allows, the host holds no more descriptors than
+// that (the kernel's backlog keeps the rest, and clients past it wait for
+// the kernel), and once they leave, the guest serves again.
+func TestThousandIdleClients(t *testing.T) {
+	s := newSite(t)
+	srv := startServer(t, &host.Policy{Serve: s.serve(false)}, stdtls.Provider{})
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd to count descriptors:", err)
+		}
+		return len(ents)
+	}
+	before, beforeFDs := runtime.NumGoroutine(), fds()
+	var mu sync.Mutex
+	var conns []net.Conn
+	var wg sync.WaitGroup
+	for range 1000 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", srv.addr.String(), 3*time.Second)
+			if err != nil {
+				return // the kernel's backlog is full: the client waits, as for any server
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	time.Sleep(time.Second)
+	// The host's goroutines for the guest: a pump and a handshake per
+	// accepted connection at most, so bounded by the quota.
+	if grown := runtime.NumGoroutine() - before; grown > 4*host.DefaultMaxConnections {
+		t.Errorf("%d more goroutines with %d idle clients", grown, len(conns))
+	}
+	// Descriptors: the clients' own, plus what the host accepted, which
+	// the quota bounds (and one accepted ahead of the guest).
+	if held := fds() - beforeFDs - len(conns); held > host.DefaultMaxConnections+8 {
+		t.Errorf("the host holds %d descriptors for %d idle clients, over the quota of %d", held, len(conns), host.DefaultMaxConnections)
+	}
+	t.Logf("%d of 1000 clients connected", len(conns))
+	for _, c := range conns {
+		c.Close()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := exec.Command(peers.Curl(t), "-sS", "--max-time", "5", "--cacert", s.rootFile, "https://localhost:"+srv.port()+"/").Output()
+		if err == nil && strings.Contains(string(out), "hello from a wasm guest") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not served 30s after the idle clients left: %v %s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
