@@ -23,6 +23,7 @@ import (
 //
 //	handshake  a new TLS connection per request (GET /, a few bytes)
 //	keepalive  8 clients on kept-alive connections (GET /)
+//	latency    1 client on a kept-alive connection (GET /): ns/op is the latency
 //	bulk       GET /bytes?n=1MiB on a kept-alive connection
 //
 // go test ./internal/servetest -run '^$' -bench Serve -benchtime 3s
@@ -41,6 +42,11 @@ func BenchmarkServe(b *testing.B) {
 			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pki.Roots}, MaxIdleConnsPerHost: 8}
 			defer tr.CloseIdleConnections()
 			get(b, tr, base+"/", b.N, 8)
+		})
+		b.Run("latency/"+side.name, func(b *testing.B) {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pki.Roots}}
+			defer tr.CloseIdleConnections()
+			get(b, tr, base+"/", b.N, 1)
 		})
 		b.Run("bulk/"+side.name, func(b *testing.B) {
 			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pki.Roots}}
