@@ -20,9 +20,11 @@ import (
 // change. Binding is decided by Policy.Listen.
 
 // Listen backlog bounds: the default of a socket that never set one, and
-// the largest value kept (the kernel clamps further, to somaxconn).
+// the largest value kept (the kernel clamps further, to somaxconn). The
+// backlog is the kernel's memory, not the host's; with 128 a burst of a
+// thousand clients waited for SYN retransmissions (seconds).
 const (
-	defaultBacklog = 128
+	defaultBacklog = 1024
 	maxBacklog     = 4096
 )
 

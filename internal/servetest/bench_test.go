@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,4 +175,54 @@ func heap() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
+}
+
+// BenchmarkServeConcurrent starts 1,000 clients at one instant, each with
+// a new TLS connection and one GET /, against the guest server and the
+// native one, and reports the p50 and p99 of their times.
+//
+// go test ./internal/servetest -run '^$' -bench ServeConcurrent -benchtime 1x
+func BenchmarkServeConcurrent(b *testing.B) {
+	const clients = 1000
+	s := newSite(b)
+	guest := startServer(b, &host.Policy{Serve: s.serve(false), Limits: host.Limits{Connections: 2 * clients, Handles: 16 * clients}}, stdtls.Provider{}).addr.String()
+	native := startNative(b, s)
+	for _, side := range []struct{ name, addr string }{{"guest", guest}, {"native", native}} {
+		b.Run(side.name, func(b *testing.B) {
+			for range b.N {
+				tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pki.Roots}, DisableKeepAlives: true, MaxConnsPerHost: 0}
+				client := &http.Client{Transport: tr, Timeout: 2 * time.Minute}
+				start := make(chan struct{})
+				times := make([]time.Duration, clients)
+				errs := make(chan error, clients)
+				var wg sync.WaitGroup
+				for i := range clients {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						t0 := time.Now()
+						resp, err := client.Get("https://localhost:" + portOf(side.addr) + "/")
+						if err != nil {
+							errs <- err
+							return
+						}
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						times[i] = time.Since(t0)
+					}()
+				}
+				close(start)
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					b.Fatal(err)
+				}
+				slices.Sort(times)
+				b.ReportMetric(float64(times[clients/2])/1e6, "p50-ms")
+				b.ReportMetric(float64(times[clients*99/100])/1e6, "p99-ms")
+				tr.CloseIdleConnections()
+			}
+		})
+	}
 }
