@@ -10,15 +10,22 @@ type ClientFunc func(ctx context.Context, transport net.Conn, cfg *Config) (Conn
 
 // Wrap returns a Provider named name whose Client is client and which
 // forwards every optional interface of next ([Capable], [Validator],
-// [Fingerprinter], [ALPNReporter]):
+// [Fingerprinter], [ALPNReporter], [ServerProvider]):
 // a wrapper that hid them would change how the host runs handshakes (inline
 // or on a worker, see Capabilities.HonorsContext), which settings are
 // refused before the guest runs, and which fingerprints the CLI accepts. Every wrapper of a Provider should be built with it.
 // client usually calls next.Client.
 func Wrap(next Provider, name string, client ClientFunc) Provider {
 	w := wrapped{next: next, name: name, client: client}
-	if _, ok := next.(Fingerprinter); ok {
+	_, fp := next.(Fingerprinter)
+	_, srv := next.(ServerProvider)
+	switch {
+	case fp && srv:
+		return wrappedFPServer{wrappedFP{w}}
+	case fp:
 		return wrappedFP{w}
+	case srv:
+		return wrappedServer{w}
 	}
 	return w
 }
@@ -56,3 +63,17 @@ func (w wrapped) Unwrap() Provider { return w.next }
 type wrappedFP struct{ wrapped }
 
 func (w wrappedFP) Fingerprints() []string { return w.next.(Fingerprinter).Fingerprints() }
+
+// wrappedServer forwards server handshakes to next: client is for the
+// client side only.
+type wrappedServer struct{ wrapped }
+
+func (w wrappedServer) Server(ctx context.Context, t net.Conn, c *ServerConfig) (Conn, error) {
+	return w.next.(ServerProvider).Server(ctx, t, c)
+}
+
+type wrappedFPServer struct{ wrappedFP }
+
+func (w wrappedFPServer) Server(ctx context.Context, t net.Conn, c *ServerConfig) (Conn, error) {
+	return w.next.(ServerProvider).Server(ctx, t, c)
+}

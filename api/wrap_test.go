@@ -59,3 +59,59 @@ func TestWrapForwardsOptionalInterfaces(t *testing.T) {
 		t.Error("wrapper of a provider without declared capabilities changes the defaults")
 	}
 }
+
+type srvProvider struct {
+	api.Provider
+	served *bool
+}
+
+func (s srvProvider) Server(context.Context, net.Conn, *api.ServerConfig) (api.Conn, error) {
+	*s.served = true
+	return nil, nil
+}
+
+type fpSrvProvider struct {
+	fpProvider
+	srvProvider
+}
+
+func (p fpSrvProvider) Name() string { return p.fpProvider.Name() }
+func (p fpSrvProvider) Client(ctx context.Context, t net.Conn, c *api.Config) (api.Conn, error) {
+	return p.fpProvider.Client(ctx, t, c)
+}
+
+// TestWrapForwardsServer: a wrapper of a backend that serves serves
+// through it (with and without fingerprints); one of a client-only backend
+// does not claim to serve.
+func TestWrapForwardsServer(t *testing.T) {
+	base := api.ProviderFunc("base", func(context.Context, net.Conn, *api.Config) (api.Conn, error) { return nil, nil })
+	client := func(context.Context, net.Conn, *api.Config) (api.Conn, error) { return nil, nil }
+	for _, tc := range []struct {
+		name string
+		mk   func(served *bool) api.Provider
+		fp   bool
+	}{
+		{"plain", func(s *bool) api.Provider { return srvProvider{base, s} }, false},
+		{"fingerprints", func(s *bool) api.Provider { return fpSrvProvider{fpProvider{base}, srvProvider{base, s}} }, true},
+	} {
+		served := false
+		w := api.Wrap(tc.mk(&served), "w", client)
+		sp, ok := w.(api.ServerProvider)
+		if !ok {
+			t.Fatalf("%s: the wrapper of a server provider does not serve", tc.name)
+		}
+		if _, fp := w.(api.Fingerprinter); fp != tc.fp {
+			t.Errorf("%s: Fingerprinter = %v, want %v", tc.name, fp, tc.fp)
+		}
+		_, _ = sp.Server(context.Background(), nil, &api.ServerConfig{})
+		if !served {
+			t.Errorf("%s: Server not forwarded", tc.name)
+		}
+	}
+	if _, ok := api.Wrap(base, "p", client).(api.ServerProvider); ok {
+		t.Error("the wrapper of a client-only provider claims to serve")
+	}
+	if _, ok := api.Wrap(fpProvider{base}, "p", client).(api.ServerProvider); ok {
+		t.Error("the wrapper of a client-only provider with fingerprints claims to serve")
+	}
+}

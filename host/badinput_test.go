@@ -37,6 +37,12 @@ func newFixture(t *testing.T) *fixture {
 	_, in3, out3, _ := x.connect(srv.addr)
 	hs := x.call1(tlsName, "[constructor]client-handshake", argArea, 9, uint64(in3), uint64(out3))
 	f.h[rFuture] = x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
+	// The same on the server side (without Policy.Serve its future fails).
+	_, in4, out4, _ := x.connect(srv.addr)
+	f.h[rServerHandshake] = x.call1(serverTLSName, "[constructor]server-handshake", uint64(in4), uint64(out4))
+	_, in5, out5, _ := x.connect(srv.addr)
+	shs := x.call1(serverTLSName, "[constructor]server-handshake", uint64(in5), uint64(out5))
+	f.h[rServerFuture] = x.call1(serverTLSName, "[static]server-handshake.finish", uint64(shs))
 
 	x.clearRet()
 	x.call(lookupName, "resolve-addresses", uint64(f.h[rNetwork]), argArea, 9, retArea)
@@ -73,6 +79,8 @@ func selfKind(name string) rkind {
 		{"outgoing-datagram-stream.", rOutgoingDatagrams},
 		{"descriptor.", rDescriptor}, {"directory-entry-stream.", rDirEntryStream},
 		{"terminal-input.", rTerminalInput}, {"terminal-output.", rTerminalOutput},
+		{"server-handshake.", rServerHandshake}, {"server-connection.", rServerConnection},
+		{"future-server-streams.", rServerFuture},
 	}
 	_, rest, ok := strings.Cut(name, "]")
 	if !ok {
@@ -112,6 +120,7 @@ func hasRetptr(d *fnDef) bool {
 	}
 	switch {
 	case strings.HasPrefix(d.name, "[resource-drop]"), d.name == "[method]pollable.block", d.name == "[method]client-connection.close-output",
+		d.name == "[method]server-connection.close-output",
 		d.name == "exit", d.name == "exit-with-code":
 		return false
 	}
@@ -189,7 +198,7 @@ func TestEveryFunctionChecksReturnArea(t *testing.T) {
 			if d.name == "[method]output-stream.splice" || d.name == "[method]output-stream.blocking-splice" {
 				args[1] = uint64(fx.h[rInput])
 			}
-			if d.name == "[method]tcp-socket.start-connect" {
+			if d.name == "[method]tcp-socket.start-connect" || d.name == "[method]tcp-socket.start-bind" {
 				args[1] = uint64(fx.h[rNetwork])
 			}
 			if d.name == "[method]descriptor.rename-at" || d.name == "[method]descriptor.link-at" {

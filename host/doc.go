@@ -5,6 +5,11 @@
 // (wasi:cli, wasi:random, wasi:filesystem). The TLS itself is done by an
 // [api.Provider] on the host.
 //
+// A guest may also serve: bind, listen and accept where [Policy].Listen
+// allows, and run TLS server handshakes through this project's extension
+// wasitls:tls/server@0.1.0 ([ServerTLSModule]) with the certificates
+// of [Policy].Serve, which the guest never sees.
+//
 // Every guest instance gets its own host-module instances, bound to its own
 // handle table, provider and [Policy], so two guests in one wazero.Runtime can
 // use different backends at the same time and can never reach each other's

@@ -188,23 +188,31 @@ func (x *tg) handshake(name string, in, out uint32, before ...func(hs uint32)) (
 		f(hs)
 	}
 	fut := x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
-	p := x.call1(tlsName, "[method]future-client-streams.subscribe", uint64(fut))
+	return x.awaitFuture(tlsName, "future-client-streams", fut)
+}
+
+// awaitFuture blocks on a handshake future (of ifaceName's resource res),
+// takes its outcome, checks that a second get says it was taken, and drops
+// it: the connection and its streams, or the io-error's debug string.
+func (x *tg) awaitFuture(ifaceName, res string, fut uint32) (conn, tin, tout uint32, errStr string) {
+	x.t.Helper()
+	p := x.call1(ifaceName, "[method]"+res+".subscribe", uint64(fut))
 	x.call(ioPollName, "[method]pollable.block", uint64(p))
 	x.call(ioPollName, "[resource-drop]pollable", uint64(p))
 	a := cabi.FutureGet
 	x.clearRet()
-	x.call(tlsName, "[method]future-client-streams.get", uint64(fut), retArea)
-	r := x.ret(a.Size)
+	x.call(ifaceName, "[method]"+res+".get", uint64(fut), retArea)
+	r := append([]byte(nil), x.ret(a.Size)...)
 	if r[a.OptionTag] != 1 || r[a.OuterTag] != 0 {
 		x.t.Fatalf("get after ready: %v", r)
 	}
 	// A second get: the result was taken.
 	x.clearRet()
-	x.call(tlsName, "[method]future-client-streams.get", uint64(fut), retArea)
+	x.call(ifaceName, "[method]"+res+".get", uint64(fut), retArea)
 	if r2 := x.ret(a.Size); r2[a.OptionTag] != 1 || r2[a.OuterTag] != 1 {
 		x.t.Fatalf("second get: %v, want some(err)", r2)
 	}
-	x.call(tlsName, "[resource-drop]future-client-streams", uint64(fut))
+	x.call(ifaceName, "[resource-drop]"+res, uint64(fut))
 	if r[a.InnerTag] == 1 {
 		e := cabi.GetU32(r, a.Error)
 		s := x.debugString(e)

@@ -290,10 +290,10 @@ func TestTCPStreams(t *testing.T) {
 	if r := x.ret(8); r[0] != 0 || cabi.GetU32(r, 4) != 3 {
 		t.Fatalf("keep-alive-count: %v", r)
 	}
-	// Listening is not supported.
+	// A connected socket cannot listen (tcp.wit: invalid-state).
 	x.clearRet()
 	x.call(tcpName, "[method]tcp-socket.start-listen", uint64(sock), retArea)
-	if r := x.ret(2); r[0] != 1 || r[1] != byte(ecNotSupported) {
+	if r := x.ret(2); r[0] != 1 || r[1] != byte(ecInvalidState) {
 		t.Fatalf("start-listen: %v", r)
 	}
 }

@@ -18,6 +18,7 @@ const (
 	PhaseDenied                     // the policy refused a connect or a lookup
 	PhaseHandshake                  // a TLS handshake finished (State on success, Err on failure)
 	PhaseClose                      // a TLS connection was closed
+	PhaseAccept                     // a listening socket accepted a connection (Addr: the client)
 )
 
 func (p Phase) String() string {
@@ -30,6 +31,8 @@ func (p Phase) String() string {
 		return "handshake"
 	case PhaseClose:
 		return "close"
+	case PhaseAccept:
+		return "accept"
 	}
 	return fmt.Sprintf("phase(%d)", uint8(p))
 }
@@ -53,6 +56,10 @@ type ConnEvent struct {
 	// Identity is the Dest pattern of the client identity the handshake
 	// offered (Policy.Identities), "" for none; never the key.
 	Identity string
+
+	// Server: the guest was the TLS server (wasitls:tls/server); Addr is
+	// the client and ServerName the name it asked for.
+	Server bool
 }
 
 // Message is a short constant description of the event for a log line:
@@ -72,6 +79,8 @@ func (e ConnEvent) Message() string {
 		return "tls handshake"
 	case e.Phase == PhaseClose:
 		return "tls closed"
+	case e.Phase == PhaseAccept:
+		return "tcp accept"
 	}
 	return e.Phase.String()
 }
@@ -112,6 +121,9 @@ func (e ConnEvent) Attrs() []slog.Attr {
 	}
 	if e.Identity != "" {
 		a = append(a, slog.String("identity", e.Identity))
+	}
+	if e.Server {
+		a = append(a, slog.Bool("tls_server", true))
 	}
 	if e.Duration > 0 {
 		a = append(a, slog.Duration("duration", e.Duration))

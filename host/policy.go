@@ -90,6 +90,21 @@ type Policy struct {
 	Fingerprint string
 	Options     map[string]string
 
+	// Listen lists the local addresses and ports the guest may bind TCP
+	// sockets to (and listen on): IP or CIDR patterns only, no names
+	// ("127.0.0.1:8443", "[::1]:8000-8999", "0.0.0.0:443" for every
+	// interface). Binding anything else is access-denied; port 0 (any free
+	// port) is allowed only where the port the system picks is. Connections
+	// the guest accepts count against Limits.Connections. Empty: the guest
+	// may not bind or listen at all.
+	Listen []string
+
+	// Serve lets the guest run TLS server handshakes (wasitls:tls/server)
+	// with the certificates it lists; nil: every server handshake fails
+	// with the io-error "tls: policy denied". The backend must implement
+	// api.ServerProvider (Instantiate refuses one that does not).
+	Serve *ServePolicy
+
 	// Limits bound what the guest may hold at once.
 	Limits Limits
 }
@@ -169,6 +184,7 @@ type policy struct {
 	allow, deny []pattern
 	idents      []pattern
 	alpn        []pattern
+	listen      []pattern
 	limits      Limits
 }
 
@@ -196,6 +212,12 @@ func compilePolicy(p *Policy) (*policy, error) {
 			return nil, fmt.Errorf("host: policy identity for %q has no certificate", id.Dest)
 		}
 		c.idents = append(c.idents, pt)
+	}
+	if c.listen, err = parseListenPatterns(p.Listen); err != nil {
+		return nil, err
+	}
+	if err := checkServe(p.Serve); err != nil {
+		return nil, err
 	}
 	for _, r := range p.ALPN {
 		pt, err := parsePattern(r.Dest)

@@ -76,6 +76,8 @@ func codeOf(err error) errorCode {
 		return ecOutOfMemory
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
 		return ecNewSocketLimit
+	case errors.Is(err, errors.ErrUnsupported):
+		return ecNotSupported
 	}
 	return ecUnknown
 }
@@ -144,6 +146,10 @@ const (
 	tcpConnectDone // the dial finished; finish-connect reports it
 	tcpConnected
 	tcpClosed
+	tcpBinding       // start-bind bound it; finish-bind completes
+	tcpBound         // bound, neither listening nor connecting
+	tcpListenStarted // start-listen listens; finish-listen completes
+	tcpListening
 )
 
 // tcpSocket is the tcp-socket resource.
@@ -163,6 +169,14 @@ type tcpSocket struct {
 	in      *inStream  // for a shutdown(receive), which drops what is buffered
 	dialFD  int        // a duplicate of the socket being connected, or -1 (see bound)
 
+	// The server side (listen.go).
+	bindFD    int            // the bound socket until it listens or connects, or -1
+	local     netip.AddrPort // where bindFD is bound
+	backlog   int            // set-listen-backlog-size (0: defaultBacklog)
+	ln        *listener      // while listening
+	accepted  *net.TCPConn   // accepted ahead of the guest (see listener)
+	acceptErr error          // or the error of that accept
+
 	dial pending // the connect, until it starts
 }
 
@@ -180,7 +194,11 @@ type tcpOptions struct {
 
 func (s *tcpSocket) ready() bool {
 	s.g.kick(&s.dial)
-	return s.state0() != tcpConnecting
+	switch s.state0() {
+	case tcpConnecting, tcpListening:
+		return s.done.isSet()
+	}
+	return true
 }
 
 func (s *tcpSocket) readyCh() <-chan struct{} {
@@ -225,6 +243,7 @@ func (s *tcpSocket) close() {
 	if counted {
 		s.g.conns.Add(-1)
 	}
+	s.closeListening()
 }
 
 var sockTCPCreate = register(&iface{name: "wasi:sockets/tcp-create-socket", fns: []fnDef{
@@ -251,7 +270,7 @@ func createTCPSocket(c *call, stack []uint64) {
 		putCode(c, a, ret, ecNewSocketLimit)
 		return
 	}
-	s := &tcpSocket{g: c.g, family: uint8(fam), counted: true, opts: tcpOptions{keepAlive: true, keepIdle: 15 * time.Second, keepIntvl: 15 * time.Second, keepCount: 9, hopLimit: 64, recvBuf: 128 << 10, sendBuf: 128 << 10}}
+	s := &tcpSocket{g: c.g, family: uint8(fam), counted: true, bindFD: -1, dialFD: -1, opts: tcpOptions{keepAlive: true, keepIdle: 15 * time.Second, keepIntvl: 15 * time.Second, keepCount: 9, hopLimit: 64, recvBuf: 128 << 10, sendBuf: 128 << 10}}
 	s.done.update(true)
 	h := c.push(rTCPSocket, s, 0)
 	b := c.Area(ret, a.Size, a.Align)
@@ -260,23 +279,22 @@ func createTCPSocket(c *call, stack []uint64) {
 }
 
 var sockTCP = register(&iface{name: "wasi:sockets/tcp", fns: []fnDef{
-	def("[method]tcp-socket.start-bind", notSupported, p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
-	def("[method]tcp-socket.finish-bind", notSupported, p(i32, i32)),
+	def("[method]tcp-socket.start-bind", startBind, p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
+	def("[method]tcp-socket.finish-bind", finishBind, p(i32, i32)),
 	def("[method]tcp-socket.start-connect", startConnect, p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
 	def("[method]tcp-socket.finish-connect", finishConnect, p(i32, i32)),
-	def("[method]tcp-socket.start-listen", notSupported, p(i32, i32)),
-	def("[method]tcp-socket.finish-listen", notSupported, p(i32, i32)),
-	def("[method]tcp-socket.accept", notSupported, p(i32, i32)),
+	def("[method]tcp-socket.start-listen", startListen, p(i32, i32)),
+	def("[method]tcp-socket.finish-listen", finishListen, p(i32, i32)),
+	def("[method]tcp-socket.accept", accept, p(i32, i32)),
 	def("[method]tcp-socket.local-address", func(c *call, s []uint64) { sockAddress(c, s, true) }, p(i32, i32)),
 	def("[method]tcp-socket.remote-address", func(c *call, s []uint64) { sockAddress(c, s, false) }, p(i32, i32)),
 	def("[method]tcp-socket.is-listening", func(c *call, s []uint64) {
-		c.get(wapi.DecodeU32(s[0]), rTCPSocket)
-		s[0] = 0
+		s[0] = b2u(c.get(wapi.DecodeU32(s[0]), rTCPSocket).(*tcpSocket).state0() == tcpListening)
 	}, p(i32), i32),
 	def("[method]tcp-socket.address-family", func(c *call, s []uint64) {
 		s[0] = uint64(c.get(wapi.DecodeU32(s[0]), rTCPSocket).(*tcpSocket).family)
 	}, p(i32), i32),
-	def("[method]tcp-socket.set-listen-backlog-size", notSupported, p(i32, i64, i32)),
+	def("[method]tcp-socket.set-listen-backlog-size", setListenBacklogSize, p(i32, i64, i32)),
 	def("[method]tcp-socket.keep-alive-enabled", optGet(cabi.BoolCodeArea, func(o *tcpOptions) uint64 { return b2u(o.keepAlive) }), p(i32, i32)),
 	def("[method]tcp-socket.set-keep-alive-enabled", optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v > 1 {
@@ -341,19 +359,6 @@ var sockTCP = register(&iface{name: "wasi:sockets/tcp", fns: []fnDef{
 	def("[method]tcp-socket.shutdown", tcpShutdown, p(i32, i32, i32)),
 	def("[resource-drop]tcp-socket", dropOf(rTCPSocket), p(i32)),
 }})
-
-// notSupported answers the listening side: err(not-supported). The last
-// parameter is the return pointer of a result<_, error-code>-shaped area;
-// the widest such area (accept's) is checked.
-func notSupported(c *call, stack []uint64) {
-	c.get(wapi.DecodeU32(stack[0]), rTCPSocket)
-	ret := wapi.DecodeU32(stack[len(stack)-1])
-	if c.Fn[len(c.Fn)-len("accept"):] == "accept" {
-		putCode(c, cabi.AcceptArea, ret, ecNotSupported)
-		return
-	}
-	putCode(c, cabi.UnitCodeArea, ret, ecNotSupported)
-}
 
 // optGet returns a getter: (self, retptr) -> result<T, error-code>, T of
 // a's payload type (bool/u8: 1 byte, u32: 4, u64/duration: 8).
@@ -461,10 +466,10 @@ func startConnect(c *call, stack []uint64) {
 	st := s.state
 	s.mu.Unlock()
 	switch st {
-	case tcpConnecting, tcpConnectDone:
+	case tcpConnecting, tcpConnectDone, tcpBinding, tcpListenStarted:
 		putCode(c, a, ret, ecConcurrencyConflict)
 		return
-	case tcpConnected, tcpClosed:
+	case tcpConnected, tcpClosed, tcpListening:
 		putCode(c, a, ret, ecInvalidState)
 		return
 	}
@@ -474,6 +479,20 @@ func startConnect(c *call, stack []uint64) {
 	}
 	ctx, cancel := context.WithCancel(c.g.ctx)
 	s.mu.Lock()
+	if s.state != st {
+		s.mu.Unlock()
+		cancel()
+		putCode(c, a, ret, ecConcurrencyConflict)
+		return
+	}
+	// A bound socket connects from its address: the dial binds it again
+	// (with SO_REUSEADDR) once the held socket is closed.
+	var local net.Addr
+	if st == tcpBound {
+		local = net.TCPAddrFromAddrPort(s.local)
+		closeFD(s.bindFD)
+		s.bindFD = -1
+	}
 	s.state = tcpConnecting
 	s.dialFD = -1
 	s.cancel = cancel
@@ -482,8 +501,11 @@ func startConnect(c *call, stack []uint64) {
 	s.mu.Unlock()
 	g := c.g
 	dial := func() {
-		d := net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: opts.keepAlive, Idle: opts.keepIdle, Interval: opts.keepIntvl, Count: int(opts.keepCount)},
+		d := net.Dialer{LocalAddr: local, KeepAliveConfig: net.KeepAliveConfig{Enable: opts.keepAlive, Idle: opts.keepIdle, Interval: opts.keepIntvl, Count: int(opts.keepCount)},
 			Control: func(_, _ string, rc syscall.RawConn) error {
+				if local != nil {
+					reuseAddr(rc)
+				}
 				// local-address may be asked while the connect is in
 				// progress (the socket is bound by then).
 				fd := dupFD(rc)
@@ -565,8 +587,7 @@ func finishConnect(c *call, stack []uint64) {
 		return
 	}
 	conn.refs.Add(2)
-	in := &inStream{p: newPump(c.g, conn.conn), tcp: conn}
-	out := &outStream{s: newSink(c.g, conn.conn, nil, conn.conn.CloseWrite), tcp: conn}
+	in, out := tcpStreams(c.g, conn)
 	s.mu.Lock()
 	s.out, s.in = out, in
 	s.mu.Unlock()
@@ -586,6 +607,12 @@ func finishConnect(c *call, stack []uint64) {
 	b[0] = 0
 	cabi.PutU32(b, a.OK, hi)
 	cabi.PutU32(b, a.OK+4, ho)
+}
+
+// tcpStreams makes the input and output streams of a connection; each
+// holds a reference to it, which the caller has counted.
+func tcpStreams(g *Guest, tc *tcpConn) (*inStream, *outStream) {
+	return &inStream{p: newPump(g, tc.conn), tcp: tc}, &outStream{s: newSink(g, tc.conn, nil, tc.conn.CloseWrite), tcp: tc}
 }
 
 // sockAddress: local-address / remote-address (self, retptr) ->
@@ -635,6 +662,11 @@ func (s *tcpSocket) bound(c *call) (netip.AddrPort, bool) {
 	for {
 		s.mu.Lock()
 		st, conn, fd := s.state, s.conn, s.dialFD
+		if st == tcpBound || st == tcpListenStarted || st == tcpListening {
+			local := s.local
+			s.mu.Unlock()
+			return local, true
+		}
 		var ap netip.AddrPort
 		var ok bool
 		if st == tcpConnecting && fd >= 0 {

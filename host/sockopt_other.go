@@ -3,6 +3,8 @@
 package host
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"syscall"
@@ -18,3 +20,16 @@ func dupFD(syscall.RawConn) int { return -1 }
 func sockName(int) (netip.AddrPort, bool) { return netip.AddrPort{}, false }
 
 func closeFD(int) {}
+
+// errNoListen: binding and listening need the unix socket calls.
+var errNoListen = fmt.Errorf("binding TCP sockets on this platform: %w", errors.ErrUnsupported)
+
+func bindSocket(bool, netip.AddrPort) (int, netip.AddrPort, error) {
+	return -1, netip.AddrPort{}, errNoListen
+}
+
+func listenFD(int, int) (*net.TCPListener, error) { return nil, errNoListen }
+
+func relisten(*net.TCPListener, int) error { return errNoListen }
+
+func reuseAddr(syscall.RawConn) {}

@@ -27,6 +27,9 @@ const (
 	rDirEntryStream
 	rTerminalInput
 	rTerminalOutput
+	rServerHandshake
+	rServerConnection
+	rServerFuture
 )
 
 var rkindNames = [...]string{
@@ -36,6 +39,7 @@ var rkindNames = [...]string{
 	rUDPSocket: "udp-socket", rIncomingDatagrams: "incoming-datagram-stream", rOutgoingDatagrams: "outgoing-datagram-stream",
 	rDescriptor: "descriptor", rDirEntryStream: "directory-entry-stream",
 	rTerminalInput: "terminal-input", rTerminalOutput: "terminal-output",
+	rServerHandshake: "server-handshake", rServerConnection: "server-connection", rServerFuture: "future-server-streams",
 }
 
 func (k rkind) String() string { return rkindNames[k] }

@@ -89,6 +89,7 @@ type tlsConn struct {
 	once    sync.Once
 	in      *inStream
 	out     *outStream
+	state   *api.ConnectionState // a server connection's, for the guest to read
 	// refs counts the holders once the guest has the connection: its
 	// handle and its two streams. Streams moved into an inner handshake
 	// (TLS in TLS) keep the connection open after its handle is dropped.
@@ -126,7 +127,7 @@ func (t *tlsConn) shut(abort bool) {
 		}
 		_ = safeCall(t.conn.Close)
 		t.release()
-		ev := ConnEvent{Phase: PhaseClose, Addr: t.addr, ServerName: t.name, Backend: t.g.s.provider.Name(), Duration: time.Since(t.start)}
+		ev := ConnEvent{Phase: PhaseClose, Addr: t.addr, ServerName: t.name, Backend: t.g.s.provider.Name(), Duration: time.Since(t.start), Server: t.state != nil}
 		if t.in != nil {
 			ev.BytesIn = t.in.p.total.Load()
 		}
@@ -157,7 +158,14 @@ var tlsTypes = register(&iface{name: "wasi:tls/types", exact: TLSModule, fns: []
 // if they still have pollables). The name is validated by the handshake.
 func newHandshake(c *call, stack []uint64) {
 	name := c.String(wapi.DecodeU32(stack[0]), wapi.DecodeU32(stack[1]))
-	hi, ho := wapi.DecodeU32(stack[2]), wapi.DecodeU32(stack[3])
+	in, out := c.takeStreams(wapi.DecodeU32(stack[2]), wapi.DecodeU32(stack[3]), "moved into a client-handshake")
+	stack[0] = uint64(c.push(rHandshake, &handshake{name: name, in: in, out: out}, 0))
+}
+
+// takeStreams moves two stream handles out of the guest's table into a
+// handshake, trapping (with the table intact) on a bad handle or a stream
+// that still has pollables.
+func (c *call) takeStreams(hi, ho uint32, fate string) (*inStream, *outStream) {
 	// Check both before moving either, so a trap leaves the table intact.
 	c.get(hi, rInput)
 	c.get(ho, rOutput)
@@ -166,9 +174,7 @@ func newHandshake(c *call, stack []uint64) {
 			c.trap("stream handle %d still has %d pollable(s); drop them before handing the stream to TLS", h, k)
 		}
 	}
-	in := c.take(hi, rInput, "moved into a client-handshake").(*inStream)
-	out := c.take(ho, rOutput, "moved into a client-handshake").(*outStream)
-	stack[0] = uint64(c.push(rHandshake, &handshake{name: name, in: in, out: out}, 0))
+	return c.take(hi, rInput, fate).(*inStream), c.take(ho, rOutput, fate).(*outStream)
 }
 
 // finishHandshake: (own<client-handshake>) -> own<future-client-streams>.
@@ -227,14 +233,22 @@ func finishHandshake(c *call, stack []uint64) {
 		}
 		f.complete(&tlsConn{g: g, conn: conn, release: release, addr: addr, name: hs.name, start: start}, nil)
 	}
-	if !g.direct {
+	g.startHandshake(f, g.direct, run, func() {
+		g.handshakes.Add(-1)
+		release()
+	})
+}
+
+// startHandshake runs a handshake (run) when the guest looks for its
+// future f if the provider honours its context, and in the background
+// right away if not. abort gives back what run would have if it never
+// runs.
+func (g *Guest) startHandshake(f *future, direct bool, run, abort func()) {
+	if !direct {
 		g.goroutine(run)
 		return
 	}
-	f.abort = func() {
-		g.handshakes.Add(-1)
-		release()
-	}
+	f.abort = abort
 	g.deferWork(&f.start, run)
 }
 
@@ -250,20 +264,28 @@ const abandonGrace = 500 * time.Millisecond
 // guest's future nor Guest.Close waits for it. A panicking provider fails
 // the handshake, not the host.
 func (g *Guest) handshake(ctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
-	name := g.s.provider.Name()
-	if g.direct {
+	return g.runProvider(ctx, transport, cfg.Timeout(), g.s.provider.Name(), g.direct, func(ctx context.Context) (api.Conn, error) {
+		return g.s.provider.Client(ctx, transport, cfg)
+	})
+}
+
+// runProvider runs one handshake of the provider called name (hs: its
+// Client or Server over transport) as handshake describes; direct: the
+// provider honours its context.
+func (g *Guest) runProvider(ctx context.Context, transport net.Conn, timeout time.Duration, name string, direct bool, hs func(context.Context) (api.Conn, error)) (api.Conn, error) {
+	if direct {
 		// The provider's own deadline, set here so that it sets no other
 		// (api.WithTimeout): a timer a handshake is a cost native Go's
 		// Handshake does not have.
-		ctx, cancel := context.WithTimeout(ctx, cfg.Timeout())
+		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		stop := context.AfterFunc(ctx, func() { _ = transport.Close() })
-		conn, err := g.clientDirect(ctx, transport, cfg)
-		return g.handshakeOutcome(ctx, stop, conn, err)
+		conn, err := g.callDirect(ctx, name, hs)
+		return g.handshakeOutcome(ctx, name, stop, conn, err)
 	}
 	// A little later than the provider's own deadline, so that a provider
 	// that honours it reports the timeout itself.
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout()+min(time.Second, cfg.Timeout()/4))
+	ctx, cancel := context.WithTimeout(ctx, timeout+min(time.Second, timeout/4))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { _ = transport.Close() })
 
@@ -293,7 +315,7 @@ func (g *Guest) handshake(ctx context.Context, transport net.Conn, cfg *api.Conf
 			}
 			done <- o
 		}()
-		o.conn, o.err = g.s.provider.Client(ctx, transport, cfg)
+		o.conn, o.err = hs(ctx)
 	})
 
 	var o outcome
@@ -318,24 +340,23 @@ func (g *Guest) handshake(ctx context.Context, transport net.Conn, cfg *api.Conf
 			}
 		}
 	}
-	return g.handshakeOutcome(ctx, stop, o.conn, o.err)
+	return g.handshakeOutcome(ctx, name, stop, o.conn, o.err)
 }
 
-// clientDirect calls a provider that honours its context (Capabilities.
+// callDirect calls a provider that honours its context (Capabilities.
 // HonorsContext) on the calling goroutine.
-func (g *Guest) clientDirect(ctx context.Context, transport net.Conn, cfg *api.Config) (conn api.Conn, err error) {
+func (g *Guest) callDirect(ctx context.Context, name string, hs func(context.Context) (api.Conn, error)) (conn api.Conn, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			conn, err = nil, &api.Error{Kind: api.KindUnknown, Backend: g.s.provider.Name(), Err: fmt.Errorf("provider panicked: %v", r)}
+			conn, err = nil, &api.Error{Kind: api.KindUnknown, Backend: name, Err: fmt.Errorf("provider panicked: %v", r)}
 		}
 	}()
-	return g.s.provider.Client(ctx, transport, cfg)
+	return hs(ctx)
 }
 
 // handshakeOutcome checks what the provider returned; stop is the
 // transport-closing backstop's.
-func (g *Guest) handshakeOutcome(ctx context.Context, stop func() bool, conn api.Conn, err error) (api.Conn, error) {
-	name := g.s.provider.Name()
+func (g *Guest) handshakeOutcome(ctx context.Context, name string, stop func() bool, conn api.Conn, err error) (api.Conn, error) {
 	if err == nil && conn == nil {
 		err = &api.Error{Kind: api.KindUnknown, Backend: name, Err: fmt.Errorf("provider returned no connection and no error")}
 	}
@@ -415,8 +436,12 @@ func (g *Guest) transport(hs *handshake) (conn net.Conn, addr netip.AddrPort, on
 //	+0 option tag | +4 outer result tag (1: already taken) | +8 inner tag
 //	inner ok:  +12 connection, +16 input-stream, +20 output-stream
 //	inner err: +12 io-error
-func futureGet(c *call, stack []uint64) {
-	f := c.get(wapi.DecodeU32(stack[0]), rFuture).(*future)
+func futureGet(c *call, stack []uint64) { getFuture(c, stack, rFuture, rConnection) }
+
+// getFuture is futureGet for a future of kind fk whose connection is of
+// kind ck (client or server).
+func getFuture(c *call, stack []uint64, fk, ck rkind) {
+	f := c.get(wapi.DecodeU32(stack[0]), fk).(*future)
 	c.g.kick(&f.start)
 	ret := wapi.DecodeU32(stack[1])
 	a := cabi.FutureGet
@@ -446,7 +471,7 @@ func futureGet(c *call, stack []uint64) {
 	in := &inStream{p: newPump(c.g, conn.conn), tls: conn}
 	conn.in = in
 	conn.out = &outStream{s: newSink(c.g, conn.conn, conn.conn.Flush, conn.conn.CloseWrite), tls: conn}
-	hc := c.push(rConnection, conn, 0)
+	hc := c.push(ck, conn, 0)
 	hi := c.push(rInput, in, hc)
 	ho := c.push(rOutput, conn.out, hc)
 	b = c.Area(ret, a.Size, a.Align)
@@ -458,8 +483,11 @@ func futureGet(c *call, stack []uint64) {
 
 // closeOutput: (self). Queues close_notify after the writes in flight;
 // check-write then reports 0 until it is sent, and closed afterwards.
-func closeOutput(c *call, stack []uint64) {
-	t := c.get(wapi.DecodeU32(stack[0]), rConnection).(*tlsConn)
+func closeOutput(c *call, stack []uint64) { closeOutputOf(c, stack, rConnection) }
+
+// closeOutputOf is closeOutput for a connection of kind k.
+func closeOutputOf(c *call, stack []uint64, k rkind) {
+	t := c.get(wapi.DecodeU32(stack[0]), k).(*tlsConn)
 	if t.out != nil {
 		t.out.s.finish()
 	}

@@ -56,5 +56,15 @@ func checkProvider(prov api.Provider, p *policy) error {
 			return fmt.Errorf("host: backend %s cannot run this policy: %w", prov.Name(), err)
 		}
 	}
+	if p.Serve != nil {
+		sp, ok := p.serverProvider(prov)
+		if !ok {
+			return fmt.Errorf("host: backend %s cannot run this policy: it has no server side (Policy.Serve; set Serve.Provider)", prov.Name())
+		}
+		sc := p.serverConfig()
+		if err := api.ValidateConfig(sp, &api.Config{MinVersion: sc.MinVersion, MaxVersion: sc.MaxVersion, HandshakeTimeout: sc.HandshakeTimeout, Options: sc.Options}); err != nil {
+			return fmt.Errorf("host: backend %s cannot serve with this policy: %w", sp.Name(), err)
+		}
+	}
 	return nil
 }

@@ -56,6 +56,22 @@ type schema struct {
 	MaxTLS           string            `yaml:"max-tls"`
 	HandshakeTimeout string            `yaml:"handshake-timeout"`
 	Limits           limits            `yaml:"limits"`
+	Listen           []string          `yaml:"listen"`
+	Serve            *serve            `yaml:"serve"`
+}
+
+// serve is the guest's TLS server side (host.ServePolicy).
+type serve struct {
+	Backend      string       `yaml:"backend"`
+	Certificates []serverCert `yaml:"certificates"`
+	ClientCA     []string     `yaml:"client-ca"`
+	ALPN         []string     `yaml:"alpn"`
+}
+
+type serverCert struct {
+	Cert string   `yaml:"cert"`
+	Key  string   `yaml:"key"`
+	For  []string `yaml:"for"`
 }
 
 type identity struct {
@@ -277,6 +293,18 @@ func (p *parser) build(s *schema) (*File, error) {
 		f.MemoryLimit = n
 	}
 
+	for i, l := range s.Listen {
+		if err := host.CheckListenPattern(l); err != nil {
+			return nil, p.fail(err, "listen", i)
+		}
+	}
+	pol.Listen = s.Listen
+	if s.Serve != nil {
+		if pol.Serve, err = p.serve(s.Serve, prov); err != nil {
+			return nil, err
+		}
+	}
+
 	// What the backend itself refuses (api.Validator), as the host will
 	// check it: each option alone, then the whole configuration.
 	if prov != nil {
@@ -346,6 +374,51 @@ func (p *parser) path(s string) string {
 }
 
 // roots returns the system roots (if system) plus the certificates in files.
+// serve builds the server side; prov is the guest's backend.
+func (p *parser) serve(s *serve, prov api.Provider) (*host.ServePolicy, error) {
+	sp := &host.ServePolicy{NextProtos: s.ALPN}
+	if s.Backend != "" {
+		b, err := api.Lookup(s.Backend)
+		if err != nil {
+			return nil, p.fail(fmt.Errorf("%q is not in this build (compiled in: %s)", s.Backend, strings.Join(api.Names(), ", ")), "serve", "backend")
+		}
+		if sp.Provider, _ = b.(api.ServerProvider); sp.Provider == nil {
+			return nil, p.fail(fmt.Errorf("backend %s has no server side", s.Backend), "serve", "backend")
+		}
+	} else if _, ok := prov.(api.ServerProvider); prov != nil && !ok {
+		return nil, p.fail(fmt.Errorf("backend %s has no server side: name one that has (serve: backend: stdtls)", prov.Name()), "serve")
+	}
+	if len(s.Certificates) == 0 {
+		return nil, p.fail(errors.New("want certificates: [{cert: FILE, key: FILE, for: [NAME, ...]}, ...]"), "serve")
+	}
+	for i, c := range s.Certificates {
+		if c.Cert == "" || c.Key == "" {
+			return nil, p.fail(errors.New("want cert: FILE and key: FILE"), "serve", "certificates", i)
+		}
+		cert, err := tls.LoadX509KeyPair(p.path(c.Cert), p.path(c.Key))
+		if err != nil {
+			return nil, p.fail(err, "serve", "certificates", i, "cert")
+		}
+		sp.Certificates = append(sp.Certificates, host.ServerCertificate{ServerNames: c.For, Certificate: &cert})
+	}
+	if len(s.ClientCA) > 0 {
+		sp.ClientCAs = x509.NewCertPool()
+		for i, f := range s.ClientCA {
+			pem, err := os.ReadFile(p.path(f))
+			if err != nil {
+				return nil, p.fail(err, "serve", "client-ca", i)
+			}
+			if !sp.ClientCAs.AppendCertsFromPEM(pem) {
+				return nil, p.fail(fmt.Errorf("%s: no PEM certificate in the file", f), "serve", "client-ca", i)
+			}
+		}
+	}
+	if err := host.CheckServe(sp); err != nil {
+		return nil, p.fail(err, "serve")
+	}
+	return sp, nil
+}
+
 func (p *parser) roots(files []string, system bool) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	if system {

@@ -36,6 +36,7 @@ func writePKI(t *testing.T, p *pki.PKI, dir string) {
 	}
 	p.WriteRoot(t, td, "ca.pem")
 	p.Client("policy-client").WriteFiles(t, td, "client")
+	p.Server().WriteFiles(t, td, "server")
 }
 
 // deprecated fields are former names of others the file sets.
@@ -95,6 +96,10 @@ func TestExampleHasEveryField(t *testing.T) {
 	if pol.Limits != (host.Limits{Handles: 1024, Connections: 16, Handshakes: 4, BufferedBytes: 8 << 20}) || f.MemoryLimit != 256<<20 {
 		t.Errorf("limits %+v memory %d", pol.Limits, f.MemoryLimit)
 	}
+	if len(pol.Listen) != 1 || pol.Serve == nil || len(pol.Serve.Certificates) != 2 || pol.Serve.Certificates[0].ServerNames[1] != "*.api.example.com" ||
+		pol.Serve.ClientCAs == nil || pol.Serve.NextProtos[0] != "h2" || pol.Serve.Provider == nil || pol.Serve.Provider.Name() != "stdtls" {
+		t.Errorf("listen %q serve %+v", pol.Listen, pol.Serve)
+	}
 	if _, err := p.Server().Cert.Verify(x509.VerifyOptions{Roots: pol.RootCAs, Intermediates: interPool(p), DNSName: "localhost"}); err != nil {
 		t.Errorf("the file's roots do not hold ca.pem: %v", err)
 	}
@@ -146,6 +151,11 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 		{"identities:\n  - cert: c.pem\n    key: k.pem\n    for: ['*:*']\n", name + `:2: identities[0].cert: open ` + filepath.Join(dir, "c.pem")},
 		{"alpn:\n  - for: ['*:*']\n", name + `:2: alpn[0]: want protocols:`},
 		{"alpn:\n  - protocols: [h2]\n    for: ['x:y']\n", name + `:3: alpn[0].for[0]: bad destination pattern "x:y"`},
+		{"listen:\n  - localhost:8443\n", name + `:2: listen[0]: host: bad listen pattern "localhost:8443"`},
+		{"serve:\n  alpn: [h2]\n", name + `:2: serve: want certificates:`},
+		{"serve:\n  backend: nope\n", name + `:2: serve.backend: "nope" is not in this build`},
+		{"serve:\n  certificates:\n    - cert: c.pem\n", name + `:3: serve.certificates[0]: want cert: FILE and key: FILE`},
+		{"serve:\n  certificates:\n    - cert: c.pem\n      key: k.pem\n", name + `:3: serve.certificates[0].cert: open ` + filepath.Join(dir, "c.pem")},
 		{"allow: [a.com:443\n", name + `:1: did not find expected ',' or ']'`},
 		{"- a.com:443\n", name + `:1: want a mapping of policy fields`},
 		{"allow: []\n---\ndeny: []\n", name + `:2: more than one YAML document`},

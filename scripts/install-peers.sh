@@ -8,6 +8,7 @@ root=$(pwd)
 
 need=()
 command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
 command -v tshark >/dev/null || need+=(tshark)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 command -v node >/dev/null || need+=(nodejs npm)

@@ -19,3 +19,15 @@ func TestConformance(t *testing.T) {
 func TestConformancePrefer(t *testing.T) {
 	conformance.Run(t, New(WithMode(Prefer)), conformance.RequirePeers(peers.InCI()))
 }
+
+// TestServerConformance runs the server-side cases: in require mode a
+// classical or TLS 1.2 client is refused with api.ErrPQRequired, in prefer
+// mode served.
+func TestServerConformance(t *testing.T) {
+	conformance.RunServer(t, New())
+}
+
+// TestServerConformancePrefer is TestServerConformance in prefer mode.
+func TestServerConformancePrefer(t *testing.T) {
+	conformance.RunServer(t, New(WithMode(Prefer)))
+}

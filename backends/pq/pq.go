@@ -305,13 +305,7 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 	if err != nil {
 		return nil, api.Classify(err, p.name)
 	}
-	if s.mode == Require {
-		// The hybrid groups exist only in TLS 1.3.
-		tc.MinVersion = tls.VersionTLS13
-		tc.CurvePreferences = slices.Clone(s.groups)
-	} else {
-		tc.CurvePreferences = append(slices.Clone(s.groups), classicalGroups...)
-	}
+	s.applyGroups(tc)
 
 	c, err := stdtls.Handshake(ctx, transport, tc, cfg.Timeout(), p.name, "")
 	if err != nil {
@@ -339,6 +333,18 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 		conn.pin = pin
 	}
 	return conn, nil
+}
+
+// applyGroups sets the key-exchange groups of tc by the mode: the hybrid
+// groups only, and TLS 1.3 (where they exist), in require mode; the hybrid
+// groups first in prefer mode.
+func (s settings) applyGroups(tc *tls.Config) {
+	if s.mode == Require {
+		tc.MinVersion = tls.VersionTLS13
+		tc.CurvePreferences = slices.Clone(s.groups)
+		return
+	}
+	tc.CurvePreferences = append(slices.Clone(s.groups), classicalGroups...)
 }
 
 // classify maps a handshake error. In require mode the ClientHello offered

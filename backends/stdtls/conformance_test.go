@@ -16,3 +16,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestConformance(t *testing.T) {
 	conformance.Run(t, stdtls.Provider{}, conformance.RequirePeers(peers.InCI()))
 }
+
+// TestServerConformance runs the shared server-side cases.
+func TestServerConformance(t *testing.T) {
+	conformance.RunServer(t, stdtls.Provider{})
+}

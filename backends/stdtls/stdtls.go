@@ -73,6 +73,49 @@ func TLSConfig(cfg *api.Config) (*tls.Config, error) {
 	return tc, nil
 }
 
+// ServerTLSConfig converts cfg to a crypto/tls server configuration: the
+// certificate chosen per client server name by cfg.Certificate, client
+// certificates required and verified when cfg.ClientCAs is set, ALPN in the
+// server's order of preference. Exported for backends built on crypto/tls.
+func ServerTLSConfig(cfg *api.ServerConfig) (*tls.Config, error) {
+	if cfg.Certificate == nil {
+		return nil, &api.Error{Kind: api.KindInvalidConfig, Backend: Name, Err: fmt.Errorf("no server certificate")}
+	}
+	if err := (Provider{}).Validate(&api.Config{MinVersion: cfg.MinVersion, MaxVersion: cfg.MaxVersion, Options: cfg.Options}); err != nil {
+		return nil, err
+	}
+	minV, maxV := cfg.Versions()
+	get := cfg.Certificate
+	tc := &tls.Config{
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) { return get(hello.ServerName) },
+		NextProtos:     cfg.NextProtos,
+		MinVersion:     minV,
+		MaxVersion:     maxV,
+		// Tickets would need a key shared across handshakes; each
+		// handshake has its own config, so resumption is off rather than
+		// keyed per connection.
+		SessionTicketsDisabled: true,
+	}
+	if cfg.ClientCAs != nil {
+		tc.ClientCAs = cfg.ClientCAs
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+// Server runs a crypto/tls server handshake over transport.
+func (Provider) Server(ctx context.Context, transport net.Conn, cfg *api.ServerConfig) (api.Conn, error) {
+	tc, err := ServerTLSConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ServerHandshake(ctx, transport, tc, cfg.Timeout(), Name)
+	if err != nil {
+		return nil, api.Classify(err, Name)
+	}
+	return c, nil
+}
+
 // Client runs a crypto/tls client handshake over transport.
 func (Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
 	tc, err := TLSConfig(cfg)
@@ -92,8 +135,17 @@ func (Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Config)
 // context's verdict when ctx ended), so that backends built on crypto/tls can
 // classify it their own way before falling back to api.Classify.
 func Handshake(ctx context.Context, transport net.Conn, tc *tls.Config, timeout time.Duration, backend, fingerprint string) (*Conn, error) {
+	return handshake(ctx, transport, tls.Client, tc, timeout, backend, fingerprint)
+}
+
+// ServerHandshake is Handshake for the server side (tls.Server).
+func ServerHandshake(ctx context.Context, transport net.Conn, tc *tls.Config, timeout time.Duration, backend string) (*Conn, error) {
+	return handshake(ctx, transport, tls.Server, tc, timeout, backend, "")
+}
+
+func handshake(ctx context.Context, transport net.Conn, side func(net.Conn, *tls.Config) *tls.Conn, tc *tls.Config, timeout time.Duration, backend, fingerprint string) (*Conn, error) {
 	raw := &api.EOFWatch{Conn: transport}
-	c := tls.Client(raw, tc)
+	c := side(raw, tc)
 	if err := api.RunHandshake(ctx, transport, timeout, c.Handshake); err != nil {
 		return nil, err
 	}

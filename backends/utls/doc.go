@@ -3,6 +3,11 @@
 // parrots a browser or another client, so that servers that fingerprint
 // ClientHellos (JA3, JA4) see that client rather than Go.
 //
+// It is a client only: it does not implement api.ServerProvider (a
+// browser parrot has no server side), so a guest that serves TLS
+// (host.Policy.Serve, the CLI's -server-cert) needs stdtls or pq, and the
+// host refuses that policy with utls before the guest runs.
+//
 // Importing the package registers it as "utls":
 //
 //	import _ "github.com/wasitls/wasitls/backends/utls"

@@ -85,9 +85,18 @@ func (f *kvFlag) Set(s string) error {
 
 // identityFlags collects -client-cert FILE -client-key FILE -client-for
 // PATTERN groups: each -client-cert starts a group, the key and the
-// patterns that follow belong to it.
+// patterns that follow belong to it. With prefix "server" the flags are
+// -server-cert, -server-key and -server-for.
 type identityFlags struct {
+	prefix string // "client" when empty
 	groups []*identityGroup
+}
+
+func (f *identityFlags) flag(what string) string {
+	if f.prefix == "" {
+		return "client-" + what
+	}
+	return f.prefix + "-" + what
 }
 
 type identityGroup struct {
@@ -97,7 +106,7 @@ type identityGroup struct {
 
 func (f *identityFlags) current(flagName string) (*identityGroup, error) {
 	if len(f.groups) == 0 {
-		return nil, fmt.Errorf("-%s must follow -client-cert", flagName)
+		return nil, fmt.Errorf("-%s must follow -%s", flagName, f.flag("cert"))
 	}
 	return f.groups[len(f.groups)-1], nil
 }
@@ -114,12 +123,12 @@ type keyFlag struct{ f *identityFlags }
 
 func (k keyFlag) String() string { return "" }
 func (k keyFlag) Set(s string) error {
-	g, err := k.f.current("client-key")
+	g, err := k.f.current(k.f.flag("key"))
 	if err != nil {
 		return err
 	}
 	if g.key != "" {
-		return fmt.Errorf("second -client-key for -client-cert %s", g.cert)
+		return fmt.Errorf("second -%s for -%s %s", k.f.flag("key"), k.f.flag("cert"), g.cert)
 	}
 	g.key = s
 	return nil
@@ -129,7 +138,7 @@ type forFlag struct{ f *identityFlags }
 
 func (p forFlag) String() string { return "" }
 func (p forFlag) Set(s string) error {
-	g, err := p.f.current("client-for")
+	g, err := p.f.current(p.f.flag("for"))
 	if err != nil {
 		return err
 	}
@@ -147,21 +156,40 @@ func (f *identityFlags) load() ([]host.Identity, error) {
 		if len(g.dests) == 0 {
 			return nil, usagef("-client-cert %s: missing -client-for PATTERN (which destinations get this identity)", g.cert)
 		}
-		if err := fileExists("-client-cert", g.cert); err != nil {
+	}
+	pairs, err := f.loadPairs()
+	if err != nil {
+		return nil, err
+	}
+	for i, g := range f.groups {
+		for _, d := range g.dests {
+			ids = append(ids, host.Identity{Dest: d, Certificate: pairs[i]})
+		}
+	}
+	return ids, nil
+}
+
+// loadPairs reads every group's certificate and key, in group order.
+func (f *identityFlags) loadPairs() ([]*tls.Certificate, error) {
+	var out []*tls.Certificate
+	certFlag, keyFlag := "-"+f.flag("cert"), "-"+f.flag("key")
+	for _, g := range f.groups {
+		if g.key == "" {
+			return nil, usagef("%s %s: missing %s FILE", certFlag, g.cert, keyFlag)
+		}
+		if err := fileExists(certFlag, g.cert); err != nil {
 			return nil, err
 		}
-		if err := fileExists("-client-key", g.key); err != nil {
+		if err := fileExists(keyFlag, g.key); err != nil {
 			return nil, err
 		}
 		cert, err := tls.LoadX509KeyPair(g.cert, g.key)
 		if err != nil {
-			return nil, usagef("-client-cert %s -client-key %s: %v", g.cert, g.key, err)
+			return nil, usagef("%s %s %s %s: %v", certFlag, g.cert, keyFlag, g.key, err)
 		}
-		for _, d := range g.dests {
-			ids = append(ids, host.Identity{Dest: d, Certificate: &cert})
-		}
+		out = append(out, &cert)
 	}
-	return ids, nil
+	return out, nil
 }
 
 // loadRoots returns the system roots plus every PEM certificate in files,

@@ -234,16 +234,7 @@ func TestRunDenied(t *testing.T) {
 // TestBadFlags checks that every bad command line gives exit code 2 and
 // exactly one line naming the problem.
 func TestBadFlags(t *testing.T) {
-	dir := t.TempDir()
-	guest := filepath.Join(dir, "exit.wasm")
-	if err := os.WriteFile(guest, exitModule(0), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	notPEM := filepath.Join(dir, "not.pem")
-	if err := os.WriteFile(notPEM, []byte("hello"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	missing := filepath.Join(dir, "missing.pem")
+	dir, guest, notPEM, missing := badFlagFiles(t)
 	type badFlag struct {
 		args []string
 		want string

@@ -55,7 +55,7 @@ func (w *stackWriter) Write(b []byte) (int, error) {
 	defer w.mu.Unlock()
 	if strings.Contains(string(b), `msg="tls handshake"`) {
 		st := make([]byte, 64<<10)
-		w.direct = append(w.direct, strings.Contains(string(st[:runtime.Stack(st, false)]), "host.(*Guest).clientDirect"))
+		w.direct = append(w.direct, strings.Contains(string(st[:runtime.Stack(st, false)]), "host.(*Guest).callDirect"))
 	}
 	return w.buf.Write(b)
 }

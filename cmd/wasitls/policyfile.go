@@ -54,6 +54,10 @@ func (o *runOptions) mergePolicyFile(f *policyfile.File, flags *host.Policy) (*h
 	p.Deny = append(append([]string(nil), p.Deny...), flags.Deny...)
 	p.Identities = append(append([]host.Identity(nil), p.Identities...), flags.Identities...)
 	p.ALPN = append(append([]host.ALPNRule(nil), p.ALPN...), flags.ALPN...)
+	p.Listen = append(append([]string(nil), p.Listen...), flags.Listen...)
+	if flags.Serve != nil {
+		p.Serve = flags.Serve // -server-cert groups replace the file's serve
+	}
 	p.Fingerprint = flags.Fingerprint // o.fingerprint: the flag, else the file's
 	if len(flags.Options) > 0 {
 		p.Options = maps.Clone(p.Options)

@@ -41,6 +41,7 @@ type runOptions struct {
 	maxMemory                      sizeFlag
 	cache                          cacheOptions
 	quiet                          bool
+	serve                          serveOptions
 }
 
 func runFlags(o *runOptions) *flag.FlagSet {
@@ -69,6 +70,7 @@ func runFlags(o *runOptions) *flag.FlagSet {
 	o.maxMemory = sizeFlag{host.DefaultMaxMemory}
 	fs.Var(&o.maxMemory, "max-memory", "bound the guest's linear memory to `SIZE` (64KiB to 4GiB, e.g. 256MiB)")
 	o.cache.flags(fs)
+	o.serve.flags(fs)
 	fs.BoolVar(&o.quiet, "q", false, "say nothing on stderr about slow steps (compiling a guest the first time)")
 	fs.BoolVar(&o.verbose, "v", false, "log every connection (destination, backend, version, cipher, group, ALPN, JA4, handshake time) to stderr")
 	fs.StringVar(&o.policyFile, "policy", "", policyFileHelp)
@@ -222,6 +224,9 @@ func (o *runOptions) resolve() (api.Provider, *host.Policy, error) {
 		return nil, nil, usagef("-min-tls %s is above -max-tls %s", o.minTLS, o.maxTLS)
 	}
 	if p.RootCAs, err = loadRoots(o.ca); err != nil {
+		return nil, nil, err
+	}
+	if err := o.serve.apply(p, provider); err != nil {
 		return nil, nil, err
 	}
 	if p.Identities, err = o.idents.load(); err != nil {

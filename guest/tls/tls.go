@@ -77,6 +77,14 @@ func (f FutureClientStreams) Get() (ClientConnection, streams.InputStream, strea
 	ret := cabi.NewArea()
 	defer ret.Free()
 	get(uint32(f), ret.Ptr())
+	c, in, out, err := DecodeFutureGet(ret)
+	return ClientConnection(c), in, out, err
+}
+
+// DecodeFutureGet reads the return area of a future's get (client or
+// server): the connection handle and its streams, or ErrPending,
+// ErrAlreadyTaken or a *HandshakeError.
+func DecodeFutureGet(ret *cabi.Area) (uint32, streams.InputStream, streams.OutputStream, error) {
 	// option<result<result<tuple<conn, in, out>, io-error>>>, 24 bytes, align 4:
 	//
 	//	+0 option tag | +4 outer result tag (1: already taken) | +8 inner result tag
@@ -90,7 +98,7 @@ func (f FutureClientStreams) Get() (ClientConnection, streams.InputStream, strea
 		h := ioerror.Error(ret.U32(12))
 		return 0, 0, 0, &HandshakeError{Err: h, Debug: h.DebugString()}
 	}
-	return ClientConnection(ret.U32(12)), streams.InputStream(ret.U32(16)), streams.OutputStream(ret.U32(20)), nil
+	return ret.U32(12), streams.InputStream(ret.U32(16)), streams.OutputStream(ret.U32(20)), nil
 }
 
 // String names the handle, for logs.

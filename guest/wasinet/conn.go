@@ -136,19 +136,7 @@ var instanceNetwork = sync.OnceValue(network.InstanceNetwork)
 
 func (d *Dialer) dial(ctx context.Context, netw, address string) (*Conn, error) {
 	opErr := func(err error) error { return &net.OpError{Op: "dial", Net: netw, Err: err} }
-	if runtime.GOOS != "wasip1" {
-		return nil, opErr(ErrUnsupportedPlatform)
-	}
-	switch netw {
-	case "tcp", "tcp4", "tcp6":
-	default:
-		return nil, opErr(net.UnknownNetworkError(netw))
-	}
-	host, portStr, err := net.SplitHostPort(address)
-	if err != nil {
-		return nil, opErr(err)
-	}
-	port, err := parsePort(portStr)
+	host, port, err := splitAddress(netw, address)
 	if err != nil {
 		return nil, opErr(err)
 	}
@@ -179,6 +167,28 @@ func (d *Dialer) dial(ctx context.Context, netw, address string) (*Conn, error) 
 		return nil, opErr(&net.AddrError{Err: "no suitable address found", Addr: host})
 	}
 	return nil, &net.OpError{Op: "dial", Net: netw, Addr: &net.TCPAddr{IP: addrs[0].AsSlice(), Port: int(port)}, Err: firstErr}
+}
+
+// splitAddress checks the platform and the network ("tcp", "tcp4" or
+// "tcp6") and splits address into its host and port.
+func splitAddress(netw, address string) (string, uint16, error) {
+	if runtime.GOOS != "wasip1" {
+		return "", 0, ErrUnsupportedPlatform
+	}
+	switch netw {
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return "", 0, net.UnknownNetworkError(netw)
+	}
+	host, portStr, err := net.SplitHostPort(address)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := parsePort(portStr)
+	if err != nil {
+		return "", 0, err
+	}
+	return host, port, nil
 }
 
 func parsePort(s string) (uint16, error) {

@@ -42,3 +42,13 @@ func TestUnsupportedPlatform(t *testing.T) {
 	poll.Pollable(1).Ready()
 	t.Error("poll.Pollable.Ready returned")
 }
+
+// TestListenUnsupportedPlatform: Listen and ListenTLS say why they cannot
+// outside a wasip1 guest.
+func TestListenUnsupportedPlatform(t *testing.T) {
+	for name, listen := range map[string]func(string, string) (net.Listener, error){"Listen": Listen, "ListenTLS": ListenTLS} {
+		if _, err := listen("tcp", "127.0.0.1:8443"); !errors.Is(err, ErrUnsupportedPlatform) {
+			t.Errorf("%s: %v; want ErrUnsupportedPlatform", name, err)
+		}
+	}
+}

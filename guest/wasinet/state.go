@@ -51,7 +51,11 @@ func (t *TLSConn) ConnectionState() ctls.ConnectionState {
 	if t.closed {
 		return ctls.ConnectionState{ServerName: t.serverName}
 	}
-	c := t.conn
+	c, ok := t.conn.(tls.ClientConnection)
+	if !ok {
+		// The server side of a ServerConn: see its accessors.
+		return ctls.ConnectionState{ServerName: t.serverName}
+	}
 	st := &ctls.ConnectionState{
 		Version:           c.ProtocolVersion(),
 		HandshakeComplete: true,

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"unicode/utf8"
 
+	"github.com/wasitls/wasitls/guest/io/poll"
+	"github.com/wasitls/wasitls/guest/io/streams"
 	"github.com/wasitls/wasitls/guest/sockets/tcp"
 	"github.com/wasitls/wasitls/guest/tls"
 )
@@ -16,8 +18,8 @@ import (
 // certificate by its own policy; the guest only names the server.
 type TLSConn struct {
 	duplex
-	tcp        *Conn // owns the socket; its streams went to the handshake
-	conn       tls.ClientConnection
+	tcp        *Conn     // owns the socket; its streams went to the handshake
+	conn       tlsHandle // tls.ClientConnection or server.Connection
 	serverName string
 	wclosed    bool // close_notify queued
 	alpn       alpnState
@@ -60,8 +62,33 @@ func (d *Dialer) ClientContext(ctx context.Context, conn net.Conn, serverName st
 		c.Close()
 		return nil, opErr(errors.New("wasinet: server name is not valid UTF-8"))
 	}
-	// Take the streams away from the TCP connection. Readers and writers
-	// must be done; the handshake needs the streams without pollables.
+	in, out, hsDeadline, err := c.detachStreams()
+	if err != nil {
+		return nil, opErr(err)
+	}
+	hs := tls.NewClientHandshake(serverName, in, out)
+	alpn, err := askALPN(hs, d.NextProtos)
+	if err != nil {
+		hs.Drop()
+		c.closeSocket()
+		return nil, opErr(err)
+	}
+	tconn, tin, tout, err := awaitHandshake(ctx, tls.Finish(hs), hsDeadline, nil)
+	if err != nil {
+		c.closeSocket()
+		return nil, opErr(handshakeError(serverName, err))
+	}
+	t := c.tlsOver(tconn, tin, tout, serverName)
+	t.alpn = alpn
+	return t, nil
+}
+
+// detachStreams takes the streams away from the TCP connection for a
+// handshake, with the nearer of its deadlines (a monotonic instant, 0:
+// none). Readers and writers must be done; the handshake needs the
+// streams without pollables. On failure c is closed, unless it was
+// already.
+func (c *Conn) detachStreams() (streams.InputStream, streams.OutputStream, uint64, error) {
 	c.rmu.Lock()
 	c.wmu.Lock()
 	c.mu.Lock()
@@ -69,14 +96,14 @@ func (d *Dialer) ClientContext(ctx context.Context, conn net.Conn, serverName st
 		c.mu.Unlock()
 		c.wmu.Unlock()
 		c.rmu.Unlock()
-		return nil, opErr(net.ErrClosed)
+		return 0, 0, 0, net.ErrClosed
 	}
 	if len(c.rbuf) > 0 {
 		c.mu.Unlock()
 		c.wmu.Unlock()
 		c.rmu.Unlock()
 		c.Close()
-		return nil, opErr(errors.New("wasinet: plaintext data is buffered past the point of the TLS upgrade"))
+		return 0, 0, 0, errors.New("wasinet: plaintext data is buffered past the point of the TLS upgrade")
 	}
 	// What was written in plaintext goes first, and completely: a host
 	// whose streams are idle can hand the socket itself to TLS.
@@ -94,48 +121,66 @@ func (d *Dialer) ClientContext(ctx context.Context, conn net.Conn, serverName st
 	c.mu.Unlock()
 	c.wmu.Unlock()
 	c.rmu.Unlock()
+	return in, out, hsDeadline, nil
+}
 
-	hs := tls.NewClientHandshake(serverName, in, out)
-	alpn, err := askALPN(hs, d.NextProtos)
-	if err != nil {
-		hs.Drop()
-		c.closeSocket()
-		return nil, opErr(err)
+// handshakeError turns a failed handshake's *tls.HandshakeError (whose
+// io-error it releases) into a *HandshakeError; other errors stay.
+func handshakeError(serverName string, err error) error {
+	var he *tls.HandshakeError
+	if errors.As(err, &he) {
+		debug := he.Debug
+		he.Release()
+		return ParseHandshakeError(serverName, debug)
 	}
-	fut := tls.Finish(hs)
+	return err
+}
+
+// handshakeFuture is a future of a client or server handshake.
+type handshakeFuture[C any] interface {
+	Get() (C, streams.InputStream, streams.OutputStream, error)
+	Subscribe() poll.Pollable
+	Drop()
+}
+
+// awaitHandshake waits for fut's outcome (parking this goroutine only)
+// until the monotonic instant hsDeadline (0: none), ctx ends, or
+// cancel(owner) is called.
+func awaitHandshake[C any](ctx context.Context, fut handshakeFuture[C], hsDeadline uint64, owner any) (C, streams.InputStream, streams.OutputStream, error) {
 	p := fut.Subscribe()
 	var dl deadline
 	dl.at.Store(hsDeadline)
 	for {
-		tconn, tin, tout, err := fut.Get()
+		conn, in, out, err := fut.Get()
 		if errors.Is(err, tls.ErrPending) {
-			if werr := await(ctx, p, &dl, nil); werr != nil {
+			if werr := await(ctx, p, &dl, owner); werr != nil {
 				p.Drop()
 				fut.Drop()
-				c.closeSocket()
-				return nil, opErr(werr)
+				var zero C
+				return zero, 0, 0, werr
 			}
 			continue
 		}
 		p.Drop()
 		fut.Drop()
-		if err != nil {
-			c.closeSocket()
-			var he *tls.HandshakeError
-			if errors.As(err, &he) {
-				debug := he.Debug
-				he.Release()
-				return nil, opErr(ParseHandshakeError(serverName, debug))
-			}
-			return nil, opErr(err)
-		}
-		t := &TLSConn{tcp: c, conn: tconn, serverName: serverName, alpn: alpn}
-		t.in, t.out, t.ahead = tin, tout, true
-		t.laddr, t.raddr, t.netw = c.laddr, c.raddr, c.netw
-		t.rdl.at.Store(c.rdl.at.Load())
-		t.wdl.at.Store(c.wdl.at.Load())
-		return t, nil
+		return conn, in, out, err
 	}
+}
+
+// tlsOver is the TLS connection over c once a handshake succeeded.
+func (c *Conn) tlsOver(conn tlsHandle, in streams.InputStream, out streams.OutputStream, serverName string) *TLSConn {
+	t := &TLSConn{tcp: c, conn: conn, serverName: serverName}
+	t.in, t.out, t.ahead = in, out, true
+	t.laddr, t.raddr, t.netw = c.laddr, c.raddr, c.netw
+	t.rdl.at.Store(c.rdl.at.Load())
+	t.wdl.at.Store(c.wdl.at.Load())
+	return t
+}
+
+// tlsHandle is a client or server connection handle.
+type tlsHandle interface {
+	CloseOutput()
+	Drop()
 }
 
 // unwrap finds the *Conn under conn (also through a NetConn method, as

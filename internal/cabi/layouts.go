@@ -46,6 +46,12 @@ var (
 	Flags8 = U8
 )
 
+// Types of wasitls:tls/server.
+var (
+	OptionListU8 = Option(ListOf(U8))        // server-connection.alpn-id
+	CertChain    = ListOf(Tuple(ListOf(U8))) // server-connection.client-certificate-chain
+)
+
 // Return areas of wasi:filesystem, each result<T, error-code>.
 var (
 	FSUnit     = fsArea(Result(Empty, FSErrorCode))                   // sync, set-size, ...

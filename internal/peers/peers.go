@@ -69,6 +69,9 @@ func file(t testing.TB, env, rel, what string) string {
 // OpenSSL returns the path of the openssl command (3.0 on Debian 12).
 func OpenSSL(t testing.TB) string { return lookPath(t, "openssl", "openssl") }
 
+// Curl returns the path of curl (Debian's, with HTTP/2).
+func Curl(t testing.TB) string { return lookPath(t, "curl", "curl") }
+
 // TShark returns the path of tshark.
 func TShark(t testing.TB) string { return lookPath(t, "tshark", "tshark") }
 

@@ -59,11 +59,12 @@ type Func struct {
 }
 
 // Imports lists every host function at version ver (e.g. "0.2.6"); wasi:tls
-// and its extension wasitls:tls/connection have their one version.
+// and the extensions wasitls:tls/connection and wasitls:tls/server have
+// their one version.
 func Imports(ver string) []Func {
 	var out []Func
 	for _, m := range host.ImportNames() {
-		if !strings.HasSuffix(m, "@"+ver) && m != host.TLSModule && m != host.TLSExtModule {
+		if !strings.HasSuffix(m, "@"+ver) && m != host.TLSModule && m != host.TLSExtModule && m != host.ServerTLSModule {
 			continue
 		}
 		for _, f := range host.Functions(m) {

@@ -28,6 +28,7 @@ const world = `package wasitls:check;
 world guest {
   import wasi:tls/types@0.2.0-draft;
   import wasitls:tls/connection@0.1.0;
+  import wasitls:tls/server@0.1.0;
   import wasi:io/error@0.2.6;
   import wasi:io/poll@0.2.6;
   import wasi:io/streams@0.2.6;
@@ -45,6 +46,7 @@ world guest {
 world host {
   import wasi:tls/types@0.2.0-draft;
   import wasitls:tls/connection@0.1.0;
+  import wasitls:tls/server@0.1.0;
   import wasi:io/error@0.2.6;
   import wasi:io/poll@0.2.6;
   import wasi:io/streams@0.2.6;
@@ -287,7 +289,7 @@ func TestHostFunctionsMatchWIT(t *testing.T) {
 	var ims []Import
 	mods := map[string]bool{}
 	for _, m := range host.ImportNames() {
-		if !strings.HasSuffix(m, "@0.2.6") && m != host.TLSModule && m != host.TLSExtModule || strings.HasPrefix(m, "wasi:sockets/udp") {
+		if !strings.HasSuffix(m, "@0.2.6") && m != host.TLSModule && m != host.TLSExtModule && m != host.ServerTLSModule || strings.HasPrefix(m, "wasi:sockets/udp") {
 			continue
 		}
 		mods[m] = true
@@ -296,7 +298,7 @@ func TestHostFunctionsMatchWIT(t *testing.T) {
 			ims = append(ims, Import{m, f, FuncType{valTypes(ps), valTypes(rs)}})
 		}
 	}
-	for _, want := range []string{"wasi:cli/environment@0.2.6", "wasi:cli/exit@0.2.6", "wasi:cli/stdout@0.2.6",
+	for _, want := range []string{host.ServerTLSModule, "wasi:cli/environment@0.2.6", "wasi:cli/exit@0.2.6", "wasi:cli/stdout@0.2.6",
 		"wasi:cli/terminal-stderr@0.2.6", "wasi:random/insecure-seed@0.2.6", "wasi:filesystem/types@0.2.6",
 		"wasi:filesystem/preopens@0.2.6", "wasi:clocks/wall-clock@0.2.6"} {
 		if !mods[want] {

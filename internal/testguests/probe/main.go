@@ -29,6 +29,7 @@ import (
 	"github.com/wasitls/wasitls/guest/sockets/network"
 	"github.com/wasitls/wasitls/guest/sockets/tcp"
 	"github.com/wasitls/wasitls/guest/tls"
+	"github.com/wasitls/wasitls/guest/tls/server"
 	"github.com/wasitls/wasitls/internal/testguests/internal/gutil"
 )
 
@@ -417,5 +418,16 @@ func imports() {
 	_ = c.Resumed()
 	_ = c.PeerCertificates()
 	c.Drop()
+	shs := server.NewHandshake(in, out)
+	sf := server.Finish(shs)
+	shs.Drop()
+	_ = sf.Subscribe()
+	sc, _, _, _ := sf.Get()
+	sf.Drop()
+	_ = sc.ServerName()
+	_ = sc.ALPN()
+	_ = sc.ClientCertificates()
+	sc.CloseOutput()
+	sc.Drop()
 	n.Drop()
 }
