@@ -39,6 +39,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/component"
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/loopback"
@@ -56,8 +57,9 @@ type Env struct {
 	Runtime wazero.Runtime
 	Host    *host.Host
 
-	mu       sync.Mutex
-	compiled map[string]wazero.CompiledModule
+	mu         sync.Mutex
+	compiled   map[string]wazero.CompiledModule
+	components map[string]*host.Component // guests built as components
 }
 
 // New makes an Env; opts are the host's defaults for every guest.
@@ -67,7 +69,8 @@ func New(ctx context.Context, opts ...host.Option) (*Env, error) {
 		r.Close(ctx)
 		return nil, fmt.Errorf("guesttest: wasi_snapshot_preview1: %w", err)
 	}
-	return &Env{Runtime: r, Host: host.New(r, opts...), compiled: map[string]wazero.CompiledModule{}}, nil
+	return &Env{Runtime: r, Host: host.New(r, opts...), compiled: map[string]wazero.CompiledModule{},
+		components: map[string]*host.Component{}}, nil
 }
 
 // MustNew is New for TestMain; it panics on error.
@@ -99,7 +102,9 @@ func (e *Env) Close() {
 
 // CompileErr builds the guest pkg (relative to the repository root, e.g.
 // "./internal/testguests/httpsget"; a Go package, or a Rust or C guest
-// directory, see guestbuild) and compiles it, once per Env.
+// directory, see guestbuild; guestbuild.Component(pkg) for its component
+// form, which runs with Host.InstantiateComponent) and compiles it, once
+// per Env.
 func (e *Env) CompileErr(ctx context.Context, pkg string) (wazero.CompiledModule, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -109,6 +114,15 @@ func (e *Env) CompileErr(ctx context.Context, pkg string) (wazero.CompiledModule
 	wasm, err := guestbuild.BuildErr(pkg)
 	if err != nil {
 		return nil, err
+	}
+	if component.IsComponent(wasm) {
+		c, err := e.Host.CompileComponent(ctx, wasm)
+		if err != nil {
+			return nil, fmt.Errorf("guesttest: %s: %w", pkg, err)
+		}
+		e.components[pkg] = c
+		e.compiled[pkg] = c.Module()
+		return c.Module(), nil
 	}
 	cm, err := e.Runtime.CompileModule(ctx, wasm)
 	if err != nil {
@@ -243,8 +257,16 @@ func (e *Env) Exec(pkg string, args []string, opts ...RunOption) (Result, error)
 			c.observe(ev)
 		}
 	}))
+	e.mu.Lock()
+	comp := e.components[pkg]
+	e.mu.Unlock()
 	start := time.Now()
-	g, err := e.Host.Instantiate(ctx, cm, mc, hostOpts...)
+	var g *host.Guest
+	if comp != nil {
+		g, err = e.Host.InstantiateComponent(ctx, comp, mc, hostOpts...)
+	} else {
+		g, err = e.Host.Instantiate(ctx, cm, mc, hostOpts...)
+	}
 	r := Result{Elapsed: time.Since(start)}
 	if g != nil {
 		g.Close(context.Background())
