@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sort is what an index refers to. Core sorts have the 0x100 bit set.
@@ -464,7 +465,7 @@ func (c *Component) wrapper(body []byte) error {
 	}
 	w, err := parse(body, true)
 	if err != nil {
-		return fmt.Errorf("nested component: %w", err)
+		return fmt.Errorf("nested component: %s", strings.TrimPrefix(err.Error(), "component: "))
 	}
 	if len(w.Modules) > 0 || len(w.CoreInstances) > 0 || len(w.Canons) > 0 || len(w.Instances) > 0 {
 		return errors.New("nested components with code of their own (a composed component) are not supported: run each component on its own")
