@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wasitls/wasitls/component"
 	"github.com/wasitls/wasitls/conformance"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/guestbuild"
@@ -88,6 +89,21 @@ func TestRunComponentRefused(t *testing.T) {
 // an HTTPS GET over raw wasi:sockets and wasi:tls against OpenSSL.
 func TestRunJSComponent(t *testing.T) {
 	wasm := guestbuild.Build(t, "./internal/jsguest")
+	c, err := component.Parse(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := c.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The path this guest takes: run and post-return exported by the main
+	// module itself.
+	if plan.Run == "" || plan.PostReturn == "" {
+		t.Fatalf("run %q, post-return %q: want the main module's own wasi:cli/run export", plan.Run, plan.PostReturn)
+	}
+	t.Logf("component %.1f MB: %d core modules, %d core instances, %d lowers; main %.1f MB, run %q, realloc %s",
+		float64(len(wasm))/1e6, plan.Modules, len(c.CoreInstances), plan.Lowers, float64(len(plan.Module))/1e6, plan.Run, plan.Realloc)
 	guest := filepath.Join(t.TempDir(), "jsguest.component.wasm")
 	if err := os.WriteFile(guest, wasm, 0o644); err != nil {
 		t.Fatal(err)

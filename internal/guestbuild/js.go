@@ -54,11 +54,14 @@ func buildJS(pkg string) ([]byte, error) {
 	if err := hashFiles(h, script, filepath.Join(cjs, "package.json"), filepath.Join(jco, "package.json")); err != nil {
 		return nil, err
 	}
-	if err := hashSources(h, dir, []string{".js", ".wit"}); err != nil {
-		return nil, err
+	witDir := filepath.Join(peers.RepoRoot(), "wit")
+	for _, d := range []string{dir, witDir} {
+		if err := hashSources(h, d, []string{".js", ".wit"}); err != nil {
+			return nil, err
+		}
 	}
 	name := filepath.Base(pkg) + "-" + hex.EncodeToString(h.Sum(nil)[:16]) + ".component.wasm"
 	return cachedBuild(name, func(out string) error {
-		return runNode(node, "componentize-js "+pkg, script, cjs, jco, dir, jsWorld, out)
+		return runNode(node, "componentize-js "+pkg, script, cjs, jco, witDir, dir, jsWorld, out)
 	})
 }
