@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/wasitls/wasitls/internal/peers"
 	"github.com/wasitls/wasitls/internal/witsrc"
@@ -57,12 +56,7 @@ func buildComponent(pkg string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// jco's real adapter brings WASI 0.2.12, and merging our 0.2.6 into it
-	// by semver loses the unstable network-error-code that guests using
-	// guest/sockets/network import. Stated at 0.2.12 (0.2.x versions only
-	// add items), the WIT keeps it; the module's @0.2.6 imports still
-	// resolve by semver, and the host answers every 0.2.x.
-	wit = strings.ReplaceAll(wit, "@0.2.6", "@0.2.12")
+	wit = witsrc.ForComponents(wit)
 	script := filepath.Join(peers.RepoRoot(), "internal", "guestbuild", "componentnew.mjs")
 	h := sha256.New()
 	if err := hashFiles(h, script, filepath.Join(jco, "package.json")); err != nil {

@@ -102,3 +102,12 @@ func Source(root string) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// ForComponents restates src (from Source) at WASI 0.2.12, the version of
+// jco's real preview1 adapter: componentNew merges a guest's world with the
+// adapter's by semver, and merging 0.2.6 into 0.2.12 loses the unstable
+// network-error-code that guests using guest/sockets/network import.
+// 0.2.x versions only add items, so the restated WIT still describes the
+// guest's @0.2.6 imports (which resolve by semver), and the host answers
+// every 0.2.x.
+func ForComponents(src string) string { return strings.ReplaceAll(src, "@0.2.6", "@0.2.12") }
