@@ -5,7 +5,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/component"
+	"github.com/wasitls/wasitls/conformance"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 )
 
@@ -65,4 +68,16 @@ func TestComponentForm(t *testing.T) {
 	if n := componentRuns.Load(); n < 8 {
 		t.Fatalf("only %d runs were of the component", n)
 	}
+}
+
+// TestConformanceThroughComponent runs the whole conformance suite through
+// the relay guest's jco component, as TestConformanceThroughGuest does
+// through its core module.
+func TestConformanceThroughComponent(t *testing.T) {
+	guest := guestbuild.Component(relay)
+	env.Compile(t, guest)
+	conformance.RunDialer(t, relayDialer{t: t, guest: guest}, api.CapabilitiesOf(stdtls.Provider{}),
+		conformance.WithBackendName(stdtls.Name),
+		conformance.WithBulkBytes(16<<20),
+	)
 }

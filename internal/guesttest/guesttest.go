@@ -145,6 +145,22 @@ func (e *Env) Compile(tb testing.TB, pkg string) wazero.CompiledModule {
 	return cm
 }
 
+// Instantiate runs the guest pkg, compiled by CompileErr first, as
+// Host.Instantiate does, or Host.InstantiateComponent for a component.
+func (e *Env) Instantiate(ctx context.Context, pkg string, mc wazero.ModuleConfig, opts ...host.Option) (*host.Guest, error) {
+	cm, err := e.CompileErr(ctx, pkg)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	comp := e.components[pkg]
+	e.mu.Unlock()
+	if comp != nil {
+		return e.Host.InstantiateComponent(ctx, comp, mc, opts...)
+	}
+	return e.Host.Instantiate(ctx, cm, mc, opts...)
+}
+
 // ModuleConfig is the configuration every test guest gets: argv[0] name
 // then args, the given stdout and stderr, real clocks and sleep, and
 // crypto/rand as its randomness.
@@ -231,8 +247,7 @@ func (e *Env) Exec(pkg string, args []string, opts ...RunOption) (Result, error)
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
 	defer cancel()
-	cm, err := e.CompileErr(ctx, pkg)
-	if err != nil {
+	if _, err := e.CompileErr(ctx, pkg); err != nil {
 		return Result{}, err
 	}
 	var (
@@ -257,16 +272,8 @@ func (e *Env) Exec(pkg string, args []string, opts ...RunOption) (Result, error)
 			c.observe(ev)
 		}
 	}))
-	e.mu.Lock()
-	comp := e.components[pkg]
-	e.mu.Unlock()
 	start := time.Now()
-	var g *host.Guest
-	if comp != nil {
-		g, err = e.Host.InstantiateComponent(ctx, comp, mc, hostOpts...)
-	} else {
-		g, err = e.Host.Instantiate(ctx, cm, mc, hostOpts...)
-	}
+	g, err := e.Instantiate(ctx, pkg, mc, hostOpts...)
 	r := Result{Elapsed: time.Since(start)}
 	if g != nil {
 		g.Close(context.Background())
