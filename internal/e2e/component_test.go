@@ -42,8 +42,15 @@ func TestComponentForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	sources := map[component.Source]int{}
+	renamed := 0
 	for _, b := range p.Bindings {
 		sources[b.Source]++
+		if b.Field != b.Func {
+			renamed++ // wit-component's "fd_write [v2]"
+		}
+	}
+	if renamed == 0 {
+		t.Error("no renamed duplicate import: the [v2] handling goes untested")
 	}
 	// wit-component's shape: main, adapter, shim, fixup; the guest's
 	// wasi:* imports lowered, its wasi_snapshot_preview1 ones the adapter's.
