@@ -428,19 +428,11 @@ func (c *Component) coreInstance(s *reader) error {
 			return err
 		}
 		for range n {
-			name, err := s.name()
-			if err != nil {
-				return err
-			}
-			sb, err := s.byte()
+			name, sb, idx, err := s.coreExport()
 			if err != nil {
 				return err
 			}
 			sort, err := coreSort(sb)
-			if err != nil {
-				return err
-			}
-			idx, err := s.u32()
 			if err != nil {
 				return err
 			}
@@ -483,8 +475,8 @@ func (c *Component) instance(s *reader) error {
 	in := InstanceDef{Component: -1}
 	switch kind {
 	case 0x00:
-		idx, err := s.u32()
-		if err != nil {
+		var idx uint32
+		if idx, err = s.u32(); err != nil {
 			return err
 		}
 		if err := c.ref(SortComp, idx); err != nil {
@@ -494,48 +486,41 @@ func (c *Component) instance(s *reader) error {
 			return errors.New("instantiates an imported component: not supported")
 		}
 		in.Component = c.Spaces[SortComp][idx].Item
-		n, err := s.count()
-		if err != nil {
-			return err
-		}
-		for range n {
-			name, err := s.name()
-			if err != nil {
-				return err
-			}
-			si, err := c.sortIdx(s)
-			if err != nil {
-				return fmt.Errorf("argument %q: %w", name, err)
-			}
-			si.Name = name
-			in.Args = append(in.Args, si)
-		}
-		c.Instances = append(c.Instances, in)
-		c.define(SortInstance, FromDef, len(c.Instances)-1)
-		return nil
+		in.Args, err = c.sortIdxList(s, s.name, "argument")
 	case 0x01:
+		in.Exports, err = c.sortIdxList(s, s.externName, "export")
 	default:
 		return fmt.Errorf("unknown instance kind 0x%02x", kind)
 	}
-	n, err := s.count()
 	if err != nil {
 		return err
-	}
-	for range n {
-		name, err := s.externName()
-		if err != nil {
-			return err
-		}
-		si, err := c.sortIdx(s)
-		if err != nil {
-			return fmt.Errorf("export %q: %w", name, err)
-		}
-		si.Name = name
-		in.Exports = append(in.Exports, si)
 	}
 	c.Instances = append(c.Instances, in)
 	c.define(SortInstance, FromDef, len(c.Instances)-1)
 	return nil
+}
+
+// sortIdxList reads a vector of names (each read by name) with sort
+// indices: instantiation arguments or inline exports.
+func (c *Component) sortIdxList(s *reader, name func() (string, error), what string) ([]SortIdx, error) {
+	n, err := s.count()
+	if err != nil {
+		return nil, err
+	}
+	var out []SortIdx
+	for range n {
+		nm, err := name()
+		if err != nil {
+			return nil, err
+		}
+		si, err := c.sortIdx(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", what, nm, err)
+		}
+		si.Name = nm
+		out = append(out, si)
+	}
+	return out, nil
 }
 
 func (c *Component) sortIdx(s *reader) (SortIdx, error) {

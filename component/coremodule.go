@@ -149,21 +149,27 @@ func (r *reader) u64() (uint64, error) {
 	return 0, errors.New("integer too long")
 }
 
+// coreExport reads a name, a kind (a core sort) and an index: a core
+// module's export, or a core instance's inline export.
+func (r *reader) coreExport() (name string, kind byte, idx uint32, err error) {
+	if name, err = r.name(); err != nil {
+		return
+	}
+	if kind, err = r.byte(); err != nil {
+		return
+	}
+	idx, err = r.u32()
+	return
+}
+
 func (m *CoreModule) coreExports(s *reader) error {
 	n, err := s.count()
 	if err != nil {
 		return err
 	}
 	for range n {
-		name, err := s.name()
+		name, kind, _, err := s.coreExport()
 		if err != nil {
-			return err
-		}
-		kind, err := s.byte()
-		if err != nil {
-			return err
-		}
-		if _, err := s.u32(); err != nil {
 			return err
 		}
 		m.Exports[name] = kind
