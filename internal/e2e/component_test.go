@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -78,13 +79,22 @@ func TestComponentForm(t *testing.T) {
 }
 
 // TestConformanceThroughComponent runs the whole conformance suite through
-// the relay guest's jco component, as TestConformanceThroughGuest does
-// through its core module.
+// jco components of the relay guests, as TestConformanceThroughGuest and
+// TestConformanceThroughForeignGuests do through their core modules: the Go
+// relay and the raw Rust and C guests (their own canonical-ABI code, no
+// guest/ bindings).
 func TestConformanceThroughComponent(t *testing.T) {
-	guest := guestbuild.Component(relay)
-	env.Compile(t, guest)
-	conformance.RunDialer(t, relayDialer{t: t, guest: guest}, api.CapabilitiesOf(stdtls.Provider{}),
-		conformance.WithBackendName(stdtls.Name),
-		conformance.WithBulkBytes(16<<20),
-	)
+	for _, g := range []struct {
+		pkg  string
+		mode []string
+	}{{relay, nil}, {rusttls, []string{"relay"}}, {ctls, []string{"relay"}}} {
+		t.Run(filepath.Base(g.pkg), func(t *testing.T) {
+			guest := guestbuild.Component(g.pkg)
+			env.Compile(t, guest)
+			conformance.RunDialer(t, relayDialer{t: t, guest: guest, mode: g.mode}, api.CapabilitiesOf(stdtls.Provider{}),
+				conformance.WithBackendName(stdtls.Name),
+				conformance.WithBulkBytes(16<<20),
+			)
+		})
+	}
 }
