@@ -1,12 +1,11 @@
 package component
 
 import (
-	"bytes"
 	"errors"
-	"maps"
-	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wasitls/wasitls/internal/componenttest"
 )
 
 // The tests build components byte by byte in wit-component's shape: a main
@@ -15,120 +14,24 @@ import (
 // lifted from the main module. Real components (jco's) are run by the
 // host's and the CLI's tests.
 
-func leb(v uint32) []byte { return appendU32(nil, v) }
+var (
+	leb        = componenttest.Leb
+	str        = componenttest.Str
+	cat        = componenttest.Cat
+	vec        = componenttest.Vec
+	section    = componenttest.Section
+	preamble   = componenttest.Preamble
+	coreModule = componenttest.CoreModule
+)
 
-func str(s string) []byte { return appendName(nil, s) }
+type shape = componenttest.Shape
 
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-
-// vec is a vector of items.
-func vec(items ...[]byte) []byte { return cat(leb(uint32(len(items))), cat(items...)) }
-
-func section(id byte, body []byte) []byte { return cat([]byte{id}, leb(uint32(len(body))), body) }
-
-var preamble = []byte{0x00, 0x61, 0x73, 0x6d, version, 0x00, layer, 0x00}
-
-// coreModule is a core module with function imports and exports only
-// (enough for ParseCore; never compiled here).
-func coreModule(imports [][2]string, exports map[string]byte) []byte {
-	var ims [][]byte
-	for _, im := range imports {
-		ims = append(ims, cat(str(im[0]), str(im[1]), []byte{0x00}, leb(0)))
-	}
-	var exs [][]byte
-	for _, name := range slices.Sorted(maps.Keys(exports)) {
-		exs = append(exs, cat(str(name), []byte{exports[name]}, leb(0)))
-	}
-	return cat(coreHeader, section(2, vec(ims...)), section(7, vec(exs...)))
-}
-
-// shape holds the knobs the negative tests turn.
-type shape struct {
-	lowerOpts   [][]byte // canonical options of the lower
-	mainExports map[string]byte
-	extra       [][]byte // sections appended at the end
-	runFromMain bool
-	wrapRun     bool // export run through a nested component, as wit-component does
-}
-
-func defaultShape() shape {
-	return shape{
-		lowerOpts: [][]byte{{0x03, 0x00}, {0x04, 0x02}, {0x00}}, // memory 0, realloc core func 2, utf8
-		mainExports: map[string]byte{"memory": 2, "cabi_realloc": 0,
-			"wasi:cli/run@0.2.6#run": 0, "cabi_post_wasi:cli/run@0.2.6#run": 0},
-		runFromMain: true,
-	}
-}
+func defaultShape() shape { return componenttest.Default() }
 
 const streams = "wasi:io/streams@0.2.6"
 
-func (s shape) build() []byte {
-	core := func(sort byte) []byte { return []byte{0x00, sort} }
-	mainMod := coreModule([][2]string{{streams, "[method]output-stream.write [v2]"}, {AdapterModule, "fd_write"}}, s.mainExports)
-	adapter := coreModule(nil, map[string]byte{"fd_write": 0, "wasi:cli/run@0.2.6#run": 0})
-	shim := coreModule(nil, map[string]byte{"0": 0, "$imports": 1})
-	fixup := coreModule([][2]string{{"", "0"}}, nil)
-	run := []byte{}
-	if s.runFromMain {
-		run = cat(
-			section(6, vec(cat(core(0x00), []byte{0x01}, leb(4), str("wasi:cli/run@0.2.6#run")), // core func 4
-				cat(core(0x00), []byte{0x01}, leb(4), str("cabi_post_wasi:cli/run@0.2.6#run")))), // core func 5
-			section(8, vec(cat([]byte{0x00, 0x00}, leb(4), vec([]byte{0x05, 0x05}), leb(1)))), // lift -> func 1
-		)
-	} else {
-		run = cat(
-			section(6, vec(cat(core(0x00), []byte{0x01}, leb(0), str("wasi:cli/run@0.2.6#run")))), // core func 4
-			section(8, vec(cat([]byte{0x00, 0x00}, leb(4), vec(), leb(1)))),
-		)
-	}
-	runInstance := section(5, vec(cat([]byte{0x01}, vec(cat([]byte{0x00}, str("run"), []byte{0x01}, leb(1)))))) // instance 1
-	if s.wrapRun {
-		wrapper := cat(preamble,
-			section(10, vec(cat([]byte{0x00}, str("import-func-run"), []byte{0x01}, leb(0)))),
-			section(11, vec(cat([]byte{0x00}, str("run"), []byte{0x01}, leb(0), []byte{0x00}))))
-		runInstance = cat(section(4, wrapper),
-			section(5, vec(cat([]byte{0x00}, leb(0), vec(cat(str("import-func-run"), []byte{0x01}, leb(1)))))))
-	}
-	b := cat(preamble,
-		section(7, vec([]byte{0x40}, []byte{0x40})),                             // two types, skipped
-		section(10, vec(cat([]byte{0x00}, str(streams), []byte{0x05}, leb(0)))), // instance 0
-		section(1, mainMod), section(1, adapter), section(1, shim), section(1, fixup),
-		section(6, vec(cat([]byte{0x01, 0x00}, leb(0), str("[method]output-stream.write")))), // func 0
-		section(2, vec(
-			cat([]byte{0x00}, leb(1), vec()), // core instance 0: the adapter
-			cat([]byte{0x00}, leb(2), vec()), // core instance 1: the shim
-		)),
-		section(6, vec(
-			cat(core(0x00), []byte{0x01}, leb(0), str("fd_write")), // core func 0
-			cat(core(0x00), []byte{0x01}, leb(1), str("0")),        // core func 1
-			cat(core(0x01), []byte{0x01}, leb(1), str("$imports")), // core table 0
-		)),
-		section(2, vec(
-			cat([]byte{0x01}, vec(cat(str("[method]output-stream.write [v2]"), []byte{0x00}, leb(1)))),                             // 2
-			cat([]byte{0x01}, vec(cat(str("fd_write"), []byte{0x00}, leb(0)))),                                                     // 3
-			cat([]byte{0x00}, leb(0), vec(cat(str(streams), []byte{0x12}, leb(2)), cat(str(AdapterModule), []byte{0x12}, leb(3)))), // 4: main
-		)),
-		section(6, vec(
-			cat(core(0x02), []byte{0x01}, leb(4), str("memory")),       // core memory 0
-			cat(core(0x00), []byte{0x01}, leb(4), str("cabi_realloc")), // core func 2
-		)),
-		section(8, vec(cat([]byte{0x01, 0x00}, leb(0), vec(s.lowerOpts...)))), // core func 3
-		section(2, vec(
-			cat([]byte{0x01}, vec(cat(str("$imports"), []byte{0x01}, leb(0)), cat(str("0"), []byte{0x00}, leb(3)))), // 5
-			cat([]byte{0x00}, leb(3), vec(cat(str(""), []byte{0x12}, leb(5)))),                                      // 6: fixup
-		)),
-		run,
-		runInstance,
-		section(11, vec(cat([]byte{0x00}, str("wasi:cli/run@0.2.6"), []byte{0x05}, leb(1), []byte{0x00}))),
-	)
-	for _, e := range s.extra {
-		b = append(b, e...)
-	}
-	return b
-}
-
 func TestPlanOfWitComponentShape(t *testing.T) {
-	b := defaultShape().build()
+	b := defaultShape().Build()
 	if !IsComponent(b) {
 		t.Fatal("IsComponent = false")
 	}
@@ -177,8 +80,8 @@ func TestPlanOfWitComponentShape(t *testing.T) {
 // instance of a nested component that only re-exports its import.
 func TestPlanRunThroughWrapper(t *testing.T) {
 	s := defaultShape()
-	s.wrapRun = true
-	c, err := Parse(s.build())
+	s.WrapRun = true
+	c, err := Parse(s.Build())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,16 +96,16 @@ func TestPlanRunThroughWrapper(t *testing.T) {
 
 func TestPlanRunFromAdapterUsesStart(t *testing.T) {
 	s := defaultShape()
-	s.runFromMain = false
-	if _, err := Parse(s.build()); err != nil {
+	s.RunFromMain = false
+	if _, err := Parse(s.Build()); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := Parse(s.build())
+	c, _ := Parse(s.Build())
 	if _, err := c.Plan(); err == nil || !strings.Contains(err.Error(), "no _start") {
 		t.Fatalf("run from the adapter without _start: %v", err)
 	}
-	s.mainExports["_start"] = 0
-	c, _ = Parse(s.build())
+	s.MainExports["_start"] = 0
+	c, _ = Parse(s.Build())
 	p, err := c.Plan()
 	if err != nil {
 		t.Fatal(err)
@@ -215,11 +118,11 @@ func TestPlanRunFromAdapterUsesStart(t *testing.T) {
 // TestRefused: each malformed or unsupported component is refused with one
 // line that starts with "component:" and says what is wrong.
 func TestRefused(t *testing.T) {
-	good := defaultShape().build()
+	good := defaultShape().Build()
 	with := func(f func(*shape)) []byte {
 		s := defaultShape()
 		f(&s)
-		return s.build()
+		return s.Build()
 	}
 	cases := []struct {
 		name string
@@ -231,21 +134,21 @@ func TestRefused(t *testing.T) {
 		{"wrong version", append(append([]byte{}, good[:4]...), append([]byte{0x0c, 0x00}, good[6:]...)...), "version 0xc, want 0xd"},
 		{"truncated", good[:len(good)-3], "runs past the end"},
 		{"truncated in a section", append(append([]byte{}, good[:len(good)-12]...), 0x0b, 0x02, 0x01), "export section"},
-		{"utf16 strings", with(func(s *shape) { s.lowerOpts = [][]byte{{0x03, 0x00}, {0x04, 0x02}, {0x01}} }), "string-encoding=utf16"},
-		{"latin1 strings", with(func(s *shape) { s.lowerOpts = [][]byte{{0x03, 0x00}, {0x02}} }), "string-encoding=latin1+utf16"},
-		{"async lower", with(func(s *shape) { s.lowerOpts = [][]byte{{0x03, 0x00}, {0x06}} }), "async canonical options"},
-		{"foreign realloc", with(func(s *shape) { s.lowerOpts = [][]byte{{0x03, 0x00}, {0x04, 0x01}} }), "realloc other than"},
-		{"cabi_import_realloc ignored", with(func(s *shape) { s.mainExports["cabi_import_realloc"] = 0 }), "cabi_import_realloc"},
-		{"bad memory index", with(func(s *shape) { s.lowerOpts = [][]byte{{0x03, 0x07}} }), "core memory index 7 out of range"},
-		{"nested component with code", with(func(s *shape) { s.extra = [][]byte{section(4, cat(preamble, section(1, coreModule(nil, nil))))} }), "code of their own (a composed component)"},
-		{"components nested twice", with(func(s *shape) { s.extra = [][]byte{section(4, cat(preamble, section(4, preamble)))} }), "nested twice"},
-		{"instantiating a missing component", with(func(s *shape) { s.extra = [][]byte{section(5, vec(cat([]byte{0x00}, leb(0), vec())))} }), "component index 0 out of range"},
-		{"async builtin", with(func(s *shape) { s.extra = [][]byte{section(8, vec([]byte{0x08, 0x00}))} }), "canon 0x08"},
-		{"resource.new", with(func(s *shape) { s.extra = [][]byte{section(8, vec([]byte{0x02, 0x00}))} }), "resources exported by the guest"},
-		{"unknown section", with(func(s *shape) { s.extra = [][]byte{section(13, nil)} }), "unknown section"},
-		{"start section", with(func(s *shape) { s.extra = [][]byte{section(9, nil)} }), "start functions"},
+		{"utf16 strings", with(func(s *shape) { s.LowerOpts = [][]byte{{0x03, 0x00}, {0x04, 0x02}, {0x01}} }), "string-encoding=utf16"},
+		{"latin1 strings", with(func(s *shape) { s.LowerOpts = [][]byte{{0x03, 0x00}, {0x02}} }), "string-encoding=latin1+utf16"},
+		{"async lower", with(func(s *shape) { s.LowerOpts = [][]byte{{0x03, 0x00}, {0x06}} }), "async canonical options"},
+		{"foreign realloc", with(func(s *shape) { s.LowerOpts = [][]byte{{0x03, 0x00}, {0x04, 0x01}} }), "realloc other than"},
+		{"cabi_import_realloc ignored", with(func(s *shape) { s.MainExports["cabi_import_realloc"] = 0 }), "cabi_import_realloc"},
+		{"bad memory index", with(func(s *shape) { s.LowerOpts = [][]byte{{0x03, 0x07}} }), "core memory index 7 out of range"},
+		{"nested component with code", with(func(s *shape) { s.Extra = [][]byte{section(4, cat(preamble, section(1, coreModule(nil, nil))))} }), "code of their own (a composed component)"},
+		{"components nested twice", with(func(s *shape) { s.Extra = [][]byte{section(4, cat(preamble, section(4, preamble)))} }), "nested twice"},
+		{"instantiating a missing component", with(func(s *shape) { s.Extra = [][]byte{section(5, vec(cat([]byte{0x00}, leb(0), vec())))} }), "component index 0 out of range"},
+		{"async builtin", with(func(s *shape) { s.Extra = [][]byte{section(8, vec([]byte{0x08, 0x00}))} }), "canon 0x08"},
+		{"resource.new", with(func(s *shape) { s.Extra = [][]byte{section(8, vec([]byte{0x02, 0x00}))} }), "resources exported by the guest"},
+		{"unknown section", with(func(s *shape) { s.Extra = [][]byte{section(13, nil)} }), "unknown section"},
+		{"start section", with(func(s *shape) { s.Extra = [][]byte{section(9, nil)} }), "start functions"},
 		{"two memories", with(func(s *shape) {
-			s.extra = [][]byte{
+			s.Extra = [][]byte{
 				section(6, vec(cat([]byte{0x00, 0x02}, []byte{0x01}, leb(0), str("memory")))),
 				section(8, vec(cat([]byte{0x01, 0x00}, leb(0), vec([]byte{0x03, 0x01})))),
 			}
@@ -271,12 +174,12 @@ func TestRefused(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	f.Add(defaultShape().build())
+	f.Add(defaultShape().Build())
 	s := defaultShape()
-	s.runFromMain = false
-	f.Add(s.build())
-	s.wrapRun = true
-	f.Add(s.build())
+	s.RunFromMain = false
+	f.Add(s.Build())
+	s.WrapRun = true
+	f.Add(s.Build())
 	f.Add(preamble)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Parse(b)

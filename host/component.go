@@ -72,7 +72,9 @@ func (c *Component) Close(ctx context.Context) error { return c.compiled.Close(c
 // main module's _start, or its wasi:cli/run#run export (then its
 // post-return), whichever the component's wasi:cli/run export leads to.
 // An error result of run is a *sys.ExitError with code 1, as a component
-// host reports it. Lowered imports that return lists and strings allocate
+// host reports it; a trap in run closes the module, as a failing start
+// function does. After a successful run the module stays open: Close the
+// Guest. Lowered imports that return lists and strings allocate
 // through the main module's cabi_import_realloc when it exports one (as the
 // component names it), else cabi_realloc.
 func (h *Host) InstantiateComponent(ctx context.Context, c *Component, mc wazero.ModuleConfig, opts ...Option) (*Guest, error) {
@@ -100,8 +102,13 @@ func (h *Host) InstantiateComponent(ctx context.Context, c *Component, mc wazero
 			_, err = post.Call(ctx, res...)
 		}
 	}
+	if err != nil && !mod.IsClosed() {
+		// As wazero does when a start function fails: a command that
+		// trapped is over, and nothing it owned outlives it.
+		_ = mod.Close(ctx)
+	}
 	if mod.IsClosed() {
-		g.shutdown(ctx) // wasi:cli/exit, or a trap that closed it
+		g.shutdown(ctx) // wasi:cli/exit, a trap, or the close above
 	}
 	if err != nil {
 		return g, err
