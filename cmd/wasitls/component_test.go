@@ -52,6 +52,19 @@ func TestRunComponent(t *testing.T) {
 	}
 }
 
+// TestDemoComponent: `wasitls demo -guest` takes the demo guest's
+// component and fetches the demo page with it.
+func TestDemoComponent(t *testing.T) {
+	guest, _ := componentFile(t, demoGuestSrc)
+	r := runCLI(t, "demo", "-backend", "stdtls", "-guest", guest)
+	if r.code != 0 {
+		t.Fatalf("demo exit code %d", r.code)
+	}
+	if !strings.Contains(r.stdout, "stdtls:  Hello from the wasitls demo server") {
+		t.Errorf("stdout lacks the demo page's first line")
+	}
+}
+
 // TestRunComponentRefused: broken components are refused before anything
 // runs, with exit code 2 and one line that says what is wrong.
 func TestRunComponentRefused(t *testing.T) {
