@@ -121,7 +121,7 @@ func hasRetptr(d *fnDef) bool {
 	switch {
 	case strings.HasPrefix(d.name, "[resource-drop]"), d.name == "[method]pollable.block", d.name == "[method]client-connection.close-output",
 		d.name == "[method]server-connection.close-output",
-		d.name == "exit", d.name == "exit-with-code":
+		d.name == "exit", d.name == "exit-with-code", d.name == "[method]network.noop":
 		return false
 	}
 	return true

@@ -47,6 +47,14 @@ type fnDef struct {
 	results []wapi.ValueType
 	fn      func(c *call, stack []uint64)
 	full    string // module/field for messages, set by register
+	// extra: served but not part of the WIT, so left out of Functions.
+	extra bool
+}
+
+// offWIT marks d as served for a toolchain's sake though the WIT lacks it.
+func offWIT(d fnDef) fnDef {
+	d.extra = true
+	return d
 }
 
 func def(name string, fn func(c *call, stack []uint64), params []wapi.ValueType, results ...wapi.ValueType) fnDef {
@@ -230,15 +238,18 @@ func ImportNames() []string {
 }
 
 // Functions returns the field names of the functions a module name exports
-// (nil if the host does not answer to it), for tools and tests.
+// (nil if the host does not answer to it), for tools and tests: those of
+// the WIT (jco's extra [method]network.noop is answered but not listed).
 func Functions(module string) []string {
 	f, ok := parseImport(module)
 	if !ok {
 		return nil
 	}
-	out := make([]string, len(f.fns))
-	for i, d := range f.fns {
-		out[i] = d.name
+	out := make([]string, 0, len(f.fns))
+	for _, d := range f.fns {
+		if !d.extra {
+			out = append(out, d.name)
+		}
 	}
 	return out
 }

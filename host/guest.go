@@ -82,11 +82,20 @@ func newGuest(h *Host, id uint64, s settings, pol *policy) *Guest {
 
 // reallocCache lends call engines for the guest's cabi_realloc: one per
 // concurrent host call, reused, so a returned list costs no allocation.
-type reallocCache struct{ pool sync.Pool }
+type reallocCache struct {
+	pool sync.Pool
+	// name is the export to allocate with when not cabi_realloc: a
+	// component's main module may name cabi_import_realloc (see
+	// InstantiateComponent). Set before the guest runs.
+	name string
+}
 
 func (r *reallocCache) Get(mod wapi.Module) wapi.Function {
 	if f, ok := r.pool.Get().(wapi.Function); ok {
 		return f
+	}
+	if r.name != "" {
+		return mod.ExportedFunction(r.name)
 	}
 	return mod.ExportedFunction("cabi_realloc")
 }

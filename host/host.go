@@ -96,6 +96,11 @@ func (h *Host) Instantiate(ctx context.Context, compiled wazero.CompiledModule, 
 		return nil, err
 	}
 	ctx = context.WithValue(ctx, instantiatingKey{}, g)
+	return h.start(ctx, g, compiled, mc)
+}
+
+// start instantiates a prepared guest and runs its start functions.
+func (h *Host) start(ctx context.Context, g *Guest, compiled wazero.CompiledModule, mc wazero.ModuleConfig) (*Guest, error) {
 	mod, err := h.r.InstantiateModule(ctx, compiled, mc)
 	if mod == nil {
 		g.shutdown(ctx)

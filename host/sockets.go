@@ -113,6 +113,12 @@ type network struct{}
 var sockNetwork = register(&iface{name: "wasi:sockets/network", fns: []fnDef{
 	def("network-error-code", networkErrorCode, p(i32, i32)),
 	def("[resource-drop]network", dropOf(rNetwork), p(i32)),
+	// Not in the WIT: jco's bindings add it to network (a workaround in
+	// their generated code), and components built with jco's WIT import
+	// it. It checks the handle and does nothing.
+	offWIT(def("[method]network.noop", func(c *call, stack []uint64) {
+		c.get(wapi.DecodeU32(stack[0]), rNetwork)
+	}, p(i32))),
 }})
 
 // networkErrorCode: (borrow<error>, retptr) -> option<error-code>: +0 tag, +1 code.

@@ -15,6 +15,7 @@ targets=(
   "FuzzLayouts ./internal/cabi"             # canonical-ABI layouts and encoder/decoder round trips
   "FuzzServerMutation ./internal/hostile"   # mutated server records against stdtls, utls and pq
   "FuzzPolicy ./host"                       # policy compilation and decisions against a reference matcher
+  "FuzzParse ./component"                   # component binaries: parse and plan, errors never panics
 )
 
 for t in "${targets[@]}"; do

@@ -47,6 +47,15 @@ if [ ! -d .peers/npm/node_modules/@bytecodealliance/jco ]; then
   mkdir -p .peers/npm
   (cd .peers/npm && { [ -f package.json ] || echo '{"private":true}' > package.json; } && npm install --silent --no-audit --no-fund "$JCO" >/dev/null)
 fi
+# componentize-js (JavaScript guests as components: StarlingMonkey, about
+# 380 MB), pinned, in its own directory so that jco's tree keeps the
+# componentize-js it depends on.
+CJS=@bytecodealliance/componentize-js@0.23.0
+if [ ! -d .peers/cjs/node_modules/@bytecodealliance/componentize-js ]; then
+  echo "install-peers: $CJS"
+  mkdir -p .peers/cjs
+  (cd .peers/cjs && { [ -f package.json ] || echo '{"private":true}' > package.json; } && npm install --silent --no-audit --no-fund "$CJS" >/dev/null)
+fi
 # benchstat reads `wasitls bench -benchfmt` (TestBenchfmt), pinned; Go installs it into .peers/bin.
 BENCHSTAT=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 if [ ! -x .peers/bin/benchstat ]; then

@@ -192,7 +192,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.BoolVar(&o.quiet, "q", false, "say nothing on stderr about the steps")
 	o.cache.flags(fs)
 	o.perRequestFlags(fs)
-	fs.StringVar(&o.guestFile, "guest", "", "use this bench guest `FILE.wasm` instead of building cmd/wasitls/benchguest")
+	fs.StringVar(&o.guestFile, "guest", "", "use this bench guest `FILE.wasm` (a core module or a WASI 0.2 component) instead of building cmd/wasitls/benchguest")
 	if err := parseFlags(fs, args, stdout, "wasitls bench [flags]"); err != nil {
 		return exitUsage, err
 	}
@@ -346,7 +346,7 @@ type bench struct {
 	roots    *x509.CertPool
 	rt       wazero.Runtime
 	wasm     []byte
-	compiled wazero.CompiledModule
+	guest    guestModule
 	h        *host.Host
 	observer func(host.ConnEvent) // for the guests started while set
 }
@@ -363,11 +363,11 @@ func newBench(ctx context.Context, wasm []byte, o benchOptions, log io.Writer) (
 	}
 	b.rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig(o.cache, o.progressWriter(log)))
 	wasi_snapshot_preview1.MustInstantiate(ctx, b.rt)
-	if b.compiled, _, err = compileGuest(ctx, b.rt, wasm, "benchguest.wasm", o.cache, o.progressWriter(log)); err != nil {
+	b.h = host.New(b.rt)
+	if b.guest, _, err = compileAny(ctx, b.h, b.rt, wasm, "benchguest.wasm", o.cache, o.progressWriter(log)); err != nil {
 		b.close()
 		return nil, fmt.Errorf("compiling the bench guest: %w", err)
 	}
-	b.h = host.New(b.rt)
 	return b, nil
 }
 
@@ -565,7 +565,7 @@ func (b *bench) startNamedGuest(ctx context.Context, modName, backend, mode stri
 		if b.observer != nil {
 			opts = append(opts, host.WithObserver(b.observer))
 		}
-		g, err := b.h.Instantiate(ctx, b.compiled, mc, opts...)
+		g, err := b.guest.instantiate(ctx, b.h, mc, opts...)
 		if g != nil {
 			_ = g.Close(context.Background())
 		}

@@ -180,7 +180,7 @@ func (b *bench) requestConfig(name string, stdin io.Reader, stdout, stderr io.Wr
 // of stdin, which is empty here), closed.
 func (b *bench) guestRequest(ctx context.Context, p api.Provider) error {
 	var out, errb stampWriter
-	g, err := b.h.Instantiate(ctx, b.compiled, b.requestConfig("", nil, &out, &errb), host.WithProvider(p), host.WithPolicy(b.policy()))
+	g, err := b.guest.instantiate(ctx, b.h, b.requestConfig("", nil, &out, &errb), host.WithProvider(p), host.WithPolicy(b.policy()))
 	cerr := g.Close(ctx)
 	if err == nil {
 		err = cerr
@@ -330,7 +330,7 @@ func (b *bench) liveMemory(ctx context.Context, p api.Provider, hs handshaker, r
 			out := &stampWriter{want: "ok ", hit: ok}
 			var errb stampWriter
 			go func() {
-				g, err := b.h.Instantiate(ctx, b.compiled, b.requestConfig(names[i], pr, out, &errb), host.WithProvider(p), host.WithPolicy(b.policy()))
+				g, err := b.guest.instantiate(ctx, b.h, b.requestConfig(names[i], pr, out, &errb), host.WithProvider(p), host.WithPolicy(b.policy()))
 				if cerr := g.Close(ctx); err == nil {
 					err = cerr
 				}

@@ -64,6 +64,9 @@ type startupReport struct {
 }
 
 func (b *bench) startup(ctx context.Context, name string) (*startupReport, error) {
+	if b.guest.comp != nil {
+		return nil, errors.New("the start-up section times a core module's steps: give -guest a core module, or -only without startup")
+	}
 	p, err := api.Lookup(name)
 	if err != nil {
 		return nil, err

@@ -236,15 +236,20 @@ func announce(w io.Writer, what string, step func() error) (time.Duration, error
 
 // compileGuest compiles wasm with announce.
 func compileGuest(ctx context.Context, r wazero.Runtime, wasm []byte, name string, c cacheOptions, progress io.Writer) (wazero.CompiledModule, time.Duration, error) {
-	where := "the compilation cache is off"
-	if dir, err := c.path(); err == nil && dir != "" {
-		where = "once per guest, cached in " + dir
-	}
 	var compiled wazero.CompiledModule
-	d, err := announce(progress, fmt.Sprintf("compiling %s (%.1f MB) to native code (%s)", name, float64(len(wasm))/1e6, where), func() error {
+	d, err := announce(progress, compiling(name, wasm, c), func() error {
 		var err error
 		compiled, err = r.CompileModule(ctx, wasm)
 		return err
 	})
 	return compiled, d, err
+}
+
+// compiling says what compiling wasm named name involves.
+func compiling(name string, wasm []byte, c cacheOptions) string {
+	where := "the compilation cache is off"
+	if dir, err := c.path(); err == nil && dir != "" {
+		where = "once per guest, cached in " + dir
+	}
+	return fmt.Sprintf("compiling %s (%.1f MB) to native code (%s)", name, float64(len(wasm))/1e6, where)
 }

@@ -49,7 +49,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	var backends listFlag
 	fs.Var(&backends, "backend", "run only backend `NAME` (repeatable; default: every compiled-in backend)")
-	guestFile := fs.String("guest", "", "use this demo guest `FILE.wasm` instead of building cmd/wasitls/demoguest")
+	guestFile := fs.String("guest", "", "use this demo guest `FILE.wasm` (a core module or a WASI 0.2 component) instead of building cmd/wasitls/demoguest")
 	verbose := fs.Bool("v", false, "log every connection to stderr, as wasitls run -v does")
 	quiet := fs.Bool("q", false, "say nothing on stderr about slow steps (building and compiling the guest)")
 	var cache cacheOptions
@@ -177,7 +177,7 @@ type demo struct {
 	url         string
 	rt          wazero.Runtime
 	h           *host.Host
-	compiled    wazero.CompiledModule
+	guest       guestModule
 	compileTime time.Duration
 	log         *slog.Logger
 }
@@ -192,11 +192,11 @@ func newDemo(ctx context.Context, wasm []byte, logger *slog.Logger, cache cacheO
 	d := &demo{srv: srv, url: "https://localhost:" + strconv.Itoa(srv.port) + "/", log: logger}
 	d.rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig(cache, progress))
 	wasi_snapshot_preview1.MustInstantiate(ctx, d.rt)
-	if d.compiled, d.compileTime, err = compileGuest(ctx, d.rt, wasm, "demoguest.wasm", cache, progress); err != nil {
+	d.h = host.New(d.rt)
+	if d.guest, d.compileTime, err = compileAny(ctx, d.h, d.rt, wasm, "demoguest.wasm", cache, progress); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("compiling the demo guest: %w", err)
 	}
-	d.h = host.New(d.rt)
 	return d, nil
 }
 
@@ -257,7 +257,7 @@ func (d *demo) run(ctx context.Context, name string) demoResult {
 		WithSysNanosleep().WithSysNanotime().WithSysWalltime().WithRandSource(rand.Reader)
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	g, err := d.h.Instantiate(rctx, d.compiled, mc, opts...)
+	g, err := d.guest.instantiate(rctx, d.h, mc, opts...)
 	if g != nil {
 		g.Close(context.Background())
 	}

@@ -67,8 +67,10 @@ Each command takes -h.
 
 const runUsage = `wasitls run [flags] GUEST.wasm [guest args]
 
-Runs GUEST.wasm, a wasip1 core module, with wasi-tls, wasi-sockets and
-wasi-clocks. The guest may connect only where -allow says. The first run of
+Runs GUEST.wasm, a wasip1 core module or a WASI 0.2 command component (one
+component made by wit-component: jco, componentize-js, wasm32-wasip2), with
+wasi-tls, wasi-sockets and wasi-clocks. The guest may connect only where
+-allow says. The first run of
 a guest compiles it to native code (seconds for a large guest) and caches
 the result (-cache-dir, -no-cache; wasitls cache).
 

@@ -19,6 +19,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/component"
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/observe"
 )
@@ -128,8 +129,13 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer r.Close(context.Background())
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
-	compiled, _, err := compileGuest(ctx, r, wasm, filepath.Base(o.guest), o.cache, progress)
-	if err != nil {
+	h := host.New(r)
+	defer h.Close(context.Background())
+	m, _, err := compileAny(ctx, h, r, wasm, filepath.Base(o.guest), o.cache, progress)
+	switch {
+	case err != nil && m.comp == nil && component.IsComponent(wasm):
+		return exitUsage, usagef("run %s: %v", o.guest, err) // "component: ..."
+	case err != nil:
 		return exitUsage, usagef("run %s: not a valid module: %v", o.guest, err)
 	}
 
@@ -142,16 +148,23 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if log != nil {
 		opts = append(opts, host.WithObserver(func(e host.ConnEvent) { logEvent(log, e) }))
 	}
-	h := host.New(r)
-	defer h.Close(context.Background())
-	g, gctx, mc, err := h.Prepare(ctx, compiled, mc, opts...)
+	if m.comp != nil {
+		g, err := m.instantiate(ctx, h, mc, opts...)
+		if g == nil && err != nil {
+			// Refused before the main module ran: its config or links.
+			return exitUsage, usagef("run %s: %v", o.guest, err)
+		}
+		defer g.Close(context.Background())
+		return guestExit(ctx, o.guest, err)
+	}
+	g, gctx, mc, err := h.Prepare(ctx, m.core, mc, opts...)
 	if err != nil {
 		// A policy the flags described badly, or a guest the flags cannot
 		// serve (wasi:random/random needs a random source: it has one).
 		return exitUsage, usagef("run: %v", err)
 	}
 	defer g.Close(context.Background())
-	_, err = r.InstantiateModule(gctx, compiled, mc)
+	_, err = r.InstantiateModule(gctx, m.core, mc)
 	return guestExit(ctx, o.guest, err)
 }
 

@@ -42,10 +42,11 @@ func TestMain(m *testing.M) {
 // loopback is the policy part every e2e guest gets: loopback only.
 var loopback = guesttest.Loopback
 
-// run runs a guest command to completion with policy pol.
+// run runs a guest command to completion with policy pol. Under
+// TestComponentForm it runs the guest's component form instead.
 func run(t *testing.T, pkg string, pol *host.Policy, args ...string) guesttest.Result {
 	t.Helper()
-	return env.Run(t, pkg, args, guesttest.Policy(pol))
+	return env.Run(t, asComponent(t, pkg), args, guesttest.Policy(pol))
 }
 
 // httpsServer is a net/http HTTPS server on 127.0.0.1 with cert.

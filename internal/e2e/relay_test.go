@@ -93,12 +93,12 @@ func (d relayDialer) Dial(ctx context.Context, addr string, cfg *api.Config) (ap
 	if guest == "" {
 		guest = relay
 	}
-	cm := env.Compile(d.t, guest)
+	env.Compile(d.t, guest)
 	args := append(d.mode[:len(d.mode):len(d.mode)], targetHost, targetPort, "127.0.0.1", relayPort, "hex:"+hex.EncodeToString([]byte(cfg.ServerName)))
 	go func() {
 		defer close(c.exited)
 		mc := guesttest.ModuleConfig(filepath.Base(guest), io.Discard, &c.stderr, args...)
-		g, err := env.Host.Instantiate(gctx, cm, mc, opts...)
+		g, err := env.Instantiate(gctx, guest, mc, opts...)
 		if g != nil {
 			g.Close(context.Background())
 		}

@@ -137,12 +137,26 @@ func buildForeign(l *lang, pkg string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	key := hex.EncodeToString(h.Sum(nil)[:16])
-	cached := filepath.Join(ForeignDir(), filepath.Base(pkg)+"-"+key+".wasm")
+	return cachedBuild(filepath.Base(pkg)+"-"+hex.EncodeToString(h.Sum(nil)[:16])+".wasm", func(out string) error {
+		args := l.args(dir, out)
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir = dir
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stderr, &stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("guestbuild: %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
+		}
+		return nil
+	})
+}
+
+// cachedBuild returns ForeignDir()/name, made first by build (which writes
+// the module to out) if it is not there.
+func cachedBuild(name string, build func(out string) error) ([]byte, error) {
+	cached := filepath.Join(ForeignDir(), name)
 	if b, err := os.ReadFile(cached); err == nil {
 		return b, nil
 	}
-
 	if err := os.MkdirAll(ForeignDir(), 0o755); err != nil {
 		return nil, err
 	}
@@ -152,13 +166,8 @@ func buildForeign(l *lang, pkg string) ([]byte, error) {
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	args := l.args(dir, tmp.Name())
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("guestbuild: %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
+	if err := build(tmp.Name()); err != nil {
+		return nil, err
 	}
 	b, err := os.ReadFile(tmp.Name())
 	if err != nil {
@@ -169,6 +178,30 @@ func buildForeign(l *lang, pkg string) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// hashFiles hashes the length and contents of each file into h.
+func hashFiles(h interface{ Write([]byte) (int, error) }, files ...string) error {
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%d\x00", len(b))
+		h.Write(b)
+	}
+	return nil
+}
+
+// runNode runs node with args, the error carrying its output.
+func runNode(node, what string, args ...string) error {
+	cmd := exec.Command(node, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("guestbuild: %s: %w\n%s", what, err, strings.TrimSpace(out.String()))
+	}
+	return nil
 }
 
 // hashSources hashes the names and contents of the files in dir (not its

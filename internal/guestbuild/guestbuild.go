@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -44,7 +45,8 @@ var (
 
 // Build compiles the guest pkg (a path relative to the repository root,
 // e.g. "./internal/testguests/httpsget": a Go package, or a directory with
-// main.rs or main.c) and returns the module bytes. Concurrent and repeated
+// main.rs or main.c; a JavaScript guest directory with main.js, built into a
+// component, see js.go) and returns the module bytes. Concurrent and repeated
 // calls for the same guest build once. A missing Rust or C toolchain skips
 // t on a developer's machine and fails it under CI=true (peers.Missing).
 func Build(t testing.TB, pkg string) []byte {
@@ -71,6 +73,12 @@ func BuildErr(pkg string) ([]byte, error) {
 }
 
 func build(pkg string) ([]byte, error) {
+	if core, ok := strings.CutPrefix(pkg, ComponentPrefix); ok {
+		return buildComponent(core)
+	}
+	if isJS(pkg) {
+		return buildJS(pkg)
+	}
 	if lang := foreignLang(pkg); lang != nil {
 		return buildForeign(lang, pkg)
 	}

@@ -39,6 +39,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/component"
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/loopback"
@@ -56,8 +57,9 @@ type Env struct {
 	Runtime wazero.Runtime
 	Host    *host.Host
 
-	mu       sync.Mutex
-	compiled map[string]wazero.CompiledModule
+	mu         sync.Mutex
+	compiled   map[string]wazero.CompiledModule
+	components map[string]*host.Component // guests built as components
 }
 
 // New makes an Env; opts are the host's defaults for every guest.
@@ -67,7 +69,8 @@ func New(ctx context.Context, opts ...host.Option) (*Env, error) {
 		r.Close(ctx)
 		return nil, fmt.Errorf("guesttest: wasi_snapshot_preview1: %w", err)
 	}
-	return &Env{Runtime: r, Host: host.New(r, opts...), compiled: map[string]wazero.CompiledModule{}}, nil
+	return &Env{Runtime: r, Host: host.New(r, opts...), compiled: map[string]wazero.CompiledModule{},
+		components: map[string]*host.Component{}}, nil
 }
 
 // MustNew is New for TestMain; it panics on error.
@@ -99,7 +102,9 @@ func (e *Env) Close() {
 
 // CompileErr builds the guest pkg (relative to the repository root, e.g.
 // "./internal/testguests/httpsget"; a Go package, or a Rust or C guest
-// directory, see guestbuild) and compiles it, once per Env.
+// directory, see guestbuild; guestbuild.Component(pkg) for its component
+// form, which runs with Host.InstantiateComponent) and compiles it, once
+// per Env.
 func (e *Env) CompileErr(ctx context.Context, pkg string) (wazero.CompiledModule, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -109,6 +114,15 @@ func (e *Env) CompileErr(ctx context.Context, pkg string) (wazero.CompiledModule
 	wasm, err := guestbuild.BuildErr(pkg)
 	if err != nil {
 		return nil, err
+	}
+	if component.IsComponent(wasm) {
+		c, err := e.Host.CompileComponent(ctx, wasm)
+		if err != nil {
+			return nil, fmt.Errorf("guesttest: %s: %w", pkg, err)
+		}
+		e.components[pkg] = c
+		e.compiled[pkg] = c.Module()
+		return c.Module(), nil
 	}
 	cm, err := e.Runtime.CompileModule(ctx, wasm)
 	if err != nil {
@@ -129,6 +143,22 @@ func (e *Env) Compile(tb testing.TB, pkg string) wazero.CompiledModule {
 		tb.Fatal(err)
 	}
 	return cm
+}
+
+// Instantiate runs the guest pkg, compiled by CompileErr first, as
+// Host.Instantiate does, or Host.InstantiateComponent for a component.
+func (e *Env) Instantiate(ctx context.Context, pkg string, mc wazero.ModuleConfig, opts ...host.Option) (*host.Guest, error) {
+	cm, err := e.CompileErr(ctx, pkg)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	comp := e.components[pkg]
+	e.mu.Unlock()
+	if comp != nil {
+		return e.Host.InstantiateComponent(ctx, comp, mc, opts...)
+	}
+	return e.Host.Instantiate(ctx, cm, mc, opts...)
 }
 
 // ModuleConfig is the configuration every test guest gets: argv[0] name
@@ -217,8 +247,7 @@ func (e *Env) Exec(pkg string, args []string, opts ...RunOption) (Result, error)
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
 	defer cancel()
-	cm, err := e.CompileErr(ctx, pkg)
-	if err != nil {
+	if _, err := e.CompileErr(ctx, pkg); err != nil {
 		return Result{}, err
 	}
 	var (
@@ -244,7 +273,7 @@ func (e *Env) Exec(pkg string, args []string, opts ...RunOption) (Result, error)
 		}
 	}))
 	start := time.Now()
-	g, err := e.Host.Instantiate(ctx, cm, mc, hostOpts...)
+	g, err := e.Instantiate(ctx, pkg, mc, hostOpts...)
 	r := Result{Elapsed: time.Since(start)}
 	if g != nil {
 		g.Close(context.Background())

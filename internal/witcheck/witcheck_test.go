@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -19,100 +18,17 @@ import (
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/witsrc"
 )
 
-// world is the world every test guest must fit: the interfaces the host
-// implements, at the versions the bindings import.
-const world = `package wasitls:check;
-
-world guest {
-  import wasi:tls/types@0.2.0-draft;
-  import wasitls:tls/connection@0.1.0;
-  import wasitls:tls/server@0.1.0;
-  import wasi:io/error@0.2.6;
-  import wasi:io/poll@0.2.6;
-  import wasi:io/streams@0.2.6;
-  import wasi:sockets/network@0.2.6;
-  import wasi:sockets/instance-network@0.2.6;
-  import wasi:sockets/tcp@0.2.6;
-  import wasi:sockets/tcp-create-socket@0.2.6;
-  import wasi:sockets/ip-name-lookup@0.2.6;
-  import wasi:clocks/monotonic-clock@0.2.6;
-  // cworld (C) calls the command world's interfaces directly.
-  include wasi:cli/imports@0.2.6;
-  include wasi:filesystem/imports@0.2.6;
-}
-
-world host {
-  import wasi:tls/types@0.2.0-draft;
-  import wasitls:tls/connection@0.1.0;
-  import wasitls:tls/server@0.1.0;
-  import wasi:io/error@0.2.6;
-  import wasi:io/poll@0.2.6;
-  import wasi:io/streams@0.2.6;
-  import wasi:sockets/network@0.2.6;
-  import wasi:sockets/instance-network@0.2.6;
-  import wasi:sockets/tcp@0.2.6;
-  import wasi:sockets/tcp-create-socket@0.2.6;
-  import wasi:sockets/ip-name-lookup@0.2.6;
-  import wasi:clocks/monotonic-clock@0.2.6;
-  import wasi:clocks/wall-clock@0.2.6;
-  include wasi:cli/imports@0.2.6;
-  include wasi:random/imports@0.2.6;
-  include wasi:filesystem/imports@0.2.6;
-}
-`
-
-var packageDecl = regexp.MustCompile(`(?m)^package ([^;\s]+);[ \t]*$`)
-
-// witSource turns the wit/ tree into one WIT source: the check world first,
-// then every directory's files as a nested `package name { ... }` block.
-// (jco 1.35 parses a single source reliably; its directory loading panics.)
+// witSource is Source for a test.
 func witSource(t *testing.T, root string) string {
 	t.Helper()
-	var dirs []string
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return err
-	})
+	src, err := witsrc.Source(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b strings.Builder
-	b.WriteString(world)
-	for _, dir := range dirs {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.wit"))
-		if len(files) == 0 {
-			continue
-		}
-		sort.Strings(files)
-		name := ""
-		var body strings.Builder
-		for _, f := range files {
-			src, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := string(src)
-			if m := packageDecl.FindStringSubmatchIndex(s); m != nil {
-				if n := s[m[2]:m[3]]; name != "" && n != name {
-					t.Fatalf("%s: package %s, but %s is package %s", f, n, dir, name)
-				} else {
-					name = n
-				}
-				s = s[:m[0]] + s[m[1]:]
-			}
-			body.WriteString(s)
-			body.WriteString("\n")
-		}
-		if name == "" {
-			t.Fatalf("%s: no package declaration", dir)
-		}
-		fmt.Fprintf(&b, "\npackage %s {\n%s}\n", name, body.String())
-	}
-	return b.String()
+	return src
 }
 
 type result struct {
