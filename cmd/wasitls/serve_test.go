@@ -48,7 +48,8 @@ func TestServeBadFlags(t *testing.T) {
 		}{[]string{"-backend", "utls", "-server-cert", cert, "-server-key", key}, "-server-cert: backend utls has no server side"})
 	}
 	for _, tc := range cases {
-		args := append(append([]string{"run"}, tc.args...), guest)
+		// stdtls serves whatever the build's default backend (-tags default_utls).
+		args := append(append([]string{"run", "-backend", "stdtls"}, tc.args...), guest)
 		r := runCLI(t, args...)
 		if r.code != exitUsage {
 			t.Errorf("%q: exit code %d, want 2", args, r.code)
@@ -88,7 +89,7 @@ func TestRunServesHTTPS(t *testing.T) {
 	cliCert, cliKey := p.Client("bob").WriteFiles(t, dir, "bob")
 	root := p.WriteRoot(t, dir, "root.pem")
 	var errb guesttest.Buffer
-	cmd, out := startCLI(t, &errb, "run", "-q", "-listen", "127.0.0.1:*",
+	cmd, out := startCLI(t, &errb, "run", "-q", "-backend", "stdtls", "-listen", "127.0.0.1:*",
 		"-server-cert", aCert, "-server-key", aKey, "-server-for", "a.test",
 		"-server-cert", defCert, "-server-key", defKey,
 		"-client-ca", root, "-server-alpn", "h2,http/1.1",
