@@ -115,19 +115,28 @@ func (m *Mem) Alloc(align, size uint32) uint32 {
 	}
 	stack := [4]uint64{0, 0, uint64(align), uint64(size)}
 	if err := fn.CallWithStack(m.Ctx, stack[:]); err != nil {
-		panic(fmt.Errorf("wasitls: %s: cabi_realloc(%d): %w", m.Fn, size, err))
+		panic(fmt.Errorf("wasitls: %s: %s(%d): %w", m.Fn, reallocName(fn), size, err))
 	}
 	if m.Funcs != nil {
 		m.Funcs.Put(fn)
 	}
 	p := api.DecodeU32(stack[0])
 	if p%align != 0 {
-		Trapf(m.Fn, "cabi_realloc returned %#x, not %d-byte aligned", p, align)
+		Trapf(m.Fn, "%s returned %#x, not %d-byte aligned", reallocName(fn), p, align)
 	}
 	if _, ok := m.memory().Read(p, size); !ok {
-		Trapf(m.Fn, "cabi_realloc returned %#x, and %d bytes there are out of bounds", p, size)
+		Trapf(m.Fn, "%s returned %#x, and %d bytes there are out of bounds", reallocName(fn), p, size)
 	}
 	return p
+}
+
+// reallocName is the export a trap names: cabi_realloc, or the
+// cabi_import_realloc a component's main module allocates with.
+func reallocName(fn api.Function) string {
+	if names := fn.Definition().ExportNames(); len(names) > 0 {
+		return names[0]
+	}
+	return "cabi_realloc"
 }
 
 // PutBytes allocates a list<u8> in the guest, copies b into it and returns
