@@ -138,8 +138,7 @@ func startBind(c *call, stack []uint64) {
 	}
 	s.state, s.bindFD, s.local = tcpBinding, fd, local
 	s.mu.Unlock()
-	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	okArea(c, a, ret)
 }
 
 // finishBind: (self, retptr) -> result<_, error-code>. The bind happened
@@ -170,8 +169,7 @@ func finishStep(c *call, stack []uint64, from, to tcpState) {
 		putCode(c, a, ret, ecNotInProgress)
 		return
 	}
-	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	okArea(c, a, ret)
 }
 
 // startListen: (self, retptr) -> result<_, error-code>. The socket must be
@@ -212,8 +210,7 @@ func startListen(c *call, stack []uint64) {
 	s.done.update(false)
 	s.mu.Unlock()
 	c.g.goroutine(func() { s.acceptLoop(ctx, l) })
-	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	okArea(c, a, ret)
 }
 
 // acceptLoop accepts one connection ahead of the guest and waits until the
@@ -312,8 +309,7 @@ func accept(c *call, stack []uint64) {
 		c.trap("%v", err)
 	}
 	g.observe(ConnEvent{Phase: PhaseAccept, Addr: conn.RemoteAddr().(*net.TCPAddr).AddrPort()})
-	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	b := okArea(c, a, ret)
 	cabi.PutU32(b, a.OK, hs)
 	cabi.PutU32(b, a.OK+4, hi)
 	cabi.PutU32(b, a.OK+8, ho)
@@ -349,8 +345,7 @@ func setListenBacklogSize(c *call, stack []uint64) {
 			return
 		}
 	}
-	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	okArea(c, a, ret)
 }
 
 // closeListening releases what the bind and listen steps hold.

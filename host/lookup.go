@@ -104,8 +104,7 @@ func resolveAddresses(c *call, stack []uint64) {
 			g.finishLookup(r, host, addrs, err)
 		})
 	}
-	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	b := okArea(c, a, ret)
 	cabi.PutU32(b, a.OK, h)
 }
 

@@ -256,6 +256,14 @@ var sockTCPCreate = register(&iface{name: "wasi:sockets/tcp-create-socket", fns:
 	def("create-tcp-socket", createTCPSocket, p(i32, i32)),
 }})
 
+// okArea writes the ok tag of a result<T, error-code>-shaped area and
+// returns the area for T.
+func okArea(c *call, a cabi.CodeArea, ret uint32) []byte {
+	b := c.Area(ret, a.Size, a.Align)
+	b[0] = 0
+	return b
+}
+
 // putCode writes the err case of a result<_, error-code>-shaped area.
 func putCode(c *call, a cabi.CodeArea, ret uint32, code errorCode) {
 	b := c.Area(ret, a.Size, a.Align)
@@ -279,8 +287,7 @@ func createTCPSocket(c *call, stack []uint64) {
 	s := &tcpSocket{g: c.g, family: uint8(fam), counted: true, bindFD: -1, dialFD: -1, opts: tcpOptions{keepAlive: true, keepIdle: 15 * time.Second, keepIntvl: 15 * time.Second, keepCount: 9, hopLimit: 64, recvBuf: 128 << 10, sendBuf: 128 << 10}}
 	s.done.update(true)
 	h := c.push(rTCPSocket, s, 0)
-	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	b := okArea(c, a, ret)
 	cabi.PutU32(b, a.OK, h)
 }
 
@@ -415,8 +422,7 @@ func optSet(set func(*tcpOptions, uint64) errorCode, vt wapi.ValueType) func(c *
 		if conn != nil {
 			applyOptions(conn.conn, &o)
 		}
-		b := c.Area(ret, a.Size, a.Align)
-		b[0] = 0
+		okArea(c, a, ret)
 	}
 }
 
@@ -558,8 +564,7 @@ func startConnect(c *call, stack []uint64) {
 		s.mu.Unlock()
 	}
 	g.deferWork(&s.dial, dial)
-	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	okArea(c, a, ret)
 }
 
 // finishConnect: (self, retptr) -> result<tuple<own<input-stream>,
@@ -609,8 +614,7 @@ func finishConnect(c *call, stack []uint64) {
 		out.close()
 		c.trap("%v", err2)
 	}
-	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	b := okArea(c, a, ret)
 	cabi.PutU32(b, a.OK, hi)
 	cabi.PutU32(b, a.OK+4, ho)
 }
@@ -650,8 +654,7 @@ func sockAddress(c *call, stack []uint64, local bool) {
 	} else if s.family == 0 {
 		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	b := okArea(c, a, ret)
 	cabi.PutSockAddr(b, a.OK, ap, 0, 0)
 }
 
@@ -724,6 +727,5 @@ func tcpShutdown(c *call, stack []uint64) {
 			_ = conn.conn.CloseWrite()
 		}
 	}
-	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	okArea(c, a, ret)
 }

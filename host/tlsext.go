@@ -87,8 +87,7 @@ func setALPNIDs(c *call, stack []uint64) {
 		out[i] = []byte(s)
 	}
 	lp, ln := c.PutByteLists(out)
-	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	b := okArea(c, a, ret)
 	cabi.PutU32(b, a.OK, lp)
 	cabi.PutU32(b, a.OK+4, ln)
 }
