@@ -13,6 +13,7 @@ import (
 
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
+	"github.com/wasitls/wasitls/internal/peers"
 )
 
 // relay is a TCP relay on loopback in front of target that keeps what the
@@ -27,7 +28,7 @@ func startRelay(t *testing.T, laddr string, target netip.AddrPort) *relay {
 	t.Helper()
 	ln, err := net.Listen("tcp4", laddr)
 	if err != nil {
-		t.Skipf("cannot listen on %s: %v", laddr, err)
+		peers.Unavailable(t, "cannot listen on %s: %v", laddr, err)
 	}
 	r := &relay{addr: ln.Addr().(*net.TCPAddr).AddrPort()}
 	var wg sync.WaitGroup
@@ -310,7 +311,7 @@ func TestIdentityNotAcrossSockets(t *testing.T) {
 	other, err := net.Listen("tcp4", "127.0.0.2:0")
 	if err != nil {
 		bound.Close()
-		t.Skipf("cannot listen on 127.0.0.2: %v", err)
+		peers.Unavailable(t, "cannot listen on 127.0.0.2: %v", err)
 	}
 	var (
 		wg    sync.WaitGroup

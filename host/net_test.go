@@ -19,12 +19,13 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/peers"
 )
 
 func TestIPv6AndMappedAddresses(t *testing.T) {
 	ln, err := net.Listen("tcp6", "[::1]:0")
 	if err != nil {
-		t.Skip("no IPv6 loopback:", err)
+		peers.Unavailable(t, "no IPv6 loopback: %v", err)
 	}
 	ln.Close()
 	srv6 := startEcho(t, nil, "tcp6", "[::1]:0")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/peers"
 )
 
 // newSocket creates a tcp-socket of ap's family.
@@ -201,7 +202,7 @@ func TestWITListenAccept(t *testing.T) {
 // The same over IPv6, where the socket is IPv6-only.
 func TestWITListenAcceptIPv6(t *testing.T) {
 	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
-		t.Skip("no IPv6 loopback:", err) // as TestIPv6AndMappedAddresses
+		peers.Unavailable(t, "no IPv6 loopback: %v", err) // as TestIPv6AndMappedAddresses
 	} else {
 		ln.Close()
 	}

@@ -8,6 +8,7 @@ package peers
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -29,6 +30,18 @@ func Missing(t testing.TB, what string) {
 		t.Fatalf("%s is not installed, and CI=true requires it (%s)", what, installHint)
 	}
 	t.Skipf("%s is not installed (%s)", what, installHint)
+}
+
+// Unavailable skips t, or fails it in CI, because something the machine
+// should have is not there (a loopback address, IPv6): a test that
+// guards a guarantee must not pass in CI by skipping.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if InCI() {
+		t.Fatalf("%s, and CI=true requires it", msg)
+	}
+	t.Skip(msg)
 }
 
 var repoRoot = sync.OnceValue(func() string {
