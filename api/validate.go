@@ -54,7 +54,10 @@ func ValidateConfig(p Provider, cfg *Config) error {
 			if !errors.As(err, &ae) {
 				return &Error{Kind: KindInvalidConfig, Backend: name, Err: err}
 			}
-			return Classify(err, name)
+			if ae.Backend == "" {
+				ae.Backend = name
+			}
+			return err
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/api/backendkit"
 	"github.com/wasitls/wasitls/conformance/pki"
 )
 
@@ -35,7 +36,7 @@ func ProviderDialer(p api.Provider) Dialer {
 		var d net.Dialer
 		raw, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
-			return nil, api.Classify(err, p.Name())
+			return nil, backendkit.Classify(err, p.Name())
 		}
 		c, err := p.Client(ctx, raw, cfg)
 		if err != nil {

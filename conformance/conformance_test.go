@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/api/backendkit"
 	"github.com/wasitls/wasitls/backends/stdtls"
 )
 
@@ -113,7 +114,7 @@ func (hybridOnly) Client(ctx context.Context, transport net.Conn, cfg *api.Confi
 		if hctx.Err() != nil {
 			err = fmt.Errorf("%w (%v)", hctx.Err(), err)
 		}
-		err = api.Classify(err, "hybrid-only")
+		err = backendkit.Classify(err, "hybrid-only")
 		// A classical-only peer answers hybrid-only shares with
 		// handshake_failure, and TLS 1.3-only with protocol_version.
 		if errors.Is(err, &api.Error{Kind: api.KindPeerAlert, Alert: api.AlertHandshakeFailure}) || errors.Is(err, api.ErrProtocolVersion) {
@@ -148,7 +149,7 @@ func (c *hybridConn) Read(b []byte) (int, error) {
 	case err == io.EOF && c.raw.eof.Load():
 		err = &api.Error{Kind: api.KindTransport, Err: io.ErrUnexpectedEOF}
 	case err != nil && err != io.EOF:
-		err = api.Classify(err, "hybrid-only")
+		err = backendkit.Classify(err, "hybrid-only")
 	}
 	return n, err
 }

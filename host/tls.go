@@ -14,6 +14,7 @@ import (
 	wapi "github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/api/backendkit"
 	"github.com/wasitls/wasitls/internal/cabi"
 )
 
@@ -275,7 +276,7 @@ func (g *Guest) handshake(ctx context.Context, transport net.Conn, cfg *api.Conf
 func (g *Guest) runProvider(ctx context.Context, transport net.Conn, timeout time.Duration, name string, direct bool, hs func(context.Context) (api.Conn, error)) (api.Conn, error) {
 	if direct {
 		// The provider's own deadline, set here so that it sets no other
-		// (api.WithTimeout): a timer a handshake is a cost native Go's
+		// (backendkit.WithTimeout): a timer a handshake is a cost native Go's
 		// Handshake does not have.
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
@@ -336,7 +337,7 @@ func (g *Guest) runProvider(ctx context.Context, transport net.Conn, timeout tim
 			mu.Unlock()
 			if abandoned {
 				g.logger().Warn("wasitls: provider ignored its context and closed transport; handshake abandoned", "backend", name)
-				return nil, api.Classify(fmt.Errorf("%w (provider %s did not return)", ctx.Err(), name), name)
+				return nil, backendkit.Classify(fmt.Errorf("%w (provider %s did not return)", ctx.Err(), name), name)
 			}
 		}
 	}
@@ -371,11 +372,11 @@ func (g *Guest) handshakeOutcome(ctx context.Context, name string, stop func() b
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
 		// else the provider reported the deadline itself
-		// (api.RunHandshake): one owner, one wrap.
+		// (backendkit.RunHandshake): one owner, one wrap.
 		conn = nil
 	}
 	if err != nil {
-		return nil, api.Classify(err, name)
+		return nil, backendkit.Classify(err, name)
 	}
 	return conn, nil
 }

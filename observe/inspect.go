@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/api/backendkit"
 )
 
 // Handshake is what Inspect saw of one handshake: the report the CLI's -v
@@ -20,7 +21,7 @@ type Handshake struct {
 	State         api.ConnectionState // zero on failure
 	Duration      time.Duration
 	JA4           string // JA4 of the ClientHello the backend sent, "" if unknown
-	Err           error  // classified (api.Classify)
+	Err           error  // classified (backendkit.Classify)
 }
 
 // Attrs returns the report as log attributes, named as the host names the
@@ -72,7 +73,7 @@ func Inspect(p api.Provider, fn func(Handshake)) api.Provider {
 		c, err := p.Client(ctx, t, cfg)
 		h := Handshake{
 			Local: transport.LocalAddr(), Remote: transport.RemoteAddr(), ServerName: cfg.ServerName,
-			Backend: p.Name(), Duration: time.Since(start), Err: api.Classify(err, p.Name()),
+			Backend: p.Name(), Duration: time.Since(start), Err: backendkit.Classify(err, p.Name()),
 		}
 		if c != nil {
 			h.State = c.State()

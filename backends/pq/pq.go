@@ -72,6 +72,7 @@ import (
 	"strings"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/api/backendkit"
 	"github.com/wasitls/wasitls/backends/stdtls"
 )
 
@@ -303,7 +304,7 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 	plain.Options = nil
 	tc, err := stdtls.TLSConfig(&plain)
 	if err != nil {
-		return nil, api.Classify(err, p.name)
+		return nil, backendkit.Classify(err, p.name)
 	}
 	s.applyGroups(tc)
 
@@ -352,7 +353,7 @@ func (s settings) applyGroups(tc *tls.Config) {
 // insufficient_security alert, or a version refusal, means the server has no
 // hybrid group or no TLS 1.3: the policy's refusal, reported as such.
 func (p *Provider) classify(err error, mode Mode) error {
-	cerr := api.Classify(err, p.name)
+	cerr := backendkit.Classify(err, p.name)
 	if mode != Require {
 		return cerr
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/api/backendkit"
 	"github.com/wasitls/wasitls/backends/stdtls"
 )
 
@@ -25,7 +26,7 @@ func (p *Provider) Server(ctx context.Context, transport net.Conn, cfg *api.Serv
 	plain.Options = nil
 	tc, err := stdtls.ServerTLSConfig(&plain)
 	if err != nil {
-		return nil, api.Classify(err, p.name)
+		return nil, backendkit.Classify(err, p.name)
 	}
 	s.applyGroups(tc)
 	c, err := stdtls.ServerHandshake(ctx, transport, tc, cfg.Timeout(), p.name)
@@ -44,7 +45,7 @@ func (p *Provider) Server(ctx context.Context, transport net.Conn, cfg *api.Serv
 // with no hybrid group in common, or without TLS 1.3, is the policy's
 // refusal.
 func (p *Provider) classifyServer(err error, mode Mode) error {
-	cerr := api.Classify(err, p.name)
+	cerr := backendkit.Classify(err, p.name)
 	if mode != Require {
 		return cerr
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/api/backendkit"
 )
 
 // Name is the registry name of this backend.
@@ -111,7 +112,7 @@ func (Provider) Server(ctx context.Context, transport net.Conn, cfg *api.ServerC
 	}
 	c, err := ServerHandshake(ctx, transport, tc, cfg.Timeout(), Name)
 	if err != nil {
-		return nil, api.Classify(err, Name)
+		return nil, backendkit.Classify(err, Name)
 	}
 	return c, nil
 }
@@ -124,7 +125,7 @@ func (Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Config)
 	}
 	c, err := Handshake(ctx, transport, tc, cfg.Timeout(), Name, "")
 	if err != nil {
-		return nil, api.Classify(err, Name)
+		return nil, backendkit.Classify(err, Name)
 	}
 	return c, nil
 }
@@ -133,7 +134,7 @@ func (Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Config)
 // by timeout and ctx, and wraps the result as a *Conn that reports backend and
 // fingerprint in its state. The error is returned unclassified (but naming the
 // context's verdict when ctx ended), so that backends built on crypto/tls can
-// classify it their own way before falling back to api.Classify.
+// classify it their own way before falling back to backendkit.Classify.
 func Handshake(ctx context.Context, transport net.Conn, tc *tls.Config, timeout time.Duration, backend, fingerprint string) (*Conn, error) {
 	return handshake(ctx, transport, tls.Client, tc, timeout, backend, fingerprint)
 }
@@ -144,9 +145,9 @@ func ServerHandshake(ctx context.Context, transport net.Conn, tc *tls.Config, ti
 }
 
 func handshake(ctx context.Context, transport net.Conn, side func(net.Conn, *tls.Config) *tls.Conn, tc *tls.Config, timeout time.Duration, backend, fingerprint string) (*Conn, error) {
-	raw := &api.EOFWatch{Conn: transport}
+	raw := &backendkit.EOFWatch{Conn: transport}
 	c := side(raw, tc)
-	if err := api.RunHandshake(ctx, transport, timeout, c.Handshake); err != nil {
+	if err := backendkit.RunHandshake(ctx, transport, timeout, c.Handshake); err != nil {
 		return nil, err
 	}
 	return &Conn{Conn: c, raw: raw, backend: backend, fingerprint: fingerprint}, nil
@@ -157,7 +158,7 @@ func handshake(ctx context.Context, transport net.Conn, side func(net.Conn, *tls
 // and deadline errors, which stay as net.Conn callers expect them.
 type Conn struct {
 	*tls.Conn
-	raw         *api.EOFWatch
+	raw         *backendkit.EOFWatch
 	backend     string
 	fingerprint string
 }
@@ -182,7 +183,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 func (c *Conn) classify(err error) error {
-	return api.ConnError(err, c.raw != nil && c.raw.Ended(), c.backend, func(err error) error { return api.Classify(err, c.backend) })
+	return backendkit.ConnError(err, c.raw != nil && c.raw.Ended(), c.backend, func(err error) error { return backendkit.Classify(err, c.backend) })
 }
 
 // NetConn returns the transport passed to Client.

@@ -7,6 +7,7 @@ import (
 	tls "github.com/refraction-networking/utls"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/api/backendkit"
 )
 
 // Conn is an established uTLS connection. Read and Write return classified
@@ -59,7 +60,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 func (c *Conn) classify(err error) error {
-	return api.ConnError(err, c.transport.Ended(), Name, classify)
+	return backendkit.ConnError(err, c.transport.Ended(), Name, classify)
 }
 
 // NetConn returns the transport passed to Client.

@@ -97,6 +97,6 @@
 // ServerHello.random. Received alerts, uTLS's AlertError and
 // RecordHeaderError are mapped to api Kinds; certificate, network and
 // context errors go through
-// api.Classify. uTLS panics on some malformed custom specs; the backend
+// backendkit.Classify. uTLS panics on some malformed custom specs; the backend
 // recovers and returns KindInvalidConfig.
 package utls

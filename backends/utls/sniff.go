@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"sync"
 
-	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/api/backendkit"
 )
 
 // helloRetryRandom is the ServerHello.random that marks a HelloRetryRequest
@@ -33,7 +33,7 @@ const (
 // ServerKeyExchange's named group. It stops looking at the first encrypted
 // record, so the cost after the handshake is one flag check per Read.
 type sniffConn struct {
-	api.EOFWatch
+	backendkit.EOFWatch
 
 	mu      sync.Mutex
 	done    bool

@@ -13,6 +13,7 @@ import (
 	tls "github.com/refraction-networking/utls"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/api/backendkit"
 )
 
 // Name is the registry name of this backend.
@@ -209,7 +210,7 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 		return nil, invalid("nil Config")
 	}
 	if err := api.ValidateServerName(cfg.ServerName); err != nil {
-		return nil, api.Classify(err, Name)
+		return nil, backendkit.Classify(err, Name)
 	}
 	fp, alpn, err := p.check(cfg)
 	if err != nil {
@@ -249,13 +250,13 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 		}
 	}()
 
-	raw := &sniffConn{EOFWatch: api.EOFWatch{Conn: transport}}
+	raw := &sniffConn{EOFWatch: backendkit.EOFWatch{Conn: transport}}
 	uconn, err := build(raw, tc, fp, minV, maxV, alpn)
 	if err != nil {
 		return nil, err
 	}
 
-	if err := api.RunHandshake(ctx, transport, cfg.Timeout(), uconn.Handshake); err != nil {
+	if err := backendkit.RunHandshake(ctx, transport, cfg.Timeout(), uconn.Handshake); err != nil {
 		return nil, classify(err)
 	}
 	return newConn(uconn, raw, cfg.ServerName, fp.name), nil
@@ -366,7 +367,7 @@ func convertCert(c *stdtls.Certificate) *tls.Certificate {
 }
 
 // classify maps uTLS's own error types (its alert and record errors are
-// distinct from crypto/tls's) and passes the rest to api.Classify.
+// distinct from crypto/tls's) and passes the rest to backendkit.Classify.
 func classify(err error) error {
 	var (
 		ae  tls.AlertError
@@ -396,7 +397,7 @@ func classify(err error) error {
 		}
 		return &api.Error{Kind: k, Alert: alert, Backend: Name, Err: err}
 	}
-	return api.Classify(err, Name)
+	return backendkit.Classify(err, Name)
 }
 
 // alertCode recovers the code of uTLS's unexported alert type: a uint8.

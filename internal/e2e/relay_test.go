@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/api/backendkit"
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance"
 	"github.com/wasitls/wasitls/host"
@@ -139,7 +140,7 @@ func (d relayDialer) Dial(ctx context.Context, addr string, cfg *api.Config) (ap
 			rc.Close()
 		}
 		c.kill()
-		return nil, api.Classify(ctx.Err(), stdtls.Name)
+		return nil, backendkit.Classify(ctx.Err(), stdtls.Name)
 	}
 	go c.readFrames()
 
@@ -157,7 +158,7 @@ func (d relayDialer) Dial(ctx context.Context, addr string, cfg *api.Config) (ap
 		}
 	case <-ctx.Done():
 		c.Close()
-		return nil, api.Classify(ctx.Err(), stdtls.Name)
+		return nil, backendkit.Classify(ctx.Err(), stdtls.Name)
 	}
 }
 

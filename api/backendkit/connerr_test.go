@@ -1,4 +1,4 @@
-package api
+package backendkit
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"testing"
+
+	"github.com/wasitls/wasitls/api"
 )
 
 func TestConnError(t *testing.T) {
@@ -13,13 +15,13 @@ func TestConnError(t *testing.T) {
 	if err := ConnError(io.EOF, false, "b", classify); err != io.EOF {
 		t.Errorf("close_notify then EOF: %v, want io.EOF", err)
 	}
-	if err := ConnError(io.EOF, true, "b", classify); !errors.Is(err, ErrTransport) || !errors.Is(err, io.ErrUnexpectedEOF) {
+	if err := ConnError(io.EOF, true, "b", classify); !errors.Is(err, api.ErrTransport) || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("transport ended without close_notify: %v, want a truncation transport error", err)
 	}
 	if err := ConnError(os.ErrDeadlineExceeded, false, "b", classify); err != os.ErrDeadlineExceeded {
 		t.Errorf("deadline: %v, want it unchanged", err)
 	}
-	if err := ConnError(net.ErrClosed, false, "b", classify); !errors.Is(err, ErrTransport) {
+	if err := ConnError(net.ErrClosed, false, "b", classify); !errors.Is(err, api.ErrTransport) {
 		t.Errorf("closed: %v, want a transport error", err)
 	}
 

@@ -1,4 +1,4 @@
-package api_test
+package backendkit_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/api/backendkit"
 )
 
 func TestRunHandshake(t *testing.T) {
@@ -18,7 +18,7 @@ func TestRunHandshake(t *testing.T) {
 		a, b := net.Pipe()
 		defer b.Close()
 		go func() { _, _ = b.Write([]byte{1}) }()
-		if err := api.RunHandshake(context.Background(), a, time.Minute, read(a)); err != nil {
+		if err := backendkit.RunHandshake(context.Background(), a, time.Minute, read(a)); err != nil {
 			t.Fatal(err)
 		}
 		if err := a.SetDeadline(time.Time{}); err != nil { // fails once closed
@@ -28,7 +28,7 @@ func TestRunHandshake(t *testing.T) {
 	t.Run("Timeout", func(t *testing.T) {
 		a, b := net.Pipe()
 		defer b.Close()
-		err := api.RunHandshake(context.Background(), a, 20*time.Millisecond, read(a))
+		err := backendkit.RunHandshake(context.Background(), a, 20*time.Millisecond, read(a))
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("%v, want DeadlineExceeded", err)
 		}
@@ -38,7 +38,7 @@ func TestRunHandshake(t *testing.T) {
 		defer b.Close()
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() { _, _ = b.Read(make([]byte, 1)); cancel() }()
-		err := api.RunHandshake(ctx, a, time.Minute, func() error {
+		err := backendkit.RunHandshake(ctx, a, time.Minute, func() error {
 			_, _ = a.Write([]byte{1}) // the peer cancels once it has this
 			return read(a)()
 		})
@@ -52,7 +52,7 @@ func TestRunHandshake(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		ran := false
-		err := api.RunHandshake(ctx, a, time.Minute, func() error { ran = true; return nil })
+		err := backendkit.RunHandshake(ctx, a, time.Minute, func() error { ran = true; return nil })
 		if !errors.Is(err, context.Canceled) || ran {
 			t.Fatalf("%v (ran %t), want Canceled without running", err, ran)
 		}
@@ -62,12 +62,12 @@ func TestRunHandshake(t *testing.T) {
 func TestWithTimeoutKeepsAnEarlierDeadline(t *testing.T) {
 	parent, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	ctx, cancel2 := api.WithTimeout(parent, time.Minute)
+	ctx, cancel2 := backendkit.WithTimeout(parent, time.Minute)
 	defer cancel2()
 	if ctx != parent {
 		t.Fatal("a deadline within the timeout was replaced")
 	}
-	ctx, cancel3 := api.WithTimeout(parent, time.Millisecond)
+	ctx, cancel3 := backendkit.WithTimeout(parent, time.Millisecond)
 	defer cancel3()
 	if d, _ := ctx.Deadline(); time.Until(d) > 500*time.Millisecond {
 		t.Fatalf("deadline in %v, want the shorter timeout", time.Until(d))

@@ -1,4 +1,4 @@
-package api
+package backendkit
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"sync/atomic"
+
+	"github.com/wasitls/wasitls/api"
 )
 
 // EOFWatch wraps a backend's transport and records whether it reached end
@@ -14,11 +16,11 @@ import (
 // without one alike, as io.EOF; only the transport knows which it was, and a
 // guest must not take a truncated response for a complete one.
 //
-//	w := &api.EOFWatch{Conn: transport}
+//	w := &backendkit.EOFWatch{Conn: transport}
 //	tc := tls.Client(w, cfg)
 //	...
 //	n, err := tc.Read(b)
-//	err = api.ConnError(err, w.Ended(), "mybackend", classify)
+//	err = backendkit.ConnError(err, w.Ended(), "mybackend", classify)
 type EOFWatch struct {
 	net.Conn
 	ended atomic.Bool
@@ -38,7 +40,7 @@ func (w *EOFWatch) Ended() bool { return w.ended.Load() }
 
 // ConnError classifies an error from an established connection's Read,
 // Write or CloseWrite, as Conn promises: io.EOF stays io.EOF when the peer
-// sent close_notify, and becomes a KindTransport truncation error when the
+// sent close_notify, and becomes a api.KindTransport truncation error when the
 // transport ended first; deadline errors stay as net.Conn callers expect
 // them; anything else goes through classify.
 func ConnError(err error, transportEnded bool, backend string, classify func(error) error) error {
@@ -47,7 +49,7 @@ func ConnError(err error, transportEnded bool, backend string, classify func(err
 		return nil
 	case err == io.EOF:
 		if transportEnded {
-			return &Error{Kind: KindTransport, Backend: backend,
+			return &api.Error{Kind: api.KindTransport, Backend: backend,
 				Err: fmt.Errorf("connection closed without close_notify (truncated): %w", io.ErrUnexpectedEOF)}
 		}
 		return io.EOF

@@ -1,9 +1,11 @@
-package api
+package backendkit
 
 import (
 	"errors"
 	"net"
 	"testing"
+
+	"github.com/wasitls/wasitls/api"
 )
 
 // alert mimics crypto/tls's unexported alert type: remoteAlert recognises
@@ -15,22 +17,22 @@ func (a alert) Error() string { return "tls: alert" }
 func TestClassifyRemoteAlert(t *testing.T) {
 	for _, tc := range []struct {
 		err   error
-		kind  Kind
+		kind  api.Kind
 		alert uint8
 	}{
-		{&net.OpError{Op: "remote error", Err: alert(AlertCertificateRequired)}, KindPeerAlert, AlertCertificateRequired},
-		{&net.OpError{Op: "remote error", Err: alert(AlertHandshakeFailure)}, KindPeerAlert, AlertHandshakeFailure},
-		{&net.OpError{Op: "remote error", Err: alert(AlertProtocolVersion)}, KindProtocolVersion, AlertProtocolVersion},
+		{&net.OpError{Op: "remote error", Err: alert(api.AlertCertificateRequired)}, api.KindPeerAlert, api.AlertCertificateRequired},
+		{&net.OpError{Op: "remote error", Err: alert(api.AlertHandshakeFailure)}, api.KindPeerAlert, api.AlertHandshakeFailure},
+		{&net.OpError{Op: "remote error", Err: alert(api.AlertProtocolVersion)}, api.KindProtocolVersion, api.AlertProtocolVersion},
 		// An alert we sent is our verdict, not the peer's.
-		{&net.OpError{Op: "local error", Err: alert(AlertHandshakeFailure)}, KindProtocol, 0},
+		{&net.OpError{Op: "local error", Err: alert(api.AlertHandshakeFailure)}, api.KindProtocol, 0},
 	} {
 		err := Classify(tc.err, "test")
-		var e *Error
+		var e *api.Error
 		if !errors.As(err, &e) || e.Kind != tc.kind || e.Alert != tc.alert {
 			t.Errorf("Classify(%v) = %v, want kind %q alert %d", tc.err, err, tc.kind, tc.alert)
 		}
 	}
-	if !errors.Is(Classify(&net.OpError{Op: "remote error", Err: alert(116)}, ""), &Error{Kind: KindPeerAlert, Alert: 116}) {
+	if !errors.Is(Classify(&net.OpError{Op: "remote error", Err: alert(116)}, ""), &api.Error{Kind: api.KindPeerAlert, Alert: 116}) {
 		t.Error("errors.Is does not match a peer alert sentinel with its code")
 	}
 }
