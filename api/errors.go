@@ -5,31 +5,32 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/wasitls/wasitls/internal/tlskind"
+	"github.com/wasitls/wasitls/api/kind"
 )
 
-// Kind classifies why a connection failed. Its names are what a guest sees
-// at the start of an io-error's debug string ("tls: name mismatch ..."), so
-// they do not change between releases; guest libraries parse them back.
-type Kind = tlskind.Kind
+// Kind classifies why a connection failed: [kind.Kind], the table the host
+// and the guest bindings share. Its names are what a guest sees at the start
+// of an io-error's debug string ("tls: name mismatch ..."), so they do not
+// change between releases; guest libraries parse them back ([kind.Parse]).
+type Kind = kind.Kind
 
 // The kinds.
 const (
-	KindUnknown          = tlskind.Unknown          // not classified
-	KindUnknownAuthority = tlskind.UnknownAuthority // the chain does not lead to a trusted root
-	KindNameMismatch     = tlskind.NameMismatch     // the certificate is not valid for the server name
-	KindExpired          = tlskind.Expired          // a certificate in the chain has expired
-	KindNotYetValid      = tlskind.NotYetValid      // a certificate in the chain is not valid yet
-	KindBadCertificate   = tlskind.BadCertificate   // another certificate verification failure
-	KindPeerAlert        = tlskind.PeerAlert        // the peer sent a fatal alert (see Error.Alert)
-	KindProtocolVersion  = tlskind.ProtocolVersion  // no protocol version both sides accept
-	KindProtocol         = tlskind.Protocol         // the peer broke the protocol (garbage, bad record, not TLS)
-	KindHandshakeTimeout = tlskind.HandshakeTimeout // the handshake did not finish in time
-	KindCanceled         = tlskind.Canceled         // the caller's context was canceled
-	KindTransport        = tlskind.Transport        // the transport failed (reset, closed, unreachable)
-	KindPQRequired       = tlskind.PQRequired       // a hybrid post-quantum group was required but not negotiated
-	KindPolicyDenied     = tlskind.PolicyDenied     // the host's policy refused the connection
-	KindInvalidConfig    = tlskind.InvalidConfig    // the configuration (server name, versions, options) is invalid
+	KindUnknown          = kind.Unknown          // not classified
+	KindUnknownAuthority = kind.UnknownAuthority // the chain does not lead to a trusted root
+	KindNameMismatch     = kind.NameMismatch     // the certificate is not valid for the server name
+	KindExpired          = kind.Expired          // a certificate in the chain has expired
+	KindNotYetValid      = kind.NotYetValid      // a certificate in the chain is not valid yet
+	KindBadCertificate   = kind.BadCertificate   // another certificate verification failure
+	KindPeerAlert        = kind.PeerAlert        // the peer sent a fatal alert (see Error.Alert)
+	KindProtocolVersion  = kind.ProtocolVersion  // no protocol version both sides accept
+	KindProtocol         = kind.Protocol         // the peer broke the protocol (garbage, bad record, not TLS)
+	KindHandshakeTimeout = kind.HandshakeTimeout // the handshake did not finish in time
+	KindCanceled         = kind.Canceled         // the caller's context was canceled
+	KindTransport        = kind.Transport        // the transport failed (reset, closed, unreachable)
+	KindPQRequired       = kind.PQRequired       // a hybrid post-quantum group was required but not negotiated
+	KindPolicyDenied     = kind.PolicyDenied     // the host's policy refused the connection
+	KindInvalidConfig    = kind.InvalidConfig    // the configuration (server name, versions, options) is invalid
 )
 
 // Error is a classified connection failure.
@@ -42,7 +43,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString(tlskind.Prefix)
+	b.WriteString(kind.Prefix)
 	b.WriteString(e.Kind.String())
 	if e.Kind == KindPeerAlert {
 		fmt.Fprintf(&b, " %s (%d)", AlertName(e.Alert), e.Alert)

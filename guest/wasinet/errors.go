@@ -4,32 +4,32 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/wasitls/wasitls/api/kind"
 	"github.com/wasitls/wasitls/guest/sockets/network"
-	"github.com/wasitls/wasitls/internal/tlskind"
 )
 
 // Kind is why a TLS handshake failed, as far as the host's debug string
 // tells: the host names the classified cause first ("tls: name mismatch
 // [stdtls]: ..."). It is the same type as the host's api.Kind.
-type Kind = tlskind.Kind
+type Kind = kind.Kind
 
 // The handshake failure kinds.
 const (
-	KindUnknown          = tlskind.Unknown          // the debug string names no known cause
-	KindUnknownAuthority = tlskind.UnknownAuthority // the chain does not lead to a root the host trusts
-	KindNameMismatch     = tlskind.NameMismatch     // the certificate is not valid for the server name
-	KindExpired          = tlskind.Expired          // a certificate has expired
-	KindNotYetValid      = tlskind.NotYetValid      // a certificate is not valid yet
-	KindBadCertificate   = tlskind.BadCertificate   // another certificate verification failure
-	KindPeerAlert        = tlskind.PeerAlert        // the server sent a fatal alert (HandshakeError.Alert)
-	KindProtocolVersion  = tlskind.ProtocolVersion  // no protocol version both sides accept
-	KindProtocol         = tlskind.Protocol         // the server broke the protocol
-	KindHandshakeTimeout = tlskind.HandshakeTimeout // the host's handshake timeout fired
-	KindCanceled         = tlskind.Canceled         // the host canceled the handshake
-	KindTransport        = tlskind.Transport        // the connection failed underneath
-	KindPQRequired       = tlskind.PQRequired       // a post-quantum key exchange was required but not negotiated
-	KindPolicyDenied     = tlskind.PolicyDenied     // the host's policy refused the connection
-	KindInvalidConfig    = tlskind.InvalidConfig    // the host refused the configuration (e.g. the server name)
+	KindUnknown          = kind.Unknown          // the debug string names no known cause
+	KindUnknownAuthority = kind.UnknownAuthority // the chain does not lead to a root the host trusts
+	KindNameMismatch     = kind.NameMismatch     // the certificate is not valid for the server name
+	KindExpired          = kind.Expired          // a certificate has expired
+	KindNotYetValid      = kind.NotYetValid      // a certificate is not valid yet
+	KindBadCertificate   = kind.BadCertificate   // another certificate verification failure
+	KindPeerAlert        = kind.PeerAlert        // the server sent a fatal alert (HandshakeError.Alert)
+	KindProtocolVersion  = kind.ProtocolVersion  // no protocol version both sides accept
+	KindProtocol         = kind.Protocol         // the server broke the protocol
+	KindHandshakeTimeout = kind.HandshakeTimeout // the host's handshake timeout fired
+	KindCanceled         = kind.Canceled         // the host canceled the handshake
+	KindTransport        = kind.Transport        // the connection failed underneath
+	KindPQRequired       = kind.PQRequired       // a post-quantum key exchange was required but not negotiated
+	KindPolicyDenied     = kind.PolicyDenied     // the host's policy refused the connection
+	KindInvalidConfig    = kind.InvalidConfig    // the host refused the configuration (e.g. the server name)
 )
 
 // HandshakeError is a TLS handshake the host reported as failed. Debug is
@@ -73,7 +73,7 @@ var (
 
 // ParseHandshakeError builds a HandshakeError from a host's debug string.
 func ParseHandshakeError(serverName, debug string) *HandshakeError {
-	k, alert, _ := tlskind.Parse(debug)
+	k, alert, _ := kind.Parse(debug)
 	return &HandshakeError{ServerName: serverName, Kind: k, Alert: alert, Debug: debug}
 }
 

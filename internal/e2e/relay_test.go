@@ -20,12 +20,12 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/api/backendkit"
+	"github.com/wasitls/wasitls/api/kind"
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance"
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guesttest"
 	"github.com/wasitls/wasitls/internal/peers"
-	"github.com/wasitls/wasitls/internal/tlskind"
 )
 
 // relayDialer is a conformance.Dialer that runs every connection through a
@@ -311,9 +311,9 @@ func guestError(msg string) error {
 		}
 		return e
 	}
-	if k, alert, ok := tlskind.Parse(msg); ok {
+	if k, alert, ok := kind.Parse(msg); ok {
 		e.Kind, e.Alert = k, alert
-		rest := strings.TrimPrefix(msg, tlskind.Prefix+k.String())
+		rest := strings.TrimPrefix(msg, kind.Prefix+k.String())
 		if i, j := strings.Index(rest, "["), strings.Index(rest, "]"); i >= 0 && j > i && !strings.Contains(rest[:i], ":") {
 			e.Backend = rest[i+1 : j]
 		}

@@ -1,14 +1,15 @@
-// Package tlskind names the classified causes of a failed TLS connection.
+// Package kind is the table of classified causes of a failed TLS connection.
 //
 // The names are a protocol between host and guest: the host starts the
 // io-error debug string a guest receives with "tls: <name>" (for example
 // "tls: name mismatch [stdtls]: ..."), and guest libraries parse it back. So
-// the host side (api.Kind) and the guest side (guest/wasinet.Kind) share this
-// one table, and the package has no dependencies, to stay small in guests.
+// the host side (api.Kind, api.Error's Kind) and the guest side
+// (guest/wasinet.Kind) are aliases of this one Kind, and the package imports
+// only strconv, to stay small in guests.
 //
-//	k, alert, ok := tlskind.Parse("tls: peer alert unknown_ca (48) [stdtls]: ...")
-//	// k == tlskind.PeerAlert, alert == 48, ok == true
-package tlskind
+//	k, alert, ok := kind.Parse("tls: peer alert unknown_ca (48) [stdtls]: ...")
+//	// k == kind.PeerAlert, alert == 48, ok == true
+package kind
 
 import "strconv"
 

@@ -1,6 +1,9 @@
-package tlskind
+package kind
 
-import "testing"
+import (
+	"go/build"
+	"testing"
+)
 
 func TestParse(t *testing.T) {
 	for _, c := range []struct {
@@ -27,6 +30,20 @@ func TestParse(t *testing.T) {
 	for k := Unknown; k <= InvalidConfig; k++ {
 		if got, _, ok := Parse(Prefix + k.String() + " [x]: y"); !ok || got != k {
 			t.Errorf("round trip of %v: %v, %v", k, got, ok)
+		}
+	}
+}
+
+// TestLeaf keeps the table cheap for guests: every GOOS=wasip1 guest that
+// reads an error links it.
+func TestLeaf(t *testing.T) {
+	pkg, err := build.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imp := range pkg.Imports {
+		if imp != "strconv" {
+			t.Errorf("package kind imports %s; it must stay a leaf (strconv only)", imp)
 		}
 	}
 }
