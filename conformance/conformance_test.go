@@ -16,6 +16,7 @@ import (
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/api/backendkit"
 	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/internal/gotls"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -101,7 +102,7 @@ func (hybridOnly) Capabilities() api.Capabilities {
 func (hybridOnly) Client(ctx context.Context, transport net.Conn, cfg *api.Config) (api.Conn, error) {
 	cfg = cfg.Clone()
 	cfg.MinVersion = tls.VersionTLS13
-	tc, err := stdtls.TLSConfig(cfg)
+	tc, err := gotls.ClientConfig(cfg, "hybrid-only")
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +165,7 @@ func (c *hybridConn) CloseWrite() error {
 }
 
 func (c *hybridConn) State() api.ConnectionState {
-	return stdtls.FromTLSState(c.Conn.ConnectionState(), "hybrid-only", "")
+	return gotls.State(c.Conn.ConnectionState(), "hybrid-only", "")
 }
 
 // TestRequiresPQExpectations checks the suite's RequiresPQ branches: every

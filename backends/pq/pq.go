@@ -73,7 +73,7 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/api/backendkit"
-	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/internal/gotls"
 )
 
 // Name is the registry name of the default instance.
@@ -299,16 +299,16 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 	if err != nil {
 		return nil, err
 	}
-	// stdtls builds the rest; it refuses Options it does not know.
+	// gotls builds the rest; it refuses Options it does not know.
 	plain := *cfg
 	plain.Options = nil
-	tc, err := stdtls.TLSConfig(&plain)
+	tc, err := gotls.ClientConfig(&plain, p.name)
 	if err != nil {
 		return nil, backendkit.Classify(err, p.name)
 	}
 	s.applyGroups(tc)
 
-	c, err := stdtls.Handshake(ctx, transport, tc, cfg.Timeout(), p.name, "")
+	c, err := gotls.Client(ctx, transport, tc, cfg.Timeout(), p.name, "")
 	if err != nil {
 		return nil, p.classify(err, s.mode)
 	}
@@ -376,11 +376,11 @@ func (p *Provider) classify(err error, mode Mode) error {
 		Err: fmt.Errorf("server refused a TLS 1.3 handshake offering only hybrid ML-KEM groups: %w", cerr)}
 }
 
-// Conn is an established connection: a stdtls.Conn (classified errors,
+// Conn is the api.Conn pq returns: a crypto/tls connection (classified errors,
 // truncation detection, close_notify with half-close) that also remembers
 // which ML-DSA pin the server proved.
 type Conn struct {
-	*stdtls.Conn
+	*gotls.Conn
 	pin Pin
 }
 

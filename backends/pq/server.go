@@ -9,7 +9,7 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/api/backendkit"
-	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/internal/gotls"
 )
 
 // Server runs a crypto/tls server handshake under the same key-exchange
@@ -24,12 +24,12 @@ func (p *Provider) Server(ctx context.Context, transport net.Conn, cfg *api.Serv
 	}
 	plain := *cfg
 	plain.Options = nil
-	tc, err := stdtls.ServerTLSConfig(&plain)
+	tc, err := gotls.ServerConfig(&plain, p.name)
 	if err != nil {
 		return nil, backendkit.Classify(err, p.name)
 	}
 	s.applyGroups(tc)
-	c, err := stdtls.ServerHandshake(ctx, transport, tc, cfg.Timeout(), p.name)
+	c, err := gotls.Server(ctx, transport, tc, cfg.Timeout(), p.name)
 	if err != nil {
 		return nil, p.classifyServer(err, s.mode)
 	}
