@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/backends/pq"
+	"github.com/wasitls/wasitls/backends/pq/pqproof"
 )
 
 // A P-256-only hybrid policy for one connection, through the options a host
@@ -35,13 +36,13 @@ func ExampleProvider_Client() {
 }
 
 // Pinning a server's ML-DSA-65 key: the operator gives the server the private
-// key (the server calls pq.Prove after its handshake) and the client the pin.
+// key (the server calls pqproof.Prove after its handshake) and the client the pin.
 func ExampleWithMLDSAPins() {
 	pub, _, err := mldsa65.GenerateKey(nil)
 	if err != nil {
 		return
 	}
-	pin, err := pq.PinOf(pub)
+	pin, err := pqproof.PinOf(pub)
 	if err != nil {
 		return
 	}

@@ -2,6 +2,7 @@ package pq
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/pem"
@@ -13,14 +14,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/backends/pq/pqproof"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/peers"
 )
 
 // nodeServers is a Node.js 26 (OpenSSL 3.5) program that serves one TLS port
 // per spec "name=group:proof", where proof is "none", "valid" (the ML-DSA-65
-// proof of WriteProof, made with Node's own crypto) or "forged" (signed over
+// proof of pqproof.WriteProof, made with Node's own crypto) or "forged" (signed over
 // another exporter label). It prints the SPKI of its ML-DSA key, a line per
 // port, then READY, and exits when its stdin closes.
 const nodeServers = `
@@ -61,7 +65,7 @@ process.stdin.resume();
 
 // startNode runs nodeServers and returns the ports by name and the pin of
 // the ML-DSA key Node generated.
-func startNode(t *testing.T, srv *pki.Cert, specs ...string) (map[string]string, Pin) {
+func startNode(t *testing.T, srv *pki.Cert, specs ...string) (map[string]string, pqproof.Pin) {
 	t.Helper()
 	node := peers.Node26(t)
 	dir := t.TempDir()
@@ -73,7 +77,7 @@ func startNode(t *testing.T, srv *pki.Cert, specs ...string) (map[string]string,
 	cmd := exec.Command(node, append([]string{script, certFile, keyFile}, specs...)...)
 	stdout, stderr := peers.Start(t, cmd) // it quits when its stdin closes
 	ports := map[string]string{}
-	var pin Pin
+	var pin pqproof.Pin
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(nil, 1<<16)
 	for sc.Scan() {
@@ -85,11 +89,11 @@ func startNode(t *testing.T, srv *pki.Cert, specs ...string) (map[string]string,
 				t.Fatal(err)
 			}
 			// Parse Node's key through the PEM path an operator would use.
-			pub, err := ParsePublicKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+			pub, err := pqproof.ParsePublicKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 			if err != nil {
 				t.Fatalf("Node's ML-DSA-65 SubjectPublicKeyInfo: %v", err)
 			}
-			if pin, err = PinOf(pub); err != nil || pin != pinOfSPKI(der) {
+			if pin, err = pqproof.PinOf(pub); err != nil || pin != pinOfDER(der) {
 				t.Fatalf("our encoding of Node's key differs from Node's: %v", err)
 			}
 		case len(f) == 3 && f[0] == "PORT":
@@ -164,12 +168,20 @@ func TestNode26(t *testing.T) {
 		})
 	}
 	t.Run("ML-DSA proof from Node, other pin", func(t *testing.T) {
-		_, _, other := genKey(t, mldsaSchemes[1].scheme)
+		_, _, other := genKey(t, mldsa65.Scheme())
 		_, err := dial(t, New(), ports["proof"], clientConfig(p, map[string]string{"mldsa-pins": string(other)}))
-		wantProofError(t, err, ErrPinMismatch)
+		wantProofError(t, err, pqproof.ErrPinMismatch)
 	})
 	t.Run("forged ML-DSA proof from Node", func(t *testing.T) {
 		_, err := dial(t, New(), ports["forged"], clientConfig(p, map[string]string{"mldsa-pins": string(nodePin)}))
-		wantProofError(t, err, ErrBadProof)
+		wantProofError(t, err, pqproof.ErrBadProof)
 	})
+}
+
+// pinOfDER is a pin as the pq documentation defines it, "sha256/" and the
+// base64 of the SHA-256 of the SubjectPublicKeyInfo, written out here so the
+// test does not trust pqproof's own encoding.
+func pinOfDER(der []byte) pqproof.Pin {
+	sum := sha256.Sum256(der)
+	return pqproof.Pin("sha256/" + base64.StdEncoding.EncodeToString(sum[:]))
 }

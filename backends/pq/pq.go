@@ -25,19 +25,20 @@
 // computer, but the server is still authenticated with a classical (ECDSA or
 // RSA) signature, and neither crypto/tls nor crypto/x509 can verify ML-DSA.
 // This package closes that gap with cloudflare/circl's ML-DSA (FIPS 204): a
-// server that holds an ML-DSA-44/65/87 key signs the connection's TLS exporter
-// value (RFC 8446 section 7.5, label [ProofLabel]) right after the handshake
-// and sends the signature with its public key as one short frame
-// (see [WriteProof]). The client checks the key against its pins and the
-// signature against the exporter of its own connection, before the guest sees
-// a byte. Because the exporter is derived from the hybrid key exchange and the
-// whole transcript, a valid proof shows that the peer holding the pinned ML-DSA
-// key is the endpoint of this very connection: authentication that survives a
-// quantum attacker who can forge the classical certificate. (In prefer mode
-// with a classical group the proof still authenticates the server, but the
-// key exchange it rests on is then classical.) The server must send the frame
+// server that holds an ML-DSA-44/65/87 key signs the connection's TLS
+// exporter value (RFC 8446 section 7.5, label [pqproof.ProofLabel]) right
+// after the handshake and sends the signature with its public key as one
+// short frame (see package pqproof, which a server imports to prove its key).
+// The client checks the key against its pins and the signature against the
+// exporter of its own connection, before the guest sees a byte. Because the
+// exporter is derived from the hybrid key exchange and the whole transcript,
+// a valid proof shows that the peer holding the pinned ML-DSA key is the
+// endpoint of this very connection: authentication that survives a quantum
+// attacker who can forge the classical certificate. (In prefer mode with a
+// classical group the proof still authenticates the server, but the key
+// exchange it rests on is then classical.) The server must send the frame
 // before any application data; a pinned server that does not send one fails
-// with ErrNoProof.
+// with [pqproof.ErrNoProof].
 //
 // Why pinning over the exporter rather than ML-DSA-signed certificate chains:
 // a chain whose CAs sign with ML-DSA still ends in a leaf whose classical key
@@ -46,8 +47,8 @@
 // The exporter proof binds an ML-DSA signature to the session itself, needs no
 // hand-written X.509 path validation (a classic source of security bugs), and
 // any server that can export keying material and sign with ML-DSA can produce
-// it: the tests use a Go server (WriteProof) and a Node.js 26 / OpenSSL 3.5
-// server that does it in a few lines of JavaScript. Pins are SHA-256 hashes of
+// it: the tests use a Go server ([pqproof.WriteProof]) and a Node.js 26 /
+// OpenSSL 3.5 server that does it in a few lines of JavaScript. Pins are SHA-256 hashes of
 // the key's SubjectPublicKeyInfo (OIDs of RFC 9881), the format OpenSSL 3.5
 // and Node export, so an operator can pin a key made by either.
 //
@@ -73,6 +74,7 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/api/backendkit"
+	"github.com/wasitls/wasitls/backends/pq/pqproof"
 	"github.com/wasitls/wasitls/internal/gotls"
 )
 
@@ -117,7 +119,7 @@ type Provider struct {
 	name   string
 	mode   Mode
 	groups []tls.CurveID
-	pins   map[string][]Pin // server name -> pins the server must prove
+	pins   map[string][]pqproof.Pin // server name -> pins the server must prove
 }
 
 // An Option configures a Provider.
@@ -144,12 +146,12 @@ func WithGroups(groups ...tls.CurveID) Option {
 }
 
 // WithMLDSAPins requires the server called serverName to prove possession of
-// an ML-DSA key matching one of pins (see WriteProof). Config.Options
+// an ML-DSA key matching one of pins (see pqproof.WriteProof). Config.Options
 // ["mldsa-pins"] replaces them for one connection.
-func WithMLDSAPins(serverName string, pins ...Pin) Option {
+func WithMLDSAPins(serverName string, pins ...pqproof.Pin) Option {
 	return func(p *Provider) {
 		if p.pins == nil {
-			p.pins = map[string][]Pin{}
+			p.pins = map[string][]pqproof.Pin{}
 		}
 		key := strings.ToLower(strings.TrimSuffix(serverName, "."))
 		p.pins[key] = append(p.pins[key], pins...)
@@ -187,7 +189,7 @@ func (p *Provider) Capabilities() api.Capabilities {
 type settings struct {
 	mode   Mode
 	groups []tls.CurveID
-	pins   []Pin
+	pins   []pqproof.Pin
 }
 
 func (p *Provider) invalid(format string, args ...any) error {
@@ -243,7 +245,7 @@ func (p *Provider) resolve(cfg *api.Config) (settings, error) {
 			}
 			s.groups = gs
 		case OptionMLDSAPins:
-			pins, err := ParsePins(v)
+			pins, err := pqproof.ParsePins(v)
 			if err != nil {
 				return s, p.invalid("option %q: %w", k, err)
 			}
@@ -322,7 +324,7 @@ func (p *Provider) Client(ctx context.Context, transport net.Conn, cfg *api.Conf
 	}
 	conn := &Conn{Conn: c}
 	if len(s.pins) > 0 {
-		pin, err := readProof(ctx, c.Conn, s.pins)
+		pin, err := pqproof.ReadProof(ctx, c.Conn, s.pins)
 		if err != nil {
 			_ = c.Close()
 			kind := api.KindBadCertificate
@@ -381,12 +383,12 @@ func (p *Provider) classify(err error, mode Mode) error {
 // which ML-DSA pin the server proved.
 type Conn struct {
 	*gotls.Conn
-	pin Pin
+	pin pqproof.Pin
 }
 
 // ProvenPin returns the pin of the ML-DSA key the server proved, or "" if no
 // pins applied to this connection.
-func (c *Conn) ProvenPin() Pin { return c.pin }
+func (c *Conn) ProvenPin() pqproof.Pin { return c.pin }
 
 // HybridGroups returns the hybrid ML-KEM groups this backend can offer.
 func HybridGroups() []tls.CurveID { return slices.Clone(hybridGroups) }

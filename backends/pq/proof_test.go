@@ -19,16 +19,21 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/backends/pq/pqproof"
 	"github.com/wasitls/wasitls/conformance/pki"
 )
 
-func genKey(t *testing.T, sch sign.Scheme) (sign.PublicKey, sign.PrivateKey, Pin) {
+// wireMagic starts a proof frame (pqproof's doc), written out so that the
+// tests pin the wire format rather than read it from the code under test.
+const wireMagic = "WPQ1"
+
+func genKey(t *testing.T, sch sign.Scheme) (sign.PublicKey, sign.PrivateKey, pqproof.Pin) {
 	t.Helper()
 	pub, priv, err := sch.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pin, err := PinOf(pub)
+	pin, err := pqproof.PinOf(pub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +56,7 @@ func proofServer(t *testing.T, srv *pki.Cert, frame func(*tls.Conn) []byte) stri
 func validFrame(t *testing.T, key sign.PrivateKey) func(*tls.Conn) []byte {
 	return func(c *tls.Conn) []byte {
 		var b bytes.Buffer
-		if err := WriteProof(&b, c.ConnectionState(), key); err != nil {
+		if err := pqproof.WriteProof(&b, c.ConnectionState(), key); err != nil {
 			t.Error(err)
 			return nil
 		}
@@ -118,12 +123,12 @@ func TestProofProviderPins(t *testing.T) {
 		t.Fatal("a pin was reported for an unpinned name")
 	}
 	head := make([]byte, 4)
-	if _, err := io.ReadFull(c, head); err != nil || string(head) != proofMagic {
+	if _, err := io.ReadFull(c, head); err != nil || string(head) != wireMagic {
 		t.Fatalf("unpinned connection read %q, %v", head, err)
 	}
 	// A per-connection option replaces the provider's pins.
 	_, err = dial(t, prov, addr, clientConfig(p, map[string]string{"mldsa-pins": string(otherPin)}))
-	wantProofError(t, err, ErrPinMismatch)
+	wantProofError(t, err, pqproof.ErrPinMismatch)
 }
 
 // TestProve uses the server-side helper as a server would.
@@ -131,7 +136,7 @@ func TestProve(t *testing.T) {
 	p := pki.New(t)
 	_, priv, pin := genKey(t, mldsa65.Scheme())
 	addr := goServer(t, serverConfig(p.Server()), func(c *tls.Conn) {
-		if err := Prove(context.Background(), c, priv); err != nil {
+		if err := pqproof.Prove(context.Background(), c, priv); err != nil {
 			t.Error(err)
 			return
 		}
@@ -151,7 +156,7 @@ func TestProofMismatchedKey(t *testing.T) {
 	_, _, pinnedPin := genKey(t, mldsa65.Scheme())
 	addr := proofServer(t, p.Server(), validFrame(t, priv))
 	_, err := dial(t, New(), addr, clientConfig(p, map[string]string{"mldsa-pins": string(pinnedPin)}))
-	wantProofError(t, err, ErrPinMismatch)
+	wantProofError(t, err, pqproof.ErrPinMismatch)
 }
 
 // TestProofForged: frames that name the pinned key but carry a signature the
@@ -161,12 +166,12 @@ func TestProofForged(t *testing.T) {
 	srv := p.Server()
 	pub, priv, pin := genKey(t, mldsa65.Scheme())
 	_, attacker, _ := genKey(t, mldsa65.Scheme())
-	der, err := MarshalPublicKey(pub)
+	der, err := pqproof.MarshalPublicKey(pub)
 	if err != nil {
 		t.Fatal(err)
 	}
 	frameWith := func(sig []byte) []byte {
-		f := append([]byte(proofMagic), binary.BigEndian.AppendUint16(nil, uint16(len(der)))...)
+		f := append([]byte(wireMagic), binary.BigEndian.AppendUint16(nil, uint16(len(der)))...)
 		f = append(f, der...)
 		f = binary.BigEndian.AppendUint16(f, uint16(len(sig)))
 		return append(f, sig...)
@@ -192,7 +197,7 @@ func TestProofForged(t *testing.T) {
 
 	cases := map[string]func(*tls.Conn) []byte{
 		"signed by another key": func(c *tls.Conn) []byte {
-			return frameWith(mldsa65.Scheme().Sign(attacker, exporter(c, ProofLabel), &sign.SignatureOpts{Context: ProofContext}))
+			return frameWith(mldsa65.Scheme().Sign(attacker, exporter(c, pqproof.ProofLabel), &sign.SignatureOpts{Context: pqproof.ProofContext}))
 		},
 		"bit flipped": func(c *tls.Conn) []byte {
 			f := validFrame(t, priv)(c)
@@ -200,10 +205,10 @@ func TestProofForged(t *testing.T) {
 			return f
 		},
 		"other exporter label": func(c *tls.Conn) []byte {
-			return frameWith(mldsa65.Scheme().Sign(priv, exporter(c, "EXPORTER-other"), &sign.SignatureOpts{Context: ProofContext}))
+			return frameWith(mldsa65.Scheme().Sign(priv, exporter(c, "EXPORTER-other"), &sign.SignatureOpts{Context: pqproof.ProofContext}))
 		},
 		"no context string": func(c *tls.Conn) []byte {
-			return frameWith(mldsa65.Scheme().Sign(priv, exporter(c, ProofLabel), nil))
+			return frameWith(mldsa65.Scheme().Sign(priv, exporter(c, pqproof.ProofLabel), nil))
 		},
 		"replayed from another connection": func(*tls.Conn) []byte { return replay },
 		"short signature": func(c *tls.Conn) []byte {
@@ -215,7 +220,7 @@ func TestProofForged(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			addr := proofServer(t, srv, frame)
 			_, err := dial(t, New(), addr, clientConfig(p, map[string]string{"mldsa-pins": string(pin)}))
-			wantProofError(t, err, ErrBadProof)
+			wantProofError(t, err, pqproof.ErrBadProof)
 		})
 	}
 }
@@ -229,19 +234,19 @@ func TestProofMissing(t *testing.T) {
 	t.Run("server speaks first", func(t *testing.T) {
 		addr := proofServer(t, srv, func(*tls.Conn) []byte { return []byte("220 smtp.test ESMTP\r\n") })
 		_, err := dial(t, New(), addr, clientConfig(p, opts))
-		wantProofError(t, err, ErrNoProof)
+		wantProofError(t, err, pqproof.ErrNoProof)
 	})
 	t.Run("server closes", func(t *testing.T) {
 		addr := goServer(t, serverConfig(srv), func(*tls.Conn) {})
 		_, err := dial(t, New(), addr, clientConfig(p, opts))
-		wantProofError(t, err, ErrNoProof)
+		wantProofError(t, err, pqproof.ErrNoProof)
 	})
 	t.Run("silent server times out", func(t *testing.T) {
 		addr := goServer(t, serverConfig(srv), func(c *tls.Conn) { _, _ = io.Copy(io.Discard, c) })
 		cfg := clientConfig(p, opts)
 		cfg.HandshakeTimeout = 300 * time.Millisecond
 		_, err := dial(t, New(), addr, cfg)
-		wantProofError(t, err, ErrNoProof)
+		wantProofError(t, err, pqproof.ErrNoProof)
 	})
 	t.Run("canceled while waiting", func(t *testing.T) {
 		ready := make(chan struct{})
@@ -264,7 +269,7 @@ func TestProofMissing(t *testing.T) {
 	t.Run("oversized length", func(t *testing.T) {
 		addr := proofServer(t, srv, func(*tls.Conn) []byte { return []byte("WPQ1\xff\xff") })
 		_, err := dial(t, New(), addr, clientConfig(p, opts))
-		wantProofError(t, err, ErrBadProof)
+		wantProofError(t, err, pqproof.ErrBadProof)
 	})
 }
 
@@ -272,7 +277,7 @@ func TestPublicKeyEncoding(t *testing.T) {
 	for _, tc := range []struct {
 		sch sign.Scheme
 		oid asn1.ObjectIdentifier
-	}{{mldsa44.Scheme(), OIDMLDSA44}, {mldsa65.Scheme(), OIDMLDSA65}, {mldsa87.Scheme(), OIDMLDSA87}} {
+	}{{mldsa44.Scheme(), pqproof.OIDMLDSA44}, {mldsa65.Scheme(), pqproof.OIDMLDSA65}, {mldsa87.Scheme(), pqproof.OIDMLDSA87}} {
 		// circl's own identifiers agree with ours (RFC 9881).
 		if got := tc.sch.(interface{ Oid() asn1.ObjectIdentifier }).Oid(); !got.Equal(tc.oid) {
 			t.Errorf("%s: circl OID %v, ours %v", tc.sch.Name(), got, tc.oid)
@@ -281,26 +286,26 @@ func TestPublicKeyEncoding(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		der, err := MarshalPublicKey(pub)
+		der, err := pqproof.MarshalPublicKey(pub)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := ParsePublicKey(der)
+		back, err := pqproof.ParsePublicKey(der)
 		if err != nil || !back.Equal(pub) {
 			t.Fatalf("%s: round trip %v", tc.sch.Name(), err)
 		}
-		if _, err := ParsePublicKey(append(der, 0)); err == nil {
+		if _, err := pqproof.ParsePublicKey(append(der, 0)); err == nil {
 			t.Errorf("%s: trailing byte accepted", tc.sch.Name())
 		}
 		// Truncating the key by one byte must be refused (lengths fixed up).
 		bad := der[:len(der)-1]
 		bad[3]--  // SEQUENCE length (long form, 2 bytes)
 		bad[20]-- // BIT STRING length
-		if _, err := ParsePublicKey(bad); err == nil || !strings.Contains(err.Error(), "bytes") {
+		if _, err := pqproof.ParsePublicKey(bad); err == nil || !strings.Contains(err.Error(), "bytes") {
 			t.Errorf("%s: short key: %v", tc.sch.Name(), err)
 		}
 	}
-	if _, err := ParsePublicKeyPEM([]byte("-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n")); err == nil {
+	if _, err := pqproof.ParsePublicKeyPEM([]byte("-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n")); err == nil {
 		t.Error("a certificate PEM block was accepted as a public key")
 	}
 }

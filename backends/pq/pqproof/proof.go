@@ -1,4 +1,4 @@
-package pq
+package pqproof
 
 import (
 	"bytes"
@@ -242,10 +242,12 @@ func Prove(ctx context.Context, conn *tls.Conn, key sign.PrivateKey) error {
 	return WriteProof(conn, conn.ConnectionState(), key)
 }
 
-// readProof reads the server's proof frame from c and checks it against pins.
+// ReadProof reads the server's proof frame from c and checks it against
+// pins: the client side of the protocol, right after the handshake, bounded
+// by ctx (or api.DefaultHandshakeTimeout when ctx has no deadline).
 // It reads exactly the frame, so application data behind it stays buffered
 // in c for the guest.
-func readProof(ctx context.Context, c *tls.Conn, pins []Pin) (Pin, error) {
+func ReadProof(ctx context.Context, c *tls.Conn, pins []Pin) (Pin, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(api.DefaultHandshakeTimeout)
