@@ -50,7 +50,7 @@ func (h *Host) CompileComponent(ctx context.Context, b []byte) (*Component, erro
 		if bd.Source == component.Adapter {
 			continue // wazero's wasi_snapshot_preview1
 		}
-		if _, _, ok := Signature(bd.Module, bd.Func); !ok {
+		if _, _, ok := signature(bd.Module, bd.Func); !ok {
 			return nil, fmt.Errorf("component: the main module imports %s#%s, which the host does not serve", bd.Module, bd.Func)
 		}
 	}

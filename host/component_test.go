@@ -18,7 +18,7 @@ func TestNetworkNoop(t *testing.T) {
 	x.wantTrap([]string{"[method]network.noop"}, "wasi:sockets/network", "[method]network.noop", uint64(n+1000))
 	x.call("wasi:sockets/network", "[resource-drop]network", uint64(n))
 	x.wantTrap([]string{"[method]network.noop"}, "wasi:sockets/network", "[method]network.noop", uint64(n))
-	for _, f := range Functions("wasi:sockets/network@0.2.12") {
+	for _, f := range functions("wasi:sockets/network@0.2.12") {
 		if f == "[method]network.noop" {
 			t.Fatal("Functions lists the noop, which the WIT does not have")
 		}

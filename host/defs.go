@@ -35,7 +35,7 @@ type iface struct {
 // those newer than the host (a guest built for one imports only what that
 // version has, and the host answers each function it knows by name).
 // maxPatch is the newest patch version published when this was written:
-// ImportNames lists versions up to it.
+// importNames lists versions up to it.
 const maxPatch = 12
 
 // fnDef is one host function: its import field name, core signature and
@@ -220,10 +220,10 @@ func parseImport(name string) (*iface, bool) {
 	return nil, false
 }
 
-// ImportNames returns the module names the host answers to, for tools and
-// tests: each interface at each version from 0.2.0 to the newest published
+// importNames returns the module names the host answers to, for tools and
+// tests (internal/hostimports): each interface at each version from 0.2.0 to the newest published
 // when the host was written (0.2.12); later 0.2.x versions are answered too.
-func ImportNames() []string {
+func importNames() []string {
 	var out []string
 	for _, f := range interfaces {
 		if f.exact != "" {
@@ -237,10 +237,10 @@ func ImportNames() []string {
 	return out
 }
 
-// Functions returns the field names of the functions a module name exports
+// functions returns the field names of the functions a module name exports
 // (nil if the host does not answer to it), for tools and tests: those of
 // the WIT (jco's extra [method]network.noop is answered but not listed).
-func Functions(module string) []string {
+func functions(module string) []string {
 	f, ok := parseImport(module)
 	if !ok {
 		return nil
@@ -254,8 +254,8 @@ func Functions(module string) []string {
 	return out
 }
 
-// Signature returns the core signature of module#field.
-func Signature(module, field string) (params, results []wapi.ValueType, ok bool) {
+// signature returns the core signature of module#field.
+func signature(module, field string) (params, results []wapi.ValueType, ok bool) {
 	f, found := parseImport(module)
 	if !found {
 		return nil, nil, false

@@ -138,7 +138,7 @@ func TestVersionsResolve(t *testing.T) {
 			t.Errorf("a guest importing %s instantiated", bad)
 		}
 	}
-	if n := len(ImportNames()); n != 27*13+3 { // 27 interfaces at 0.2.0..0.2.12, wasi:tls, wasitls:tls/connection and wasitls:tls/server
+	if n := len(importNames()); n != 27*13+3 { // 27 interfaces at 0.2.0..0.2.12, wasi:tls, wasitls:tls/connection and wasitls:tls/server
 		t.Errorf("%d import names", n)
 	}
 	if h.Guests() != 0 {

@@ -27,6 +27,7 @@ import (
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/guesttest"
+	"github.com/wasitls/wasitls/internal/hostimports"
 	"github.com/wasitls/wasitls/internal/loopback"
 	"github.com/wasitls/wasitls/internal/peers"
 )
@@ -418,15 +419,15 @@ func TestTrap(t *testing.T) {
 
 	// Dropping a handle the guest never had is bad input: the host traps.
 	var field string
-	for _, f := range host.Functions(host.TLSModule) {
-		params, results, _ := host.Signature(host.TLSModule, f)
+	for _, f := range hostimports.Functions(host.TLSModule) {
+		params, results, _ := hostimports.Signature(host.TLSModule, f)
 		if strings.HasPrefix(f, "[resource-drop]") && len(params) == 1 && params[0] == api.ValueTypeI32 && len(results) == 0 {
 			field = f
 			break
 		}
 	}
 	if field == "" {
-		t.Fatalf("no resource-drop among %s functions %v", host.TLSModule, host.Functions(host.TLSModule))
+		t.Fatalf("no resource-drop among %s functions %v", host.TLSModule, hostimports.Functions(host.TLSModule))
 	}
 	badDrop := filepath.Join(dir, "baddrop.wasm")
 	if err := os.WriteFile(badDrop, module(&wasmImport{host.TLSModule, field}, append([]byte{0x41}, sleb(12345)...)), 0o644); err != nil {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/hostimports"
 	"github.com/wasitls/wasitls/internal/wasmtest"
 )
 
@@ -63,12 +64,12 @@ type Func struct {
 // their one version.
 func Imports(ver string) []Func {
 	var out []Func
-	for _, m := range host.ImportNames() {
+	for _, m := range hostimports.ImportNames() {
 		if !strings.HasSuffix(m, "@"+ver) && m != host.TLSModule && m != host.TLSExtModule && m != host.ServerTLSModule {
 			continue
 		}
-		for _, f := range host.Functions(m) {
-			ps, rs, _ := host.Signature(m, f)
+		for _, f := range hostimports.Functions(m) {
+			ps, rs, _ := hostimports.Signature(m, f)
 			out = append(out, Func{Module: m, Name: f, Params: ps, Results: rs})
 		}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/hostimports"
 	"github.com/wasitls/wasitls/internal/peers"
 	"github.com/wasitls/wasitls/internal/witsrc"
 )
@@ -204,13 +205,13 @@ func TestHostFunctionsMatchWIT(t *testing.T) {
 	peers.JCO(t)
 	var ims []Import
 	mods := map[string]bool{}
-	for _, m := range host.ImportNames() {
+	for _, m := range hostimports.ImportNames() {
 		if !strings.HasSuffix(m, "@0.2.6") && m != host.TLSModule && m != host.TLSExtModule && m != host.ServerTLSModule || strings.HasPrefix(m, "wasi:sockets/udp") {
 			continue
 		}
 		mods[m] = true
-		for _, f := range host.Functions(m) {
-			ps, rs, _ := host.Signature(m, f)
+		for _, f := range hostimports.Functions(m) {
+			ps, rs, _ := hostimports.Signature(m, f)
 			ims = append(ims, Import{m, f, FuncType{valTypes(ps), valTypes(rs)}})
 		}
 	}
