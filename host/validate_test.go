@@ -23,6 +23,14 @@ func TestInstantiateRefusesBadSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pqRequire, err := pq.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pqPrefer, err := pq.New(pq.WithMode(pq.Prefer))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		prov api.Provider
@@ -39,9 +47,9 @@ func TestInstantiateRefusesBadSettings(t *testing.T) {
 		{"unknown max version", nil, Policy{MaxVersion: 0x0305}, "MaxVersion 0x0305 is not TLS 1.2 or TLS 1.3"},
 		{"old max version", nil, Policy{MaxVersion: tls.VersionTLS11}, "MaxVersion 0x0302 is not TLS 1.2 or TLS 1.3"},
 		{"stdtls option", nil, Policy{Options: map[string]string{"nosuch": "1"}}, `backend stdtls cannot run this policy: tls: invalid configuration [stdtls]: unknown option "nosuch"`},
-		{"pq option", pq.New(), Policy{Options: map[string]string{"mode": "sometimes"}}, `unknown mode "sometimes"`},
-		{"pq require with TLS 1.2", pq.New(), Policy{MaxVersion: tls.VersionTLS12}, "require mode needs TLS 1.3"},
-		{"pq option requires TLS 1.3", pq.New(pq.WithMode(pq.Prefer)), Policy{MaxVersion: tls.VersionTLS12, Options: map[string]string{"mode": "require"}}, "require mode needs TLS 1.3"},
+		{"pq option", pqRequire, Policy{Options: map[string]string{"mode": "sometimes"}}, `unknown mode "sometimes"`},
+		{"pq require with TLS 1.2", pqRequire, Policy{MaxVersion: tls.VersionTLS12}, "require mode needs TLS 1.3"},
+		{"pq option requires TLS 1.3", pqPrefer, Policy{MaxVersion: tls.VersionTLS12, Options: map[string]string{"mode": "require"}}, "require mode needs TLS 1.3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := []Option{WithPolicy(&tc.pol)}
@@ -72,8 +80,8 @@ func TestInstantiateRefusesBadSettings(t *testing.T) {
 		pol  Policy
 	}{
 		{"stdtls TLS 1.2 only", stdtls.Provider{}, Policy{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12}},
-		{"pq prefer with TLS 1.2", pq.New(), Policy{MaxVersion: tls.VersionTLS12, Options: map[string]string{"mode": "prefer"}}},
-		{"pq groups", pq.New(), Policy{Options: map[string]string{"groups": "X25519MLKEM768"}}},
+		{"pq prefer with TLS 1.2", pqRequire, Policy{MaxVersion: tls.VersionTLS12, Options: map[string]string{"mode": "prefer"}}},
+		{"pq groups", pqRequire, Policy{Options: map[string]string{"groups": "X25519MLKEM768"}}},
 		{"deprecated Sockets", stdtls.Provider{}, Policy{Limits: Limits{Sockets: 3}}},
 	} {
 		g, err := h.Instantiate(ctx, cm, NewModuleConfig().WithName("").WithRandSource(rand.Reader), WithProvider(tc.prov), WithPolicy(&tc.pol))

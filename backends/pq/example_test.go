@@ -46,7 +46,10 @@ func ExampleWithMLDSAPins() {
 	if err != nil {
 		return
 	}
-	p := pq.New(pq.WithName("pq-db"), pq.WithMLDSAPins("db.internal", pin))
+	p, err := pq.New(pq.WithName("pq-db"), pq.WithMLDSAPins("db.internal", pin))
+	if err != nil {
+		return
+	}
 	api.Register(p)
 	fmt.Println(p.Name())
 	// Output: pq-db

@@ -122,7 +122,7 @@ func TestNode26(t *testing.T) {
 
 	for _, g := range HybridGroups() {
 		t.Run(api.GroupName(g), func(t *testing.T) {
-			c, err := dial(t, New(), ports[api.GroupName(g)], clientConfig(p, nil))
+			c, err := dial(t, mustNew(t), ports[api.GroupName(g)], clientConfig(p, nil))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,18 +136,18 @@ func TestNode26(t *testing.T) {
 	}
 	t.Run("P-256 policy", func(t *testing.T) {
 		opts := map[string]string{"groups": "SecP256r1MLKEM768"}
-		if _, err := dial(t, New(), ports["SecP256r1MLKEM768"], clientConfig(p, opts)); err != nil {
+		if _, err := dial(t, mustNew(t), ports["SecP256r1MLKEM768"], clientConfig(p, opts)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := dial(t, New(), ports["X25519MLKEM768"], clientConfig(p, opts)); !errors.Is(err, api.ErrPQRequired) {
+		if _, err := dial(t, mustNew(t), ports["X25519MLKEM768"], clientConfig(p, opts)); !errors.Is(err, api.ErrPQRequired) {
 			t.Fatalf("got %v, want PQ required", err)
 		}
 	})
 	t.Run("classical server", func(t *testing.T) {
-		if _, err := dial(t, New(), ports["classical"], clientConfig(p, nil)); !errors.Is(err, api.ErrPQRequired) {
+		if _, err := dial(t, mustNew(t), ports["classical"], clientConfig(p, nil)); !errors.Is(err, api.ErrPQRequired) {
 			t.Fatalf("require: got %v, want PQ required", err)
 		}
-		c, err := dial(t, New(), ports["classical"], clientConfig(p, map[string]string{"mode": "prefer"}))
+		c, err := dial(t, mustNew(t), ports["classical"], clientConfig(p, map[string]string{"mode": "prefer"}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func TestNode26(t *testing.T) {
 	})
 	for _, name := range []string{"proof", "proof-p384"} {
 		t.Run("ML-DSA proof from Node "+name, func(t *testing.T) {
-			c, err := dial(t, New(), ports[name], clientConfig(p, map[string]string{"mldsa-pins": string(nodePin)}))
+			c, err := dial(t, mustNew(t), ports[name], clientConfig(p, map[string]string{"mldsa-pins": string(nodePin)}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,11 +169,11 @@ func TestNode26(t *testing.T) {
 	}
 	t.Run("ML-DSA proof from Node, other pin", func(t *testing.T) {
 		_, _, other := genKey(t, mldsa65.Scheme())
-		_, err := dial(t, New(), ports["proof"], clientConfig(p, map[string]string{"mldsa-pins": string(other)}))
+		_, err := dial(t, mustNew(t), ports["proof"], clientConfig(p, map[string]string{"mldsa-pins": string(other)}))
 		wantProofError(t, err, pqproof.ErrPinMismatch)
 	})
 	t.Run("forged ML-DSA proof from Node", func(t *testing.T) {
-		_, err := dial(t, New(), ports["forged"], clientConfig(p, map[string]string{"mldsa-pins": string(nodePin)}))
+		_, err := dial(t, mustNew(t), ports["forged"], clientConfig(p, map[string]string{"mldsa-pins": string(nodePin)}))
 		wantProofError(t, err, pqproof.ErrBadProof)
 	})
 }

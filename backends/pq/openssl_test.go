@@ -45,11 +45,11 @@ func TestOpenSSL30Classical(t *testing.T) {
 	}{{"TLS 1.3", nil, tls.VersionTLS13}, {"TLS 1.2 only", []string{"-tls1_2"}, tls.VersionTLS12}} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := startSServer(t, srv, tc.args...)
-			_, err := dial(t, New(), addr, clientConfig(p, nil))
+			_, err := dial(t, mustNew(t), addr, clientConfig(p, nil))
 			if !errors.Is(err, api.ErrPQRequired) {
 				t.Fatalf("require: got %v, want PQ required", err)
 			}
-			c, err := dial(t, New(), addr, clientConfig(p, map[string]string{"mode": "prefer"}))
+			c, err := dial(t, mustNew(t), addr, clientConfig(p, map[string]string{"mode": "prefer"}))
 			if err != nil {
 				t.Fatalf("prefer: %v", err)
 			}

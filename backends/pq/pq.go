@@ -55,7 +55,8 @@
 // Importing the package registers a default instance as "pq" (require mode,
 // all three hybrids, no pins); [New] makes configured instances:
 //
-//	p := pq.New(pq.WithName("pq-db"), pq.WithMLDSAPins("db.internal", pin))
+//	p, err := pq.New(pq.WithName("pq-db"), pq.WithMLDSAPins("db.internal", pin))
+//	if err != nil { ... }
 //	api.Register(p)
 //	conn, err := p.Client(ctx, tcp, &api.Config{ServerName: "db.internal", RootCAs: roots})
 //	if errors.Is(err, api.ErrPQRequired) {
@@ -81,7 +82,7 @@ import (
 // Name is the registry name of the default instance.
 const Name = "pq"
 
-func init() { api.Register(New()) }
+func init() { api.Register(newDefault()) }
 
 // Mode says whether a classical key exchange is acceptable.
 type Mode int
@@ -122,54 +123,83 @@ type Provider struct {
 	pins   map[string][]pqproof.Pin // server name -> pins the server must prove
 }
 
-// An Option configures a Provider.
-type Option func(*Provider)
+// An Option configures a Provider made by New; a bad one is New's error.
+type Option func(*Provider) error
 
 // WithName sets the registry name (default "pq"), so that several configured
 // instances can be registered side by side.
-func WithName(name string) Option { return func(p *Provider) { p.name = name } }
+func WithName(name string) Option {
+	return func(p *Provider) error {
+		if name == "" {
+			return errors.New("pq: empty name")
+		}
+		p.name = name
+		return nil
+	}
+}
 
 // WithMode sets the default mode; Config.Options["mode"] overrides it.
-func WithMode(m Mode) Option { return func(p *Provider) { p.mode = m } }
+func WithMode(m Mode) Option {
+	return func(p *Provider) error {
+		if m != Require && m != Prefer {
+			return fmt.Errorf("pq: unknown mode %d", int(m))
+		}
+		p.mode = m
+		return nil
+	}
+}
 
 // WithGroups restricts the hybrid groups offered by default;
 // Config.Options["groups"] overrides it. Non-hybrid groups are ignored.
 func WithGroups(groups ...tls.CurveID) Option {
-	return func(p *Provider) {
+	return func(p *Provider) error {
 		p.groups = nil
 		for _, g := range groups {
 			if api.IsHybridPQ(g) && !slices.Contains(p.groups, g) {
 				p.groups = append(p.groups, g)
 			}
 		}
+		return nil
 	}
 }
 
 // WithMLDSAPins requires the server called serverName to prove possession of
-// an ML-DSA key matching one of pins (see pqproof.WriteProof). Config.Options
-// ["mldsa-pins"] replaces them for one connection.
+// an ML-DSA key matching one of pins (see package pqproof). Config.Options
+// ["mldsa-pins"] replaces them for one connection. A pin that is not of the
+// form "sha256/<base64>" is an error.
 func WithMLDSAPins(serverName string, pins ...pqproof.Pin) Option {
-	return func(p *Provider) {
+	return func(p *Provider) error {
 		if p.pins == nil {
 			p.pins = map[string][]pqproof.Pin{}
 		}
 		key := strings.ToLower(strings.TrimSuffix(serverName, "."))
-		p.pins[key] = append(p.pins[key], pins...)
+		for _, pin := range pins {
+			parsed, err := pqproof.ParsePin(string(pin))
+			if err != nil {
+				return fmt.Errorf("pq: ML-DSA pin for %s: %w", serverName, err)
+			}
+			p.pins[key] = append(p.pins[key], parsed)
+		}
+		return nil
 	}
 }
 
 // New returns a Provider in require mode offering all three hybrid groups,
 // changed by opts.
-func New(opts ...Option) *Provider {
-	p := &Provider{name: Name, groups: slices.Clone(hybridGroups)}
+func New(opts ...Option) (*Provider, error) {
+	p := newDefault()
 	for _, o := range opts {
-		o(p)
+		if err := o(p); err != nil {
+			return nil, err
+		}
 	}
 	if len(p.groups) == 0 {
 		p.groups = slices.Clone(hybridGroups)
 	}
-	return p
+	return p, nil
 }
+
+func newDefault() *Provider { return &Provider{name: Name, groups: slices.Clone(hybridGroups)} }
 
 // Name returns the registry name.
 func (p *Provider) Name() string { return p.name }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"go.uber.org/goleak"
 
 	"github.com/wasitls/wasitls/api"
@@ -82,7 +83,7 @@ func TestRegistered(t *testing.T) {
 	if !caps.RequiresPQ || caps.TLS12 || caps.ClassicalOnly || !caps.ReportsGroup {
 		t.Fatalf("default capabilities %+v", caps)
 	}
-	if caps := New(WithMode(Prefer)).Capabilities(); caps.RequiresPQ || !caps.TLS12 || !caps.ClassicalOnly {
+	if caps := mustNew(t, WithMode(Prefer)).Capabilities(); caps.RequiresPQ || !caps.TLS12 || !caps.ClassicalOnly {
 		t.Fatalf("prefer capabilities %+v", caps)
 	}
 }
@@ -103,7 +104,7 @@ func TestInvalidConfig(t *testing.T) {
 		{"TLS 1.2 in require mode", api.Config{ServerName: "a.test", MaxVersion: tls.VersionTLS12}, "TLS 1.3"},
 		{"bad server name", api.Config{ServerName: "a b"}, "server name"},
 	}
-	p := New()
+	p := mustNew(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			// A pipe nobody reads: any I/O would block, so an early return
@@ -148,7 +149,7 @@ func TestClientHelloOffersOnlyHybrids(t *testing.T) {
 			return nil, nil
 		}
 		addr := goServer(t, cfg, nil)
-		if _, err := dial(t, New(), addr, clientConfig(p, tc.opts)); err != nil {
+		if _, err := dial(t, mustNew(t), addr, clientConfig(p, tc.opts)); err != nil {
 			t.Fatalf("%v: %v", tc.opts, err)
 		}
 		h := <-hellos
@@ -178,7 +179,7 @@ func TestGoServerHybridGroups(t *testing.T) {
 	for _, g := range HybridGroups() {
 		t.Run(api.GroupName(g), func(t *testing.T) {
 			addr := goServer(t, serverConfig(srv, g), nil)
-			c, err := dial(t, New(), addr, clientConfig(p, nil))
+			c, err := dial(t, mustNew(t), addr, clientConfig(p, nil))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,19 +200,19 @@ func TestGroupPolicy(t *testing.T) {
 	p := pki.New(t)
 	srv := p.Server()
 	opts := map[string]string{"groups": "SecP256r1MLKEM768"}
-	c, err := dial(t, New(), goServer(t, serverConfig(srv), nil), clientConfig(p, opts))
+	c, err := dial(t, mustNew(t), goServer(t, serverConfig(srv), nil), clientConfig(p, opts))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if g := c.State().Group; g != tls.SecP256r1MLKEM768 {
 		t.Fatalf("group %s", api.GroupName(g))
 	}
-	_, err = dial(t, New(), goServer(t, serverConfig(srv, tls.X25519MLKEM768, tls.X25519), nil), clientConfig(p, opts))
+	_, err = dial(t, mustNew(t), goServer(t, serverConfig(srv, tls.X25519MLKEM768, tls.X25519), nil), clientConfig(p, opts))
 	if !errors.Is(err, api.ErrPQRequired) {
 		t.Fatalf("got %v, want PQ required", err)
 	}
 	// The provider-level option does the same.
-	_, err = dial(t, New(WithGroups(tls.SecP384r1MLKEM1024)), goServer(t, serverConfig(srv, tls.X25519MLKEM768), nil), clientConfig(p, nil))
+	_, err = dial(t, mustNew(t, WithGroups(tls.SecP384r1MLKEM1024)), goServer(t, serverConfig(srv, tls.X25519MLKEM768), nil), clientConfig(p, nil))
 	if !errors.Is(err, api.ErrPQRequired) {
 		t.Fatalf("WithGroups: got %v, want PQ required", err)
 	}
@@ -233,7 +234,7 @@ func TestGoServerClassical(t *testing.T) {
 	}{{"classical groups", classical, tls.VersionTLS13}, {"TLS 1.2 only", tls12, tls.VersionTLS12}} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := goServer(t, tc.cfg, nil)
-			_, err := dial(t, New(), addr, clientConfig(p, nil))
+			_, err := dial(t, mustNew(t), addr, clientConfig(p, nil))
 			if !errors.Is(err, api.ErrPQRequired) || api.KindOf(err) != api.KindPQRequired {
 				t.Fatalf("require: got %v, want PQ required", err)
 			}
@@ -243,7 +244,7 @@ func TestGoServerClassical(t *testing.T) {
 				!strings.Contains(err.Error(), "remote error") {
 				t.Fatalf("require: %v does not wrap the server's alert", err)
 			}
-			c, err := dial(t, New(), addr, clientConfig(p, map[string]string{"mode": "prefer"}))
+			c, err := dial(t, mustNew(t), addr, clientConfig(p, map[string]string{"mode": "prefer"}))
 			if err != nil {
 				t.Fatalf("prefer: %v", err)
 			}
@@ -253,7 +254,7 @@ func TestGoServerClassical(t *testing.T) {
 			}
 			echo(t, c)
 			// A provider whose default is prefer needs no option.
-			if _, err := dial(t, New(WithMode(Prefer)), addr, clientConfig(p, nil)); err != nil {
+			if _, err := dial(t, mustNew(t, WithMode(Prefer)), addr, clientConfig(p, nil)); err != nil {
 				t.Fatalf("WithMode(Prefer): %v", err)
 			}
 		})
@@ -265,13 +266,13 @@ func TestGoServerClassical(t *testing.T) {
 func TestOtherFailuresStayClassified(t *testing.T) {
 	p := pki.New(t)
 	addr := goServer(t, serverConfig(p.Server()), nil)
-	_, err := dial(t, New(), addr, clientConfig(pki.New(t), nil))
+	_, err := dial(t, mustNew(t), addr, clientConfig(pki.New(t), nil))
 	if !errors.Is(err, api.ErrUnknownAuthority) {
 		t.Fatalf("got %v, want unknown authority", err)
 	}
 	cfg := clientConfig(p, nil)
 	cfg.ServerName = "other.test"
-	if _, err := dial(t, New(), addr, cfg); !errors.Is(err, api.ErrNameMismatch) {
+	if _, err := dial(t, mustNew(t), addr, cfg); !errors.Is(err, api.ErrNameMismatch) {
 		t.Fatalf("got %v, want name mismatch", err)
 	}
 }
@@ -285,7 +286,7 @@ func TestResumption(t *testing.T) {
 	for i, wantResume := range []bool{false, true} {
 		cfg := clientConfig(p, nil)
 		cfg.ClientSessionCache = cache
-		c, err := dial(t, New(), addr, cfg)
+		c, err := dial(t, mustNew(t), addr, cfg)
 		if err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
@@ -305,15 +306,45 @@ func TestHybridsDisabledByGODEBUG(t *testing.T) {
 	t.Setenv("GODEBUG", "tlsmlkem=0,tlssecpmlkem=0")
 	p := pki.New(t)
 	addr := goServer(t, serverConfig(p.Server()), nil)
-	_, err := dial(t, New(), addr, clientConfig(p, nil))
+	_, err := dial(t, mustNew(t), addr, clientConfig(p, nil))
 	if !errors.Is(err, api.ErrPQRequired) || !strings.Contains(err.Error(), "GODEBUG") {
 		t.Fatalf("require: got %v, want PQ required naming GODEBUG", err)
 	}
-	c, err := dial(t, New(), addr, clientConfig(p, map[string]string{"mode": "prefer"}))
+	c, err := dial(t, mustNew(t), addr, clientConfig(p, map[string]string{"mode": "prefer"}))
 	if err != nil {
 		t.Fatalf("prefer: %v", err)
 	}
 	if g := c.State().Group; api.IsHybridPQ(g) {
 		t.Fatalf("prefer: group %s although hybrids are disabled", api.GroupName(g))
+	}
+}
+
+// mustNew is New for tests, whose options are valid.
+func mustNew(t testing.TB, opts ...Option) *Provider {
+	t.Helper()
+	p, err := New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestNewRefusesBadOptions: a bad option is New's error, before any guest
+// connects, not a pin that can never match or a mode nobody chose.
+func TestNewRefusesBadOptions(t *testing.T) {
+	for name, opt := range map[string]Option{
+		"empty name":   WithName(""),
+		"unknown mode": WithMode(Mode(7)),
+		"md5 pin":      WithMLDSAPins("db.internal", "md5/AAAA"),
+		"short pin":    WithMLDSAPins("db.internal", "sha256/AAAA"),
+	} {
+		if p, err := New(opt); err == nil {
+			t.Errorf("%s: New accepted it (%v)", name, p)
+		}
+	}
+	_, _, pin := genKey(t, mldsa65.Scheme())
+	p := mustNew(t, WithMLDSAPins("DB.internal.", " "+pin+" "))
+	if got := p.pins["db.internal"]; len(got) != 1 || got[0] != pin {
+		t.Errorf("pins %v, want [%s]", got, pin)
 	}
 }

@@ -89,7 +89,7 @@ func TestProofAllLevels(t *testing.T) {
 		t.Run(sch.Name(), func(t *testing.T) {
 			_, priv, pin := genKey(t, sch)
 			addr := proofServer(t, srv, validFrame(t, priv))
-			c, err := dial(t, New(), addr, clientConfig(p, map[string]string{"mldsa-pins": string(pin)}))
+			c, err := dial(t, mustNew(t), addr, clientConfig(p, map[string]string{"mldsa-pins": string(pin)}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,14 +108,14 @@ func TestProofProviderPins(t *testing.T) {
 	_, _, otherPin := genKey(t, mldsa65.Scheme())
 	addr := proofServer(t, srv, validFrame(t, priv))
 	// Several pins (e.g. during a key rotation): one matching is enough.
-	prov := New(WithMLDSAPins("LOCALHOST.", otherPin, pin))
+	prov := mustNew(t, WithMLDSAPins("LOCALHOST.", otherPin, pin))
 	c, err := dial(t, prov, addr, clientConfig(p, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	readBanner(t, c)
 	// Pins for another name do not apply: the proof stays unread for the guest.
-	c, err = dial(t, New(WithMLDSAPins("db.internal", otherPin)), addr, clientConfig(p, nil))
+	c, err = dial(t, mustNew(t, WithMLDSAPins("db.internal", otherPin)), addr, clientConfig(p, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestProve(t *testing.T) {
 		_, _ = io.WriteString(c, "BANNER\n")
 		_, _ = io.Copy(c, c)
 	})
-	c, err := dial(t, New(WithMLDSAPins("localhost", pin)), addr, clientConfig(p, nil))
+	c, err := dial(t, mustNew(t, WithMLDSAPins("localhost", pin)), addr, clientConfig(p, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestProofMismatchedKey(t *testing.T) {
 	_, priv, _ := genKey(t, mldsa65.Scheme())
 	_, _, pinnedPin := genKey(t, mldsa65.Scheme())
 	addr := proofServer(t, p.Server(), validFrame(t, priv))
-	_, err := dial(t, New(), addr, clientConfig(p, map[string]string{"mldsa-pins": string(pinnedPin)}))
+	_, err := dial(t, mustNew(t), addr, clientConfig(p, map[string]string{"mldsa-pins": string(pinnedPin)}))
 	wantProofError(t, err, pqproof.ErrPinMismatch)
 }
 
@@ -190,7 +190,7 @@ func TestProofForged(t *testing.T) {
 		sent <- f
 		return f
 	})
-	if _, err := dial(t, New(), first, clientConfig(p, map[string]string{"mldsa-pins": string(pin)})); err != nil {
+	if _, err := dial(t, mustNew(t), first, clientConfig(p, map[string]string{"mldsa-pins": string(pin)})); err != nil {
 		t.Fatal(err)
 	}
 	replay := <-sent // a valid proof of an earlier connection
@@ -219,7 +219,7 @@ func TestProofForged(t *testing.T) {
 	for name, frame := range cases {
 		t.Run(name, func(t *testing.T) {
 			addr := proofServer(t, srv, frame)
-			_, err := dial(t, New(), addr, clientConfig(p, map[string]string{"mldsa-pins": string(pin)}))
+			_, err := dial(t, mustNew(t), addr, clientConfig(p, map[string]string{"mldsa-pins": string(pin)}))
 			wantProofError(t, err, pqproof.ErrBadProof)
 		})
 	}
@@ -233,19 +233,19 @@ func TestProofMissing(t *testing.T) {
 
 	t.Run("server speaks first", func(t *testing.T) {
 		addr := proofServer(t, srv, func(*tls.Conn) []byte { return []byte("220 smtp.test ESMTP\r\n") })
-		_, err := dial(t, New(), addr, clientConfig(p, opts))
+		_, err := dial(t, mustNew(t), addr, clientConfig(p, opts))
 		wantProofError(t, err, pqproof.ErrNoProof)
 	})
 	t.Run("server closes", func(t *testing.T) {
 		addr := goServer(t, serverConfig(srv), func(*tls.Conn) {})
-		_, err := dial(t, New(), addr, clientConfig(p, opts))
+		_, err := dial(t, mustNew(t), addr, clientConfig(p, opts))
 		wantProofError(t, err, pqproof.ErrNoProof)
 	})
 	t.Run("silent server times out", func(t *testing.T) {
 		addr := goServer(t, serverConfig(srv), func(c *tls.Conn) { _, _ = io.Copy(io.Discard, c) })
 		cfg := clientConfig(p, opts)
 		cfg.HandshakeTimeout = 300 * time.Millisecond
-		_, err := dial(t, New(), addr, cfg)
+		_, err := dial(t, mustNew(t), addr, cfg)
 		wantProofError(t, err, pqproof.ErrNoProof)
 	})
 	t.Run("canceled while waiting", func(t *testing.T) {
@@ -261,14 +261,14 @@ func TestProofMissing(t *testing.T) {
 		defer tcp.Close()
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() { <-ready; cancel() }()
-		_, err = New().Client(ctx, tcp, clientConfig(p, opts))
+		_, err = mustNew(t).Client(ctx, tcp, clientConfig(p, opts))
 		if !errors.Is(err, api.ErrCanceled) {
 			t.Fatalf("got %v, want canceled", err)
 		}
 	})
 	t.Run("oversized length", func(t *testing.T) {
 		addr := proofServer(t, srv, func(*tls.Conn) []byte { return []byte("WPQ1\xff\xff") })
-		_, err := dial(t, New(), addr, clientConfig(p, opts))
+		_, err := dial(t, mustNew(t), addr, clientConfig(p, opts))
 		wantProofError(t, err, pqproof.ErrBadProof)
 	})
 }

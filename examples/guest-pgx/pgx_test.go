@@ -133,6 +133,10 @@ func TestGuestPgx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pqProvider, err := pq.New()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// accepted runs the whole guest and checks what the server saw.
 	accepted := func(t *testing.T, p api.Provider, options map[string]string, maxTLS uint16) {
@@ -197,10 +201,10 @@ func TestGuestPgx(t *testing.T) {
 	t.Run("stdtls", func(t *testing.T) { accepted(t, stdtls.Provider{}, nil, 0) })
 	t.Run("stdtls/tls1.2", func(t *testing.T) { accepted(t, stdtls.Provider{}, nil, tls.VersionTLS12) })
 	t.Run("utls", func(t *testing.T) { accepted(t, utlsProvider, nil, 0) })
-	t.Run("pq/prefer", func(t *testing.T) { accepted(t, pq.New(), map[string]string{pq.OptionMode: "prefer"}, 0) })
+	t.Run("pq/prefer", func(t *testing.T) { accepted(t, pqProvider, map[string]string{pq.OptionMode: "prefer"}, 0) })
 
 	t.Run("pq/require", func(t *testing.T) {
-		res := e.run(t, runOpts{provider: pq.New(), identity: &srv.Client.TLS})
+		res := e.run(t, runOpts{provider: pqProvider, identity: &srv.Client.TLS})
 		wantFailure(t, res, "post-quantum key exchange required")
 	})
 

@@ -45,7 +45,11 @@ func providers(tb testing.TB) map[string]api.Provider {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return map[string]api.Provider{"stdtls": stdtls.Provider{}, "utls": u, "pq": pq.New()}
+	p, err := pq.New()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return map[string]api.Provider{"stdtls": stdtls.Provider{}, "utls": u, "pq": p}
 }
 
 // run is a guest's result with its stdout as "key value" lines.

@@ -85,7 +85,11 @@ func backends(t testing.TB) []api.Provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []api.Provider{stdtls.Provider{}, u, pq.New()}
+	p, err := pq.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []api.Provider{stdtls.Provider{}, u, p}
 }
 
 var (

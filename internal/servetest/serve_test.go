@@ -426,7 +426,11 @@ func TestPlainHTTP(t *testing.T) {
 func TestNodeHybridGroupsAgainstPQ(t *testing.T) {
 	node := peers.Node26(t)
 	s := newSite(t)
-	srv := startServer(t, &host.Policy{Serve: s.serve(false)}, pq.New())
+	p, err := pq.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, &host.Policy{Serve: s.serve(false)}, p)
 	script := `
 const tls = require("tls"), fs = require("fs");
 const c = tls.connect({host: "127.0.0.1", port: +process.argv[1], servername: "localhost", ca: fs.readFileSync(process.argv[2]), ecdhCurve: process.argv[3]}, () => {
