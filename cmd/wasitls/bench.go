@@ -77,7 +77,7 @@ func parseBenchFlags(args []string, stdout io.Writer) (benchOptions, error) {
 	fs.BoolVar(&o.quiet, "q", false, "say nothing on stderr about the steps")
 	o.cache.flags(fs)
 	o.perRequestFlags(fs)
-	fs.StringVar(&o.guestFile, "guest", "", "use this bench guest `FILE.wasm` (a core module or a WASI 0.2 component) instead of building cmd/wasitls/benchguest")
+	fs.StringVar(&o.guestFile, "guest", "", "use this bench guest `FILE.wasm` (a core module or a WASI 0.2 component) instead of building internal/guests/bench")
 	if err := parseFlags(fs, args, stdout, "wasitls bench [flags]"); err != nil {
 		return o, err
 	}
@@ -156,8 +156,8 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return exitUsage, usagef("-guest %s: %v", o.guestFile, err)
 		}
 	} else {
-		if _, err = announce(o.progressWriter(stderr), "building cmd/wasitls/benchguest with GOOS=wasip1 go build", func() error {
-			wasm, err = buildGuest(ctx, "benchguest")
+		if _, err = announce(o.progressWriter(stderr), "building internal/guests/bench with GOOS=wasip1 go build", func() error {
+			wasm, err = buildGuest(ctx, "bench")
 			return err
 		}); err != nil {
 			return exitFailure, err

@@ -20,13 +20,17 @@ import (
 // stale with respect to guest/ (which a committed .wasm could be).
 const modulePath = "github.com/wasitls/wasitls"
 
-// guestDir finds the source of the guest in cmd/wasitls/<name>: next to this
-// file (go run, go build in a clone), in the module the current directory
-// belongs to, or in the module cache (go install ...@version put it there).
+// guestsDir is where every guest program of the module lives.
+const guestsDir = "internal/guests"
+
+// guestDir finds the source of the guest in internal/guests/<name>: beside
+// this file's directory (go run, go build in a clone), in the module the
+// current directory belongs to, or in the module cache (go install
+// ...@version put it there).
 func guestDir(ctx context.Context, goTool, name string) (string, error) {
-	pkg := modulePath + "/cmd/wasitls/" + name
+	pkg := modulePath + "/" + guestsDir + "/" + name
 	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		dir := filepath.Join(filepath.Dir(file), name)
+		dir := filepath.Join(filepath.Dir(file), "..", "..", filepath.FromSlash(guestsDir), name)
 		if _, err := os.Stat(filepath.Join(dir, "main.go")); err == nil {
 			return dir, nil
 		}
@@ -41,7 +45,7 @@ func guestDir(ctx context.Context, goTool, name string) (string, error) {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == modulePath && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		out, err := exec.CommandContext(ctx, goTool, "env", "GOMODCACHE").Output()
 		if err == nil {
-			dir := filepath.Join(strings.TrimSpace(string(out)), modulePath+"@"+bi.Main.Version, "cmd", "wasitls", name)
+			dir := filepath.Join(strings.TrimSpace(string(out)), modulePath+"@"+bi.Main.Version, filepath.FromSlash(guestsDir), name)
 			if _, err := os.Stat(filepath.Join(dir, "main.go")); err == nil {
 				return dir, nil
 			}
@@ -67,7 +71,7 @@ func goTool() (string, error) {
 	return "", errors.New("building the guest needs the go command, which is not on PATH (or pass -guest FILE.wasm)")
 }
 
-// buildGuest compiles the guest cmd/wasitls/<name> for wasip1 and returns the module.
+// buildGuest compiles the guest internal/guests/<name> for wasip1 and returns the module.
 func buildGuest(ctx context.Context, name string) ([]byte, error) {
 	gt, err := goTool()
 	if err != nil {
