@@ -15,13 +15,10 @@
 package guestbuild
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -29,6 +26,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasitls/wasitls/internal/guestsrc"
 	"github.com/wasitls/wasitls/internal/testkit/peers"
 )
 
@@ -82,21 +80,11 @@ func build(pkg string) ([]byte, error) {
 	if lang := foreignLang(pkg); lang != nil {
 		return buildForeign(lang, pkg)
 	}
-	dir, err := os.MkdirTemp("", "wasitls-guest-")
+	gt, err := guestsrc.GoTool()
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "guest.wasm")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
-	cmd.Dir = peers.RepoRoot()
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("guestbuild: go build %s for wasip1: %w\n%s", pkg, err, stderr.String())
-	}
-	return os.ReadFile(out)
+	return guestsrc.BuildPackage(context.Background(), gt, peers.RepoRoot(), pkg)
 }
 
 // CacheDir is where wazero's compilation cache lives, shared by every test
