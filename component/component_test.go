@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasitls/wasitls/internal/componenttest"
+	"github.com/wasitls/wasitls/internal/testkit/componentenc"
 )
 
 // The tests build components byte by byte in wit-component's shape: a main
@@ -15,18 +15,18 @@ import (
 // host's and the CLI's tests.
 
 var (
-	leb        = componenttest.Leb
-	str        = componenttest.Str
-	cat        = componenttest.Cat
-	vec        = componenttest.Vec
-	section    = componenttest.Section
-	preamble   = componenttest.Preamble
-	coreModule = componenttest.CoreModule
+	leb        = componentenc.Leb
+	str        = componentenc.Str
+	cat        = componentenc.Cat
+	vec        = componentenc.Vec
+	section    = componentenc.Section
+	preamble   = componentenc.Preamble
+	coreModule = componentenc.CoreModule
 )
 
-type shape = componenttest.Shape
+type shape = componentenc.Shape
 
-func defaultShape() shape { return componenttest.Default() }
+func defaultShape() shape { return componentenc.Default() }
 
 const streams = "wasi:io/streams@0.2.6"
 

@@ -8,7 +8,7 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/backends/utls"
 	"github.com/wasitls/wasitls/conformance/pki"
-	"github.com/wasitls/wasitls/internal/wasmtest"
+	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
 // TestALPNOutcomes drives every combination of what the guest asks for
@@ -76,7 +76,7 @@ func TestALPNOutcomes(t *testing.T) {
 
 	// The pinned list and an ALPN rule conflict: refused before the guest runs.
 	t.Run("rule http/1.1 with the pinned chrome list: Instantiate fails naming the conflict", func(t *testing.T) {
-		cm, err := r.CompileModule(ctx, wasmtest.Module(nil))
+		cm, err := r.CompileModule(ctx, wasmenc.Module(nil))
 		if err != nil {
 			t.Fatal(err)
 		}

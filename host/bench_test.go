@@ -11,7 +11,7 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
-	"github.com/wasitls/wasitls/internal/wasmtest"
+	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
 var benchSize = flag.Int("download-mib", 64, "MiB per download in BenchmarkDownload")
@@ -97,7 +97,7 @@ func BenchmarkDownload(b *testing.B) {
 					break
 				}
 				total += int(cabi.GetU32(r, 8))
-				if _, err := setHeap.Call(ctx, wasmtest.HeapStart); err != nil {
+				if _, err := setHeap.Call(ctx, wasmenc.HeapStart); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -171,7 +171,7 @@ func BenchmarkUpload(b *testing.B) {
 			sock, conn, tin, tout := x.openTLS(addr)
 			stack := make([]uint64, 4)
 			for left := size; left > 0; left -= len(chunk) {
-				stack[0], stack[1], stack[2], stack[3] = uint64(tout), wasmtest.HeapStart, uint64(len(chunk)), retArea
+				stack[0], stack[1], stack[2], stack[3] = uint64(tout), wasmenc.HeapStart, uint64(len(chunk)), retArea
 				if err := write.CallWithStack(ctx, stack); err != nil {
 					b.Fatal(err)
 				}
@@ -213,7 +213,7 @@ func BenchmarkUpload(b *testing.B) {
 						}
 						continue
 					}
-					stack[0], stack[1], stack[2], stack[3] = uint64(tout), wasmtest.HeapStart, n, retArea
+					stack[0], stack[1], stack[2], stack[3] = uint64(tout), wasmenc.HeapStart, n, retArea
 					if err := write.CallWithStack(ctx, stack); err != nil {
 						b.Fatal(err)
 					}

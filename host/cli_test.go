@@ -15,8 +15,8 @@ import (
 
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
-	"github.com/wasitls/wasitls/internal/syncbuf"
-	"github.com/wasitls/wasitls/internal/wasmtest"
+	"github.com/wasitls/wasitls/internal/testkit/syncbuf"
+	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
 const (
@@ -276,7 +276,7 @@ func TestRandom(t *testing.T) {
 func TestRandomNeedsSource(t *testing.T) {
 	ctx, r := newRuntime(t)
 	h := New(r)
-	cm, err := r.CompileModule(ctx, wasmtest.Module(allImports("0.2.0")))
+	cm, err := r.CompileModule(ctx, wasmenc.Module(allImports("0.2.0")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestRandomNeedsSource(t *testing.T) {
 		t.Fatalf("instantiated without a random source: %v", err)
 	}
 	insecure := func() uint64 {
-		cm, err := r.CompileModule(ctx, wasmtest.Module([]wasmtest.Import{{Module: insecureName + "@0.2.0", Name: "get-insecure-random-u64", Results: p(i64)}}))
+		cm, err := r.CompileModule(ctx, wasmenc.Module([]wasmenc.Import{{Module: insecureName + "@0.2.0", Name: "get-insecure-random-u64", Results: p(i64)}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -296,7 +296,7 @@ func TestRandomNeedsSource(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer g.Close(ctx)
-		res, err := g.Module().ExportedFunction(wasmtest.Export(insecureName+"@0.2.0", "get-insecure-random-u64")).Call(ctx)
+		res, err := g.Module().ExportedFunction(wasmenc.Export(insecureName+"@0.2.0", "get-insecure-random-u64")).Call(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,13 +313,13 @@ func TestPlainConfigRefused(t *testing.T) {
 	ctx, r := newRuntime(t)
 	h := New(r)
 	for _, m := range []string{stdoutName + "@0.2.2", envName + "@0.2.0", "wasi:filesystem/preopens@0.2.9", randomName + "@0.2.13"} {
-		var im wasmtest.Import
+		var im wasmenc.Import
 		for _, f := range interfaces {
 			if f.name == m[:strings.IndexByte(m, '@')] {
-				im = wasmtest.Import{Module: m, Name: f.fns[0].name, Params: f.fns[0].params, Results: f.fns[0].results}
+				im = wasmenc.Import{Module: m, Name: f.fns[0].name, Params: f.fns[0].params, Results: f.fns[0].results}
 			}
 		}
-		cm, err := r.CompileModule(ctx, wasmtest.Module([]wasmtest.Import{im}))
+		cm, err := r.CompileModule(ctx, wasmenc.Module([]wasmenc.Import{im}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -441,16 +441,16 @@ func TestStdoutSharedWithWasip1(t *testing.T) {
 	h := New(r)
 	var out bytes.Buffer // not safe for concurrent use
 	const streams = ioStreamsName + "@0.2.6"
-	var ims []wasmtest.Import
+	var ims []wasmenc.Import
 	for _, f := range interfaces {
 		if f.name == ioStreamsName || f.name == stdoutName {
 			for _, d := range f.fns {
-				ims = append(ims, wasmtest.Import{Module: f.name + "@0.2.6", Name: d.name, Params: d.params, Results: d.results})
+				ims = append(ims, wasmenc.Import{Module: f.name + "@0.2.6", Name: d.name, Params: d.params, Results: d.results})
 			}
 		}
 	}
-	ims = append(ims, wasmtest.Import{Module: "wasi_snapshot_preview1", Name: "fd_write", Params: p(i32, i32, i32, i32), Results: p(i32)})
-	cm, err := r.CompileModule(ctx, wasmtest.Module(ims))
+	ims = append(ims, wasmenc.Import{Module: "wasi_snapshot_preview1", Name: "fd_write", Params: p(i32, i32, i32, i32), Results: p(i32)})
+	cm, err := r.CompileModule(ctx, wasmenc.Module(ims))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +463,7 @@ func TestStdoutSharedWithWasip1(t *testing.T) {
 	mod := g.Module()
 	call := func(module, name string, args ...uint64) []uint64 {
 		t.Helper()
-		res, err := mod.ExportedFunction(wasmtest.Export(module, name)).Call(ctx, args...)
+		res, err := mod.ExportedFunction(wasmenc.Export(module, name)).Call(ctx, args...)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

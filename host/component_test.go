@@ -5,7 +5,7 @@ import (
 
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
-	"github.com/wasitls/wasitls/internal/componenttest"
+	"github.com/wasitls/wasitls/internal/testkit/componentenc"
 )
 
 // TestNetworkNoop: jco's extra [method]network.noop does nothing with a
@@ -32,17 +32,17 @@ func TestNetworkNoop(t *testing.T) {
 // get-arguments with its return area at 16 and returns 0, and a
 // post-return that stores 77 at address 0.
 func mainModule() []byte {
-	ct := componenttest.Cat
-	vec, str, section := componenttest.Vec, componenttest.Str, componenttest.Section
+	ct := componentenc.Cat
+	vec, str, section := componentenc.Vec, componentenc.Str, componentenc.Section
 	const i32 = 0x7f
 	functype := func(params, results []byte) []byte {
 		return ct([]byte{0x60}, vec(bytesOf(params)...), vec(bytesOf(results)...))
 	}
 	body := func(code ...byte) []byte {
-		return ct(componenttest.Leb(uint32(len(code)+2)), []byte{0x00}, code, []byte{0x0b})
+		return ct(componentenc.Leb(uint32(len(code)+2)), []byte{0x00}, code, []byte{0x0b})
 	}
 	export := func(name string, kind, idx byte) []byte { return ct(str(name), []byte{kind, idx}) }
-	return ct(componenttest.CoreHeader,
+	return ct(componentenc.CoreHeader,
 		section(1, vec(
 			functype([]byte{i32}, nil),                        // 0: get-arguments, post-return
 			functype([]byte{i32, i32, i32, i32}, []byte{i32}), // 1: realloc, fd_write
@@ -50,7 +50,7 @@ func mainModule() []byte {
 		)),
 		section(2, vec(
 			ct(str("wasi:cli/environment@0.2.6"), str("get-arguments [v2]"), []byte{0x00, 0}),
-			ct(str(componenttest.Adapter), str("fd_write"), []byte{0x00, 1}),
+			ct(str(componentenc.Adapter), str("fd_write"), []byte{0x00, 1}),
 		)),
 		section(3, vec([]byte{1}, []byte{1}, []byte{2}, []byte{0})), // funcs 2..5
 		section(5, vec([]byte{0x00, 1})),                            // memory: 1 page
@@ -86,7 +86,7 @@ func TestComponentUsesImportRealloc(t *testing.T) {
 	ctx, r := newRuntime(t)
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	h := New(r)
-	s := componenttest.Default()
+	s := componentenc.Default()
 	s.Main = mainModule()
 	s.Interface, s.Func, s.Field = "wasi:cli/environment@0.2.6", "get-arguments", "get-arguments [v2]"
 	s.Realloc = "cabi_import_realloc"

@@ -20,7 +20,7 @@ import (
 
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
-	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testkit/guestbuild"
 )
 
 // readmeMarker precedes the embedding snippet in README.md.
@@ -65,7 +65,7 @@ func TestEmbeddingSnippet(t *testing.T) {
 	}()
 	defer func() { _ = srv.Close(); <-done }()
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	wasm := guestbuild.Build(t, "./cmd/wasitls/demoguest")
+	wasm := guestbuild.Build(t, "./internal/guests/demo")
 	ctx := context.Background()
 
 	var stdout, stderr bytes.Buffer

@@ -17,7 +17,7 @@ import (
 )
 
 // runGuest runs a GOOS=wasip1 guest (wasm, e.g. from GOOS=wasip1 GOARCH=wasm
-// go build ./cmd/wasitls/demoguest) with wasi-tls and wasi-sockets. The guest
+// go build ./internal/guests/demo) with wasi-tls and wasi-sockets. The guest
 // may connect to dest only ("host:port"), and its TLS connections trust roots
 // (nil: the system's). A non-zero exit is a *sys.ExitError.
 func runGuest(ctx context.Context, wasm []byte, dest string, roots *x509.CertPool, stdout, stderr io.Writer, args ...string) error {
@@ -54,7 +54,7 @@ func runGuest(ctx context.Context, wasm []byte, dest string, roots *x509.CertPoo
 
 // A guest that fetches a page over wasi-sockets and wasi-tls. The file
 // fetch.wasm is the demo guest: GOOS=wasip1 GOARCH=wasm go build -o
-// fetch.wasm ./cmd/wasitls/demoguest (TestEmbeddingSnippet runs runGuest
+// fetch.wasm ./internal/guests/demo (TestEmbeddingSnippet runs runGuest
 // against a loopback server).
 func Example_embedding() {
 	wasm, err := os.ReadFile("fetch.wasm")

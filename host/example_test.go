@@ -9,7 +9,7 @@ import (
 
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/host"
-	"github.com/wasitls/wasitls/internal/wasmtest"
+	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
 // A guest gets its own host modules, table and policy. Here the guest is a
@@ -22,7 +22,7 @@ func ExampleHost_Instantiate() {
 
 	h := host.New(r, host.WithProvider(stdtls.Provider{}))
 	const mod = "wasi:clocks/monotonic-clock@0.2.6"
-	wasm := wasmtest.Module([]wasmtest.Import{{
+	wasm := wasmenc.Module([]wasmenc.Import{{
 		Module: mod, Name: "subscribe-duration",
 		Params: []api.ValueType{api.ValueTypeI64}, Results: []api.ValueType{api.ValueTypeI32},
 	}})
@@ -35,7 +35,7 @@ func ExampleHost_Instantiate() {
 	if err != nil {
 		panic(err)
 	}
-	res, err := g.Module().ExportedFunction(wasmtest.Export(mod, "subscribe-duration")).Call(ctx, 1000)
+	res, err := g.Module().ExportedFunction(wasmenc.Export(mod, "subscribe-duration")).Call(ctx, 1000)
 	if err != nil {
 		panic(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/internal/cabi"
-	"github.com/wasitls/wasitls/internal/wasmtest"
+	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
 const (
@@ -606,7 +606,7 @@ func wasmtestModule(module, field string) []byte {
 	for _, f := range interfaces {
 		for _, d := range f.fns {
 			if f.name == name && d.name == field {
-				return wasmtest.Module([]wasmtest.Import{{Module: module, Name: field, Params: d.params, Results: d.results}})
+				return wasmenc.Module([]wasmenc.Import{{Module: module, Name: field, Params: d.params, Results: d.results}})
 			}
 		}
 	}

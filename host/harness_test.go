@@ -13,14 +13,14 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wasitls/wasitls/internal/cabi"
-	"github.com/wasitls/wasitls/internal/wasmtest"
+	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// Scratch areas below wasmtest.HeapStart used by the tests.
+// Scratch areas below wasmenc.HeapStart used by the tests.
 const (
 	retArea = 1024 // return areas (64 bytes, 8-aligned)
 	argArea = 2048 // argument data
@@ -51,11 +51,11 @@ func moduleName(f *iface, ver string) string {
 }
 
 // allImports lists every host function at version ver.
-func allImports(ver string) []wasmtest.Import {
-	var out []wasmtest.Import
+func allImports(ver string) []wasmenc.Import {
+	var out []wasmenc.Import
 	for _, f := range interfaces {
 		for _, d := range f.fns {
-			out = append(out, wasmtest.Import{Module: moduleName(f, ver), Name: d.name, Params: d.params, Results: d.results})
+			out = append(out, wasmenc.Import{Module: moduleName(f, ver), Name: d.name, Params: d.params, Results: d.results})
 		}
 	}
 	return out
@@ -77,7 +77,7 @@ func newTG(t testing.TB, ctx context.Context, h *Host, ver string, opts ...Optio
 // newTGConfig is newTG with the guest's ModuleConfig.
 func newTGConfig(t testing.TB, ctx context.Context, h *Host, ver string, mc wazero.ModuleConfig, opts ...Option) *tg {
 	t.Helper()
-	cm, err := h.r.CompileModule(ctx, wasmtest.Module(allImports(ver)))
+	cm, err := h.r.CompileModule(ctx, wasmenc.Module(allImports(ver)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func (x *tg) fn(ifaceName, field string) wapi.Function {
 	x.t.Helper()
 	for _, f := range interfaces {
 		if f.name == ifaceName {
-			fn := x.mod.ExportedFunction(wasmtest.Export(moduleName(f, x.ver), field))
+			fn := x.mod.ExportedFunction(wasmenc.Export(moduleName(f, x.ver), field))
 			if fn == nil {
 				x.t.Fatalf("no trampoline for %s#%s", ifaceName, field)
 			}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
-	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/testkit/peers"
 )
 
 // relay is a TCP relay on loopback in front of target that keeps what the

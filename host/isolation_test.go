@@ -15,7 +15,7 @@ import (
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
-	"github.com/wasitls/wasitls/internal/wasmtest"
+	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
 // countingProvider wraps stdtls under another name and counts handshakes.
@@ -130,7 +130,7 @@ func TestVersionsResolve(t *testing.T) {
 		if _, ok := parseImport(bad); ok {
 			t.Errorf("%s resolves", bad)
 		}
-		cm, err := r.CompileModule(ctx, wasmtest.Module([]wasmtest.Import{{Module: bad, Name: "[resource-drop]input-stream", Params: p(i32)}}))
+		cm, err := r.CompileModule(ctx, wasmenc.Module([]wasmenc.Import{{Module: bad, Name: "[resource-drop]input-stream", Params: p(i32)}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,11 +151,11 @@ func TestVersionsResolve(t *testing.T) {
 func TestMixedVersionsShareHandles(t *testing.T) {
 	ctx, r := newRuntime(t)
 	h := New(r)
-	imps := []wasmtest.Import{
+	imps := []wasmenc.Import{
 		{Module: "wasi:clocks/monotonic-clock@0.2.0", Name: "subscribe-duration", Params: p(i64), Results: p(i32)},
 		{Module: "wasi:io/poll@0.2.9", Name: "[method]pollable.ready", Params: p(i32), Results: p(i32)},
 	}
-	cm, err := r.CompileModule(ctx, wasmtest.Module(imps))
+	cm, err := r.CompileModule(ctx, wasmenc.Module(imps))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,11 +165,11 @@ func TestMixedVersionsShareHandles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close(ctx)
-	res, err := g.Module().ExportedFunction(wasmtest.Export(imps[0].Module, imps[0].Name)).Call(ctx, 0)
+	res, err := g.Module().ExportedFunction(wasmenc.Export(imps[0].Module, imps[0].Name)).Call(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ready, err := g.Module().ExportedFunction(wasmtest.Export(imps[1].Module, imps[1].Name)).Call(ctx, res[0])
+	ready, err := g.Module().ExportedFunction(wasmenc.Export(imps[1].Module, imps[1].Name)).Call(ctx, res[0])
 	if err != nil || ready[0] != 1 {
 		t.Fatalf("ready %v %v", ready, err)
 	}
@@ -207,7 +207,7 @@ func TestPrepare(t *testing.T) {
 }
 
 func mustCompile(t testing.TB, r wazero.Runtime, ver string) wazero.CompiledModule {
-	cm, err := r.CompileModule(context.Background(), wasmtest.Module(allImports(ver)))
+	cm, err := r.CompileModule(context.Background(), wasmenc.Module(allImports(ver)))
 	if err != nil {
 		t.Fatal(err)
 	}

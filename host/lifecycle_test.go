@@ -14,7 +14,7 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
-	"github.com/wasitls/wasitls/internal/wasmtest"
+	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
 // silentServer accepts TCP connections and reads until EOF without ever
@@ -378,7 +378,7 @@ func TestDropDeliversWrittenBytes(t *testing.T) {
 				if n := cabi.GetU64(x.ret(16), 8); n != sinkBudget {
 					t.Fatalf("budget %d", n)
 				}
-				x.call(ioStreamsName, "[method]output-stream.write", uint64(out), wasmtest.HeapStart, sinkBudget, retArea)
+				x.call(ioStreamsName, "[method]output-stream.write", uint64(out), wasmenc.HeapStart, sinkBudget, retArea)
 				if !unflushed || i < rounds-1 {
 					// Non-blocking: the last flush is still in flight at the drop.
 					x.call(ioStreamsName, "[method]output-stream.flush", uint64(out), retArea)

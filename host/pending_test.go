@@ -15,7 +15,7 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
-	"github.com/wasitls/wasitls/internal/loopback"
+	"github.com/wasitls/wasitls/internal/testkit/loopback"
 )
 
 // honoring, embedded beside a provider, declares HonorsContext for it.

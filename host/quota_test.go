@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/wasitls/wasitls/internal/cabi"
-	"github.com/wasitls/wasitls/internal/loopback"
+	"github.com/wasitls/wasitls/internal/testkit/loopback"
 )
 
 // checkFDs makes sure, after the test and its servers are gone, that no

@@ -16,7 +16,7 @@ import (
 	"github.com/wasitls/wasitls/backends/utls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
-	"github.com/wasitls/wasitls/internal/wasmtest"
+	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
 const serverTLSName = "wasitls:tls/server"
@@ -248,7 +248,7 @@ func TestServeNeedsServerBackend(t *testing.T) {
 	sp, _, _ := servePolicy(p)
 	ctx, r := newRuntime(t)
 	h := New(r)
-	cm, err := r.CompileModule(ctx, wasmtest.Module(allImports("0.2.6")))
+	cm, err := r.CompileModule(ctx, wasmenc.Module(allImports("0.2.6")))
 	if err != nil {
 		t.Fatal(err)
 	}

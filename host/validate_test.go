@@ -10,7 +10,7 @@ import (
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/backends/pq"
 	"github.com/wasitls/wasitls/backends/stdtls"
-	"github.com/wasitls/wasitls/internal/wasmtest"
+	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
 // Settings no guest could run with are Instantiate's (and Prepare's) error,
@@ -19,7 +19,7 @@ import (
 func TestInstantiateRefusesBadSettings(t *testing.T) {
 	ctx, r := newRuntime(t)
 	h := New(r, WithProvider(stdtls.Provider{}))
-	cm, err := r.CompileModule(ctx, wasmtest.Module(allImports("0.2.6")))
+	cm, err := r.CompileModule(ctx, wasmenc.Module(allImports("0.2.6")))
 	if err != nil {
 		t.Fatal(err)
 	}

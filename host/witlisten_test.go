@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/internal/cabi"
-	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/testkit/peers"
 )
 
 // newSocket creates a tcp-socket of ap's family.

@@ -16,7 +16,7 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
-	"github.com/wasitls/wasitls/internal/wasmtest"
+	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
 // The tests in this file drive the host as a guest that follows streams.wit
@@ -62,12 +62,12 @@ func (x *tg) checkWriteRaw(out uint32) (uint64, streamResult) {
 	return cabi.GetU64(x.ret(16), cabi.U64Area.OK), resOK
 }
 
-// writeRaw writes data (placed at wasmtest.HeapStart) with write.
+// writeRaw writes data (placed at wasmenc.HeapStart) with write.
 func (x *tg) writeRaw(out uint32, data []byte) (streamResult, error) {
 	x.t.Helper()
-	x.put(wasmtest.HeapStart, data)
+	x.put(wasmenc.HeapStart, data)
 	x.clearRet()
-	if _, err := x.callErr(ioStreamsName, "[method]output-stream.write", uint64(out), wasmtest.HeapStart, uint64(len(data)), retArea); err != nil {
+	if _, err := x.callErr(ioStreamsName, "[method]output-stream.write", uint64(out), wasmenc.HeapStart, uint64(len(data)), retArea); err != nil {
 		return 0, err
 	}
 	return x.result(cabi.UnitArea), nil

@@ -14,19 +14,19 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
-	"github.com/wasitls/wasitls/internal/guesttest"
+	"github.com/wasitls/wasitls/internal/testkit/guestrun"
 	"github.com/wasitls/wasitls/observe"
 )
 
-const httpsget = "./internal/testguests/httpsget"
+const httpsget = "./internal/guests/httpsget"
 
-func TestMain(m *testing.M) { guesttest.Main(m, guesttest.Build(httpsget)) }
+func TestMain(m *testing.M) { guestrun.Main(m, guestrun.Build(httpsget)) }
 
 // serveHTTPS answers one HTTP request per connection over TLS with cert;
 // during each request it calls during (if set), while the guest holds the
 // connection open.
 func serveHTTPS(t *testing.T, cert tls.Certificate, during func()) string {
-	return guesttest.Serve(t, func(c net.Conn) {
+	return guestrun.Serve(t, func(c net.Conn) {
 		tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
 		if err := tc.Handshake(); err != nil {
 			return
@@ -48,9 +48,9 @@ func serveHTTPS(t *testing.T, cert tls.Certificate, during func()) string {
 // log records for real guests: one fetch, one denial, one handshake that
 // fails verification.
 func TestMetricsAndLogsFromRealGuests(t *testing.T) {
-	var logs guesttest.Buffer
+	var logs guestrun.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	env := guesttest.NewT(t, host.WithLogger(logger), host.WithProvider(stdtls.Provider{}))
+	env := guestrun.NewT(t, host.WithLogger(logger), host.WithProvider(stdtls.Provider{}))
 	m := observe.NewMetrics()
 	m.Watch(env.Host)
 
@@ -59,25 +59,25 @@ func TestMetricsAndLogsFromRealGuests(t *testing.T) {
 	port := serveHTTPS(t, p.Server().TLS, func() { during = m.Snapshot() })
 	policy := &host.Policy{Allow: []string{"127.0.0.1:" + port}, NameLookup: true, RootCAs: p.Roots}
 
-	r := env.Run(t, httpsget, []string{"127.0.0.1", port, "/", "localhost"}, guesttest.Policy(policy), guesttest.Observe(m.Observe), guesttest.Name("fetch"))
+	r := env.Run(t, httpsget, []string{"127.0.0.1", port, "/", "localhost"}, guestrun.Policy(policy), guestrun.Observe(m.Observe), guestrun.Name("fetch"))
 	if r.Exit != 0 || !strings.HasSuffix(r.Stdout, "hello") {
 		t.Fatalf("fetch: exit %d, stdout %q, stderr %q", r.Exit, r.Stdout, r.Stderr)
 	}
-	r = env.Run(t, httpsget, []string{"127.0.0.1", "1", "/", "localhost"}, guesttest.Policy(policy), guesttest.Observe(m.Observe))
+	r = env.Run(t, httpsget, []string{"127.0.0.1", "1", "/", "localhost"}, guestrun.Policy(policy), guestrun.Observe(m.Observe))
 	if r.Exit != 1 || !strings.Contains(r.Stderr, "access-denied") {
 		t.Fatalf("denied: exit %d, stderr %q", r.Exit, r.Stderr)
 	}
 	// A server name that Deny covers: the connect (by address) is allowed,
 	// the handshake is refused.
 	denyName := &host.Policy{Allow: []string{"127.0.0.1:" + port}, Deny: []string{"localhost:*"}, NameLookup: true, RootCAs: p.Roots}
-	r = env.Run(t, httpsget, []string{"127.0.0.1", port, "/", "localhost"}, guesttest.Policy(denyName), guesttest.Observe(m.Observe))
+	r = env.Run(t, httpsget, []string{"127.0.0.1", port, "/", "localhost"}, guestrun.Policy(denyName), guestrun.Observe(m.Observe))
 	if r.Exit != 1 || !strings.Contains(r.Stderr, "policy denied") {
 		t.Fatalf("denied server name: exit %d, stderr %q", r.Exit, r.Stderr)
 	}
 	untrusted := pki.New(t).Server().TLS
 	badPort := serveHTTPS(t, untrusted, nil)
 	bad := &host.Policy{Allow: []string{"127.0.0.1:" + badPort}, NameLookup: true, RootCAs: p.Roots}
-	r = env.Run(t, httpsget, []string{"127.0.0.1", badPort, "/", "localhost"}, guesttest.Policy(bad), guesttest.Observe(m.Observe))
+	r = env.Run(t, httpsget, []string{"127.0.0.1", badPort, "/", "localhost"}, guestrun.Policy(bad), guestrun.Observe(m.Observe))
 	if r.Exit != 1 || !strings.Contains(r.Stderr, "unknown authority") {
 		t.Fatalf("untrusted: exit %d, stderr %q", r.Exit, r.Stderr)
 	}

@@ -16,15 +16,15 @@ import (
 
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
-	"github.com/wasitls/wasitls/internal/guesttest"
+	"github.com/wasitls/wasitls/internal/testkit/guestrun"
 	"github.com/wasitls/wasitls/policyfile"
 
 	_ "github.com/wasitls/wasitls/backends/builtin"
 )
 
-const httpsget = "./internal/testguests/httpsget"
+const httpsget = "./internal/guests/httpsget"
 
-func TestMain(m *testing.M) { guesttest.Main(m, guesttest.Build(httpsget)) }
+func TestMain(m *testing.M) { guestrun.Main(m, guestrun.Build(httpsget)) }
 
 // writePKI writes testdata/ca.pem, client.pem and client-key.pem under dir,
 // as the example policy names them.
@@ -104,7 +104,7 @@ func TestExampleHasEveryField(t *testing.T) {
 		t.Errorf("the file's roots do not hold ca.pem: %v", err)
 	}
 	// The host accepts it.
-	env := guesttest.NewT(t)
+	env := guestrun.NewT(t)
 	opts, err := f.Options()
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +191,7 @@ func TestLoadedPolicyThroughGuest(t *testing.T) {
 	clientCAs := x509.NewCertPool()
 	clientCAs.AddCert(p.Root.Cert)
 	var gotALPN, gotClient string
-	port := guesttest.Serve(t, func(c net.Conn) {
+	port := guestrun.Serve(t, func(c net.Conn) {
 		tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, NextProtos: []string{"h2", "http/1.1"},
 			ClientCAs: clientCAs, ClientAuth: tls.RequireAndVerifyClientCert})
 		if err := tc.Handshake(); err != nil {
@@ -220,8 +220,8 @@ func TestLoadedPolicyThroughGuest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := guesttest.NewT(t)
-	r := env.Run(t, httpsget, []string{"localhost", port, "/", "localhost"}, guesttest.HostOptions(opts...))
+	env := guestrun.NewT(t)
+	r := env.Run(t, httpsget, []string{"localhost", port, "/", "localhost"}, guestrun.HostOptions(opts...))
 	for _, ev := range r.Events {
 		if ev.Phase == host.PhaseHandshake && ev.Identity != "localhost:"+port {
 			t.Errorf("handshake event names identity %q, want the file's localhost:%s", ev.Identity, port)
@@ -233,7 +233,7 @@ func TestLoadedPolicyThroughGuest(t *testing.T) {
 	if gotClient != "policy-client" || gotALPN != "http/1.1" {
 		t.Errorf("server saw client %q, ALPN %q", gotClient, gotALPN)
 	}
-	r = env.Run(t, httpsget, []string{"127.0.0.1", "1", "/", "localhost"}, guesttest.HostOptions(opts...))
+	r = env.Run(t, httpsget, []string{"127.0.0.1", "1", "/", "localhost"}, guestrun.HostOptions(opts...))
 	if r.Exit != 1 || !strings.Contains(r.Stderr, "access-denied") {
 		t.Errorf("outside allow: exit %d stderr %q", r.Exit, r.Stderr)
 	}

@@ -11,9 +11,9 @@ cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-30s}
 
 targets=(
-  "FuzzHostCalls ./internal/fuzzhost"       # random host-call sequences through a generated guest
+  "FuzzHostCalls ./internal/testkit/fuzzhost"       # random host-call sequences through a generated guest
   "FuzzLayouts ./internal/cabi"             # canonical-ABI layouts and encoder/decoder round trips
-  "FuzzServerMutation ./internal/hostile"   # mutated server records against stdtls, utls and pq
+  "FuzzServerMutation ./internal/testkit/hostile"   # mutated server records against stdtls, utls and pq
   "FuzzPolicy ./host"                       # policy compilation and decisions against a reference matcher
   "FuzzParse ./component"                   # component binaries: parse and plan, errors never panics
 )

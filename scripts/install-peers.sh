@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the independent TLS peers and tools the tests use. Idempotent: a
 # second run only checks. Debian packages go system-wide; npm packages go into
-# .peers/ at the repository root, where internal/peers looks for them.
+# .peers/ at the repository root, where internal/testkit/peers looks for them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -12,7 +12,7 @@ command -v curl >/dev/null || need+=(curl)
 command -v tshark >/dev/null || need+=(tshark)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 command -v node >/dev/null || need+=(nodejs npm)
-# Guests from other compilers (internal/guestbuild): Debian's rustc with its
+# Guests from other compilers (internal/testkit/guestbuild): Debian's rustc with its
 # wasm32-wasi std (called as /usr/bin/rustc: a rustup toolchain earlier on
 # PATH has no wasm target), and clang + lld + wasi-libc + the wasm32
 # compiler-rt builtins for clang --target=wasm32-wasi.

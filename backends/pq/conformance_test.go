@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/wasitls/wasitls/conformance"
-	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/testkit/peers"
 )
 
 // TestConformance runs the shared suite: servers that offer a hybrid group

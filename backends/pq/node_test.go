@@ -19,7 +19,7 @@ import (
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/backends/pq/pqproof"
 	"github.com/wasitls/wasitls/conformance/pki"
-	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/testkit/peers"
 )
 
 // nodeServers is a Node.js 26 (OpenSSL 3.5) program that serves one TLS port

@@ -12,7 +12,7 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/conformance/pki"
-	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/testkit/peers"
 )
 
 // startSServer runs OpenSSL 3.0's s_server (no hybrid groups) with -www and

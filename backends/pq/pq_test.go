@@ -15,7 +15,7 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/conformance/pki"
-	"github.com/wasitls/wasitls/internal/loopback"
+	"github.com/wasitls/wasitls/internal/testkit/loopback"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

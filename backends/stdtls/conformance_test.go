@@ -7,7 +7,7 @@ import (
 
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance"
-	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/testkit/peers"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

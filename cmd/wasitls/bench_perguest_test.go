@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testkit/guestbuild"
 )
 
 // TestBenchPerRequestAndStartup runs a miniature bench of the per-request
@@ -21,7 +21,7 @@ import (
 // self-contained HTML whose charts carry the report's numbers.
 func TestBenchPerRequestAndStartup(t *testing.T) {
 	wasm := filepath.Join(t.TempDir(), "benchguest.wasm")
-	if err := os.WriteFile(wasm, guestbuild.Build(t, "./cmd/wasitls/benchguest"), 0o644); err != nil {
+	if err := os.WriteFile(wasm, guestbuild.Build(t, "./internal/guests/bench"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	page := filepath.Join(t.TempDir(), "bench.html")

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasitls/wasitls/internal/guestbuild"
-	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/testkit/guestbuild"
+	"github.com/wasitls/wasitls/internal/testkit/peers"
 )
 
 // TestBenchJSON runs a miniature `wasitls bench -json` (tiny sizes, few
@@ -20,7 +20,7 @@ import (
 // figure was measured. It asserts no speed: that is what the bench is for.
 func TestBenchJSON(t *testing.T) {
 	wasm := filepath.Join(t.TempDir(), "benchguest.wasm")
-	if err := os.WriteFile(wasm, guestbuild.Build(t, "./cmd/wasitls/benchguest"), 0o644); err != nil {
+	if err := os.WriteFile(wasm, guestbuild.Build(t, "./internal/guests/bench"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
@@ -92,7 +92,7 @@ func TestBenchFlags(t *testing.T) {
 func TestBenchfmt(t *testing.T) {
 	benchstat := peers.Benchstat(t)
 	wasm := filepath.Join(t.TempDir(), "benchguest.wasm")
-	if err := os.WriteFile(wasm, guestbuild.Build(t, "./cmd/wasitls/benchguest"), 0o644); err != nil {
+	if err := os.WriteFile(wasm, guestbuild.Build(t, "./internal/guests/bench"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	const reps = 3

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasitls/wasitls/internal/guestbuild"
-	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/testkit/guestbuild"
+	"github.com/wasitls/wasitls/internal/testkit/peers"
 )
 
 // TestBenchAB runs scripts/bench-ab.sh on two builds of the CLI (two
@@ -40,7 +40,7 @@ func TestBenchAB(t *testing.T) {
 		t.Fatal(err)
 	}
 	wasm := filepath.Join(dir, "benchguest.wasm")
-	if err := os.WriteFile(wasm, guestbuild.Build(t, "./cmd/wasitls/benchguest"), 0o644); err != nil {
+	if err := os.WriteFile(wasm, guestbuild.Build(t, "./internal/guests/bench"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	small := "-guest " + wasm + " -reps 1 -size 1MiB -handshakes 3 -conns 20 -guests 2 -requests 4 -at-once 2"

@@ -18,7 +18,7 @@ import (
 
 	wapi "github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/conformance/pki"
-	"github.com/wasitls/wasitls/internal/guesttest"
+	"github.com/wasitls/wasitls/internal/testkit/guestrun"
 )
 
 // cliChildEnv makes the test binary the CLI itself (main, with the
@@ -131,7 +131,7 @@ func TestBackendsReadable(t *testing.T) {
 
 // startCLI runs the CLI as a child process (this test binary, see
 // cliChildEnv) and returns it with its stdout; stderr goes to errb.
-func startCLI(t *testing.T, errb *guesttest.Buffer, args ...string) (*exec.Cmd, *bufio.Reader) {
+func startCLI(t *testing.T, errb *guestrun.Buffer, args ...string) (*exec.Cmd, *bufio.Reader) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), cliChildEnv+"=1")
@@ -177,7 +177,7 @@ func TestSignals(t *testing.T) {
 		code int
 	}{{"SIGTERM", syscall.SIGTERM, 143}, {"SIGINT", syscall.SIGINT, 130}} {
 		t.Run(tc.name+"/spin", func(t *testing.T) {
-			var errb guesttest.Buffer
+			var errb guestrun.Buffer
 			cmd, out := startCLI(t, &errb, "run", "-q", guest, "spin") // -q: a first compile would add lines
 			if line, err := out.ReadString('\n'); line != "spinning\n" {
 				t.Fatalf("guest did not start: %q, %v; stderr %q", line, err, errb.String())
@@ -185,7 +185,7 @@ func TestSignals(t *testing.T) {
 			checkStops(t, cmd, tc.sig, tc.code, &errb)
 		})
 		t.Run(tc.name+"/waiting", func(t *testing.T) {
-			var errb guesttest.Buffer
+			var errb guestrun.Buffer
 			cmd, _ := startCLI(t, &errb, "run", "-q", "-ca", caFile, "-allow", "127.0.0.1:"+port, demo, "https://localhost:"+port+"/")
 			accepted := make(chan net.Conn, 1)
 			go func() {
@@ -219,7 +219,7 @@ func TestSignals(t *testing.T) {
 	}
 }
 
-func checkStops(t *testing.T, cmd *exec.Cmd, sig syscall.Signal, code int, errb *guesttest.Buffer) {
+func checkStops(t *testing.T, cmd *exec.Cmd, sig syscall.Signal, code int, errb *guestrun.Buffer) {
 	t.Helper()
 	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)

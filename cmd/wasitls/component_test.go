@@ -10,7 +10,7 @@ import (
 	"github.com/wasitls/wasitls/component"
 	"github.com/wasitls/wasitls/conformance"
 	"github.com/wasitls/wasitls/conformance/pki"
-	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testkit/guestbuild"
 )
 
 // componentFile builds the component form of the guest pkg (jco's
@@ -101,7 +101,7 @@ func TestRunComponentRefused(t *testing.T) {
 // (StarlingMonkey's main module, wasi:cli/run exported by it, no _start):
 // an HTTPS GET over raw wasi:sockets and wasi:tls against OpenSSL.
 func TestRunJSComponent(t *testing.T) {
-	wasm := guestbuild.Build(t, "./internal/jsguest")
+	wasm := guestbuild.Build(t, "./internal/guests/jsget")
 	c, err := component.Parse(wasm)
 	if err != nil {
 		t.Fatal(err)

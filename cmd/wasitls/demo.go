@@ -49,7 +49,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	var backends listFlag
 	fs.Var(&backends, "backend", "run only backend `NAME` (repeatable; default: every compiled-in backend)")
-	guestFile := fs.String("guest", "", "use this demo guest `FILE.wasm` (a core module or a WASI 0.2 component) instead of building cmd/wasitls/demoguest")
+	guestFile := fs.String("guest", "", "use this demo guest `FILE.wasm` (a core module or a WASI 0.2 component) instead of building internal/guests/demo")
 	verbose := fs.Bool("v", false, "log every connection to stderr, as wasitls run -v does")
 	quiet := fs.Bool("q", false, "say nothing on stderr about slow steps (building and compiling the guest)")
 	var cache cacheOptions
@@ -80,7 +80,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	start := time.Now()
 	var wasm []byte
 	var err error
-	how := "built from cmd/wasitls/demoguest"
+	how := "built from internal/guests/demo"
 	if *guestFile != "" {
 		if err := fileExists("-guest", *guestFile); err != nil {
 			return exitUsage, err
@@ -93,8 +93,8 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		// The first build compiles Go's standard library for wasip1 (a
 		// minute or more on a small machine); later ones come from the go
 		// build cache in a second.
-		if _, err = announce(progress, "building cmd/wasitls/demoguest with GOOS=wasip1 go build (the first time compiles Go's standard library for wasm: a minute or more; then it is in the go build cache)", func() error {
-			wasm, err = buildGuest(ctx, "demoguest")
+		if _, err = announce(progress, "building internal/guests/demo with GOOS=wasip1 go build (the first time compiles Go's standard library for wasm: a minute or more; then it is in the go build cache)", func() error {
+			wasm, err = buildGuest(ctx, "demo")
 			return err
 		}); err != nil {
 			return exitFailure, err

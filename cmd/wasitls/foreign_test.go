@@ -14,7 +14,7 @@ import (
 
 	"github.com/wasitls/wasitls/conformance"
 	"github.com/wasitls/wasitls/conformance/pki"
-	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/testkit/peers"
 )
 
 // TestRunForeignGuests runs the Rust and C guests (their own canonical-ABI
@@ -27,7 +27,7 @@ func TestRunForeignGuests(t *testing.T) {
 	caFile := p.WriteRoot(t, dir, "ca.pem")
 	peers.OpenSSL(t) // fails under CI=true when missing; StartOpenSSL only skips
 	port := conformance.StartOpenSSL(t, "-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-www")
-	for _, pkg := range []string{"./internal/testguests/rusttls", "./internal/testguests/ctls"} {
+	for _, pkg := range []string{"./internal/guests/rusttls", "./internal/guests/ctls"} {
 		t.Run(filepath.Base(pkg), func(t *testing.T) {
 			guest := guestFile(t, pkg)
 			r := runCLI(t, "run", "-backend", "stdtls", "-ca", caFile, "-allow", "127.0.0.1:"+port, "-timeout", "30s",
@@ -44,7 +44,7 @@ func TestRunForeignGuests(t *testing.T) {
 // wasi:filesystem preopens and descriptors) and then fetches a page over
 // TLS, configured only by `wasitls run` flags.
 func TestRunCommandWorldGuest(t *testing.T) {
-	guest := guestFile(t, "./internal/testguests/cworld")
+	guest := guestFile(t, "./internal/guests/cworld")
 	p := pki.New(t)
 	dir := t.TempDir()
 	certFile, keyFile := p.Server().WriteFiles(t, dir, "server")

@@ -13,7 +13,7 @@ import (
 
 	wapi "github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/conformance/pki"
-	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/testkit/peers"
 )
 
 // startGoH2 serves a page over HTTP/2 (h2 preferred, http/1.1 offered) with
@@ -37,7 +37,7 @@ func startNodeH2(t *testing.T, p *pki.PKI) string {
 	return peers.NodeH2(t, certFile, keyFile)
 }
 
-// TestFetchSpeaksHTTP2WhenNegotiated: the fetch guest (cmd/wasitls/demoguest,
+// TestFetchSpeaksHTTP2WhenNegotiated: the fetch guest (internal/guests/demo,
 // net/http over wasinet/wasihttp) gets a page over HTTP/2 from Go's and
 // Node 26's h2 servers, and over HTTP/1.1 from an HTTP/1.1-only server,
 // with every backend (utls as chrome and firefox); -v logs the ALPN.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"io"
 	"net"
 	"net/http"
@@ -25,19 +24,20 @@ import (
 	"github.com/wasitls/wasitls/conformance"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
-	"github.com/wasitls/wasitls/internal/guestbuild"
-	"github.com/wasitls/wasitls/internal/guesttest"
 	"github.com/wasitls/wasitls/internal/hostimports"
-	"github.com/wasitls/wasitls/internal/loopback"
-	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/testkit/guestbuild"
+	"github.com/wasitls/wasitls/internal/testkit/guestrun"
+	"github.com/wasitls/wasitls/internal/testkit/loopback"
+	"github.com/wasitls/wasitls/internal/testkit/peers"
+	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
 const (
-	demoGuestSrc = "./cmd/wasitls/demoguest"
-	testGuestSrc = "./cmd/wasitls/internal/testguest"
+	demoGuestSrc = "./internal/guests/demo"
+	testGuestSrc = "./internal/guests/clitest"
 )
 
-func TestMain(m *testing.M) { guesttest.Main(m, guesttest.Build(demoGuestSrc, testGuestSrc)) }
+func TestMain(m *testing.M) { guestrun.Main(m, guestrun.Build(demoGuestSrc, testGuestSrc)) }
 
 // guestFile builds the guest package pkg (once per test process) and
 // returns the path of a .wasm file that holds it, for the CLI to run.
@@ -368,7 +368,7 @@ func TestRunGuestConfig(t *testing.T) {
 // each socket handle once its streams are in TLS: the connections still
 // count, so the third is refused while the two it kept still echo.
 func TestRunConnectionQuota(t *testing.T) {
-	guest := guestFile(t, "./internal/testguests/conns")
+	guest := guestFile(t, "./internal/guests/conns")
 	p := pki.New(t)
 	caFile := p.WriteRoot(t, t.TempDir(), "ca.pem")
 	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}}
@@ -430,7 +430,7 @@ func TestTrap(t *testing.T) {
 		t.Fatalf("no resource-drop among %s functions %v", host.TLSModule, hostimports.Functions(host.TLSModule))
 	}
 	badDrop := filepath.Join(dir, "baddrop.wasm")
-	if err := os.WriteFile(badDrop, module(&wasmImport{host.TLSModule, field}, append([]byte{0x41}, sleb(12345)...)), 0o644); err != nil {
+	if err := os.WriteFile(badDrop, module(&wasmImport{host.TLSModule, field}, wasmenc.Cat([]byte{0x41}, wasmenc.Sleb(12345))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r = runCLI(t, "run", badDrop)
@@ -462,54 +462,24 @@ type wasmImport struct{ module, field string }
 
 // exitModule is a wasip1 command that calls proc_exit(code).
 func exitModule(code int) []byte {
-	return module(&wasmImport{"wasi_snapshot_preview1", "proc_exit"}, append([]byte{0x41}, sleb(code)...))
+	return module(&wasmImport{"wasi_snapshot_preview1", "proc_exit"}, wasmenc.Cat([]byte{0x41}, wasmenc.Sleb(int64(code))))
 }
 
 // module assembles a core module whose _start calls imp with the one i32
 // argument that arg (an i32.const instruction) pushes, then executes
 // unreachable. With imp nil it only executes unreachable.
 func module(imp *wasmImport, arg []byte) []byte {
-	section := func(id byte, body []byte) []byte {
-		return append(append([]byte{id}, uleb(len(body))...), body...)
-	}
-	name := func(s string) []byte { return append(uleb(len(s)), s...) }
-	types := []byte{0x02, 0x60, 0x00, 0x00, 0x60, 0x01, 0x7f, 0x00} // 0: () -> (), 1: (i32) -> ()
-	var m []byte
-	m = append(m, 0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00)
-	m = append(m, section(1, types)...)
-	start := 0
-	body := []byte{0x00}
+	var b wasmenc.Builder
+	body := []byte{0x00} // no locals
 	if imp != nil {
-		imports := append([]byte{0x01}, name(imp.module)...)
-		imports = append(append(imports, name(imp.field)...), 0x00, 0x01)
-		m = append(m, section(2, imports)...)
-		start = 1
-		body = append(append(arg, 0x10, 0x00), body...) // call 0
+		f := b.ImportFunc(imp.module, imp.field, []api.ValueType{api.ValueTypeI32}, nil)
+		body = wasmenc.Cat(body, arg, []byte{0x10}, wasmenc.Leb(f)) // call imp
 	}
-	m = append(m, section(3, []byte{0x01, 0x00})...)                        // one function of type 0
-	m = append(m, section(5, []byte{0x01, 0x00, 0x01})...)                  // memory, min 1 page
-	exports := append([]byte{0x02}, name("_start")...)                      //
-	exports = append(append(exports, 0x00, byte(start)), name("memory")...) // _start, memory
-	exports = append(exports, 0x02, 0x00)
-	m = append(m, section(7, exports)...)
-	fn := append([]byte{0x00}, append(body, 0x0b)...) // no locals, body, end
-	m = append(m, section(10, append([]byte{0x01}, append(uleb(len(fn)), fn...)...))...)
-	return m
-}
-
-// uleb is unsigned LEB128, which is Go's uvarint encoding.
-func uleb(n int) []byte { return binary.AppendUvarint(nil, uint64(n)) }
-
-func sleb(n int) []byte {
-	var b []byte
-	for {
-		c := byte(n & 0x7f)
-		n >>= 7
-		if (n == 0 && c&0x40 == 0) || (n == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
+	start := b.Func(nil, nil, append(body, 0x00, 0x0b)) // unreachable, end
+	b.Memory(1)
+	b.Export("_start", wasmenc.KindFunc, start)
+	b.Export("memory", wasmenc.KindMemory, 0)
+	return b.Bytes()
 }
 
 // httpsServer serves, on 127.0.0.1, a page that names the client

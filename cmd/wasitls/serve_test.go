@@ -11,8 +11,8 @@ import (
 
 	wapi "github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/conformance/pki"
-	"github.com/wasitls/wasitls/internal/guesttest"
-	"github.com/wasitls/wasitls/internal/peers"
+	"github.com/wasitls/wasitls/internal/testkit/guestrun"
+	"github.com/wasitls/wasitls/internal/testkit/peers"
 )
 
 const httpsServerSrc = "./examples/guest-https-server"
@@ -88,7 +88,7 @@ func TestRunServesHTTPS(t *testing.T) {
 	defCert, defKey := p.Server().WriteFiles(t, dir, "default")
 	cliCert, cliKey := p.Client("bob").WriteFiles(t, dir, "bob")
 	root := p.WriteRoot(t, dir, "root.pem")
-	var errb guesttest.Buffer
+	var errb guestrun.Buffer
 	cmd, out := startCLI(t, &errb, "run", "-q", "-backend", "stdtls", "-listen", "127.0.0.1:*",
 		"-server-cert", aCert, "-server-key", aKey, "-server-for", "a.test",
 		"-server-cert", defCert, "-server-key", defKey,

@@ -12,7 +12,7 @@ import (
 
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/cabi"
-	"github.com/wasitls/wasitls/internal/rawguest"
+	"github.com/wasitls/wasitls/internal/testkit/rawguest"
 )
 
 // The run command's -env, -mount (read-only too), args and stdio reach a

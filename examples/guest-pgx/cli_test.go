@@ -14,16 +14,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wasitls/wasitls/internal/guestbuild"
-	"github.com/wasitls/wasitls/internal/peers"
-	"github.com/wasitls/wasitls/internal/pgtest"
+	"github.com/wasitls/wasitls/internal/testkit/guestbuild"
+	"github.com/wasitls/wasitls/internal/testkit/peers"
+	"github.com/wasitls/wasitls/internal/testkit/postgres"
 )
 
 // TestCLI runs the README's command: the wasitls CLI runs the same guest
 // with the client certificate given by flags, against a real PostgreSQL.
 func TestCLI(t *testing.T) {
 	t.Parallel()
-	srv := pgtest.Start(t)
+	srv := postgres.Start(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

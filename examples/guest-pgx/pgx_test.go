@@ -24,18 +24,18 @@ import (
 	"github.com/wasitls/wasitls/backends/utls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/host"
-	"github.com/wasitls/wasitls/internal/guesttest"
-	"github.com/wasitls/wasitls/internal/pgtest"
+	"github.com/wasitls/wasitls/internal/testkit/guestrun"
+	"github.com/wasitls/wasitls/internal/testkit/postgres"
 )
 
-func TestMain(m *testing.M) { guesttest.Main(m, guesttest.Build(guestPkg)) }
+func TestMain(m *testing.M) { guestrun.Main(m, guestrun.Build(guestPkg)) }
 
 const guestPkg = "./examples/guest-pgx"
 
 // env is one PostgreSQL server and the guest's runtime, shared by the subtests.
 type env struct {
-	srv  *pgtest.Server
-	g    *guesttest.Env
+	srv  *postgres.Server
+	g    *guestrun.Env
 	port string
 }
 
@@ -53,7 +53,7 @@ type runOpts struct {
 	whileHeld func(t *testing.T)
 }
 
-func (e *env) run(t *testing.T, o runOpts) guesttest.Result {
+func (e *env) run(t *testing.T, o runOpts) guestrun.Result {
 	t.Helper()
 	pol := &host.Policy{
 		Allow:            []string{"127.0.0.1:" + e.port},
@@ -72,22 +72,22 @@ func (e *env) run(t *testing.T, o runOpts) guesttest.Result {
 	stdout := newWatch("holding\n")
 	stdinR, stdinW := io.Pipe()
 	defer stdinW.Close()
-	args := []string{"-servername", "localhost", "-user", e.srv.Role, "-db", pgtest.Database}
+	args := []string{"-servername", "localhost", "-user", e.srv.Role, "-db", postgres.Database}
 	args = append(args, o.args...)
 	if o.whileHeld != nil {
 		args = append(args, "-hold")
 	}
 	args = append(args, "127.0.0.1:"+e.port)
 	type done struct {
-		res guesttest.Result
+		res guestrun.Result
 		err error
 	}
 	ch := make(chan done, 1)
 	go func() {
 		// Exec, not Run: this goroutine may outlive a test that whileHeld failed.
-		res, err := e.g.Exec(guestPkg, args, guesttest.Argv0("guest-pgx"), guesttest.Name(o.name),
-			guesttest.Stdin(stdinR), guesttest.Stdout(stdout),
-			guesttest.Provider(o.provider), guesttest.Policy(pol))
+		res, err := e.g.Exec(guestPkg, args, guestrun.Argv0("guest-pgx"), guestrun.Name(o.name),
+			guestrun.Stdin(stdinR), guestrun.Stdout(stdout),
+			guestrun.Provider(o.provider), guestrun.Policy(pol))
 		if err == nil {
 			err = res.Err
 		}
@@ -118,13 +118,13 @@ func (e *env) run(t *testing.T, o runOpts) guesttest.Result {
 func TestGuestPgx(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := pgtest.Start(t)
-	g := guesttest.NewT(t)
+	srv := postgres.Start(t)
+	g := guestrun.NewT(t)
 	start := time.Now()
 	g.Compile(t, guestPkg)
 	t.Logf("guest built and compiled in %v", time.Since(start).Round(time.Millisecond))
 	e := &env{srv: srv, g: g, port: strconv.Itoa(srv.Port)}
-	dn, err := pgtest.OnelineDN(srv.Client.Cert)
+	dn, err := postgres.OnelineDN(srv.Client.Cert)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestGuestPgx(t *testing.T) {
 			args:     []string{"-table", table},
 			whileHeld: func(t *testing.T) {
 				// The server's view of the guest's session, from outside it.
-				held = srv.Query(t, "SELECT a.usename, s.ssl, s.version, s.client_dn FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.usename = '"+srv.Role+"' AND a.datname = '"+pgtest.Database+"'")
+				held = srv.Query(t, "SELECT a.usename, s.ssl, s.version, s.client_dn FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.usename = '"+srv.Role+"' AND a.datname = '"+postgres.Database+"'")
 				// The guest authenticated with the key; it must not hold it.
 				checkNoKey(t, e.g.Runtime, name, srv.Client, table)
 			},
@@ -171,7 +171,7 @@ func TestGuestPgx(t *testing.T) {
 			t.Errorf("guest's pg_stat_ssl line lacks %s or %q", pgVer, want)
 		}
 		// The rows are really in the server, checked independently.
-		got, err := srv.QueryDB(pgtest.Database, "SELECT count(*), sum(val), count(DISTINCT name) FROM "+pgtest.QuoteIdent(table))
+		got, err := srv.QueryDB(postgres.Database, "SELECT count(*), sum(val), count(DISTINCT name) FROM "+postgres.QuoteIdent(table))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,7 +220,7 @@ func TestGuestPgx(t *testing.T) {
 		// (or a reset, when its write arrived after the server hung up).
 		res := e.run(t, runOpts{provider: stdtls.Provider{}, identity: &foreign.TLS})
 		wantFailure(t, res, "")
-		if !pgtest.IsRejection(res.Stderr) {
+		if !postgres.IsRejection(res.Stderr) {
 			t.Errorf("stderr %q shows neither the unknown_ca alert nor a reset", res.Stderr)
 		}
 		// TLS 1.2: the server refuses inside the handshake, so the guest
@@ -270,7 +270,7 @@ func checkNoKey(t *testing.T, r wazero.Runtime, name string, c *pki.Cert, table 
 	}
 }
 
-func wantFailure(t *testing.T, res guesttest.Result, want string) {
+func wantFailure(t *testing.T, res guestrun.Result, want string) {
 	t.Helper()
 	if res.Exit != 1 || !strings.HasPrefix(res.Stderr, "error: ") || !strings.Contains(res.Stderr, want) {
 		t.Fatalf("guest exit %d, stderr %q; want exit 1 and \"error: ...%s...\"", res.Exit, res.Stderr, want)

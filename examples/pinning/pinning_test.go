@@ -24,18 +24,18 @@ import (
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/examples/pinning"
 	"github.com/wasitls/wasitls/host"
-	"github.com/wasitls/wasitls/internal/guesttest"
+	"github.com/wasitls/wasitls/internal/testkit/guestrun"
 )
 
 // env runs the guests of every test and the example.
-var env *guesttest.Env
+var env *guestrun.Env
 
 func TestMain(m *testing.M) {
-	env = guesttest.MustNew()
-	guesttest.Main(m, guesttest.Build(guestPkg), guesttest.Cleanup(env.Close))
+	env = guestrun.MustNew()
+	guestrun.Main(m, guestrun.Build(guestPkg), guestrun.Cleanup(env.Close))
 }
 
-const guestPkg = "./cmd/wasitls/demoguest"
+const guestPkg = "./internal/guests/demo"
 
 // server is a TLS server on 127.0.0.1 that answers every request with a
 // one-line page.
@@ -95,9 +95,9 @@ func mustServe(t *testing.T, cert tls.Certificate) *server {
 // stdout, stderr and exit code.
 func fetch(p api.Provider, s *server, roots *x509.CertPool) (stdout, stderr string, code int, err error) {
 	port := strconv.Itoa(s.port)
-	r, err := env.Exec(guestPkg, []string{"https://localhost:" + port + "/"}, guesttest.Argv0("fetch"),
-		guesttest.Provider(p),
-		guesttest.Policy(&host.Policy{Allow: []string{"127.0.0.1:" + port}, NameLookup: true, RootCAs: roots}))
+	r, err := env.Exec(guestPkg, []string{"https://localhost:" + port + "/"}, guestrun.Argv0("fetch"),
+		guestrun.Provider(p),
+		guestrun.Policy(&host.Policy{Allow: []string{"127.0.0.1:" + port}, NameLookup: true, RootCAs: roots}))
 	if err == nil {
 		err = r.Err
 	}
@@ -156,7 +156,7 @@ func TestProviderDirect(t *testing.T) {
 	}
 }
 
-// Example runs a guest (cmd/wasitls/demoguest) whose TLS backend only
+// Example runs a guest (internal/guests/demo) whose TLS backend only
 // accepts one server key.
 func Example() {
 	cert, roots := localhostCert()
@@ -206,8 +206,8 @@ func TestValidateForwarded(t *testing.T) {
 	ca := pki.New(t)
 	s := mustServe(t, ca.Server().TLS)
 	port := strconv.Itoa(s.port)
-	r, err := env.Exec(guestPkg, []string{"https://localhost:" + port + "/"}, guesttest.Argv0("fetch"), guesttest.Provider(p),
-		guesttest.Policy(&host.Policy{Allow: []string{"127.0.0.1:" + port}, NameLookup: true, RootCAs: ca.Roots, Options: map[string]string{"nosuch": "1"}}))
+	r, err := env.Exec(guestPkg, []string{"https://localhost:" + port + "/"}, guestrun.Argv0("fetch"), guestrun.Provider(p),
+		guestrun.Policy(&host.Policy{Allow: []string{"127.0.0.1:" + port}, NameLookup: true, RootCAs: ca.Roots, Options: map[string]string{"nosuch": "1"}}))
 	if err == nil {
 		err = r.Err
 	}

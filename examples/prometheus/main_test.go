@@ -15,13 +15,13 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/conformance/pki"
-	"github.com/wasitls/wasitls/internal/guestbuild"
-	"github.com/wasitls/wasitls/internal/guesttest"
+	"github.com/wasitls/wasitls/internal/testkit/guestbuild"
+	"github.com/wasitls/wasitls/internal/testkit/guestrun"
 )
 
-func TestMain(m *testing.M) { guesttest.Main(m, guesttest.Build(demoguest)) }
+func TestMain(m *testing.M) { guestrun.Main(m, guestrun.Build(demoguest)) }
 
-const demoguest = "./cmd/wasitls/demoguest"
+const demoguest = "./internal/guests/demo"
 
 // scraper keeps no idle connections (the tests check for goroutines left).
 var scraper = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
@@ -67,7 +67,7 @@ func TestGuestMetricsAndLogs(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr guesttest.Buffer
+	var stdout, stderr guestrun.Buffer
 	ready := make(chan string, 1)
 	type result struct {
 		code int

@@ -9,7 +9,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
-	"github.com/wasitls/wasitls/internal/wasmtest"
+	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
 // typeFrom builds a WIT type from fuzz bytes (depth-limited).
@@ -91,7 +91,7 @@ func FuzzLayouts(f *testing.F) {
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
 	f.Cleanup(func() { _ = r.Close(ctx) })
-	mod, err := r.Instantiate(ctx, wasmtest.Module(nil))
+	mod, err := r.Instantiate(ctx, wasmenc.Module(nil))
 	if err != nil {
 		f.Fatal(err)
 	}

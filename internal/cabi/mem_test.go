@@ -8,7 +8,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/wasitls/wasitls/internal/wasmtest"
+	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
 func trapOf(t *testing.T, f func()) string {
@@ -36,7 +36,7 @@ func testMem(t *testing.T) (context.Context, api.Module, *Mem) {
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
 	t.Cleanup(func() { r.Close(ctx) })
-	mod, err := r.Instantiate(ctx, wasmtest.Module(nil))
+	mod, err := r.Instantiate(ctx, wasmenc.Module(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

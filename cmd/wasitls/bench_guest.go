@@ -1,0 +1,151 @@
+package main
+
+// The bench guest's side: starting guests and the line protocol they speak
+// on stdin and stdout.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/host"
+)
+
+// guestRun is one bench guest running in the background.
+type guestRun struct {
+	lines chan string
+	stdin *io.PipeWriter
+	errb  bytes.Buffer
+	done  chan error
+}
+
+// lineWriter turns the guest's stdout into lines on a channel.
+type lineWriter struct {
+	mu    sync.Mutex
+	part  []byte
+	lines chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.part = append(w.part, p...)
+	for {
+		i := bytes.IndexByte(w.part, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.lines <- string(w.part[:i])
+		w.part = w.part[i+1:]
+	}
+}
+
+func (b *bench) policy() *host.Policy {
+	// TLS 1.3 only, as nativeConfig: both clients send the same hello.
+	return &host.Policy{
+		Allow:      []string{"127.0.0.1:" + strconv.Itoa(b.port)},
+		RootCAs:    b.roots,
+		MinVersion: tls.VersionTLS13,
+		Limits:     host.Limits{Handles: 1 << 20, Connections: 1 << 16, Handshakes: 1 << 16},
+	}
+}
+
+func (b *bench) startGuest(ctx context.Context, backend, mode string, n int64) (*guestRun, error) {
+	return b.startNamedGuest(ctx, "", backend, mode, n)
+}
+
+func (b *bench) startNamedGuest(ctx context.Context, modName, backend, mode string, n int64) (*guestRun, error) {
+	p, err := api.Lookup(backend)
+	if err != nil {
+		return nil, err
+	}
+	pr, pw := io.Pipe()
+	gr := &guestRun{lines: make(chan string, 16), stdin: pw, done: make(chan error, 1)}
+	mc := host.NewModuleConfig().WithName(modName).
+		WithArgs("benchguest", mode, "127.0.0.1", strconv.Itoa(b.port), "localhost", strconv.FormatInt(n, 10)).
+		WithStdin(pr).WithStdout(&lineWriter{lines: gr.lines}).WithStderr(&gr.errb).
+		WithSysNanosleep().WithSysNanotime().WithSysWalltime().WithRandSource(rand.Reader)
+	go func() {
+		opts := []host.Option{host.WithProvider(p), host.WithPolicy(b.policy())}
+		if b.observer != nil {
+			opts = append(opts, host.WithObserver(b.observer))
+		}
+		g, err := b.guest.instantiate(ctx, b.h, mc, opts...)
+		if g != nil {
+			_ = g.Close(context.Background())
+		}
+		_ = pr.Close()
+		gr.done <- err
+		close(gr.lines)
+	}()
+	return gr, nil
+}
+
+// next returns the guest's next line, or why it ended.
+func (gr *guestRun) next() (string, error) {
+	l, ok := <-gr.lines
+	if !ok {
+		err := <-gr.done
+		gr.done <- err
+		return "", fmt.Errorf("bench guest ended (%v): %s", err, strings.TrimSpace(gr.errb.String()))
+	}
+	return l, nil
+}
+
+// expect reads lines until one starts with prefix.
+func (gr *guestRun) expect(prefix string) (string, error) {
+	for {
+		l, err := gr.next()
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(l, prefix) {
+			return l, nil
+		}
+	}
+}
+
+func (gr *guestRun) step() error {
+	_, err := gr.stdin.Write([]byte{'g'})
+	return err
+}
+
+// wait ends stdin and waits for the guest to exit.
+func (gr *guestRun) wait() error {
+	_ = gr.stdin.Close()
+	for range gr.lines {
+	}
+	err := <-gr.done
+	gr.done <- err
+	if err != nil {
+		return fmt.Errorf("bench guest: %v: %s", err, strings.TrimSpace(gr.errb.String()))
+	}
+	return nil
+}
+
+// okFields runs a guest to its "ok N NS" line.
+func (b *bench) okRun(ctx context.Context, backend, mode string, n int64) (count int64, d time.Duration, err error) {
+	gr, err := b.startGuest(ctx, backend, mode, n)
+	if err != nil {
+		return 0, 0, err
+	}
+	l, err := gr.expect("ok ")
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := gr.wait(); err != nil {
+		return 0, 0, err
+	}
+	f := strings.Fields(l)
+	count, _ = strconv.ParseInt(f[1], 10, 64)
+	ns, _ := strconv.ParseInt(f[2], 10, 64)
+	return count, time.Duration(ns), nil
+}

@@ -1,8 +1,0 @@
-// Package guestnettest runs the wasinet example guests through a wasitls
-// host: examples/guest-http (net/http over wasi-sockets and wasi-tls) with
-// each TLS backend, read deadlines, idle behaviour, and a download benchmark
-// next to a raw-binding guest (./rawget) and native Go.
-//
-//	go test ./internal/guestnettest/
-//	go test ./internal/guestnettest/ -run XXX -bench Download -download-mib 256
-package guestnettest

@@ -1,0 +1,103 @@
+package wasmenc
+
+import "github.com/tetratelabs/wazero/api"
+
+// Export kinds.
+const (
+	KindFunc   byte = 0x00
+	KindMemory byte = 0x02
+	KindGlobal byte = 0x03
+)
+
+// Builder assembles a core module: function types are shared by content,
+// imported functions come first in the function index space (so every
+// ImportFunc precedes the first Func), and sections are written in the
+// order the format requires.
+//
+//	var b wasmenc.Builder
+//	exit := b.ImportFunc("wasi_snapshot_preview1", "proc_exit", []api.ValueType{api.ValueTypeI32}, nil)
+//	start := b.Func(nil, nil, wasmenc.Cat([]byte{0x00, 0x41}, wasmenc.Sleb(3), []byte{0x10}, wasmenc.Leb(exit), []byte{0x0b}))
+//	b.Memory(1)
+//	b.Export("_start", wasmenc.KindFunc, start)
+//	wasm := b.Bytes()
+type Builder struct {
+	types   [][]byte
+	imports [][]byte
+	funcs   [][]byte // type indexes
+	code    [][]byte
+	memory  []byte
+	globals [][]byte
+	exports [][]byte
+}
+
+// Type returns the index of the function type params -> results.
+func (b *Builder) Type(params, results []api.ValueType) uint32 {
+	t := Cat([]byte{0x60}, Leb(uint32(len(params))), params, Leb(uint32(len(results))), results)
+	for i, u := range b.types {
+		if string(u) == string(t) {
+			return uint32(i)
+		}
+	}
+	b.types = append(b.types, t)
+	return uint32(len(b.types) - 1)
+}
+
+// ImportFunc imports module#name with the given signature and returns its
+// function index.
+func (b *Builder) ImportFunc(module, name string, params, results []api.ValueType) uint32 {
+	if len(b.funcs) > 0 {
+		panic("wasmenc: ImportFunc after Func would renumber the functions")
+	}
+	b.imports = append(b.imports, Cat(Str(module), Str(name), []byte{KindFunc}, Leb(b.Type(params, results))))
+	return uint32(len(b.imports) - 1)
+}
+
+// Func defines a function whose body (locals declaration, instructions,
+// end) is given, and returns its function index.
+func (b *Builder) Func(params, results []api.ValueType, body []byte) uint32 {
+	b.funcs = append(b.funcs, Leb(b.Type(params, results)))
+	b.code = append(b.code, Cat(Leb(uint32(len(body))), body))
+	return uint32(len(b.imports) + len(b.funcs) - 1)
+}
+
+// Memory defines the module's one memory, of minPages 64 KiB pages.
+func (b *Builder) Memory(minPages uint32) { b.memory = Cat([]byte{0x00}, Leb(minPages)) }
+
+// GlobalI32 defines an i32 global initialised to init and returns its index.
+func (b *Builder) GlobalI32(mutable bool, init int64) uint32 {
+	mut := byte(0)
+	if mutable {
+		mut = 1
+	}
+	b.globals = append(b.globals, Cat([]byte{byte(api.ValueTypeI32), mut, 0x41}, Sleb(init), []byte{0x0b}))
+	return uint32(len(b.globals) - 1)
+}
+
+// Export exports the item of the given kind and index as name.
+func (b *Builder) Export(name string, kind byte, index uint32) {
+	b.exports = append(b.exports, Cat(Str(name), []byte{kind}, Leb(index)))
+}
+
+// Bytes returns the module's binary.
+func (b *Builder) Bytes() []byte {
+	out := Cat(CoreHeader, Section(1, Vec(b.types...)))
+	if len(b.imports) > 0 {
+		out = Cat(out, Section(2, Vec(b.imports...)))
+	}
+	if len(b.funcs) > 0 {
+		out = Cat(out, Section(3, Vec(b.funcs...)))
+	}
+	if b.memory != nil {
+		out = Cat(out, Section(5, Vec(b.memory)))
+	}
+	if len(b.globals) > 0 {
+		out = Cat(out, Section(6, Vec(b.globals...)))
+	}
+	if len(b.exports) > 0 {
+		out = Cat(out, Section(7, Vec(b.exports...)))
+	}
+	if len(b.code) > 0 {
+		out = Cat(out, Section(10, Vec(b.code...)))
+	}
+	return out
+}
