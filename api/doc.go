@@ -17,4 +17,9 @@
 //
 // Backends register themselves by name with [Register]; a host selects one at
 // run time with [Lookup] or takes the build's default from [Default].
+//
+// This package is the contract. A backend author's helpers (classifying
+// crypto/tls errors, telling close_notify from truncation, bounding a
+// handshake) are in package api/backendkit, whose documentation shows a
+// minimal backend; the table of error kinds is package api/kind.
 package api
