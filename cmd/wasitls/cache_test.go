@@ -116,7 +116,7 @@ func TestSlowSteps(t *testing.T) {
 	defer func(d time.Duration) { slowStep = d }(slowStep)
 	slowStep = time.Millisecond // any real compilation is slower than this
 	r := runCLI(t, "run", "-no-cache", guest, "exit", "0")
-	if r.code != 0 || !regexp.MustCompile(`^wasitls: compiling testguest.wasm \(\d+\.\d MB\) to native code \(the compilation cache is off\) \.\.\.\nwasitls: done after \d`).MatchString(r.stderr) {
+	if r.code != 0 || !regexp.MustCompile(`^wasitls: compiling clitest.wasm \(\d+\.\d MB\) to native code \(the compilation cache is off\) \.\.\.\nwasitls: done after \d`).MatchString(r.stderr) {
 		t.Errorf("exit code %d, stderr %q; want the compilation announced and timed", r.code, r.stderr)
 	}
 	r = runCLI(t, "run", "-q", "-no-cache", guest, "exit", "0")

@@ -125,7 +125,7 @@ func TestLogFormatJSON(t *testing.T) {
 	if hs["version"] != "TLS 1.3" || hs["backend"] != "stdtls" || !strings.HasPrefix(fmt.Sprint(hs["ja4"]), "t13d") {
 		t.Errorf("tls handshake record: %v", hs)
 	}
-	if c := seen["tcp connect"]; c["guest"] != "demoguest" || c["dest"] != "127.0.0.1:"+port {
+	if c := seen["tcp connect"]; c["guest"] != "demo" || c["dest"] != "127.0.0.1:"+port {
 		t.Errorf("tcp connect record: %v", c)
 	}
 	if cl := seen["tls closed"]; cl["bytes_in"] == nil || cl["bytes_in"].(float64) == 0 || cl["bytes_out"].(float64) == 0 {
