@@ -18,8 +18,6 @@
 // Backends register themselves by name with [Register]; a host selects one at
 // run time with [Lookup] or takes the build's default from [Default].
 //
-// This package is the contract. A backend author's helpers (classifying
-// crypto/tls errors, telling close_notify from truncation, bounding a
-// handshake) are in package api/backendkit, whose documentation shows a
-// minimal backend; the table of error kinds is package api/kind.
+// This is the contract; a backend author's helpers are in api/backendkit
+// (with a minimal backend), the table of error kinds in api/kind.
 package api
