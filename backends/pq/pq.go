@@ -409,8 +409,9 @@ func (p *Provider) classify(err error, mode Mode) error {
 }
 
 // Conn is the api.Conn pq returns: a crypto/tls connection (classified errors,
-// truncation detection, close_notify with half-close) that also remembers
-// which ML-DSA pin the server proved.
+// truncation detection, close_notify with half-close; Read, Write, Flush,
+// CloseWrite, State and NetConn, the transport) that also remembers which
+// ML-DSA pin the server proved.
 type Conn struct {
 	*gotls.Conn
 	pin pqproof.Pin
