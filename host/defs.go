@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/guestmem"
 )
 
 const (
@@ -65,7 +66,7 @@ func p(ts ...wapi.ValueType) []wapi.ValueType { return ts }
 
 // call is the context of one host-function call.
 type call struct {
-	cabi.Mem
+	guestmem.Mem
 	g *Guest
 }
 
@@ -93,7 +94,7 @@ func (d *fnDef) invoke(g *Guest, ctx context.Context, mod wapi.Module, stack []u
 			}
 		}()
 	}
-	c := call{Mem: cabi.Mem{Ctx: ctx, Mod: mod, Fn: d.full, Funcs: &g.reallocs}, g: g}
+	c := call{Mem: guestmem.Mem{Ctx: ctx, Mod: mod, Fn: d.full, Funcs: &g.reallocs}, g: g}
 	d.fn(&c, stack)
 }
 

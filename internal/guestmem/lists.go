@@ -1,12 +1,16 @@
-package cabi
+package guestmem
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/wasitls/wasitls/internal/cabi"
+)
 
 // ListBounds checks that a list of n elements of size bytes at ptr lies in
 // guest memory, trapping if not.
 func (m *Mem) ListBounds(ptr, n, size uint32) {
 	if uint64(n)*uint64(size) >= 1<<32 {
-		Trapf(m.Fn, "list at %#x has %d elements of %d bytes: out of bounds", ptr, n, size)
+		cabi.Trapf(m.Fn, "list at %#x has %d elements of %d bytes: out of bounds", ptr, n, size)
 	}
 	m.Bytes(ptr, n*size)
 }
