@@ -137,9 +137,8 @@ func cliGetArguments(c *call, stack []uint64) {
 // directory either; paths are relative to the preopens.
 func cliInitialCwd(c *call, stack []uint64) {
 	c.needCLI()
-	t := cabi.OptionString
-	b := c.Area(wapi.DecodeU32(stack[0]), t.Size(), t.Align())
-	b[0] = 0
+	a := cabi.OptionStringArea
+	c.Area(wapi.DecodeU32(stack[0]), a.Size, a.Align)[a.Tag] = 0
 }
 
 // putStrings copies strs into guest memory and returns their (ptr, len)
@@ -169,15 +168,13 @@ func putList(c *call, ret uint32, elem cabi.Type, words []uint32) {
 			for j, f := range elem.Elems {
 				off := elem.FieldOffset(j)
 				for k := 0; k < f.FlatCount(); k++ {
-					cabi.PutU32(e, off+uint32(4*k), w[0])
+					cabi.PutU32(e, off+cabi.U32.Size()*uint32(k), w[0])
 					w = w[1:]
 				}
 			}
 		}
 	}
-	r := c.Area(ret, cabi.String.Size(), cabi.String.Align())
-	cabi.PutU32(r, 0, ptr)
-	cabi.PutU32(r, 4, n)
+	putListArea(c, ret, ptr, n)
 }
 
 var cliExit = register(&iface{name: "wasi:cli/exit", fns: []fnDef{
@@ -242,7 +239,6 @@ var (
 
 // noTerminal: (retptr) -> option<terminal-*>: none.
 func noTerminal(c *call, stack []uint64) {
-	t := cabi.OptionHandle
-	b := c.Area(wapi.DecodeU32(stack[0]), t.Size(), t.Align())
-	b[0] = 0
+	a := cabi.OptionHandleArea
+	c.Area(wapi.DecodeU32(stack[0]), a.Size, a.Align)[a.Tag] = 0
 }

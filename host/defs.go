@@ -268,3 +268,11 @@ func Signature(module, field string) (params, results []wapi.ValueType, ok bool)
 	}
 	return nil, nil, false
 }
+
+// putListArea writes a returned list's (ptr, len) at ret.
+func putListArea(c *call, ret, ptr, n uint32) {
+	a := cabi.ListPair
+	b := c.Area(ret, a.Size, a.Align)
+	cabi.PutU32(b, a.Ptr, ptr)
+	cabi.PutU32(b, a.Len, n)
+}

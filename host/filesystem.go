@@ -184,7 +184,7 @@ var fsTypes = register(&iface{name: "wasi:filesystem/types", fns: []fnDef{
 // fsFail writes the err case of a result<T, error-code>.
 func fsFail(c *call, a cabi.FSArea, ret uint32, code fsCode) {
 	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 1
+	b[a.Tag] = 1
 	b[a.Code] = code.wire()
 }
 
@@ -200,7 +200,7 @@ func fsUnitDone(c *call, ret uint32, errno expsys.Errno) {
 // fsOKArea writes the ok case and returns the area to fill in.
 func fsOKArea(c *call, a cabi.FSArea, ret uint32) []byte {
 	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	b[a.Tag] = 0
 	return b
 }
 
@@ -412,8 +412,8 @@ func fsRead(c *call, stack []uint64) {
 	ptr, ln := c.PutBytes(buf[:k])
 	tup := a.Type.Case(0)
 	b := fsOKArea(c, a, ret)
-	cabi.PutU32(b, a.OK+tup.FieldOffset(0), ptr)
-	cabi.PutU32(b, a.OK+tup.FieldOffset(0)+4, ln)
+	cabi.PutU32(b, a.OK+tup.FieldOffset(0)+cabi.ListPair.Ptr, ptr)
+	cabi.PutU32(b, a.OK+tup.FieldOffset(0)+cabi.ListPair.Len, ln)
 	if uint64(k) < stack[1] {
 		b[a.OK+tup.FieldOffset(1)] = 1
 	} else {
@@ -500,8 +500,8 @@ func fsReadDirectoryEntry(c *call, stack []uint64) {
 	b[a.OK] = 1
 	p := a.OK + opt.PayloadOffset()
 	b[p+ent.FieldOffset(0)] = modeType(e.Type)
-	cabi.PutU32(b, p+ent.FieldOffset(1), sp)
-	cabi.PutU32(b, p+ent.FieldOffset(1)+4, sn)
+	cabi.PutU32(b, p+ent.FieldOffset(1)+cabi.ListPair.Ptr, sp)
+	cabi.PutU32(b, p+ent.FieldOffset(1)+cabi.ListPair.Len, sn)
 }
 
 // path reads a path argument.
@@ -796,14 +796,14 @@ func fsMetadataHashAt(c *call, stack []uint64) {
 // from a file's stream.
 func fsErrorCode(c *call, stack []uint64) {
 	e := c.get(wapi.DecodeU32(stack[0]), rError).(*ioError)
-	t := cabi.OptFSCode
+	a := cabi.OptFSCodeArea
 	ret := wapi.DecodeU32(stack[1])
-	b := c.Area(ret, t.Size(), t.Align())
+	b := c.Area(ret, a.Size, a.Align)
 	code, ok := fsCodeOf(e.err)
 	if !ok {
-		b[0] = 0
+		b[a.Tag] = 0
 		return
 	}
-	b[0] = 1
-	b[t.PayloadOffset()] = code.wire()
+	b[a.Tag] = 1
+	b[a.Some] = code.wire()
 }

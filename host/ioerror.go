@@ -25,11 +25,9 @@ var ioErrorIface = register(&iface{name: "wasi:io/error", fns: []fnDef{
 func errorToDebugString(c *call, stack []uint64) {
 	e := c.get(wapi.DecodeU32(stack[0]), rError).(*ioError)
 	ret := wapi.DecodeU32(stack[1])
-	c.Area(ret, 8, 4)
+	c.Area(ret, cabi.ListPair.Size, cabi.ListPair.Align)
 	sp, sn := c.PutString(guestText(e.err))
-	b := c.Area(ret, 8, 4)
-	cabi.PutU32(b, 0, sp)
-	cabi.PutU32(b, 4, sn)
+	putListArea(c, ret, sp, sn)
 }
 
 // guestText is what the guest reads of err. A certificate verification

@@ -310,9 +310,9 @@ func accept(c *call, stack []uint64) {
 	}
 	g.observe(ConnEvent{Phase: PhaseAccept, Addr: conn.RemoteAddr().(*net.TCPAddr).AddrPort()})
 	b := okArea(c, a, ret)
-	cabi.PutU32(b, a.OK, hs)
-	cabi.PutU32(b, a.OK+4, hi)
-	cabi.PutU32(b, a.OK+8, ho)
+	cabi.PutU32(b, cabi.AcceptSocket, hs)
+	cabi.PutU32(b, cabi.AcceptInput, hi)
+	cabi.PutU32(b, cabi.AcceptOutput, ho)
 }
 
 // setListenBacklogSize: (self, u64, retptr) -> result<_, error-code>. Zero

@@ -194,14 +194,14 @@ func resolveNext(c *call, stack []uint64) {
 	defer r.mu.Unlock()
 	switch {
 	case !r.fin:
-		b[0], b[a.Code] = 1, byte(ecWouldBlock)
+		b[a.Tag], b[a.Code] = 1, byte(ecWouldBlock)
 	case r.code != 0:
-		b[0], b[a.Code] = 1, byte(r.code)
+		b[a.Tag], b[a.Code] = 1, byte(r.code)
 		r.code = 0
 	case len(r.addrs) == 0:
-		b[0], b[a.OptTag] = 0, 0
+		b[a.Tag], b[a.OptTag] = 0, 0
 	default:
-		b[0], b[a.OptTag] = 0, 1
+		b[a.Tag], b[a.OptTag] = 0, 1
 		cabi.PutIPAddress(b, a.AddrTag, a.Addr, r.addrs[0])
 		r.addrs = r.addrs[1:]
 	}

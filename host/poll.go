@@ -196,7 +196,7 @@ const MaxPollList = 1 << 16
 //	out: retptr   -> +0 ptr, +4 len of list<u32> (allocated with cabi_realloc)
 func pollList(c *call, stack []uint64) {
 	ptr, n, ret := wapi.DecodeU32(stack[0]), wapi.DecodeU32(stack[1]), wapi.DecodeU32(stack[2])
-	c.Area(ret, 8, 4)
+	c.Area(ret, cabi.ListPair.Size, cabi.ListPair.Align)
 	if n == 0 {
 		c.trap("poll needs at least one pollable")
 	}
@@ -246,18 +246,17 @@ func pollList(c *call, stack []uint64) {
 		}
 	}
 	// Written straight into the list the guest allocated.
-	lp := c.Alloc(4, 4*count)
-	out := c.Bytes(lp, 4*count)
+	elem := cabi.ListU32.Elems[0]
+	lp := c.Alloc(elem.Align(), elem.Size()*count)
+	out := c.Bytes(lp, elem.Size()*count)
 	j := uint32(0)
 	for i, k := range entries {
 		if ready[k] {
-			cabi.PutU32(out, 4*j, uint32(i))
+			cabi.PutU32(out, elem.Size()*j, uint32(i))
 			j++
 		}
 	}
-	b := c.Area(ret, 8, 4)
-	cabi.PutU32(b, 0, lp)
-	cabi.PutU32(b, 4, count)
+	putListArea(c, ret, lp, count)
 }
 
 // waitAny blocks until one of ws may be ready. Their signals share one

@@ -71,9 +71,7 @@ func randomBytes(c *call, stack []uint64, src io.Reader) {
 	if _, err := io.ReadFull(src, c.Bytes(ptr, uint32(n))); err != nil {
 		c.trap("the random source failed: %v", err)
 	}
-	b := c.Area(ret, cabi.String.Size(), cabi.String.Align())
-	cabi.PutU32(b, 0, ptr)
-	cabi.PutU32(b, 4, uint32(n))
+	putListArea(c, ret, ptr, uint32(n))
 }
 
 func randomU64(c *call, src io.Reader) uint64 {

@@ -125,16 +125,16 @@ var sockNetwork = register(&iface{name: "wasi:sockets/network", fns: []fnDef{
 func networkErrorCode(c *call, stack []uint64) {
 	e := c.get(wapi.DecodeU32(stack[0]), rError).(*ioError)
 	ret := wapi.DecodeU32(stack[1])
-	t := cabi.OptionErrorCode
-	b := c.Area(ret, t.Size(), t.Align())
+	a := cabi.OptionCodeArea
+	b := c.Area(ret, a.Size, a.Align)
 	var ne net.Error
 	var errno syscall.Errno
 	if errors.As(e.err, &ne) || errors.As(e.err, &errno) {
-		b[0] = 1
-		b[t.PayloadOffset()] = byte(codeOf(e.err))
+		b[a.Tag] = 1
+		b[a.Some] = byte(codeOf(e.err))
 		return
 	}
-	b[0] = 0
+	b[a.Tag] = 0
 }
 
 var sockInstanceNetwork = register(&iface{name: "wasi:sockets/instance-network", fns: []fnDef{
@@ -260,14 +260,14 @@ var sockTCPCreate = register(&iface{name: "wasi:sockets/tcp-create-socket", fns:
 // returns the area for T.
 func okArea(c *call, a cabi.CodeArea, ret uint32) []byte {
 	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	b[a.Tag] = 0
 	return b
 }
 
 // putCode writes the err case of a result<_, error-code>-shaped area.
 func putCode(c *call, a cabi.CodeArea, ret uint32, code errorCode) {
 	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 1
+	b[a.Tag] = 1
 	b[a.Code] = byte(code)
 }
 
@@ -383,7 +383,7 @@ func optGet(a cabi.CodeArea, get func(*tcpOptions) uint64) func(c *call, stack [
 		s.mu.Lock()
 		v := get(&s.opts)
 		s.mu.Unlock()
-		b[0] = 0
+		b[a.Tag] = 0
 		switch a {
 		case cabi.U64CodeArea:
 			cabi.PutU64(b, a.OK, v)
@@ -615,8 +615,8 @@ func finishConnect(c *call, stack []uint64) {
 		c.trap("%v", err2)
 	}
 	b := okArea(c, a, ret)
-	cabi.PutU32(b, a.OK, hi)
-	cabi.PutU32(b, a.OK+4, ho)
+	cabi.PutU32(b, cabi.FinishInput, hi)
+	cabi.PutU32(b, cabi.FinishOutput, ho)
 }
 
 // tcpStreams makes the input and output streams of a connection; each

@@ -97,7 +97,7 @@ func streamErr(c *call, a cabi.StreamArea, ret uint32, err error) {
 		h = c.push(rError, &ioError{err: err}, 0)
 	}
 	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 1
+	b[a.Tag] = 1
 	if closed {
 		b[a.ErrTag] = 1
 		return
@@ -140,7 +140,7 @@ func inRead(c *call, stack []uint64, blocking, skip bool) {
 	if skip {
 		in.p.consume(total)
 		v := c.Area(ret, area.Size, area.Align)
-		v[0] = 0
+		v[area.Tag] = 0
 		cabi.PutU64(v, area.OK, total)
 		return
 	}
@@ -153,9 +153,9 @@ func inRead(c *call, stack []uint64, blocking, skip bool) {
 	}
 	in.p.consume(total)
 	v := c.Area(ret, area.Size, area.Align)
-	v[0] = 0
-	cabi.PutU32(v, area.OK, ptr)
-	cabi.PutU32(v, area.OK+4, uint32(total))
+	v[area.Tag] = 0
+	cabi.PutU32(v, area.OK+cabi.ListPair.Ptr, ptr)
+	cabi.PutU32(v, area.OK+cabi.ListPair.Len, uint32(total))
 }
 
 // inSubscribe: (self) -> own pollable, ready when data or the end is there.
@@ -177,14 +177,13 @@ func outCheckWrite(c *call, stack []uint64) {
 		return
 	}
 	v := c.Area(ret, a.Size, a.Align)
-	v[0] = 0
+	v[a.Tag] = 0
 	cabi.PutU64(v, a.OK, n)
 }
 
 func unitOK(c *call, ret uint32) {
 	a := cabi.UnitArea
-	v := c.Area(ret, a.Size, a.Align)
-	v[0] = 0
+	c.Area(ret, a.Size, a.Align)[a.Tag] = 0
 }
 
 // outWrite: write / blocking-write-and-flush (self, ptr, len, retptr).
@@ -352,6 +351,6 @@ func outSplice(c *call, stack []uint64, blocking bool) {
 	// blocking-splice waits for both streams, and flushes nothing: the
 	// bytes go out as a write's do.
 	v := c.Area(ret, a.Size, a.Align)
-	v[0] = 0
+	v[a.Tag] = 0
 	cabi.PutU64(v, a.OK, total)
 }

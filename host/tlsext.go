@@ -54,7 +54,7 @@ func setALPNIDs(c *call, stack []uint64) {
 	c.ListBounds(ptr, n, cabi.ListBytes.Elems[0].Size())
 	if n > maxALPNIDs {
 		b := c.Area(ret, a.Size, a.Align)
-		b[0], b[a.Code] = 1, alpnTooManyIDs
+		b[a.Tag], b[a.Code] = 1, alpnTooManyIDs
 		return
 	}
 	lists, tooLong := c.ByteLists(ptr, n, maxALPNIDLen)
@@ -71,7 +71,7 @@ func setALPNIDs(c *call, stack []uint64) {
 	}
 	if code >= 0 {
 		b := c.Area(ret, a.Size, a.Align)
-		b[0] = 1
+		b[a.Tag] = 1
 		b[a.Code] = byte(code)
 		return
 	}
@@ -88,8 +88,8 @@ func setALPNIDs(c *call, stack []uint64) {
 	}
 	lp, ln := c.PutByteLists(out)
 	b := okArea(c, a, ret)
-	cabi.PutU32(b, a.OK, lp)
-	cabi.PutU32(b, a.OK+4, ln)
+	cabi.PutU32(b, a.OK+cabi.ListPair.Ptr, lp)
+	cabi.PutU32(b, a.OK+cabi.ListPair.Len, ln)
 }
 
 // connFacts is what a connection negotiated, read from the backend once
@@ -121,8 +121,8 @@ func negotiatedProtocol(c *call, stack []uint64) {
 	lp, ln := c.PutString(st.NegotiatedProtocol)
 	b := c.Area(ret, a.Size, a.Align)
 	b[a.Tag] = 1
-	cabi.PutU32(b, a.Some, lp)
-	cabi.PutU32(b, a.Some+4, ln)
+	cabi.PutU32(b, a.Some+cabi.ListPair.Ptr, lp)
+	cabi.PutU32(b, a.Some+cabi.ListPair.Len, ln)
 }
 
 // keyExchangeGroup: (borrow<client-connection>, retptr) -> option<u16>.
@@ -152,7 +152,5 @@ func peerCertificates(c *call, stack []uint64) {
 		ders[i] = cert.Raw
 	}
 	lp, ln := c.PutByteLists(ders)
-	b := c.Area(ret, cabi.ListBytes.Size(), cabi.ListBytes.Align())
-	cabi.PutU32(b, 0, lp)
-	cabi.PutU32(b, 4, ln)
+	putListArea(c, ret, lp, ln)
 }

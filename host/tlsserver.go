@@ -123,17 +123,17 @@ func alpnID(c *call, stack []uint64) {
 // putOptionBytes writes option<list<u8>> (or option<string>): none for
 // empty b.
 func putOptionBytes(c *call, ret uint32, b []byte) {
-	t := cabi.OptionListU8
-	c.Area(ret, t.Size(), t.Align())
+	a := cabi.OptionBytesArea
+	c.Area(ret, a.Size, a.Align)
 	if len(b) == 0 {
-		c.Area(ret, t.Size(), t.Align())[0] = 0
+		c.Area(ret, a.Size, a.Align)[a.Tag] = 0
 		return
 	}
 	ptr, n := c.PutBytes(b)
-	a := c.Area(ret, t.Size(), t.Align())
-	a[0] = 1
-	cabi.PutU32(a, t.PayloadOffset(), ptr)
-	cabi.PutU32(a, t.PayloadOffset()+4, n)
+	v := c.Area(ret, a.Size, a.Align)
+	v[a.Tag] = 1
+	cabi.PutU32(v, a.Some+cabi.ListPair.Ptr, ptr)
+	cabi.PutU32(v, a.Some+cabi.ListPair.Len, n)
 }
 
 // clientChain: (self, retptr) -> list<list<u8>>: the client's certificate

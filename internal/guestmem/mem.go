@@ -6,7 +6,6 @@ package guestmem
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
 
@@ -70,10 +69,11 @@ func (m *Mem) U32s(ptr, n uint32) []uint32 {
 	if ptr%4 != 0 {
 		cabi.Trapf(m.Fn, "list pointer %#x is not 4-byte aligned", ptr)
 	}
-	b := m.Bytes(ptr, n*4)
+	size := cabi.U32.Size()
+	b := m.Bytes(ptr, n*size)
 	out := make([]uint32, n)
 	for i := range out {
-		out[i] = binary.LittleEndian.Uint32(b[4*i:])
+		out[i] = cabi.GetU32(b, size*uint32(i))
 	}
 	return out
 }
@@ -151,11 +151,12 @@ func (m *Mem) PutString(s string) (ptr, n uint32) {
 
 // PutU32s allocates a list<u32> and fills it.
 func (m *Mem) PutU32s(v []uint32) (ptr, n uint32) {
-	ptr = m.Alloc(4, uint32(4*len(v)))
+	size := cabi.U32.Size()
+	ptr = m.Alloc(cabi.U32.Align(), size*uint32(len(v)))
 	if len(v) > 0 {
-		b := m.Bytes(ptr, uint32(4*len(v)))
+		b := m.Bytes(ptr, size*uint32(len(v)))
 		for i, x := range v {
-			binary.LittleEndian.PutUint32(b[4*i:], x)
+			cabi.PutU32(b, size*uint32(i), x)
 		}
 	}
 	return ptr, uint32(len(v))

@@ -221,11 +221,12 @@ func (x *Guest) Connect(dest netip.AddrPort) (sock, in, out uint32, err error) {
 	if _, err := x.Call(TCPCreate, "create-tcp-socket", fam, RetArea); err != nil {
 		return 0, 0, 0, err
 	}
-	r := x.ret(8)
-	if r[0] != 0 {
-		return 0, 0, 0, CodeError(r[4])
+	h := cabi.HandleArea
+	r := x.ret(h.Size)
+	if r[h.Tag] != 0 {
+		return 0, 0, 0, CodeError(r[h.Code])
 	}
-	sock = cabi.GetU32(r, 4)
+	sock = cabi.GetU32(r, h.OK)
 	flat := cabi.Flatten(dest, 0, 0)
 	args := append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)
 	args = append(args, RetArea)
@@ -233,8 +234,8 @@ func (x *Guest) Connect(dest netip.AddrPort) (sock, in, out uint32, err error) {
 	if _, err := x.Call(TCP, "[method]tcp-socket.start-connect", args...); err != nil {
 		return sock, 0, 0, err
 	}
-	if r := x.ret(2); r[0] != 0 {
-		return sock, 0, 0, CodeError(r[1])
+	if u := cabi.UnitCodeArea; x.ret(u.Size)[u.Tag] != 0 {
+		return sock, 0, 0, CodeError(x.ret(u.Size)[u.Code])
 	}
 	p, err := x.Call1(TCP, "[method]tcp-socket.subscribe", uint64(sock))
 	if err != nil {
@@ -250,11 +251,12 @@ func (x *Guest) Connect(dest netip.AddrPort) (sock, in, out uint32, err error) {
 	if _, err := x.Call(TCP, "[method]tcp-socket.finish-connect", uint64(sock), RetArea); err != nil {
 		return sock, 0, 0, err
 	}
-	r = x.ret(12)
-	if r[0] != 0 {
-		return sock, 0, 0, CodeError(r[4])
+	f := cabi.FinishArea
+	r = x.ret(f.Size)
+	if r[f.Tag] != 0 {
+		return sock, 0, 0, CodeError(r[f.Code])
 	}
-	return sock, cabi.GetU32(r, 4), cabi.GetU32(r, 8), nil
+	return sock, cabi.GetU32(r, cabi.FinishInput), cabi.GetU32(r, cabi.FinishOutput), nil
 }
 
 // StartHandshake hands the streams to TLS and starts the handshake; it
@@ -316,8 +318,9 @@ func (x *Guest) ioError(e uint32) error {
 	if _, err := x.Call(IOErr, "[method]error.to-debug-string", uint64(e), RetArea); err != nil {
 		return err
 	}
-	r := x.ret(8)
-	s, err := x.Bytes(cabi.GetU32(r, 0), cabi.GetU32(r, 4))
+	l := cabi.ListPair
+	r := x.ret(l.Size)
+	s, err := x.Bytes(cabi.GetU32(r, l.Ptr), cabi.GetU32(r, l.Len))
 	if err != nil {
 		return err
 	}
@@ -329,7 +332,7 @@ func (x *Guest) ioError(e uint32) error {
 
 // streamResult decodes a result<_, stream-error> area.
 func (x *Guest) streamResult(r []byte, a cabi.StreamArea) error {
-	if r[0] == 0 {
+	if r[a.Tag] == 0 {
 		return nil
 	}
 	if r[a.ErrTag] == 1 {
@@ -369,7 +372,7 @@ func (x *Guest) Read(in uint32, n uint64) ([]byte, error) {
 	if err := x.streamResult(r, a); err != nil {
 		return nil, err
 	}
-	b, err := x.Bytes(cabi.GetU32(r, a.OK), cabi.GetU32(r, a.OK+4))
+	b, err := x.Bytes(cabi.GetU32(r, a.OK+cabi.ListPair.Ptr), cabi.GetU32(r, a.OK+cabi.ListPair.Len))
 	if err != nil {
 		return nil, err
 	}
@@ -411,10 +414,11 @@ func (x *Guest) Resolve(name string) ([]netip.Addr, error) {
 	if _, err := x.Call(Lookup, "resolve-addresses", uint64(netw), ArgArea, uint64(len(name)), RetArea); err != nil {
 		return nil, err
 	}
-	if r := x.ret(8); r[0] != 0 {
-		return nil, CodeError(r[4])
+	h := cabi.HandleArea
+	if r := x.ret(h.Size); r[h.Tag] != 0 {
+		return nil, CodeError(r[h.Code])
 	}
-	st := cabi.GetU32(x.ret(8), 4)
+	st := cabi.GetU32(x.ret(h.Size), h.OK)
 	defer x.Drop(Lookup, "resolve-address-stream", st)
 	p, err := x.Call1(Lookup, "[method]resolve-address-stream.subscribe", uint64(st))
 	if err != nil {
@@ -430,11 +434,11 @@ func (x *Guest) Resolve(name string) ([]netip.Addr, error) {
 		}
 		r := x.ret(a.Size)
 		switch {
-		case r[0] == 1 && r[a.Code] == wouldBlock:
+		case r[a.Tag] == 1 && r[a.Code] == wouldBlock:
 			if _, err := x.Call(Poll, "[method]pollable.block", uint64(p)); err != nil {
 				return out, err
 			}
-		case r[0] == 1:
+		case r[a.Tag] == 1:
 			return out, CodeError(r[a.Code])
 		case r[a.OptTag] == 0:
 			return out, nil
