@@ -1,6 +1,8 @@
 package abicheck
 
 import (
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,5 +95,35 @@ func TestPlantedLiterals(t *testing.T) {
 	}
 	if _, err := Source("broken.go", []byte("package p\nfunc {")); err == nil || !strings.Contains(err.Error(), "abicheck") {
 		t.Errorf("a file that does not parse: %v", err)
+	}
+}
+
+// TestLayoutsAreALeaf: internal/cabi imports the standard library only, so
+// that GOOS=wasip1 guest bindings can read it (no wazero in a guest).
+func TestLayoutsAreALeaf(t *testing.T) {
+	dir := filepath.Join("..", "cabi")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, e.Name()), nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range f.Imports {
+			n++
+			p := strings.Trim(im.Path.Value, `"`)
+			if first, _, _ := strings.Cut(p, "/"); strings.Contains(first, ".") {
+				t.Errorf("%s imports %s: internal/cabi must stay a standard-library-only leaf", e.Name(), p)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no imports found in internal/cabi: wrong directory?")
 	}
 }
