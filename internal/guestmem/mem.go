@@ -20,6 +20,9 @@ type Mem struct {
 	Ctx context.Context
 	Mod api.Module
 	Fn  string
+	// Ret names the return-pointer parameter in trap messages ("ret-ptr");
+	// empty: "return pointer".
+	Ret string
 	// Funcs lends the guest's cabi_realloc for the call; nil looks it up
 	// each time (wazero makes a new call engine, with its own stack, per
 	// lookup: an allocation of some 10 KiB for every returned list).
@@ -81,10 +84,18 @@ func (m *Mem) U32s(ptr, n uint32) []uint32 {
 // Area checks that a return area of the given size and alignment is in bounds
 // and returns a view of it.
 func (m *Mem) Area(ptr, size, align uint32) []byte {
-	if ptr%align != 0 {
-		cabi.Trapf(m.Fn, "return pointer %#x is not %d-byte aligned", ptr, align)
+	name := m.Ret
+	if name == "" {
+		name = "return pointer"
 	}
-	return m.Bytes(ptr, size)
+	if ptr%align != 0 {
+		cabi.Trapf(m.Fn, "%s %#x is not %d-byte aligned", name, ptr, align)
+	}
+	b, ok := m.memory().Read(ptr, size)
+	if !ok {
+		cabi.Trapf(m.Fn, "%s %#x: return area of %d bytes is out of bounds (memory size %d)", name, ptr, size, m.memory().Size())
+	}
+	return b
 }
 
 // Alloc allocates size bytes in the guest through its exported cabi_realloc
