@@ -215,9 +215,9 @@ func register(f *iface) *iface {
 		}
 	}
 	switch f.name {
-	case "wasi:cli/environment", "wasi:cli/stdin", "wasi:cli/stdout", "wasi:cli/stderr",
-		"wasi:filesystem/types", "wasi:filesystem/preopens",
-		"wasi:random/random", "wasi:random/insecure", "wasi:random/insecure-seed":
+	case witnames.CLIEnvironment, witnames.CLIStdin, witnames.CLIStdout, witnames.CLIStderr,
+		witnames.FilesystemTypes, witnames.FilesystemPreopens,
+		witnames.RandomRandom, witnames.RandomInsecure, witnames.RandomInsecureSeed:
 		f.needsConfig = true
 	}
 	interfaces = append(interfaces, f)

@@ -8,6 +8,7 @@ import (
 	wapi "github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // waitable is something a pollable can wait for. Its readiness is one
@@ -159,11 +160,11 @@ func (c *call) subscribe(w waitable, parent uint32) uint32 {
 	return c.push(rPollable, &pollable{w: w}, parent)
 }
 
-var ioPoll = register(&iface{name: "wasi:io/poll", fns: []fnDef{
-	def("[method]pollable.ready", pollableReady, p(i32), i32),
-	def("[method]pollable.block", pollableBlock, p(i32)),
-	def("poll", pollList, p(i32, i32, i32)),
-	def("[resource-drop]pollable", dropOf(rPollable), p(i32)),
+var ioPoll = register(&iface{name: witnames.IOPoll, fns: []fnDef{
+	def(witnames.PollableReady, pollableReady, p(i32), i32),
+	def(witnames.PollableBlock, pollableBlock, p(i32)),
+	def(witnames.Poll, pollList, p(i32, i32, i32)),
+	def(witnames.DropPollable, dropOf(rPollable), p(i32)),
 }})
 
 // pollableReady: (self) -> bool. Never blocks.

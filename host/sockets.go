@@ -13,6 +13,7 @@ import (
 	wapi "github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // error-code of wasi:sockets/network, in WIT order.
@@ -110,13 +111,13 @@ func (t *tcpConn) closeNow() {
 // network is the network resource: a capability with no state.
 type network struct{}
 
-var sockNetwork = register(&iface{name: "wasi:sockets/network", fns: []fnDef{
-	def("network-error-code", networkErrorCode, p(i32, i32)),
-	def("[resource-drop]network", dropOf(rNetwork), p(i32)),
+var sockNetwork = register(&iface{name: witnames.SocketsNetwork, fns: []fnDef{
+	def(witnames.NetworkErrorCode, networkErrorCode, p(i32, i32)),
+	def(witnames.DropNetwork, dropOf(rNetwork), p(i32)),
 	// Not in the WIT: jco's bindings add it to network (a workaround in
 	// their generated code), and components built with jco's WIT import
 	// it. It checks the handle and does nothing.
-	offWIT(def("[method]network.noop", func(c *call, stack []uint64) {
+	offWIT(def(witnames.NetworkNoop, func(c *call, stack []uint64) {
 		c.get(wapi.DecodeU32(stack[0]), rNetwork)
 	}, p(i32))),
 }})
@@ -137,8 +138,8 @@ func networkErrorCode(c *call, stack []uint64) {
 	b[a.Tag] = 0
 }
 
-var sockInstanceNetwork = register(&iface{name: "wasi:sockets/instance-network", fns: []fnDef{
-	def("instance-network", func(c *call, stack []uint64) {
+var sockInstanceNetwork = register(&iface{name: witnames.SocketsInstanceNetwork, fns: []fnDef{
+	def(witnames.InstanceNetwork, func(c *call, stack []uint64) {
 		stack[0] = uint64(c.push(rNetwork, &network{}, 0))
 	}, nil, i32),
 }})
@@ -252,8 +253,8 @@ func (s *tcpSocket) close() {
 	s.closeListening()
 }
 
-var sockTCPCreate = register(&iface{name: "wasi:sockets/tcp-create-socket", fns: []fnDef{
-	def("create-tcp-socket", createTCPSocket, p(i32, i32)),
+var sockTCPCreate = register(&iface{name: witnames.SocketsTCPCreateSocket, fns: []fnDef{
+	def(witnames.CreateTCPSocket, createTCPSocket, p(i32, i32)),
 }})
 
 // okArea writes the ok tag of a result<T, error-code>-shaped area and
@@ -291,86 +292,86 @@ func createTCPSocket(c *call, stack []uint64) {
 	cabi.PutU32(b, a.OK, h)
 }
 
-var sockTCP = register(&iface{name: "wasi:sockets/tcp", fns: []fnDef{
-	def("[method]tcp-socket.start-bind", startBind, p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
-	def("[method]tcp-socket.finish-bind", finishBind, p(i32, i32)),
-	def("[method]tcp-socket.start-connect", startConnect, p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
-	def("[method]tcp-socket.finish-connect", finishConnect, p(i32, i32)),
-	def("[method]tcp-socket.start-listen", startListen, p(i32, i32)),
-	def("[method]tcp-socket.finish-listen", finishListen, p(i32, i32)),
-	def("[method]tcp-socket.accept", accept, p(i32, i32)),
-	def("[method]tcp-socket.local-address", func(c *call, s []uint64) { sockAddress(c, s, true) }, p(i32, i32)),
-	def("[method]tcp-socket.remote-address", func(c *call, s []uint64) { sockAddress(c, s, false) }, p(i32, i32)),
-	def("[method]tcp-socket.is-listening", func(c *call, s []uint64) {
+var sockTCP = register(&iface{name: witnames.SocketsTCP, fns: []fnDef{
+	def(witnames.TCPSocketStartBind, startBind, p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
+	def(witnames.TCPSocketFinishBind, finishBind, p(i32, i32)),
+	def(witnames.TCPSocketStartConnect, startConnect, p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
+	def(witnames.TCPSocketFinishConnect, finishConnect, p(i32, i32)),
+	def(witnames.TCPSocketStartListen, startListen, p(i32, i32)),
+	def(witnames.TCPSocketFinishListen, finishListen, p(i32, i32)),
+	def(witnames.TCPSocketAccept, accept, p(i32, i32)),
+	def(witnames.TCPSocketLocalAddress, func(c *call, s []uint64) { sockAddress(c, s, true) }, p(i32, i32)),
+	def(witnames.TCPSocketRemoteAddress, func(c *call, s []uint64) { sockAddress(c, s, false) }, p(i32, i32)),
+	def(witnames.TCPSocketIsListening, func(c *call, s []uint64) {
 		s[0] = b2u(c.get(wapi.DecodeU32(s[0]), rTCPSocket).(*tcpSocket).state0() == tcpListening)
 	}, p(i32), i32),
-	def("[method]tcp-socket.address-family", func(c *call, s []uint64) {
+	def(witnames.TCPSocketAddressFamily, func(c *call, s []uint64) {
 		s[0] = uint64(c.get(wapi.DecodeU32(s[0]), rTCPSocket).(*tcpSocket).family)
 	}, p(i32), i32),
-	def("[method]tcp-socket.set-listen-backlog-size", setListenBacklogSize, p(i32, i64, i32)),
-	def("[method]tcp-socket.keep-alive-enabled", optGet(cabi.BoolCodeArea, func(o *tcpOptions) uint64 { return b2u(o.keepAlive) }), p(i32, i32)),
-	def("[method]tcp-socket.set-keep-alive-enabled", optSet(func(o *tcpOptions, v uint64) errorCode {
+	def(witnames.TCPSocketSetListenBacklogSize, setListenBacklogSize, p(i32, i64, i32)),
+	def(witnames.TCPSocketKeepAliveEnabled, optGet(cabi.BoolCodeArea, func(o *tcpOptions) uint64 { return b2u(o.keepAlive) }), p(i32, i32)),
+	def(witnames.TCPSocketSetKeepAliveEnabled, optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v > 1 {
 			return ecInvalidArgument
 		}
 		o.keepAlive = v == 1
 		return 0
 	}, i32), p(i32, i32, i32)),
-	def("[method]tcp-socket.keep-alive-idle-time", optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepIdle) }), p(i32, i32)),
-	def("[method]tcp-socket.set-keep-alive-idle-time", optSet(func(o *tcpOptions, v uint64) errorCode {
+	def(witnames.TCPSocketKeepAliveIdleTime, optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepIdle) }), p(i32, i32)),
+	def(witnames.TCPSocketSetKeepAliveIdleTime, optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v == 0 {
 			return ecInvalidArgument
 		}
 		o.keepIdle = clampDur(v)
 		return 0
 	}, i64), p(i32, i64, i32)),
-	def("[method]tcp-socket.keep-alive-interval", optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepIntvl) }), p(i32, i32)),
-	def("[method]tcp-socket.set-keep-alive-interval", optSet(func(o *tcpOptions, v uint64) errorCode {
+	def(witnames.TCPSocketKeepAliveInterval, optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepIntvl) }), p(i32, i32)),
+	def(witnames.TCPSocketSetKeepAliveInterval, optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v == 0 {
 			return ecInvalidArgument
 		}
 		o.keepIntvl = clampDur(v)
 		return 0
 	}, i64), p(i32, i64, i32)),
-	def("[method]tcp-socket.keep-alive-count", optGet(cabi.U32CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepCount) }), p(i32, i32)),
-	def("[method]tcp-socket.set-keep-alive-count", optSet(func(o *tcpOptions, v uint64) errorCode {
+	def(witnames.TCPSocketKeepAliveCount, optGet(cabi.U32CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepCount) }), p(i32, i32)),
+	def(witnames.TCPSocketSetKeepAliveCount, optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v == 0 {
 			return ecInvalidArgument
 		}
 		o.keepCount = uint32(v)
 		return 0
 	}, i32), p(i32, i32, i32)),
-	def("[method]tcp-socket.hop-limit", optGet(cabi.U8CodeArea, func(o *tcpOptions) uint64 { return uint64(o.hopLimit) }), p(i32, i32)),
-	def("[method]tcp-socket.set-hop-limit", optSet(func(o *tcpOptions, v uint64) errorCode {
+	def(witnames.TCPSocketHopLimit, optGet(cabi.U8CodeArea, func(o *tcpOptions) uint64 { return uint64(o.hopLimit) }), p(i32, i32)),
+	def(witnames.TCPSocketSetHopLimit, optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v == 0 || v > 255 {
 			return ecInvalidArgument
 		}
 		o.hopLimit, o.setHopLimit = uint8(v), true
 		return 0
 	}, i32), p(i32, i32, i32)),
-	def("[method]tcp-socket.receive-buffer-size", optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return o.recvBuf }), p(i32, i32)),
-	def("[method]tcp-socket.set-receive-buffer-size", optSet(func(o *tcpOptions, v uint64) errorCode {
+	def(witnames.TCPSocketReceiveBufferSize, optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return o.recvBuf }), p(i32, i32)),
+	def(witnames.TCPSocketSetReceiveBufferSize, optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v == 0 {
 			return ecInvalidArgument
 		}
 		o.recvBuf, o.setRecvBuf = min(v, 16<<20), true
 		return 0
 	}, i64), p(i32, i64, i32)),
-	def("[method]tcp-socket.send-buffer-size", optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return o.sendBuf }), p(i32, i32)),
-	def("[method]tcp-socket.set-send-buffer-size", optSet(func(o *tcpOptions, v uint64) errorCode {
+	def(witnames.TCPSocketSendBufferSize, optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return o.sendBuf }), p(i32, i32)),
+	def(witnames.TCPSocketSetSendBufferSize, optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v == 0 {
 			return ecInvalidArgument
 		}
 		o.sendBuf, o.setSendBuf = min(v, 16<<20), true
 		return 0
 	}, i64), p(i32, i64, i32)),
-	def("[method]tcp-socket.subscribe", func(c *call, s []uint64) {
+	def(witnames.TCPSocketSubscribe, func(c *call, s []uint64) {
 		h := wapi.DecodeU32(s[0])
 		sock := c.get(h, rTCPSocket).(*tcpSocket)
 		s[0] = uint64(c.subscribe(sock, h))
 	}, p(i32), i32),
-	def("[method]tcp-socket.shutdown", tcpShutdown, p(i32, i32, i32)),
-	def("[resource-drop]tcp-socket", dropOf(rTCPSocket), p(i32)),
+	def(witnames.TCPSocketShutdown, tcpShutdown, p(i32, i32, i32)),
+	def(witnames.DropTCPSocket, dropOf(rTCPSocket), p(i32)),
 }})
 
 // optGet returns a getter: (self, retptr) -> result<T, error-code>, T of

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // TLSModule is the one wasi:tls version core modules can import.
@@ -138,19 +139,19 @@ func (t *tlsConn) shut(abort bool) {
 	})
 }
 
-var tlsTypes = register(&iface{name: "wasi:tls/types", exact: TLSModule, fns: []fnDef{
-	def("[constructor]client-handshake", newHandshake, p(i32, i32, i32, i32), i32),
-	def("[static]client-handshake.finish", finishHandshake, p(i32), i32),
-	def("[method]client-connection.close-output", closeOutput, p(i32)),
-	def("[method]future-client-streams.subscribe", func(c *call, s []uint64) {
+var tlsTypes = register(&iface{name: witnames.TLSTypes, exact: TLSModule, fns: []fnDef{
+	def(witnames.NewClientHandshake, newHandshake, p(i32, i32, i32, i32), i32),
+	def(witnames.ClientHandshakeFinish, finishHandshake, p(i32), i32),
+	def(witnames.ClientConnectionCloseOutput, closeOutput, p(i32)),
+	def(witnames.FutureClientStreamsSubscribe, func(c *call, s []uint64) {
 		h := wapi.DecodeU32(s[0])
 		f := c.get(h, rFuture).(*future)
 		s[0] = uint64(c.subscribe(f, h))
 	}, p(i32), i32),
-	def("[method]future-client-streams.get", futureGet, p(i32, i32)),
-	def("[resource-drop]client-handshake", dropOf(rHandshake), p(i32)),
-	def("[resource-drop]client-connection", dropOf(rConnection), p(i32)),
-	def("[resource-drop]future-client-streams", dropOf(rFuture), p(i32)),
+	def(witnames.FutureClientStreamsGet, futureGet, p(i32, i32)),
+	def(witnames.DropClientHandshake, dropOf(rHandshake), p(i32)),
+	def(witnames.DropClientConnection, dropOf(rConnection), p(i32)),
+	def(witnames.DropFutureClientStreams, dropOf(rFuture), p(i32)),
 }})
 
 // newHandshake: (name_ptr, name_len, own<input-stream>, own<output-stream>)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // TLSExtModule is the project's extension to wasi:tls (wit/ext/connection.wit):
@@ -21,20 +22,20 @@ const (
 	alpnTooManyIDs = 1
 )
 
-var tlsExt = register(&iface{name: "wasitls:tls/connection", exact: TLSExtModule, fns: []fnDef{
-	def("set-alpn-ids", setALPNIDs, p(i32, i32, i32, i32)),
-	def("negotiated-protocol", negotiatedProtocol, p(i32, i32)),
-	def("protocol-version", func(c *call, s []uint64) { s[0] = uint64(c.connState(s[0]).Version) }, p(i32), i32),
-	def("cipher-suite", func(c *call, s []uint64) { s[0] = uint64(c.connState(s[0]).CipherSuite) }, p(i32), i32),
-	def("key-exchange-group", keyExchangeGroup, p(i32, i32)),
-	def("resumed", func(c *call, s []uint64) {
+var tlsExt = register(&iface{name: witnames.WasitlsTLSConnection, exact: TLSExtModule, fns: []fnDef{
+	def(witnames.SetALPNIDs, setALPNIDs, p(i32, i32, i32, i32)),
+	def(witnames.NegotiatedProtocol, negotiatedProtocol, p(i32, i32)),
+	def(witnames.ProtocolVersion, func(c *call, s []uint64) { s[0] = uint64(c.connState(s[0]).Version) }, p(i32), i32),
+	def(witnames.CipherSuite, func(c *call, s []uint64) { s[0] = uint64(c.connState(s[0]).CipherSuite) }, p(i32), i32),
+	def(witnames.KeyExchangeGroup, keyExchangeGroup, p(i32, i32)),
+	def(witnames.Resumed, func(c *call, s []uint64) {
 		resumed := c.connState(s[0]).DidResume
 		s[0] = 0
 		if resumed {
 			s[0] = 1
 		}
 	}, p(i32), i32),
-	def("peer-certificates", peerCertificates, p(i32, i32)),
+	def(witnames.PeerCertificates, peerCertificates, p(i32, i32)),
 }})
 
 // setALPNIDs: (borrow<client-handshake>, ids_ptr, ids_len, retptr) ->
