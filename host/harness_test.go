@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -36,12 +35,6 @@ type tg struct {
 	mod wapi.Module
 	ver string
 }
-
-var (
-	rtOnce sync.Once
-	rtMods = map[string]wazero.CompiledModule{}
-	rtMu   sync.Mutex
-)
 
 // moduleName returns the import module name of an interface at version ver.
 func moduleName(f *iface, ver string) string {
