@@ -3,6 +3,7 @@ package witnames
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -53,5 +54,23 @@ func TestParams(t *testing.T) {
 	}
 	if Params(IOStreams, "[method]input-stream.no-such") != nil {
 		t.Error("an unknown function has names")
+	}
+}
+
+// A truncated or unknown WIT is an error, not a hang or a panic.
+func TestParseErrors(t *testing.T) {
+	for _, text := range []string{
+		"package a:b@0.1.0;\ninterface i {\n  resource r {\n    f: func(x: u32",
+		"package a:b@0.1.0;\ninterface i {\n  record r {\n    x: u32,",
+		"package a:b@0.1.0;\ninterface i {\n  use j.{",
+		"package a:b@0.1.0;\ninterface i {\n  f: func(x: no-such-type);\n}\n",
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "x.wit"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := witparse.Load(dir); err == nil {
+			t.Errorf("%q: no error", text)
+		}
 	}
 }

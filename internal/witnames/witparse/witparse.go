@@ -43,7 +43,16 @@ var (
 )
 
 // Load reads every .wit file under root (root itself, deps/*, ext).
-func Load(root string) ([]Func, error) {
+func Load(root string) (fns []Func, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(error)
+			if !ok {
+				panic(r)
+			}
+			fns, err = nil, e
+		}
+	}()
 	dirs := []string{root}
 	for _, g := range []string{"deps/*", "ext"} {
 		m, _ := filepath.Glob(filepath.Join(root, g))
@@ -96,7 +105,19 @@ func (p *parser) peek() string {
 	return ""
 }
 
-func (p *parser) next() string { t := p.peek(); p.i++; return t }
+// next consumes a token; reading well past the end (a truncated file in a
+// loop that waits for its closing token) panics with errEOF, which Load
+// returns.
+func (p *parser) next() string {
+	if p.i > len(p.toks)+8 {
+		panic(errEOF)
+	}
+	t := p.peek()
+	p.i++
+	return t
+}
+
+var errEOF = fmt.Errorf("witparse: unexpected end of file")
 
 func (p *parser) expect(t string) error {
 	if got := p.next(); got != t {
@@ -254,6 +275,8 @@ func (p *parser) resource(iface, res string) ([]Func, error) {
 		switch t {
 		case "}":
 			return out, nil
+		case "":
+			return nil, fmt.Errorf("witparse: %s: resource %s: unexpected end", iface, res)
 		case "constructor":
 			out = append(out, p.fn(iface, "[constructor]"+res, nil))
 		default:
@@ -373,7 +396,7 @@ func (p *parser) flat(t string) int {
 	}
 	d, ok := p.types[c]
 	if !ok {
-		panic("witparse: unknown type " + t)
+		panic(fmt.Errorf("witparse: unknown type %s", t))
 	}
 	switch d.kind {
 	case "alias":
