@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // fixture holds one open handle of each resource type.
@@ -46,18 +47,19 @@ func newFixture(t *testing.T) *fixture {
 
 	x.clearRet()
 	x.call(lookupName, "resolve-addresses", uint64(f.h[rNetwork]), argArea, 9, retArea)
-	if r := x.ret(8); r[0] != 0 {
-		t.Fatalf("resolve-addresses: code %d", r[4])
+	ha := cabi.HandleArea
+	if r := x.ret(ha.Size); r[ha.Tag] != 0 {
+		t.Fatalf("resolve-addresses: code %d", r[ha.Code])
 	}
-	f.h[rResolveStream] = x.u32(retArea + 4)
+	f.h[rResolveStream] = x.u32(retArea + ha.OK)
 
 	// A directory and a directory-entry stream of it.
 	x.clearRet()
 	x.call(preopensName, "get-directories", retArea)
-	if n := x.u32(retArea + 4); n != 1 {
+	if n := x.u32(retArea + cabi.ListPair.Len); n != 1 {
 		t.Fatalf("%d preopens", n)
 	}
-	f.h[rDescriptor] = x.u32(x.u32(retArea))
+	f.h[rDescriptor] = x.u32(x.u32(retArea+cabi.ListPair.Ptr) + cabi.Preopen.FieldOffset(0))
 	x.clearRet()
 	x.call(fsTypesName, "[method]descriptor.read-directory", uint64(f.h[rDescriptor]), retArea)
 	f.h[rDirEntryStream] = x.u32(retArea + cabi.FSHandle.OK)
@@ -240,7 +242,7 @@ func TestResourceRules(t *testing.T) {
 	// Write past the budget.
 	x.clearRet()
 	x.call(ioStreamsName, "[method]output-stream.check-write", uint64(out), retArea)
-	budget := cabi.GetU64(x.ret(16), 8)
+	budget := cabi.GetU64(x.ret(cabi.U64Area.Size), cabi.U64Area.OK)
 	if budget == 0 {
 		t.Fatal("no budget on a fresh stream")
 	}
@@ -298,9 +300,10 @@ func TestUDPNotSupported(t *testing.T) {
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Allow: []string{"*:*"}}))
 	x.clearRet()
-	x.call("wasi:sockets/udp-create-socket", "create-udp-socket", 0, retArea)
-	if r := x.ret(8); r[0] != 1 || r[4] != byte(ecNotSupported) {
+	x.call(witnames.SocketsUDPCreateSocket, witnames.CreateUDPSocket, 0, retArea)
+	a := cabi.HandleArea
+	if r := x.ret(a.Size); r[a.Tag] != 1 || r[a.Code] != byte(ecNotSupported) {
 		t.Fatalf("create-udp-socket: %v", r)
 	}
-	x.wantTrap([]string{"unknown handle 1"}, "wasi:sockets/udp", "[method]udp-socket.address-family", 1)
+	x.wantTrap([]string{"unknown handle 1"}, witnames.SocketsUDP, witnames.UDPSocketAddressFamily, 1)
 }

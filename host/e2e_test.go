@@ -126,30 +126,32 @@ func (x *tg) connect(dest netip.AddrPort) (sock, in, out uint32, code int) {
 	}
 	x.clearRet()
 	x.call(tcpCreateName, "create-tcp-socket", fam, retArea)
-	r := x.ret(8)
-	if r[0] != 0 {
-		return 0, 0, 0, int(r[4])
+	h := cabi.HandleArea
+	r := x.ret(h.Size)
+	if r[h.Tag] != 0 {
+		return 0, 0, 0, int(r[h.Code])
 	}
-	sock = cabi.GetU32(r, 4)
+	sock = cabi.GetU32(r, h.OK)
 	flat := cabi.Flatten(dest, 0, 0)
 	args := append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)
 	args = append(args, retArea)
 	x.clearRet()
 	x.call(tcpName, "[method]tcp-socket.start-connect", args...)
 	x.call(networkName, "[resource-drop]network", uint64(netw))
-	if r := x.ret(2); r[0] != 0 {
-		return sock, 0, 0, int(r[1])
+	if u := cabi.UnitCodeArea; x.ret(u.Size)[u.Tag] != 0 {
+		return sock, 0, 0, int(x.ret(u.Size)[u.Code])
 	}
 	p := x.call1(tcpName, "[method]tcp-socket.subscribe", uint64(sock))
 	x.call(ioPollName, "[method]pollable.block", uint64(p))
 	x.call(ioPollName, "[resource-drop]pollable", uint64(p))
 	x.clearRet()
 	x.call(tcpName, "[method]tcp-socket.finish-connect", uint64(sock), retArea)
-	r = x.ret(12)
-	if r[0] != 0 {
-		return sock, 0, 0, int(r[4])
+	f := cabi.FinishArea
+	r = x.ret(f.Size)
+	if r[f.Tag] != 0 {
+		return sock, 0, 0, int(r[f.Code])
 	}
-	return sock, cabi.GetU32(r, 4), cabi.GetU32(r, 8), -1
+	return sock, cabi.GetU32(r, cabi.FinishInput), cabi.GetU32(r, cabi.FinishOutput), -1
 }
 
 // openTLS connects to dest and runs a handshake for localhost over the
@@ -225,8 +227,9 @@ func (x *tg) awaitFuture(ifaceName, res string, fut uint32) (conn, tin, tout uin
 func (x *tg) debugString(e uint32) string {
 	x.clearRet()
 	x.call(ioErrorName, "[method]error.to-debug-string", uint64(e), retArea)
-	r := x.ret(8)
-	return string(x.bytes(cabi.GetU32(r, 0), cabi.GetU32(r, 4)))
+	l := cabi.ListPair
+	r := x.ret(l.Size)
+	return string(x.bytes(cabi.GetU32(r, l.Ptr), cabi.GetU32(r, l.Len)))
 }
 
 // writeAll writes with blocking-write-and-flush.
@@ -235,8 +238,8 @@ func (x *tg) writeAll(out uint32, data []byte) {
 	x.put(argArea, data)
 	x.clearRet()
 	x.call(ioStreamsName, "[method]output-stream.blocking-write-and-flush", uint64(out), argArea, uint64(len(data)), retArea)
-	if r := x.ret(12); r[0] != 0 {
-		x.t.Fatalf("blocking-write-and-flush failed: %v", r)
+	if a := cabi.UnitArea; x.ret(a.Size)[a.Tag] != 0 {
+		x.t.Fatalf("blocking-write-and-flush failed: %v", x.ret(a.Size))
 	}
 }
 
@@ -245,15 +248,16 @@ func (x *tg) readSome(in uint32, n uint64) (data []byte, closed bool) {
 	x.t.Helper()
 	x.clearRet()
 	x.call(ioStreamsName, "[method]input-stream.blocking-read", uint64(in), n, retArea)
-	r := x.ret(12)
-	if r[0] != 0 {
-		if r[4] == 1 {
+	a, l := cabi.ReadArea, cabi.ListPair
+	r := x.ret(a.Size)
+	if r[a.Tag] != 0 {
+		if r[a.ErrTag] == 1 {
 			return nil, true
 		}
-		e := cabi.GetU32(r, 8)
+		e := cabi.GetU32(r, a.ErrHandle)
 		x.t.Fatalf("read failed: %s", x.debugString(e))
 	}
-	return x.bytes(cabi.GetU32(r, 4), cabi.GetU32(r, 8)), false
+	return x.bytes(cabi.GetU32(r, a.OK+l.Ptr), cabi.GetU32(r, a.OK+l.Len)), false
 }
 
 func (x *tg) readN(in uint32, n int) []byte {

@@ -16,6 +16,13 @@
 //     Bytes, TakeBytes or ret (rawguest's return area), or from a slice or index of such a variable
 //     (b[4], b[8:], binary.LittleEndian.Uint32(b[8:])).
 //
+// Test files are not checked: a test that asserts what the host wrote may
+// spell the offsets out by hand, on purpose, as an oracle independent of
+// internal/cabi (which a layout computed wrongly on both sides would
+// otherwise pass); internal/cabi's TestLayouts pins the numbers too. The
+// shared harnesses (internal/rawguest, the host tests' connect and read
+// helpers) read by name.
+//
 // What does not count: the position of a field or case in its WIT
 // declaration (Type.FieldOffset(1), Type.Case(0): cabi computes the offset),
 // lengths of Go values (make, copy), flattened
