@@ -86,17 +86,13 @@ type listener struct {
 // startBind: (self, borrow<network>, ip-socket-address as 12 flat values,
 // retptr) -> result<_, error-code>: +0 tag, +1 code.
 func startBind(c *call, stack []uint64) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	c.get(wapi.DecodeU32(stack[1]), rNetwork)
-	ret := wapi.DecodeU32(stack[14])
+	s, ap, ret, ok := sockAddrArgs(c, stack)
+	if !ok {
+		return
+	}
 	a := cabi.UnitCodeArea
-	c.Area(ret, a.Size, a.Align)
-	ap, _, _ := cabi.FlatSockAddr(c.Fn, stack[2:14])
 	addr := ap.Addr()
 	switch {
-	case s.family == 0 && !addr.Is4(), s.family == 1 && addr.Is4():
-		putCode(c, a, ret, ecInvalidArgument) // the wrong address family
-		return
 	case addr.Is4In6(), addr.IsMulticast(), addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
 		putCode(c, a, ret, ecInvalidArgument) // mapped, or not unicast
 		return

@@ -304,21 +304,36 @@ func applyBuffers(conn *net.TCPConn, o *tcpOptions) {
 	}
 }
 
+// sockAddrArgs reads the arguments start-bind and start-connect share
+// (self, network, ip-socket-address as 12 core values, ret-ptr), checking
+// the handles and the return area. ok is false once it has answered
+// invalid-argument for an address of the other family than the socket's.
+func sockAddrArgs(c *call, stack []uint64) (s *tcpSocket, ap netip.AddrPort, ret uint32, ok bool) {
+	const addrAt = 2 // the address's first core value
+	s = c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
+	c.get(wapi.DecodeU32(stack[1]), rNetwork)
+	ret = wapi.DecodeU32(stack[addrAt+cabi.FlatSockAddrLen])
+	a := cabi.UnitCodeArea
+	c.Area(ret, a.Size, a.Align)
+	ap, _, _ = cabi.FlatSockAddr(c.Fn, stack[addrAt:addrAt+cabi.FlatSockAddrLen])
+	if addr := ap.Addr(); s.family == 0 && !addr.Is4() || s.family == 1 && addr.Is4() {
+		putCode(c, a, ret, ecInvalidArgument) // the wrong address family
+		return s, ap, ret, false
+	}
+	return s, ap, ret, true
+}
+
 // startConnect: (self, borrow<network>, ip-socket-address as 12 flat values,
 // retptr) -> result<_, error-code>: +0 tag, +1 code. The dial runs in the
 // background; a destination the policy does not allow is access-denied.
 func startConnect(c *call, stack []uint64) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	c.get(wapi.DecodeU32(stack[1]), rNetwork)
-	ret := wapi.DecodeU32(stack[14])
+	s, ap, ret, ok := sockAddrArgs(c, stack)
+	if !ok {
+		return
+	}
 	a := cabi.UnitCodeArea
-	c.Area(ret, a.Size, a.Align)
-	ap, _, _ := cabi.FlatSockAddr(c.Fn, stack[2:14])
 	addr := ap.Addr()
 	switch {
-	case s.family == 0 && !addr.Is4(), s.family == 1 && addr.Is4():
-		putCode(c, a, ret, ecInvalidArgument)
-		return
 	case addr.Is4In6():
 		// Upstream tcp.wit: invalid-argument when remote-address is an
 		// IPv4-mapped IPv6 address.
