@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // Every host function carries its WIT parameter names (one per core
@@ -59,8 +61,8 @@ func TestTrapNamesTheParameter(t *testing.T) {
 	var log bytes.Buffer
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r, WithLogger(slog.New(slog.NewTextHandler(&log, nil)))), "0.2.6")
-	x.wantTrap([]string{"ret-ptr 0x401 is not 4-byte aligned"}, tcpCreateName, "create-tcp-socket", 0, retArea+1)
-	x.wantTrap([]string{"ret-ptr 0xfffffff8: return area of 8 bytes is out of bounds"}, tcpCreateName, "create-tcp-socket", 0, 0xfffffff8)
+	x.wantTrap([]string{"ret-ptr 0x401 is not 4-byte aligned"}, tcpCreateName, witnames.CreateTCPSocket, 0, retArea+1)
+	x.wantTrap([]string{"ret-ptr 0xfffffff8: return area of 8 bytes is out of bounds"}, tcpCreateName, witnames.CreateTCPSocket, 0, 0xfffffff8)
 	if s := log.String(); !strings.Contains(s, `params="[address-family ret-ptr]"`) || !strings.Contains(s, "ret-ptr 0x401") {
 		t.Fatalf("the trap log does not name the parameters: %s", s)
 	}
