@@ -99,6 +99,8 @@
 // guest's buffered-bytes quota (quota.go); pending.go defers connects and
 // handshakes; policy.go, validate.go (settings refused before a guest runs),
 // memory.go (the guest memory bound) and observer.go are the embedder's
-// controls. Memory layouts come from
-// internal/cabi.
+// controls. Memory layouts come from internal/cabi (memory access through
+// internal/guestmem), names from internal/witnames: every function carries
+// its WIT parameter names in wazero's definition, and a trap on a bad
+// return area names ret-ptr.
 package host
