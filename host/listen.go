@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/netip"
 
-	wapi "github.com/tetratelabs/wazero/api"
-
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/internal/cabi"
 )
@@ -151,10 +149,8 @@ func finishListen(c *call, stack []uint64) {
 // finishStep completes a step started by start-bind or start-listen:
 // not-in-progress unless the socket is in state from.
 func finishStep(c *call, stack []uint64, from, to tcpState) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	ret := wapi.DecodeU32(stack[1])
 	a := cabi.UnitCodeArea
-	c.Area(ret, a.Size, a.Align)
+	s, ret := tcpMethod(c, stack, a)
 	s.mu.Lock()
 	ok := s.state == from
 	if ok {
@@ -171,10 +167,8 @@ func finishStep(c *call, stack []uint64, from, to tcpState) {
 // startListen: (self, retptr) -> result<_, error-code>. The socket must be
 // bound explicitly (invalid-state otherwise, as tcp.wit says).
 func startListen(c *call, stack []uint64) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	ret := wapi.DecodeU32(stack[1])
 	a := cabi.UnitCodeArea
-	c.Area(ret, a.Size, a.Align)
+	s, ret := tcpMethod(c, stack, a)
 	s.mu.Lock()
 	st, fd, backlog := s.state, s.bindFD, s.backlog
 	s.mu.Unlock()
@@ -242,10 +236,8 @@ func (s *tcpSocket) acceptLoop(ctx context.Context, l *listener) {
 // options and takes a slot of Limits.Connections; past the limit the
 // connection is closed and accept reports new-socket-limit.
 func accept(c *call, stack []uint64) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	ret := wapi.DecodeU32(stack[1])
 	a := cabi.AcceptArea
-	c.Area(ret, a.Size, a.Align)
+	s, ret := tcpMethod(c, stack, a)
 	s.mu.Lock()
 	st, l, conn, err := s.state, s.ln, s.accepted, s.acceptErr
 	if st == tcpListening && (conn != nil || err != nil) {
@@ -315,10 +307,9 @@ func accept(c *call, stack []uint64) {
 // is invalid-argument; other values are clamped. On a listening socket the
 // new size applies at once (listen again, as POSIX allows).
 func setListenBacklogSize(c *call, stack []uint64) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	v, ret := stack[1], wapi.DecodeU32(stack[2])
 	a := cabi.UnitCodeArea
-	c.Area(ret, a.Size, a.Align)
+	s, ret := tcpMethod(c, stack, a)
+	v := stack[1]
 	if v == 0 {
 		putCode(c, a, ret, ecInvalidArgument)
 		return

@@ -304,6 +304,15 @@ func applyBuffers(conn *net.TCPConn, o *tcpOptions) {
 	}
 }
 
+// tcpMethod reads a tcp-socket method's self and its ret-ptr (the last
+// argument), checking the handle and then the return area against a.
+func tcpMethod(c *call, stack []uint64, a cabi.CodeArea) (*tcpSocket, uint32) {
+	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
+	ret := wapi.DecodeU32(stack[len(stack)-1])
+	c.Area(ret, a.Size, a.Align)
+	return s, ret
+}
+
 // sockAddrArgs reads the arguments start-bind and start-connect share
 // (self, network, ip-socket-address as 12 core values, ret-ptr), checking
 // the handles and the return area. ok is false once it has answered
@@ -443,10 +452,8 @@ func startConnect(c *call, stack []uint64) {
 // finishConnect: (self, retptr) -> result<tuple<own<input-stream>,
 // own<output-stream>>, error-code>: +0 tag, +4 input, +8 output | +4 code.
 func finishConnect(c *call, stack []uint64) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	ret := wapi.DecodeU32(stack[1])
 	a := cabi.FinishArea
-	c.Area(ret, a.Size, a.Align)
+	s, ret := tcpMethod(c, stack, a)
 	c.g.kick(&s.dial)
 	s.mu.Lock()
 	st, conn, err := s.state, s.conn, s.dialErr
@@ -501,10 +508,8 @@ func tcpStreams(g *Guest, tc *tcpConn) (*inStream, *outStream) {
 // sockAddress: local-address / remote-address (self, retptr) ->
 // result<ip-socket-address, error-code>.
 func sockAddress(c *call, stack []uint64, local bool) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	ret := wapi.DecodeU32(stack[1])
 	a := cabi.SockAddrArea
-	c.Area(ret, a.Size, a.Align)
+	s, ret := tcpMethod(c, stack, a)
 	var ap netip.AddrPort
 	if local {
 		var ok bool
@@ -573,10 +578,9 @@ func (s *tcpSocket) bound(c *call) (netip.AddrPort, bool) {
 // tcpShutdown: (self, 0=receive 1=send 2=both, retptr) -> result<_, error-code>.
 // A send shutdown waits for writes already flushed to the output stream.
 func tcpShutdown(c *call, stack []uint64) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	how, ret := wapi.DecodeU32(stack[1]), wapi.DecodeU32(stack[2])
 	a := cabi.UnitCodeArea
-	c.Area(ret, a.Size, a.Align)
+	s, ret := tcpMethod(c, stack, a)
+	how := wapi.DecodeU32(stack[1])
 	if how > 2 {
 		c.trap("shutdown-type %d is not 0 (receive), 1 (send) or 2 (both)", how)
 	}
