@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // fixture holds one open handle of each resource type.
@@ -26,40 +27,41 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatalf("connect: %d", code)
 	}
 	f.h[rTCPSocket], f.h[rInput], f.h[rOutput] = sock, in, out
-	f.h[rNetwork] = x.call1(instNetName, "instance-network")
-	f.h[rPollable] = x.call1(monoName, "subscribe-duration", 1)
+	f.h[rNetwork] = x.call1(instNetName, witnames.InstanceNetwork)
+	f.h[rPollable] = x.call1(monoName, witnames.SubscribeDuration, 1)
 
 	// A handshake (not finished) and a future (over a plain echo server, so
 	// it will fail; that is fine).
 	_, in2, out2, _ := x.connect(srv.addr)
 	x.put(argArea, []byte("localhost"))
-	f.h[rHandshake] = x.call1(tlsName, "[constructor]client-handshake", argArea, 9, uint64(in2), uint64(out2))
+	f.h[rHandshake] = x.call1(tlsName, witnames.NewClientHandshake, argArea, 9, uint64(in2), uint64(out2))
 	_, in3, out3, _ := x.connect(srv.addr)
-	hs := x.call1(tlsName, "[constructor]client-handshake", argArea, 9, uint64(in3), uint64(out3))
-	f.h[rFuture] = x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
+	hs := x.call1(tlsName, witnames.NewClientHandshake, argArea, 9, uint64(in3), uint64(out3))
+	f.h[rFuture] = x.call1(tlsName, witnames.ClientHandshakeFinish, uint64(hs))
 	// The same on the server side (without Policy.Serve its future fails).
 	_, in4, out4, _ := x.connect(srv.addr)
-	f.h[rServerHandshake] = x.call1(serverTLSName, "[constructor]server-handshake", uint64(in4), uint64(out4))
+	f.h[rServerHandshake] = x.call1(serverTLSName, witnames.NewServerHandshake, uint64(in4), uint64(out4))
 	_, in5, out5, _ := x.connect(srv.addr)
-	shs := x.call1(serverTLSName, "[constructor]server-handshake", uint64(in5), uint64(out5))
-	f.h[rServerFuture] = x.call1(serverTLSName, "[static]server-handshake.finish", uint64(shs))
+	shs := x.call1(serverTLSName, witnames.NewServerHandshake, uint64(in5), uint64(out5))
+	f.h[rServerFuture] = x.call1(serverTLSName, witnames.ServerHandshakeFinish, uint64(shs))
 
 	x.clearRet()
-	x.call(lookupName, "resolve-addresses", uint64(f.h[rNetwork]), argArea, 9, retArea)
-	if r := x.ret(8); r[0] != 0 {
-		t.Fatalf("resolve-addresses: code %d", r[4])
+	x.call(lookupName, witnames.ResolveAddresses, uint64(f.h[rNetwork]), argArea, 9, retArea)
+	ha := cabi.HandleArea
+	if r := x.ret(ha.Size); r[ha.Tag] != 0 {
+		t.Fatalf("resolve-addresses: code %d", r[ha.Code])
 	}
-	f.h[rResolveStream] = x.u32(retArea + 4)
+	f.h[rResolveStream] = x.u32(retArea + ha.OK)
 
 	// A directory and a directory-entry stream of it.
 	x.clearRet()
 	x.call(preopensName, "get-directories", retArea)
-	if n := x.u32(retArea + 4); n != 1 {
+	if n := x.u32(retArea + cabi.ListPair.Len); n != 1 {
 		t.Fatalf("%d preopens", n)
 	}
-	f.h[rDescriptor] = x.u32(x.u32(retArea))
+	f.h[rDescriptor] = x.u32(x.u32(retArea+cabi.ListPair.Ptr) + cabi.Preopen.FieldOffset(0))
 	x.clearRet()
-	x.call(fsTypesName, "[method]descriptor.read-directory", uint64(f.h[rDescriptor]), retArea)
+	x.call(fsTypesName, witnames.DescriptorReadDirectory, uint64(f.h[rDescriptor]), retArea)
 	f.h[rDirEntryStream] = x.u32(retArea + cabi.FSHandle.OK)
 	return f
 }
@@ -85,13 +87,13 @@ func selfKind(name string) rkind {
 	_, rest, ok := strings.Cut(name, "]")
 	if !ok {
 		switch name {
-		case "network-error-code", "filesystem-error-code":
+		case witnames.NetworkErrorCode, "filesystem-error-code":
 			return rError
 		case "resolve-addresses":
 			return rNetwork
 		case "set-alpn-ids": // wasitls:tls/connection: free functions on borrowed handles
 			return rHandshake
-		case "negotiated-protocol", "protocol-version", "cipher-suite", "key-exchange-group", "resumed", "peer-certificates":
+		case witnames.NegotiatedProtocol, witnames.ProtocolVersion, witnames.CipherSuite, witnames.KeyExchangeGroup, "resumed", "peer-certificates":
 			return rConnection
 		}
 		return rNone
@@ -119,9 +121,9 @@ func hasRetptr(d *fnDef) bool {
 		return false
 	}
 	switch {
-	case strings.HasPrefix(d.name, "[resource-drop]"), d.name == "[method]pollable.block", d.name == "[method]client-connection.close-output",
-		d.name == "[method]server-connection.close-output",
-		d.name == "exit", d.name == "exit-with-code", d.name == "[method]network.noop":
+	case strings.HasPrefix(d.name, "[resource-drop]"), d.name == witnames.PollableBlock, d.name == witnames.ClientConnectionCloseOutput,
+		d.name == witnames.ServerConnectionCloseOutput,
+		d.name == "exit", d.name == witnames.ExitWithCode, d.name == "[method]network.noop":
 		return false
 	}
 	return true
@@ -213,8 +215,8 @@ func TestEveryFunctionChecksReturnArea(t *testing.T) {
 		t.Fatalf("only %d functions with return areas checked", n)
 	}
 	// Misaligned return areas trap too.
-	x.wantTrap([]string{"not 4-byte aligned"}, ioStreamsName, "[method]input-stream.read", uint64(fx.h[rInput]), 1, retArea+1)
-	x.wantTrap([]string{"not 8-byte aligned"}, ioStreamsName, "[method]output-stream.check-write", uint64(fx.h[rOutput]), retArea+4)
+	x.wantTrap([]string{"not 4-byte aligned"}, ioStreamsName, witnames.InputStreamRead, uint64(fx.h[rInput]), 1, retArea+1)
+	x.wantTrap([]string{"not 8-byte aligned"}, ioStreamsName, witnames.OutputStreamCheckWrite, uint64(fx.h[rOutput]), retArea+4)
 }
 
 func TestResourceRules(t *testing.T) {
@@ -223,36 +225,36 @@ func TestResourceRules(t *testing.T) {
 	in, out, sock := fx.h[rInput], fx.h[rOutput], fx.h[rTCPSocket]
 
 	// A stream with a pollable cannot be dropped or moved into TLS.
-	p := x.call1(ioStreamsName, "[method]input-stream.subscribe", uint64(in))
-	x.wantTrap([]string{"still has 1 child"}, ioStreamsName, "[resource-drop]input-stream", uint64(in))
+	p := x.call1(ioStreamsName, witnames.InputStreamSubscribe, uint64(in))
+	x.wantTrap([]string{"still has 1 child"}, ioStreamsName, witnames.DropInputStream, uint64(in))
 	x.put(argArea, []byte("localhost"))
-	x.wantTrap([]string{"still has 1 pollable"}, tlsName, "[constructor]client-handshake", argArea, 9, uint64(in), uint64(out))
+	x.wantTrap([]string{"still has 1 pollable"}, tlsName, witnames.NewClientHandshake, argArea, 9, uint64(in), uint64(out))
 	x.drop(ioPollName, "pollable", p)
 
 	// Invalid UTF-8 and out-of-range names.
 	x.put(argArea, []byte{'a', 0xff})
-	x.wantTrap([]string{"not valid UTF-8"}, tlsName, "[constructor]client-handshake", argArea, 2, uint64(in), uint64(out))
-	x.wantTrap([]string{"not valid UTF-8"}, lookupName, "resolve-addresses", uint64(fx.h[rNetwork]), argArea, 2, retArea)
-	x.wantTrap([]string{"out of bounds"}, tlsName, "[constructor]client-handshake", 0xfffffff0, 100, uint64(in), uint64(out))
+	x.wantTrap([]string{"not valid UTF-8"}, tlsName, witnames.NewClientHandshake, argArea, 2, uint64(in), uint64(out))
+	x.wantTrap([]string{"not valid UTF-8"}, lookupName, witnames.ResolveAddresses, uint64(fx.h[rNetwork]), argArea, 2, retArea)
+	x.wantTrap([]string{"out of bounds"}, tlsName, witnames.NewClientHandshake, 0xfffffff0, 100, uint64(in), uint64(out))
 	// Mixed-up streams.
-	x.wantTrap([]string{"is a output-stream, not a input-stream"}, tlsName, "[constructor]client-handshake", argArea, 1, uint64(out), uint64(in))
+	x.wantTrap([]string{"is a output-stream, not a input-stream"}, tlsName, witnames.NewClientHandshake, argArea, 1, uint64(out), uint64(in))
 
 	// Write past the budget.
 	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.check-write", uint64(out), retArea)
-	budget := cabi.GetU64(x.ret(16), 8)
+	x.call(ioStreamsName, witnames.OutputStreamCheckWrite, uint64(out), retArea)
+	budget := cabi.GetU64(x.ret(cabi.U64Area.Size), cabi.U64Area.OK)
 	if budget == 0 {
 		t.Fatal("no budget on a fresh stream")
 	}
-	x.wantTrap([]string{"exceeds the check-write budget"}, ioStreamsName, "[method]output-stream.write", uint64(out), 0, budget+1, retArea)
-	x.wantTrap([]string{"exceeds the check-write budget"}, ioStreamsName, "[method]output-stream.write-zeroes", uint64(out), budget+1, retArea)
+	x.wantTrap([]string{"exceeds the check-write budget"}, ioStreamsName, witnames.OutputStreamWrite, uint64(out), 0, budget+1, retArea)
+	x.wantTrap([]string{"exceeds the check-write budget"}, ioStreamsName, witnames.OutputStreamWriteZeroes, uint64(out), budget+1, retArea)
 
 	// Enum and variant values out of range.
-	x.wantTrap([]string{"shutdown-type 3"}, tcpName, "[method]tcp-socket.shutdown", uint64(sock), 3, retArea)
-	x.wantTrap([]string{"ip-address-family 2"}, tcpCreateName, "create-tcp-socket", 2, retArea)
+	x.wantTrap([]string{"shutdown-type 3"}, tcpName, witnames.TCPSocketShutdown, uint64(sock), 3, retArea)
+	x.wantTrap([]string{"ip-address-family 2"}, tcpCreateName, witnames.CreateTCPSocket, 2, retArea)
 	args := make([]uint64, 15)
 	args[0], args[1], args[2], args[14] = uint64(sock), uint64(fx.h[rNetwork]), 7, retArea
-	x.wantTrap([]string{"discriminant 7"}, tcpName, "[method]tcp-socket.start-connect", args...)
+	x.wantTrap([]string{"discriminant 7"}, tcpName, witnames.TCPSocketStartConnect, args...)
 
 	// poll needs a list in bounds, of pollables.
 	x.wantTrap([]string{"at least one"}, ioPollName, "poll", argArea, 0, retArea)
@@ -262,12 +264,12 @@ func TestResourceRules(t *testing.T) {
 
 	// Double drop and use after drop name what happened.
 	x.drop(ioStreamsName, "output-stream", out)
-	x.wantTrap([]string{"already dropped"}, ioStreamsName, "[resource-drop]output-stream", uint64(out))
-	x.wantTrap([]string{"already dropped"}, ioStreamsName, "[method]output-stream.check-write", uint64(out), retArea)
+	x.wantTrap([]string{"already dropped"}, ioStreamsName, witnames.DropOutputStream, uint64(out))
+	x.wantTrap([]string{"already dropped"}, ioStreamsName, witnames.OutputStreamCheckWrite, uint64(out), retArea)
 	// finish consumed the handshake.
 	hs := fx.h[rHandshake]
-	fut := x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
-	x.wantTrap([]string{"consumed by finish"}, tlsName, "[static]client-handshake.finish", uint64(hs))
+	fut := x.call1(tlsName, witnames.ClientHandshakeFinish, uint64(hs))
+	x.wantTrap([]string{"consumed by finish"}, tlsName, witnames.ClientHandshakeFinish, uint64(hs))
 	x.drop(tlsName, "future-client-streams", fut)
 }
 
@@ -289,18 +291,19 @@ func TestLimits(t *testing.T) {
 	x.drop(tcpName, "tcp-socket", s1)
 	// 6 handles are open (1 socket, 4 streams... ); fill up to the limit.
 	for x.g.OpenHandles() < 8 {
-		x.call1(monoName, "subscribe-duration", 1)
+		x.call1(monoName, witnames.SubscribeDuration, 1)
 	}
-	x.wantTrap([]string{"too many open handles (limit 8)"}, monoName, "subscribe-duration", 1)
+	x.wantTrap([]string{"too many open handles (limit 8)"}, monoName, witnames.SubscribeDuration, 1)
 }
 
 func TestUDPNotSupported(t *testing.T) {
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Allow: []string{"*:*"}}))
 	x.clearRet()
-	x.call("wasi:sockets/udp-create-socket", "create-udp-socket", 0, retArea)
-	if r := x.ret(8); r[0] != 1 || r[4] != byte(ecNotSupported) {
+	x.call(witnames.SocketsUDPCreateSocket, witnames.CreateUDPSocket, 0, retArea)
+	a := cabi.HandleArea
+	if r := x.ret(a.Size); r[a.Tag] != 1 || r[a.Code] != byte(ecNotSupported) {
 		t.Fatalf("create-udp-socket: %v", r)
 	}
-	x.wantTrap([]string{"unknown handle 1"}, "wasi:sockets/udp", "[method]udp-socket.address-family", 1)
+	x.wantTrap([]string{"unknown handle 1"}, witnames.SocketsUDP, witnames.UDPSocketAddressFamily, 1)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
 	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 var benchSize = flag.Int("download-mib", 64, "MiB per download in BenchmarkDownload")
@@ -76,7 +77,7 @@ func BenchmarkDownload(b *testing.B) {
 	b.Run("guest", func(b *testing.B) {
 		ctx, r := newRuntime(b)
 		x := newTG(b, ctx, New(r, WithProvider(stdtls.Provider{})), "0.2.6", WithPolicy(&Policy{Allow: []string{addr.String()}, RootCAs: p.Roots}))
-		read := x.fn(ioStreamsName, "[method]input-stream.blocking-read")
+		read := x.fn(ioStreamsName, witnames.InputStreamBlockingRead)
 		setHeap := x.mod.ExportedFunction("set_heap")
 		b.SetBytes(int64(size))
 		b.ResetTimer()
@@ -164,7 +165,7 @@ func BenchmarkUpload(b *testing.B) {
 	b.Run("guest", func(b *testing.B) {
 		ctx, r := newRuntime(b)
 		x := newTG(b, ctx, New(r, WithProvider(stdtls.Provider{})), "0.2.6", WithPolicy(&Policy{Allow: []string{addr.String()}, RootCAs: p.Roots}))
-		write := x.fn(ioStreamsName, "[method]output-stream.blocking-write-and-flush")
+		write := x.fn(ioStreamsName, witnames.OutputStreamBlockingWriteAndFlush)
 		b.SetBytes(int64(size))
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
@@ -190,15 +191,15 @@ func BenchmarkUpload(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			ctx, r := newRuntime(b)
 			x := newTG(b, ctx, New(r, WithProvider(stdtls.Provider{})), "0.2.6", WithPolicy(&Policy{Allow: []string{addr.String()}, RootCAs: p.Roots}))
-			cw := x.fn(ioStreamsName, "[method]output-stream.check-write")
-			write := x.fn(ioStreamsName, "[method]output-stream.write")
-			fl := x.fn(ioStreamsName, "[method]output-stream.flush")
-			block := x.fn(ioPollName, "[method]pollable.block")
+			cw := x.fn(ioStreamsName, witnames.OutputStreamCheckWrite)
+			write := x.fn(ioStreamsName, witnames.OutputStreamWrite)
+			fl := x.fn(ioStreamsName, witnames.OutputStreamFlush)
+			block := x.fn(ioPollName, witnames.PollableBlock)
 			b.SetBytes(int64(size))
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				sock, conn, tin, tout := x.openTLS(addr)
-				pl := x.call1(ioStreamsName, "[method]output-stream.subscribe", uint64(tout))
+				pl := x.call1(ioStreamsName, witnames.OutputStreamSubscribe, uint64(tout))
 				stack := make([]uint64, 4)
 				for left := uint64(size); left > 0; {
 					stack[0], stack[1] = uint64(tout), retArea
@@ -235,7 +236,7 @@ func BenchmarkUpload(b *testing.B) {
 // finishUpload closes an upload's connection and checks what the server got.
 func (x *tg) finishUpload(sock, conn, tin, tout uint32, counts chan int64, size int) {
 	x.t.Helper()
-	x.call(tlsName, "[method]client-connection.close-output", uint64(conn))
+	x.call(tlsName, witnames.ClientConnectionCloseOutput, uint64(conn))
 	x.closeTLS(sock, conn, tin, tout)
 	if n := <-counts; n != int64(size) {
 		x.t.Fatalf("server got %d", n)

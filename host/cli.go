@@ -9,6 +9,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // cliState is a guest's view of the command world: its configuration (nil
@@ -107,10 +108,10 @@ func (c *call) needCLI() *cliConfig {
 	return c.g.cli.cfg
 }
 
-var cliEnvironment = register(&iface{name: "wasi:cli/environment", fns: []fnDef{
-	def("get-environment", cliGetEnvironment, p(i32)),
-	def("get-arguments", cliGetArguments, p(i32)),
-	def("initial-cwd", cliInitialCwd, p(i32)),
+var cliEnvironment = register(&iface{name: witnames.CLIEnvironment, fns: []fnDef{
+	def(witnames.GetEnvironment, cliGetEnvironment, p(i32)),
+	def(witnames.GetArguments, cliGetArguments, p(i32)),
+	def(witnames.InitialCwd, cliInitialCwd, p(i32)),
 }})
 
 // cliGetEnvironment: (retptr) -> +0 ptr, +4 len of list<tuple<string, string>>.
@@ -137,9 +138,8 @@ func cliGetArguments(c *call, stack []uint64) {
 // directory either; paths are relative to the preopens.
 func cliInitialCwd(c *call, stack []uint64) {
 	c.needCLI()
-	t := cabi.OptionString
-	b := c.Area(wapi.DecodeU32(stack[0]), t.Size(), t.Align())
-	b[0] = 0
+	a := cabi.OptionStringArea
+	c.Area(wapi.DecodeU32(stack[0]), a.Size, a.Align)[a.Tag] = 0
 }
 
 // putStrings copies strs into guest memory and returns their (ptr, len)
@@ -169,19 +169,17 @@ func putList(c *call, ret uint32, elem cabi.Type, words []uint32) {
 			for j, f := range elem.Elems {
 				off := elem.FieldOffset(j)
 				for k := 0; k < f.FlatCount(); k++ {
-					cabi.PutU32(e, off+uint32(4*k), w[0])
+					cabi.PutU32(e, off+cabi.U32.Size()*uint32(k), w[0])
 					w = w[1:]
 				}
 			}
 		}
 	}
-	r := c.Area(ret, cabi.String.Size(), cabi.String.Align())
-	cabi.PutU32(r, 0, ptr)
-	cabi.PutU32(r, 4, n)
+	putListArea(c, ret, ptr, n)
 }
 
-var cliExit = register(&iface{name: "wasi:cli/exit", fns: []fnDef{
-	def("exit", func(c *call, stack []uint64) {
+var cliExit = register(&iface{name: witnames.CLIExit, fns: []fnDef{
+	def(witnames.Exit, func(c *call, stack []uint64) {
 		switch tag := wapi.DecodeU32(stack[0]); tag {
 		case 0, 1:
 			c.exit(tag) // ok: 0, err: 1, as wasip1's proc_exit(1)
@@ -189,7 +187,7 @@ var cliExit = register(&iface{name: "wasi:cli/exit", fns: []fnDef{
 			c.trap("result discriminant %d is not 0 (ok) or 1 (err)", tag)
 		}
 	}, p(i32)),
-	def("exit-with-code", func(c *call, stack []uint64) { c.exit(wapi.DecodeU32(stack[0]) & 0xff) }, p(i32)),
+	def(witnames.ExitWithCode, func(c *call, stack []uint64) { c.exit(wapi.DecodeU32(stack[0]) & 0xff) }, p(i32)),
 }})
 
 // exit ends the guest as wasip1's proc_exit does: the module closes (which
@@ -202,18 +200,18 @@ func (c *call) exit(code uint32) {
 }
 
 var (
-	cliStdin = register(&iface{name: "wasi:cli/stdin", fns: []fnDef{
-		def("get-stdin", func(c *call, stack []uint64) {
+	cliStdin = register(&iface{name: witnames.CLIStdin, fns: []fnDef{
+		def(witnames.GetStdin, func(c *call, stack []uint64) {
 			stack[0] = uint64(c.push(rInput, &inStream{p: c.stdio().stdin, keep: true}, 0))
 		}, nil, i32),
 	}})
-	cliStdout = register(&iface{name: "wasi:cli/stdout", fns: []fnDef{
-		def("get-stdout", func(c *call, stack []uint64) {
+	cliStdout = register(&iface{name: witnames.CLIStdout, fns: []fnDef{
+		def(witnames.GetStdout, func(c *call, stack []uint64) {
 			stack[0] = uint64(c.push(rOutput, &outStream{s: c.stdio().stdout, keep: true}, 0))
 		}, nil, i32),
 	}})
-	cliStderr = register(&iface{name: "wasi:cli/stderr", fns: []fnDef{
-		def("get-stderr", func(c *call, stack []uint64) {
+	cliStderr = register(&iface{name: witnames.CLIStderr, fns: []fnDef{
+		def(witnames.GetStderr, func(c *call, stack []uint64) {
 			stack[0] = uint64(c.push(rOutput, &outStream{s: c.stdio().stderr, keep: true}, 0))
 		}, nil, i32),
 	}})
@@ -229,20 +227,19 @@ func (c *call) stdio() *cliState {
 // The guest's stdio is never a terminal: the terminal-* getters return
 // none, so no terminal-input or terminal-output handle can exist.
 var (
-	cliTerminalInput = register(&iface{name: "wasi:cli/terminal-input", fns: []fnDef{
-		def("[resource-drop]terminal-input", dropOf(rTerminalInput), p(i32)),
+	cliTerminalInput = register(&iface{name: witnames.CLITerminalInput, fns: []fnDef{
+		def(witnames.DropTerminalInput, dropOf(rTerminalInput), p(i32)),
 	}})
-	cliTerminalOutput = register(&iface{name: "wasi:cli/terminal-output", fns: []fnDef{
-		def("[resource-drop]terminal-output", dropOf(rTerminalOutput), p(i32)),
+	cliTerminalOutput = register(&iface{name: witnames.CLITerminalOutput, fns: []fnDef{
+		def(witnames.DropTerminalOutput, dropOf(rTerminalOutput), p(i32)),
 	}})
-	cliTerminalStdin  = register(&iface{name: "wasi:cli/terminal-stdin", fns: []fnDef{def("get-terminal-stdin", noTerminal, p(i32))}})
-	cliTerminalStdout = register(&iface{name: "wasi:cli/terminal-stdout", fns: []fnDef{def("get-terminal-stdout", noTerminal, p(i32))}})
-	cliTerminalStderr = register(&iface{name: "wasi:cli/terminal-stderr", fns: []fnDef{def("get-terminal-stderr", noTerminal, p(i32))}})
+	cliTerminalStdin  = register(&iface{name: witnames.CLITerminalStdin, fns: []fnDef{def(witnames.GetTerminalStdin, noTerminal, p(i32))}})
+	cliTerminalStdout = register(&iface{name: witnames.CLITerminalStdout, fns: []fnDef{def(witnames.GetTerminalStdout, noTerminal, p(i32))}})
+	cliTerminalStderr = register(&iface{name: witnames.CLITerminalStderr, fns: []fnDef{def(witnames.GetTerminalStderr, noTerminal, p(i32))}})
 )
 
 // noTerminal: (retptr) -> option<terminal-*>: none.
 func noTerminal(c *call, stack []uint64) {
-	t := cabi.OptionHandle
-	b := c.Area(wapi.DecodeU32(stack[0]), t.Size(), t.Align())
-	b[0] = 0
+	a := cabi.OptionHandleArea
+	c.Area(wapi.DecodeU32(stack[0]), a.Size, a.Align)[a.Tag] = 0
 }

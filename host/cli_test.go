@@ -17,6 +17,7 @@ import (
 	"github.com/wasitls/wasitls/internal/cabi"
 	"github.com/wasitls/wasitls/internal/testkit/syncbuf"
 	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 const (
@@ -63,12 +64,12 @@ func TestCLIEnvironment(t *testing.T) {
 	x := newTGConfig(t, ctx, h, "0.2.0", mc)
 	for range 2 {
 		x.clearRet()
-		x.call(envName, "get-arguments", retArea)
+		x.call(envName, witnames.GetArguments, retArea)
 		if got := x.stringTuples(cabi.Tuple(cabi.String)); len(got) != 3 || got[0][0] != "prog" || got[1][0] != "a b" || got[2][0] != "ü" {
 			t.Fatalf("arguments %q", got)
 		}
 		x.clearRet()
-		x.call(envName, "get-environment", retArea)
+		x.call(envName, witnames.GetEnvironment, retArea)
 		got := x.stringTuples(cabi.EnvVar)
 		want := [][]string{{"K", "V2"}, {"EMPTY", ""}, {"Z", "=x="}}
 		if len(got) != len(want) {
@@ -81,14 +82,14 @@ func TestCLIEnvironment(t *testing.T) {
 		}
 	}
 	x.put(retArea, bytes.Repeat([]byte{0xff}, 16))
-	x.call(envName, "initial-cwd", retArea)
+	x.call(envName, witnames.InitialCwd, retArea)
 	if x.ret(1)[0] != 0 {
 		t.Fatal("initial-cwd is not none")
 	}
 	// Nothing configured: empty lists.
 	y := newTGConfig(t, ctx, h, "0.2.0", cfg())
 	y.put(retArea, bytes.Repeat([]byte{0xff}, 16))
-	y.call(envName, "get-environment", retArea)
+	y.call(envName, witnames.GetEnvironment, retArea)
 	if r := y.ret(8); cabi.GetU32(r, 4) != 0 {
 		t.Fatalf("unconfigured environment has %d entries", cabi.GetU32(r, 4))
 	}
@@ -109,15 +110,15 @@ func TestCLIStdio(t *testing.T) {
 	// Written with write + flush through a second handle, then dropped.
 	o2 := x.call1(stdoutName, "get-stdout")
 	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.check-write", uint64(o2), retArea)
+	x.call(ioStreamsName, witnames.OutputStreamCheckWrite, uint64(o2), retArea)
 	if r := x.ret(16); r[0] != 0 || cabi.GetU64(r, cabi.U64Area.OK) < 6 {
 		t.Fatalf("check-write on stdout: %v", r)
 	}
 	x.put(argArea, []byte("world\n"))
 	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.write", uint64(o2), argArea, 6, retArea)
+	x.call(ioStreamsName, witnames.OutputStreamWrite, uint64(o2), argArea, 6, retArea)
 	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.blocking-flush", uint64(o2), retArea)
+	x.call(ioStreamsName, witnames.OutputStreamBlockingFlush, uint64(o2), retArea)
 	if r := x.ret(12); r[0] != 0 {
 		t.Fatalf("blocking-flush: %v", r)
 	}
@@ -152,14 +153,14 @@ func TestCLIStdio(t *testing.T) {
 	if _, closed := x.readSome(in2, 5); !closed {
 		t.Fatal("second stdin handle is not at the end")
 	}
-	for _, name := range []string{"wasi:cli/terminal-stdin", "wasi:cli/terminal-stdout", "wasi:cli/terminal-stderr"} {
+	for _, name := range []string{"wasi:cli/terminal-stdin", witnames.CLITerminalStdout, "wasi:cli/terminal-stderr"} {
 		x.put(retArea, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 		x.call(name, "get-"+strings.TrimPrefix(name, "wasi:cli/"), retArea)
 		if x.ret(1)[0] != 0 {
 			t.Fatalf("%s is not none", name)
 		}
 	}
-	x.wantTrap([]string{"unknown handle"}, "wasi:cli/terminal-output", "[resource-drop]terminal-output", 12345)
+	x.wantTrap([]string{"unknown handle"}, witnames.CLITerminalOutput, witnames.DropTerminalOutput, 12345)
 
 	// No stdio configured: stdin is at its end, output is discarded.
 	y := newTGConfig(t, ctx, h, "0.2.7", cfg())
@@ -173,13 +174,13 @@ func TestCLIStdio(t *testing.T) {
 func (x *tg) writeUnflushed(out uint32, s string) {
 	x.t.Helper()
 	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.check-write", uint64(out), retArea)
+	x.call(ioStreamsName, witnames.OutputStreamCheckWrite, uint64(out), retArea)
 	if r := x.ret(16); r[0] != 0 || cabi.GetU64(r, cabi.U64Area.OK) < uint64(len(s)) {
 		x.t.Fatalf("check-write: %v", r)
 	}
 	x.put(argArea, []byte(s))
 	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.write", uint64(out), argArea, uint64(len(s)), retArea)
+	x.call(ioStreamsName, witnames.OutputStreamWrite, uint64(out), argArea, uint64(len(s)), retArea)
 	if r := x.ret(12); r[0] != 0 {
 		x.t.Fatalf("write: %v", r)
 	}
@@ -243,31 +244,31 @@ func TestRandom(t *testing.T) {
 	src := bytes.NewReader(append(bytes.Repeat([]byte{0xab}, 40), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32))
 	x := newTGConfig(t, ctx, h, "0.2.5", NewModuleConfig().WithRandSource(src))
 	x.clearRet()
-	x.call(randomName, "get-random-bytes", 40, retArea)
+	x.call(randomName, witnames.GetRandomBytes, 40, retArea)
 	rr := x.ret(8)
 	if got := x.bytes(cabi.GetU32(rr, 0), cabi.GetU32(rr, 4)); !bytes.Equal(got, bytes.Repeat([]byte{0xab}, 40)) {
 		t.Fatalf("random bytes %x", got)
 	}
-	if v := x.call(randomName, "get-random-u64")[0]; v != 0x0807060504030201 {
+	if v := x.call(randomName, witnames.GetRandomU64)[0]; v != 0x0807060504030201 {
 		t.Fatalf("random u64 %#x", v)
 	}
-	if v := x.call(insecureName, "get-insecure-random-u64")[0]; v != 0x100f0e0d0c0b0a09 {
+	if v := x.call(insecureName, witnames.GetInsecureRandomU64)[0]; v != 0x100f0e0d0c0b0a09 {
 		t.Fatalf("insecure u64 %#x", v)
 	}
 	x.clearRet()
-	x.call(seedName, "insecure-seed", retArea)
+	x.call(seedName, witnames.InsecureSeed, retArea)
 	sr := x.ret(cabi.U64Pair.Size())
 	if lo, hi := cabi.GetU64(sr, cabi.U64Pair.FieldOffset(0)), cabi.GetU64(sr, cabi.U64Pair.FieldOffset(1)); lo != 0x1817161514131211 || hi != 0x201f1e1d1c1b1a19 {
 		t.Fatalf("seed %#x %#x", lo, hi)
 	}
 	x.clearRet()
-	x.call(randomName, "get-random-bytes", 0, retArea)
+	x.call(randomName, witnames.GetRandomBytes, 0, retArea)
 	if n := cabi.GetU32(x.ret(8), 4); n != 0 {
 		t.Fatalf("0 bytes asked, %d given", n)
 	}
-	x.wantTrap([]string{"random bytes asked for"}, randomName, "get-random-bytes", 1<<40, retArea)
+	x.wantTrap([]string{"random bytes asked for"}, randomName, witnames.GetRandomBytes, 1<<40, retArea)
 	// The source ran dry: a trap, not made-up bytes.
-	x.wantTrap([]string{"random source failed"}, randomName, "get-random-u64")
+	x.wantTrap([]string{"random source failed"}, randomName, witnames.GetRandomU64)
 }
 
 // Deterministic environments must omit wasi:random/random: without a random
@@ -286,7 +287,7 @@ func TestRandomNeedsSource(t *testing.T) {
 		t.Fatalf("instantiated without a random source: %v", err)
 	}
 	insecure := func() uint64 {
-		cm, err := r.CompileModule(ctx, wasmenc.Module([]wasmenc.Import{{Module: insecureName + "@0.2.0", Name: "get-insecure-random-u64", Results: p(i64)}}))
+		cm, err := r.CompileModule(ctx, wasmenc.Module([]wasmenc.Import{{Module: insecureName + "@0.2.0", Name: witnames.GetInsecureRandomU64, Results: p(i64)}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -296,7 +297,7 @@ func TestRandomNeedsSource(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer g.Close(ctx)
-		res, err := g.Module().ExportedFunction(wasmenc.Export(insecureName+"@0.2.0", "get-insecure-random-u64")).Call(ctx)
+		res, err := g.Module().ExportedFunction(wasmenc.Export(insecureName+"@0.2.0", witnames.GetInsecureRandomU64)).Call(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -389,8 +390,8 @@ func TestPollStdoutWithTLS(t *testing.T) {
 		WithPolicy(&Policy{Allow: []string{"127.0.0.1:*"}, RootCAs: pk.Roots}))
 	sock, conn, tin, tout := x.openTLS(srv.addr)
 	o := x.call1(stdoutName, "get-stdout")
-	po := x.call1(ioStreamsName, "[method]output-stream.subscribe", uint64(o))
-	pi := x.call1(ioStreamsName, "[method]input-stream.subscribe", uint64(tin))
+	po := x.call1(ioStreamsName, witnames.OutputStreamSubscribe, uint64(o))
+	pi := x.call1(ioStreamsName, witnames.InputStreamSubscribe, uint64(tin))
 	poll := func() []uint32 {
 		b := make([]byte, 8)
 		cabi.PutU32(b, 0, pi)
@@ -480,19 +481,19 @@ func TestStdoutSharedWithWasip1(t *testing.T) {
 	mem.Write(argArea+32, iov)
 	const n = 200
 	for range n {
-		call(streams, "[method]output-stream.check-write", o, retArea)
+		call(streams, witnames.OutputStreamCheckWrite, o, retArea)
 		if b, _ := mem.Read(retArea, 16); b[0] != 0 || cabi.GetU64(b, cabi.U64Area.OK) < 4 {
 			// No room while a flush is under way: wait for it.
-			call(streams, "[method]output-stream.blocking-flush", o, retArea)
-			call(streams, "[method]output-stream.check-write", o, retArea)
+			call(streams, witnames.OutputStreamBlockingFlush, o, retArea)
+			call(streams, witnames.OutputStreamCheckWrite, o, retArea)
 		}
-		call(streams, "[method]output-stream.write", o, argArea, 4, retArea)
-		call(streams, "[method]output-stream.flush", o, retArea)
+		call(streams, witnames.OutputStreamWrite, o, argArea, 4, retArea)
+		call(streams, witnames.OutputStreamFlush, o, retArea)
 		if errno := call("wasi_snapshot_preview1", "fd_write", 1, argArea+32, 1, argArea+48)[0]; errno != 0 {
 			t.Fatalf("fd_write: errno %d", errno)
 		}
 	}
-	call(streams, "[method]output-stream.blocking-flush", o, retArea)
+	call(streams, witnames.OutputStreamBlockingFlush, o, retArea)
 	if err := g.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -512,7 +513,7 @@ func TestCLIStdinThatNeverReturns(t *testing.T) {
 	x := newTGConfig(t, ctx, h, "0.2.0", cfg().WithStdin(pr))
 	in := x.call1(stdinName, "get-stdin")
 	x.clearRet()
-	x.call(ioStreamsName, "[method]input-stream.read", uint64(in), 10, retArea)
+	x.call(ioStreamsName, witnames.InputStreamRead, uint64(in), 10, retArea)
 	if r := x.ret(12); r[0] != 0 || cabi.GetU32(r, 8) != 0 {
 		t.Fatalf("read of an empty stdin: %v", r)
 	}

@@ -7,6 +7,7 @@ import (
 	wapi "github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // clockBase is instant 0 of wasi:clocks/monotonic-clock.
@@ -19,15 +20,15 @@ var clockBase = time.Now()
 // unset wall clock is wazero's fake one. A guest whose config the host
 // cannot read has the host's real clocks.
 
-var monotonicClock = register(&iface{name: "wasi:clocks/monotonic-clock", fns: []fnDef{
-	def("now", func(c *call, stack []uint64) { stack[0] = c.monotonicNow() }, nil, i64),
-	def("resolution", func(c *call, stack []uint64) {
+var monotonicClock = register(&iface{name: witnames.ClocksMonotonicClock, fns: []fnDef{
+	def(witnames.ClocksMonotonicClockNow, func(c *call, stack []uint64) { stack[0] = c.monotonicNow() }, nil, i64),
+	def(witnames.ClocksMonotonicClockResolution, func(c *call, stack []uint64) {
 		stack[0] = 1
 		if cfg := c.g.cli.cfg; cfg != nil && cfg.nanotime != nil {
 			stack[0] = uint64(cfg.nanoRes)
 		}
 	}, nil, i64),
-	def("subscribe-instant", func(c *call, stack []uint64) {
+	def(witnames.SubscribeInstant, func(c *call, stack []uint64) {
 		now := c.monotonicNow()
 		var d time.Duration
 		if stack[0] > now {
@@ -35,7 +36,7 @@ var monotonicClock = register(&iface{name: "wasi:clocks/monotonic-clock", fns: [
 		}
 		stack[0] = uint64(c.subscribe(&deadline{at: time.Now().Add(d)}, 0))
 	}, p(i64), i32),
-	def("subscribe-duration", func(c *call, stack []uint64) {
+	def(witnames.SubscribeDuration, func(c *call, stack []uint64) {
 		stack[0] = uint64(c.subscribe(&deadline{at: time.Now().Add(clampDur(stack[0]))}, 0))
 	}, p(i64), i32),
 }})
@@ -56,12 +57,12 @@ func clampDur(v uint64) time.Duration {
 	return time.Duration(v)
 }
 
-var wallClock = register(&iface{name: "wasi:clocks/wall-clock", fns: []fnDef{
-	def("now", func(c *call, stack []uint64) {
+var wallClock = register(&iface{name: witnames.ClocksWallClock, fns: []fnDef{
+	def(witnames.ClocksWallClockNow, func(c *call, stack []uint64) {
 		s, ns := c.g.cli.walltime()()
 		putDatetime(c, wapi.DecodeU32(stack[0]), uint64(s), uint32(ns))
 	}, p(i32)),
-	def("resolution", func(c *call, stack []uint64) {
+	def(witnames.ClocksWallClockResolution, func(c *call, stack []uint64) {
 		res := uint64(1)
 		if cfg := c.g.cli.cfg; cfg != nil && cfg.walltime != nil {
 			res = uint64(cfg.wallRes)

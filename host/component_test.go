@@ -6,6 +6,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasitls/wasitls/internal/testkit/componentenc"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // TestNetworkNoop: jco's extra [method]network.noop does nothing with a
@@ -13,11 +14,11 @@ import (
 func TestNetworkNoop(t *testing.T) {
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.12")
-	n := x.call1("wasi:sockets/instance-network", "instance-network")
-	x.call("wasi:sockets/network", "[method]network.noop", uint64(n))
-	x.wantTrap([]string{"[method]network.noop"}, "wasi:sockets/network", "[method]network.noop", uint64(n+1000))
-	x.call("wasi:sockets/network", "[resource-drop]network", uint64(n))
-	x.wantTrap([]string{"[method]network.noop"}, "wasi:sockets/network", "[method]network.noop", uint64(n))
+	n := x.call1(witnames.SocketsInstanceNetwork, witnames.InstanceNetwork)
+	x.call(witnames.SocketsNetwork, witnames.NetworkNoop, uint64(n))
+	x.wantTrap([]string{"[method]network.noop"}, witnames.SocketsNetwork, witnames.NetworkNoop, uint64(n+1000))
+	x.call(witnames.SocketsNetwork, witnames.DropNetwork, uint64(n))
+	x.wantTrap([]string{"[method]network.noop"}, witnames.SocketsNetwork, witnames.NetworkNoop, uint64(n))
 	for _, f := range functions("wasi:sockets/network@0.2.12") {
 		if f == "[method]network.noop" {
 			t.Fatal("Functions lists the noop, which the WIT does not have")
@@ -88,7 +89,7 @@ func TestComponentUsesImportRealloc(t *testing.T) {
 	h := New(r)
 	s := componentenc.Default()
 	s.Main = mainModule()
-	s.Interface, s.Func, s.Field = "wasi:cli/environment@0.2.6", "get-arguments", "get-arguments [v2]"
+	s.Interface, s.Func, s.Field = "wasi:cli/environment@0.2.6", witnames.GetArguments, "get-arguments [v2]"
 	s.Realloc = "cabi_import_realloc"
 	c, err := h.CompileComponent(ctx, s.Build())
 	if err != nil {

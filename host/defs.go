@@ -6,10 +6,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tetratelabs/wazero"
 	wapi "github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/guestmem"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 const (
@@ -47,6 +50,12 @@ type fnDef struct {
 	results []wapi.ValueType
 	fn      func(c *call, stack []uint64)
 	full    string // module/field for messages, set by register
+	// paramNames are the WIT parameter names, flattened (internal/witnames),
+	// set by register: wazero's definitions and the trap log carry them.
+	paramNames []string
+	// retName names the return-pointer parameter in trap messages ("" when
+	// the function has none).
+	retName string
 	// extra: served but not part of the WIT, so left out of Functions.
 	extra bool
 }
@@ -65,7 +74,7 @@ func p(ts ...wapi.ValueType) []wapi.ValueType { return ts }
 
 // call is the context of one host-function call.
 type call struct {
-	cabi.Mem
+	guestmem.Mem
 	g *Guest
 }
 
@@ -87,13 +96,13 @@ func (d *fnDef) invoke(g *Guest, ctx context.Context, mod wapi.Module, stack []u
 		defer func() {
 			if r := recover(); r != nil {
 				if t, ok := r.(*cabi.Trap); ok {
-					l.Warn("wasitls: guest trapped", "guest", g.Name(), "func", t.Func, "problem", t.Msg)
+					l.Warn("wasitls: guest trapped", "guest", g.Name(), "func", t.Func, "params", d.paramNames, "problem", t.Msg)
 				}
 				panic(r)
 			}
 		}()
 	}
-	c := call{Mem: cabi.Mem{Ctx: ctx, Mod: mod, Fn: d.full, Funcs: &g.reallocs}, g: g}
+	c := call{Mem: guestmem.Mem{Ctx: ctx, Mod: mod, Fn: d.full, Ret: d.retName, Funcs: &g.reallocs}, g: g}
 	d.fn(&c, stack)
 }
 
@@ -172,6 +181,19 @@ func (c *call) wait(w waitable) {
 	}
 }
 
+// retPtr is the name of the parameter that points at a return area.
+const retPtr = "ret-ptr"
+
+// build adds d to a host module under construction, with its parameter
+// names.
+func (d *fnDef) build(b wazero.HostModuleBuilder, fn wapi.GoModuleFunc) {
+	fb := b.NewFunctionBuilder().WithGoModuleFunction(fn, d.params, d.results).WithName(d.name)
+	if len(d.paramNames) > 0 {
+		fb = fb.WithParameterNames(d.paramNames...)
+	}
+	fb.Export(d.name)
+}
+
 // interfaces lists every host module the host answers to.
 var interfaces []*iface
 
@@ -181,12 +203,21 @@ func register(f *iface) *iface {
 		if f.exact != "" {
 			ver = f.exact[strings.IndexByte(f.exact, '@'):]
 		}
-		f.fns[i].full = f.name + ver + "#" + f.fns[i].name
+		d := &f.fns[i]
+		d.full = f.name + ver + "#" + d.name
+		// A function without names on record (or with a different count)
+		// keeps none; TestHostFunctionsHaveParamNames fails on it.
+		if names := witnames.Params(f.name, d.name); len(names) == len(d.params) {
+			d.paramNames = names
+			if n := len(names); n > 0 && names[n-1] == retPtr {
+				d.retName = retPtr
+			}
+		}
 	}
 	switch f.name {
-	case "wasi:cli/environment", "wasi:cli/stdin", "wasi:cli/stdout", "wasi:cli/stderr",
-		"wasi:filesystem/types", "wasi:filesystem/preopens",
-		"wasi:random/random", "wasi:random/insecure", "wasi:random/insecure-seed":
+	case witnames.CLIEnvironment, witnames.CLIStdin, witnames.CLIStdout, witnames.CLIStderr,
+		witnames.FilesystemTypes, witnames.FilesystemPreopens,
+		witnames.RandomRandom, witnames.RandomInsecure, witnames.RandomInsecureSeed:
 		f.needsConfig = true
 	}
 	interfaces = append(interfaces, f)
@@ -266,4 +297,12 @@ func signature(module, field string) (params, results []wapi.ValueType, ok bool)
 		}
 	}
 	return nil, nil, false
+}
+
+// putListArea writes a returned list's (ptr, len) at ret.
+func putListArea(c *call, ret, ptr, n uint32) {
+	a := cabi.ListPair
+	b := c.Area(ret, a.Size, a.Align)
+	cabi.PutU32(b, a.Ptr, ptr)
+	cabi.PutU32(b, a.Len, n)
 }

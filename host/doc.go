@@ -85,9 +85,12 @@
 // every such call (about 4 µs each into a Go guest): worth knowing when a
 // guest polls often.
 //
-// The files follow the WIT: tls.go (wasi:tls/types), tlsext.go and alpn.go
-// (wasitls:tls/connection, the project's extension in wit/ext), streams.go, poll.go and
-// ioerror.go (wasi:io), sockets.go, lookup.go and udp.go (wasi:sockets),
+// The files follow the WIT: tls.go (wasi:tls/types; tlsdriver.go runs the
+// provider's handshakes, streamconn.go adapts guest streams to a net.Conn
+// for them), tlsext.go and alpn.go (wasitls:tls/connection, the project's
+// extension in wit/ext), streams.go, poll.go and ioerror.go (wasi:io),
+// network.go, instancenetwork.go, tcpcreate.go, tcp.go, listen.go,
+// lookup.go and udp.go (wasi:sockets),
 // clocks.go (wasi:clocks), cli.go (wasi:cli), random.go (wasi:random),
 // filesystem.go, fspath.go and fserror.go (wasi:filesystem); config.go reads
 // the ModuleConfig. Each declares its interface as one table of function
@@ -96,6 +99,8 @@
 // guest's buffered-bytes quota (quota.go); pending.go defers connects and
 // handshakes; policy.go, validate.go (settings refused before a guest runs),
 // memory.go (the guest memory bound) and observer.go are the embedder's
-// controls. Memory layouts come from
-// internal/cabi.
+// controls. Memory layouts come from internal/cabi (memory access through
+// internal/guestmem), names from internal/witnames: every function carries
+// its WIT parameter names in wazero's definition, and a trap on a bad
+// return area names ret-ptr.
 package host

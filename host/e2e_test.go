@@ -16,6 +16,7 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // echoServer is a crypto/tls server on loopback that echoes lines and
@@ -119,37 +120,39 @@ func serveConns(t testing.TB, ln net.Listener, handle func(net.Conn)) {
 // socket and its streams.
 func (x *tg) connect(dest netip.AddrPort) (sock, in, out uint32, code int) {
 	x.t.Helper()
-	netw := x.call1(instNetName, "instance-network")
+	netw := x.call1(instNetName, witnames.InstanceNetwork)
 	fam := uint64(0)
 	if dest.Addr().Is6() {
 		fam = 1
 	}
 	x.clearRet()
-	x.call(tcpCreateName, "create-tcp-socket", fam, retArea)
-	r := x.ret(8)
-	if r[0] != 0 {
-		return 0, 0, 0, int(r[4])
+	x.call(tcpCreateName, witnames.CreateTCPSocket, fam, retArea)
+	h := cabi.HandleArea
+	r := x.ret(h.Size)
+	if r[h.Tag] != 0 {
+		return 0, 0, 0, int(r[h.Code])
 	}
-	sock = cabi.GetU32(r, 4)
+	sock = cabi.GetU32(r, h.OK)
 	flat := cabi.Flatten(dest, 0, 0)
 	args := append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)
 	args = append(args, retArea)
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.start-connect", args...)
-	x.call(networkName, "[resource-drop]network", uint64(netw))
-	if r := x.ret(2); r[0] != 0 {
-		return sock, 0, 0, int(r[1])
+	x.call(tcpName, witnames.TCPSocketStartConnect, args...)
+	x.call(networkName, witnames.DropNetwork, uint64(netw))
+	if u := cabi.UnitCodeArea; x.ret(u.Size)[u.Tag] != 0 {
+		return sock, 0, 0, int(x.ret(u.Size)[u.Code])
 	}
-	p := x.call1(tcpName, "[method]tcp-socket.subscribe", uint64(sock))
-	x.call(ioPollName, "[method]pollable.block", uint64(p))
-	x.call(ioPollName, "[resource-drop]pollable", uint64(p))
+	p := x.call1(tcpName, witnames.TCPSocketSubscribe, uint64(sock))
+	x.call(ioPollName, witnames.PollableBlock, uint64(p))
+	x.call(ioPollName, witnames.DropPollable, uint64(p))
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.finish-connect", uint64(sock), retArea)
-	r = x.ret(12)
-	if r[0] != 0 {
-		return sock, 0, 0, int(r[4])
+	x.call(tcpName, witnames.TCPSocketFinishConnect, uint64(sock), retArea)
+	f := cabi.FinishArea
+	r = x.ret(f.Size)
+	if r[f.Tag] != 0 {
+		return sock, 0, 0, int(r[f.Code])
 	}
-	return sock, cabi.GetU32(r, 4), cabi.GetU32(r, 8), -1
+	return sock, cabi.GetU32(r, cabi.FinishInput), cabi.GetU32(r, cabi.FinishOutput), -1
 }
 
 // openTLS connects to dest and runs a handshake for localhost over the
@@ -183,11 +186,11 @@ func (x *tg) closeTLS(sock, conn, tin, tout uint32) {
 func (x *tg) handshake(name string, in, out uint32, before ...func(hs uint32)) (conn, tin, tout uint32, errStr string) {
 	x.t.Helper()
 	x.put(argArea, []byte(name))
-	hs := x.call1(tlsName, "[constructor]client-handshake", argArea, uint64(len(name)), uint64(in), uint64(out))
+	hs := x.call1(tlsName, witnames.NewClientHandshake, argArea, uint64(len(name)), uint64(in), uint64(out))
 	for _, f := range before {
 		f(hs)
 	}
-	fut := x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
+	fut := x.call1(tlsName, witnames.ClientHandshakeFinish, uint64(hs))
 	return x.awaitFuture(tlsName, "future-client-streams", fut)
 }
 
@@ -197,8 +200,8 @@ func (x *tg) handshake(name string, in, out uint32, before ...func(hs uint32)) (
 func (x *tg) awaitFuture(ifaceName, res string, fut uint32) (conn, tin, tout uint32, errStr string) {
 	x.t.Helper()
 	p := x.call1(ifaceName, "[method]"+res+".subscribe", uint64(fut))
-	x.call(ioPollName, "[method]pollable.block", uint64(p))
-	x.call(ioPollName, "[resource-drop]pollable", uint64(p))
+	x.call(ioPollName, witnames.PollableBlock, uint64(p))
+	x.call(ioPollName, witnames.DropPollable, uint64(p))
 	a := cabi.FutureGet
 	x.clearRet()
 	x.call(ifaceName, "[method]"+res+".get", uint64(fut), retArea)
@@ -216,7 +219,7 @@ func (x *tg) awaitFuture(ifaceName, res string, fut uint32) (conn, tin, tout uin
 	if r[a.InnerTag] == 1 {
 		e := cabi.GetU32(r, a.Error)
 		s := x.debugString(e)
-		x.call(ioErrorName, "[resource-drop]error", uint64(e))
+		x.call(ioErrorName, witnames.DropError, uint64(e))
 		return 0, 0, 0, s
 	}
 	return cabi.GetU32(r, a.Conn), cabi.GetU32(r, a.Input), cabi.GetU32(r, a.Output), ""
@@ -224,9 +227,10 @@ func (x *tg) awaitFuture(ifaceName, res string, fut uint32) (conn, tin, tout uin
 
 func (x *tg) debugString(e uint32) string {
 	x.clearRet()
-	x.call(ioErrorName, "[method]error.to-debug-string", uint64(e), retArea)
-	r := x.ret(8)
-	return string(x.bytes(cabi.GetU32(r, 0), cabi.GetU32(r, 4)))
+	x.call(ioErrorName, witnames.ErrorToDebugString, uint64(e), retArea)
+	l := cabi.ListPair
+	r := x.ret(l.Size)
+	return string(x.bytes(cabi.GetU32(r, l.Ptr), cabi.GetU32(r, l.Len)))
 }
 
 // writeAll writes with blocking-write-and-flush.
@@ -234,9 +238,9 @@ func (x *tg) writeAll(out uint32, data []byte) {
 	x.t.Helper()
 	x.put(argArea, data)
 	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.blocking-write-and-flush", uint64(out), argArea, uint64(len(data)), retArea)
-	if r := x.ret(12); r[0] != 0 {
-		x.t.Fatalf("blocking-write-and-flush failed: %v", r)
+	x.call(ioStreamsName, witnames.OutputStreamBlockingWriteAndFlush, uint64(out), argArea, uint64(len(data)), retArea)
+	if a := cabi.UnitArea; x.ret(a.Size)[a.Tag] != 0 {
+		x.t.Fatalf("blocking-write-and-flush failed: %v", x.ret(a.Size))
 	}
 }
 
@@ -244,16 +248,17 @@ func (x *tg) writeAll(out uint32, data []byte) {
 func (x *tg) readSome(in uint32, n uint64) (data []byte, closed bool) {
 	x.t.Helper()
 	x.clearRet()
-	x.call(ioStreamsName, "[method]input-stream.blocking-read", uint64(in), n, retArea)
-	r := x.ret(12)
-	if r[0] != 0 {
-		if r[4] == 1 {
+	x.call(ioStreamsName, witnames.InputStreamBlockingRead, uint64(in), n, retArea)
+	a, l := cabi.ReadArea, cabi.ListPair
+	r := x.ret(a.Size)
+	if r[a.Tag] != 0 {
+		if r[a.ErrTag] == 1 {
 			return nil, true
 		}
-		e := cabi.GetU32(r, 8)
+		e := cabi.GetU32(r, a.ErrHandle)
 		x.t.Fatalf("read failed: %s", x.debugString(e))
 	}
-	return x.bytes(cabi.GetU32(r, 4), cabi.GetU32(r, 8)), false
+	return x.bytes(cabi.GetU32(r, a.OK+l.Ptr), cabi.GetU32(r, a.OK+l.Len)), false
 }
 
 func (x *tg) readN(in uint32, n int) []byte {
@@ -297,7 +302,7 @@ func TestTLSEcho(t *testing.T) {
 		t.Fatalf("handshake: %s", errStr)
 	}
 	// The streams were moved into the handshake.
-	x.wantTrap([]string{"moved into a client-handshake"}, ioStreamsName, "[resource-drop]input-stream", uint64(in))
+	x.wantTrap([]string{"moved into a client-handshake"}, ioStreamsName, witnames.DropInputStream, uint64(in))
 
 	msg := []byte("hello, wasi-tls\n")
 	x.writeAll(tout, msg)
@@ -305,9 +310,9 @@ func TestTLSEcho(t *testing.T) {
 		t.Fatalf("echo: %q", got)
 	}
 	// Dropping the connection before its streams traps.
-	x.wantTrap([]string{"still has 2 child"}, tlsName, "[resource-drop]client-connection", uint64(conn))
+	x.wantTrap([]string{"still has 2 child"}, tlsName, witnames.DropClientConnection, uint64(conn))
 
-	x.call(tlsName, "[method]client-connection.close-output", uint64(conn))
+	x.call(tlsName, witnames.ClientConnectionCloseOutput, uint64(conn))
 	if _, closed := x.readSome(tin, 100); !closed {
 		t.Fatal("want the end of the stream after close_notify both ways")
 	}

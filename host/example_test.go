@@ -10,6 +10,7 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/host"
 	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // A guest gets its own host modules, table and policy. Here the guest is a
@@ -23,7 +24,7 @@ func ExampleHost_Instantiate() {
 	h := host.New(r, host.WithProvider(stdtls.Provider{}))
 	const mod = "wasi:clocks/monotonic-clock@0.2.6"
 	wasm := wasmenc.Module([]wasmenc.Import{{
-		Module: mod, Name: "subscribe-duration",
+		Module: mod, Name: witnames.SubscribeDuration,
 		Params: []api.ValueType{api.ValueTypeI64}, Results: []api.ValueType{api.ValueTypeI32},
 	}})
 	compiled, err := r.CompileModule(ctx, wasm)
@@ -35,7 +36,7 @@ func ExampleHost_Instantiate() {
 	if err != nil {
 		panic(err)
 	}
-	res, err := g.Module().ExportedFunction(wasmenc.Export(mod, "subscribe-duration")).Call(ctx, 1000)
+	res, err := g.Module().ExportedFunction(wasmenc.Export(mod, witnames.SubscribeDuration)).Call(ctx, 1000)
 	if err != nil {
 		panic(err)
 	}

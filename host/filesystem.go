@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // wasi:filesystem over the mounts of the guest's FSConfig (see
@@ -119,8 +120,8 @@ type dirStream struct {
 
 func (s *dirStream) close() { _ = s.f.Close() }
 
-var fsPreopens = register(&iface{name: "wasi:filesystem/preopens", fns: []fnDef{
-	def("get-directories", fsGetDirectories, p(i32)),
+var fsPreopens = register(&iface{name: witnames.FilesystemPreopens, fns: []fnDef{
+	def(witnames.GetDirectories, fsGetDirectories, p(i32)),
 }})
 
 // fsGetDirectories: (retptr) -> list<tuple<descriptor, string>>, one per
@@ -147,44 +148,44 @@ func fsGetDirectories(c *call, stack []uint64) {
 	putList(c, ret, cabi.Preopen, words)
 }
 
-var fsTypes = register(&iface{name: "wasi:filesystem/types", fns: []fnDef{
-	def("[method]descriptor.read-via-stream", fsReadViaStream, p(i32, i64, i32)),
-	def("[method]descriptor.write-via-stream", func(c *call, s []uint64) { fsWriteStream(c, s[0], s[1], false, s[2]) }, p(i32, i64, i32)),
-	def("[method]descriptor.append-via-stream", func(c *call, s []uint64) { fsWriteStream(c, s[0], 0, true, s[1]) }, p(i32, i32)),
-	def("[method]descriptor.advise", fsAdvise, p(i32, i64, i64, i32, i32)),
-	def("[method]descriptor.sync-data", func(c *call, s []uint64) { fsSync(c, s, true) }, p(i32, i32)),
-	def("[method]descriptor.get-flags", fsGetFlags, p(i32, i32)),
-	def("[method]descriptor.get-type", fsGetType, p(i32, i32)),
-	def("[method]descriptor.set-size", fsSetSize, p(i32, i64, i32)),
-	def("[method]descriptor.set-times", fsUnsupported(rDescriptor, 0), p(i32, i32, i64, i32, i32, i64, i32, i32)),
-	def("[method]descriptor.read", fsRead, p(i32, i64, i64, i32)),
-	def("[method]descriptor.write", fsWrite, p(i32, i32, i32, i64, i32)),
-	def("[method]descriptor.read-directory", fsReadDirectory, p(i32, i32)),
-	def("[method]descriptor.sync", func(c *call, s []uint64) { fsSync(c, s, false) }, p(i32, i32)),
-	def("[method]descriptor.create-directory-at", func(c *call, s []uint64) { fsPathOp(c, s, opMkdir) }, p(i32, i32, i32, i32)),
-	def("[method]descriptor.stat", fsStat, p(i32, i32)),
-	def("[method]descriptor.stat-at", fsStatAt, p(i32, i32, i32, i32, i32)),
-	def("[method]descriptor.set-times-at", fsUnsupported(rDescriptor, 1), p(i32, i32, i32, i32, i32, i64, i32, i32, i64, i32, i32)),
-	def("[method]descriptor.link-at", fsUnsupported(rDescriptor, 2), p(i32, i32, i32, i32, i32, i32, i32, i32)),
-	def("[method]descriptor.open-at", fsOpenAt, p(i32, i32, i32, i32, i32, i32, i32)),
-	def("[method]descriptor.readlink-at", fsUnsupported(rDescriptor, 3), p(i32, i32, i32, i32)),
-	def("[method]descriptor.remove-directory-at", func(c *call, s []uint64) { fsPathOp(c, s, opRmdir) }, p(i32, i32, i32, i32)),
-	def("[method]descriptor.rename-at", fsRenameAt, p(i32, i32, i32, i32, i32, i32, i32)),
-	def("[method]descriptor.symlink-at", fsUnsupported(rDescriptor, 4), p(i32, i32, i32, i32, i32, i32)),
-	def("[method]descriptor.unlink-file-at", func(c *call, s []uint64) { fsPathOp(c, s, opUnlink) }, p(i32, i32, i32, i32)),
-	def("[method]descriptor.is-same-object", fsIsSameObject, p(i32, i32), i32),
-	def("[method]descriptor.metadata-hash", fsMetadataHash, p(i32, i32)),
-	def("[method]descriptor.metadata-hash-at", fsMetadataHashAt, p(i32, i32, i32, i32, i32)),
-	def("[resource-drop]descriptor", dropOf(rDescriptor), p(i32)),
-	def("[method]directory-entry-stream.read-directory-entry", fsReadDirectoryEntry, p(i32, i32)),
-	def("[resource-drop]directory-entry-stream", dropOf(rDirEntryStream), p(i32)),
-	def("filesystem-error-code", fsErrorCode, p(i32, i32)),
+var fsTypes = register(&iface{name: witnames.FilesystemTypes, fns: []fnDef{
+	def(witnames.DescriptorReadViaStream, fsReadViaStream, p(i32, i64, i32)),
+	def(witnames.DescriptorWriteViaStream, func(c *call, s []uint64) { fsWriteStream(c, s[0], s[1], false, s[2]) }, p(i32, i64, i32)),
+	def(witnames.DescriptorAppendViaStream, func(c *call, s []uint64) { fsWriteStream(c, s[0], 0, true, s[1]) }, p(i32, i32)),
+	def(witnames.DescriptorAdvise, fsAdvise, p(i32, i64, i64, i32, i32)),
+	def(witnames.DescriptorSyncData, func(c *call, s []uint64) { fsSync(c, s, true) }, p(i32, i32)),
+	def(witnames.DescriptorGetFlags, fsGetFlags, p(i32, i32)),
+	def(witnames.DescriptorGetType, fsGetType, p(i32, i32)),
+	def(witnames.DescriptorSetSize, fsSetSize, p(i32, i64, i32)),
+	def(witnames.DescriptorSetTimes, fsUnsupported(cabi.FSUnit, fsTimestamps(1, 4)), p(i32, i32, i64, i32, i32, i64, i32, i32)),
+	def(witnames.DescriptorRead, fsRead, p(i32, i64, i64, i32)),
+	def(witnames.DescriptorWrite, fsWrite, p(i32, i32, i32, i64, i32)),
+	def(witnames.DescriptorReadDirectory, fsReadDirectory, p(i32, i32)),
+	def(witnames.DescriptorSync, func(c *call, s []uint64) { fsSync(c, s, false) }, p(i32, i32)),
+	def(witnames.DescriptorCreateDirectoryAt, func(c *call, s []uint64) { fsPathOp(c, s, opMkdir) }, p(i32, i32, i32, i32)),
+	def(witnames.DescriptorStat, fsStat, p(i32, i32)),
+	def(witnames.DescriptorStatAt, fsStatAt, p(i32, i32, i32, i32, i32)),
+	def(witnames.DescriptorSetTimesAt, fsUnsupported(cabi.FSUnit, fsSetTimesAtArgs), p(i32, i32, i32, i32, i32, i64, i32, i32, i64, i32, i32)),
+	def(witnames.DescriptorLinkAt, fsUnsupported(cabi.FSUnit, fsLinkAtArgs), p(i32, i32, i32, i32, i32, i32, i32, i32)),
+	def(witnames.DescriptorOpenAt, fsOpenAt, p(i32, i32, i32, i32, i32, i32, i32)),
+	def(witnames.DescriptorReadlinkAt, fsUnsupported(cabi.FSString, fsStrings(1)), p(i32, i32, i32, i32)),
+	def(witnames.DescriptorRemoveDirectoryAt, func(c *call, s []uint64) { fsPathOp(c, s, opRmdir) }, p(i32, i32, i32, i32)),
+	def(witnames.DescriptorRenameAt, fsRenameAt, p(i32, i32, i32, i32, i32, i32, i32)),
+	def(witnames.DescriptorSymlinkAt, fsUnsupported(cabi.FSUnit, fsStrings(1, 3)), p(i32, i32, i32, i32, i32, i32)),
+	def(witnames.DescriptorUnlinkFileAt, func(c *call, s []uint64) { fsPathOp(c, s, opUnlink) }, p(i32, i32, i32, i32)),
+	def(witnames.DescriptorIsSameObject, fsIsSameObject, p(i32, i32), i32),
+	def(witnames.DescriptorMetadataHash, fsMetadataHash, p(i32, i32)),
+	def(witnames.DescriptorMetadataHashAt, fsMetadataHashAt, p(i32, i32, i32, i32, i32)),
+	def(witnames.DropDescriptor, dropOf(rDescriptor), p(i32)),
+	def(witnames.DirectoryEntryStreamReadDirectoryEntry, fsReadDirectoryEntry, p(i32, i32)),
+	def(witnames.DropDirectoryEntryStream, dropOf(rDirEntryStream), p(i32)),
+	def(witnames.FilesystemErrorCode, fsErrorCode, p(i32, i32)),
 }})
 
 // fsFail writes the err case of a result<T, error-code>.
 func fsFail(c *call, a cabi.FSArea, ret uint32, code fsCode) {
 	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 1
+	b[a.Tag] = 1
 	b[a.Code] = code.wire()
 }
 
@@ -200,7 +201,7 @@ func fsUnitDone(c *call, ret uint32, errno expsys.Errno) {
 // fsOKArea writes the ok case and returns the area to fill in.
 func fsOKArea(c *call, a cabi.FSArea, ret uint32) []byte {
 	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
+	b[a.Tag] = 0
 	return b
 }
 
@@ -212,47 +213,55 @@ func (c *call) descriptor(h uint64, a cabi.FSArea, ret uint64) (*descriptor, uin
 	return d, r
 }
 
-// fsUnsupported answers unsupported after checking the handles and the
-// return area: set-times (0), set-times-at (1), link-at (2), readlink-at
-// (3), symlink-at (4).
-func fsUnsupported(k rkind, which int) func(c *call, stack []uint64) {
+// fsUnsupported answers unsupported, in the layout a, after checking the
+// descriptor, the return area and (check) the function's other arguments.
+func fsUnsupported(a cabi.FSArea, check func(c *call, stack []uint64)) func(c *call, stack []uint64) {
 	return func(c *call, stack []uint64) {
-		a := cabi.FSUnit
-		if which == 3 {
-			a = cabi.FSString
-		}
 		_, ret := c.descriptor(stack[0], a, stack[len(stack)-1])
-		tags := func(i, j int) { // new-timestamp: no-change, now, timestamp
-			for _, k := range []int{i, j} {
-				if tag := wapi.DecodeU32(stack[k]); tag > 2 {
-					c.trap("new-timestamp discriminant %d is not 0, 1 or 2", tag)
-				}
-			}
-		}
-		switch which {
-		case 0:
-			tags(1, 4)
-		case 1, 2:
-			if pf := wapi.DecodeU32(stack[1]); pf > pfSymlinkFollow {
-				c.trap("path-flags %#x out of range", pf)
-			}
-		}
-		switch which {
-		case 1:
-			c.String(wapi.DecodeU32(stack[2]), wapi.DecodeU32(stack[3]))
-			tags(4, 7)
-		case 2:
-			c.String(wapi.DecodeU32(stack[2]), wapi.DecodeU32(stack[3]))
-			c.get(wapi.DecodeU32(stack[4]), k)
-			c.String(wapi.DecodeU32(stack[5]), wapi.DecodeU32(stack[6]))
-		case 3:
-			c.String(wapi.DecodeU32(stack[1]), wapi.DecodeU32(stack[2]))
-		case 4:
-			c.String(wapi.DecodeU32(stack[1]), wapi.DecodeU32(stack[2]))
-			c.String(wapi.DecodeU32(stack[3]), wapi.DecodeU32(stack[4]))
-		}
+		check(c, stack)
 		fsFail(c, a, ret, feUnsupported)
 	}
+}
+
+// Argument checks of the unsupported functions, by the position of each
+// argument's first core value.
+func fsTimestamps(i, j int) func(c *call, stack []uint64) {
+	return func(c *call, stack []uint64) {
+		for _, k := range []int{i, j} { // new-timestamp: no-change, now, timestamp
+			if tag := wapi.DecodeU32(stack[k]); tag > 2 {
+				c.trap("new-timestamp discriminant %d is not 0, 1 or 2", tag)
+			}
+		}
+	}
+}
+
+func fsPathFlags(c *call, v uint64) {
+	if pf := wapi.DecodeU32(v); pf > pfSymlinkFollow {
+		c.trap("path-flags %#x out of range", pf)
+	}
+}
+
+func fsStrings(at ...int) func(c *call, stack []uint64) {
+	return func(c *call, stack []uint64) {
+		for _, i := range at {
+			c.String(wapi.DecodeU32(stack[i]), wapi.DecodeU32(stack[i+1]))
+		}
+	}
+}
+
+// set-times-at(self, path-flags, path, data-access-timestamp, data-modification-timestamp, ret-ptr)
+func fsSetTimesAtArgs(c *call, stack []uint64) {
+	fsPathFlags(c, stack[1])
+	fsStrings(2)(c, stack)
+	fsTimestamps(4, 7)(c, stack)
+}
+
+// link-at(self, old-path-flags, old-path, new-descriptor, new-path, ret-ptr)
+func fsLinkAtArgs(c *call, stack []uint64) {
+	fsPathFlags(c, stack[1])
+	fsStrings(2)(c, stack)
+	c.get(wapi.DecodeU32(stack[4]), rDescriptor)
+	fsStrings(5)(c, stack)
 }
 
 // fileAccess checks that d is a file opened with flag (else is-directory or
@@ -412,8 +421,8 @@ func fsRead(c *call, stack []uint64) {
 	ptr, ln := c.PutBytes(buf[:k])
 	tup := a.Type.Case(0)
 	b := fsOKArea(c, a, ret)
-	cabi.PutU32(b, a.OK+tup.FieldOffset(0), ptr)
-	cabi.PutU32(b, a.OK+tup.FieldOffset(0)+4, ln)
+	cabi.PutU32(b, a.OK+tup.FieldOffset(0)+cabi.ListPair.Ptr, ptr)
+	cabi.PutU32(b, a.OK+tup.FieldOffset(0)+cabi.ListPair.Len, ln)
 	if uint64(k) < stack[1] {
 		b[a.OK+tup.FieldOffset(1)] = 1
 	} else {
@@ -500,8 +509,8 @@ func fsReadDirectoryEntry(c *call, stack []uint64) {
 	b[a.OK] = 1
 	p := a.OK + opt.PayloadOffset()
 	b[p+ent.FieldOffset(0)] = modeType(e.Type)
-	cabi.PutU32(b, p+ent.FieldOffset(1), sp)
-	cabi.PutU32(b, p+ent.FieldOffset(1)+4, sn)
+	cabi.PutU32(b, p+ent.FieldOffset(1)+cabi.ListPair.Ptr, sp)
+	cabi.PutU32(b, p+ent.FieldOffset(1)+cabi.ListPair.Len, sn)
 }
 
 // path reads a path argument.
@@ -796,14 +805,14 @@ func fsMetadataHashAt(c *call, stack []uint64) {
 // from a file's stream.
 func fsErrorCode(c *call, stack []uint64) {
 	e := c.get(wapi.DecodeU32(stack[0]), rError).(*ioError)
-	t := cabi.OptFSCode
+	a := cabi.OptFSCodeArea
 	ret := wapi.DecodeU32(stack[1])
-	b := c.Area(ret, t.Size(), t.Align())
+	b := c.Area(ret, a.Size, a.Align)
 	code, ok := fsCodeOf(e.err)
 	if !ok {
-		b[0] = 0
+		b[a.Tag] = 0
 		return
 	}
-	b[0] = 1
-	b[t.PayloadOffset()] = code.wire()
+	b[a.Tag] = 1
+	b[a.Some] = code.wire()
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasitls/wasitls/internal/cabi"
 	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 const (
@@ -143,7 +144,7 @@ func (x fsGuest) dirEntries(d uint32) map[string]uint8 {
 	ent := opt.Case(1)
 	for {
 		x.clearRet()
-		x.call(fsTypesName, "[method]directory-entry-stream.read-directory-entry", uint64(s), retArea)
+		x.call(fsTypesName, witnames.DirectoryEntryStreamReadDirectoryEntry, uint64(s), retArea)
 		r := x.ret(a.Size)
 		if r[0] != 0 {
 			x.t.Fatalf("read-directory-entry: %s", fsCodeNames[r[a.Code]])
@@ -278,7 +279,7 @@ func TestFSReadWrite(t *testing.T) {
 	x.want("read-directory", x.code(cabi.FSHandle, "read-directory", uint64(root)), noCode)
 	first := x.u32(retArea + cabi.FSHandle.OK)
 	x.clearRet()
-	x.call(fsTypesName, "[method]directory-entry-stream.read-directory-entry", uint64(first), retArea)
+	x.call(fsTypesName, witnames.DirectoryEntryStreamReadDirectoryEntry, uint64(first), retArea)
 	if r := x.ret(cabi.FSDirEntry.Size); r[0] != 0 || r[cabi.FSDirEntry.OK] != 1 {
 		t.Fatalf("first entry: %v", r)
 	}
@@ -288,7 +289,7 @@ func TestFSReadWrite(t *testing.T) {
 	rest := 0
 	for {
 		x.clearRet()
-		x.call(fsTypesName, "[method]directory-entry-stream.read-directory-entry", uint64(first), retArea)
+		x.call(fsTypesName, witnames.DirectoryEntryStreamReadDirectoryEntry, uint64(first), retArea)
 		if r := x.ret(cabi.FSDirEntry.Size); r[cabi.FSDirEntry.OK] == 0 {
 			break
 		}
@@ -543,14 +544,14 @@ func TestFSErrorCode(t *testing.T) {
 	x.want("read-via-stream", x.code(cabi.FSHandle, "read-via-stream", uint64(f), 0), noCode)
 	in := x.u32(retArea + cabi.FSHandle.OK)
 	x.clearRet()
-	x.call(ioStreamsName, "[method]input-stream.blocking-read", uint64(in), 10, retArea)
+	x.call(ioStreamsName, witnames.InputStreamBlockingRead, uint64(in), 10, retArea)
 	r := x.ret(cabi.ReadArea.Size)
 	if r[0] != 1 || r[cabi.ReadArea.ErrTag] != 0 {
 		t.Fatalf("read from a file without ReadAt: %v", r)
 	}
 	e := cabi.GetU32(r, cabi.ReadArea.ErrHandle)
 	x.put(retArea, []byte{9, 9, 9, 9})
-	x.call(fsTypesName, "filesystem-error-code", uint64(e), retArea)
+	x.call(fsTypesName, witnames.FilesystemErrorCode, uint64(e), retArea)
 	o := cabi.OptFSCode
 	if b := x.ret(o.Size()); b[0] != 1 || int(b[o.PayloadOffset()]) != code(feUnsupported) {
 		t.Fatalf("filesystem-error-code = %v, want some(unsupported)", b)
@@ -560,7 +561,7 @@ func TestFSErrorCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	x.put(retArea, []byte{9, 9, 9, 9})
-	x.call(fsTypesName, "filesystem-error-code", uint64(other), retArea)
+	x.call(fsTypesName, witnames.FilesystemErrorCode, uint64(other), retArea)
 	if b := x.ret(o.Size()); b[0] != 0 {
 		t.Fatalf("filesystem-error-code of a TLS error = %v, want none", b)
 	}

@@ -325,7 +325,7 @@ func (g *Guest) instance(f *iface) (wapi.Module, error) {
 	b := g.h.r.NewHostModuleBuilder(f.name)
 	for i := range f.fns {
 		d := &f.fns[i]
-		b.NewFunctionBuilder().WithGoModuleFunction(d.bind(g), d.params, d.results).WithName(d.name).Export(d.name)
+		d.build(b, d.bind(g))
 	}
 	cm, err := b.Compile(ctx)
 	if err != nil {

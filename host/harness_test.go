@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/wasitls/wasitls/internal/cabi"
 	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 func TestMain(m *testing.M) {
@@ -35,12 +35,6 @@ type tg struct {
 	mod wapi.Module
 	ver string
 }
-
-var (
-	rtOnce sync.Once
-	rtMods = map[string]wazero.CompiledModule{}
-	rtMu   sync.Mutex
-)
 
 // moduleName returns the import module name of an interface at version ver.
 func moduleName(f *iface, ver string) string {
@@ -164,19 +158,19 @@ func (x *tg) u32(ptr uint32) uint32 { return cabi.GetU32(x.bytes(ptr, 4), 0) }
 func (x *tg) clearRet() { x.put(retArea, make([]byte, 64)) }
 
 const (
-	ioStreamsName = "wasi:io/streams"
-	ioPollName    = "wasi:io/poll"
-	ioErrorName   = "wasi:io/error"
-	tcpName       = "wasi:sockets/tcp"
-	tcpCreateName = "wasi:sockets/tcp-create-socket"
-	instNetName   = "wasi:sockets/instance-network"
-	networkName   = "wasi:sockets/network"
-	lookupName    = "wasi:sockets/ip-name-lookup"
-	monoName      = "wasi:clocks/monotonic-clock"
-	wallName      = "wasi:clocks/wall-clock"
-	tlsName       = "wasi:tls/types"
-	preopensName  = "wasi:filesystem/preopens"
-	fsTypesName   = "wasi:filesystem/types"
+	ioStreamsName = witnames.IOStreams
+	ioPollName    = witnames.IOPoll
+	ioErrorName   = witnames.IOError
+	tcpName       = witnames.SocketsTCP
+	tcpCreateName = witnames.SocketsTCPCreateSocket
+	instNetName   = witnames.SocketsInstanceNetwork
+	networkName   = witnames.SocketsNetwork
+	lookupName    = witnames.SocketsIPNameLookup
+	monoName      = witnames.ClocksMonotonicClock
+	wallName      = witnames.ClocksWallClock
+	tlsName       = witnames.TLSTypes
+	preopensName  = witnames.FilesystemPreopens
+	fsTypesName   = witnames.FilesystemTypes
 )
 
 // countFDs returns the number of open file descriptors of this process.

@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasitls/wasitls/api"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // Host adds wasi-tls and its dependencies to one wazero.Runtime. Create it
@@ -160,7 +161,7 @@ func checkConfig(compiled wazero.CompiledModule, cli *cliConfig) error {
 			return fmt.Errorf("host: the guest imports %s, which reads the ModuleConfig: make it with host.NewModuleConfig", mod)
 		case cli != nil && f == randomRandom && cli.rand == nil:
 			return fmt.Errorf("host: the guest imports %s, which must not be deterministic: set ModuleConfig.WithRandSource", mod)
-		case cli != nil && f.name == "wasi:filesystem/preopens" && cli.unknownFS:
+		case cli != nil && f.name == witnames.FilesystemPreopens && cli.unknownFS:
 			return fmt.Errorf("host: the guest imports %s, but the FSConfig was not made by host.NewFSConfig", mod)
 		}
 	}

@@ -10,26 +10,25 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // ioError is the wasi:io/error resource: a Go error the guest can print
 // (see guestText); the observer and the logger get the whole error.
 type ioError struct{ err error }
 
-var ioErrorIface = register(&iface{name: "wasi:io/error", fns: []fnDef{
-	def("[method]error.to-debug-string", errorToDebugString, p(i32, i32)),
-	def("[resource-drop]error", dropOf(rError), p(i32)),
+var ioErrorIface = register(&iface{name: witnames.IOError, fns: []fnDef{
+	def(witnames.ErrorToDebugString, errorToDebugString, p(i32, i32)),
+	def(witnames.DropError, dropOf(rError), p(i32)),
 }})
 
 // errorToDebugString: (self, retptr) -> +0 ptr, +4 len of a string.
 func errorToDebugString(c *call, stack []uint64) {
 	e := c.get(wapi.DecodeU32(stack[0]), rError).(*ioError)
 	ret := wapi.DecodeU32(stack[1])
-	c.Area(ret, 8, 4)
+	c.Area(ret, cabi.ListPair.Size, cabi.ListPair.Align)
 	sp, sn := c.PutString(guestText(e.err))
-	b := c.Area(ret, 8, 4)
-	cabi.PutU32(b, 0, sp)
-	cabi.PutU32(b, 4, sn)
+	putListArea(c, ret, sp, sn)
 }
 
 // guestText is what the guest reads of err. A certificate verification

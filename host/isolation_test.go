@@ -16,6 +16,7 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // countingProvider wraps stdtls under another name and counts handshakes.
@@ -42,7 +43,7 @@ func TestTwoGuestsIsolated(t *testing.T) {
 	xa := newTG(t, ctx, h, "0.2.6", WithProvider(provA), WithPolicy(&Policy{Allow: []string{srvA.addr.String()}, RootCAs: pa.Roots}))
 	xb := newTG(t, ctx, h, "0.2.1", WithProvider(provB), WithPolicy(&Policy{Allow: []string{srvB.addr.String()}, RootCAs: pb.Roots}))
 	for i := 0; i < 32; i++ {
-		xa.call1(monoName, "subscribe-duration", 1)
+		xa.call1(monoName, witnames.SubscribeDuration, 1)
 	}
 	if h.Guests() != 2 {
 		t.Fatalf("%d guests", h.Guests())
@@ -93,8 +94,8 @@ func TestTwoGuestsIsolated(t *testing.T) {
 	// Guest B cannot use guest A's handles: A's numbers are beyond anything
 	// B ever allocated (A made 32 pollables first).
 	a := results[0]
-	xb.wantTrap([]string{"unknown handle"}, tlsName, "[method]client-connection.close-output", uint64(a.conn))
-	xb.wantTrap([]string{"unknown handle"}, ioStreamsName, "[method]input-stream.read", uint64(a.tin), 1, retArea)
+	xb.wantTrap([]string{"unknown handle"}, tlsName, witnames.ClientConnectionCloseOutput, uint64(a.conn))
+	xb.wantTrap([]string{"unknown handle"}, ioStreamsName, witnames.InputStreamRead, uint64(a.tin), 1, retArea)
 	for _, rs := range results {
 		rs.x.writeAll(rs.tout, []byte("ping\n"))
 		if got := rs.x.readN(rs.tin, 5); string(got) != "ping\n" {
@@ -126,11 +127,11 @@ func TestVersionsResolve(t *testing.T) {
 		}
 		_ = x.g.Close(ctx)
 	}
-	for _, bad := range []string{"wasi:io/streams@0.3.0", "wasi:io/streams@0.2.-1", "wasi:io/streams@0.2.13-rc1", "wasi:io/streams@0.2.+13", "wasi:cli/stdout@1.2.0", "wasi:io/streams@0.2.01", "wasi:io/streams", "wasi:tls/types@0.2.1-draft", "wasi:io/nope@0.2.0"} {
+	for _, bad := range []string{"wasi:io/streams@0.3.0", "wasi:io/streams@0.2.-1", "wasi:io/streams@0.2.13-rc1", "wasi:io/streams@0.2.+13", "wasi:cli/stdout@1.2.0", "wasi:io/streams@0.2.01", witnames.IOStreams, "wasi:tls/types@0.2.1-draft", "wasi:io/nope@0.2.0"} {
 		if _, ok := parseImport(bad); ok {
 			t.Errorf("%s resolves", bad)
 		}
-		cm, err := r.CompileModule(ctx, wasmenc.Module([]wasmenc.Import{{Module: bad, Name: "[resource-drop]input-stream", Params: p(i32)}}))
+		cm, err := r.CompileModule(ctx, wasmenc.Module([]wasmenc.Import{{Module: bad, Name: witnames.DropInputStream, Params: p(i32)}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,8 +153,8 @@ func TestMixedVersionsShareHandles(t *testing.T) {
 	ctx, r := newRuntime(t)
 	h := New(r)
 	imps := []wasmenc.Import{
-		{Module: "wasi:clocks/monotonic-clock@0.2.0", Name: "subscribe-duration", Params: p(i64), Results: p(i32)},
-		{Module: "wasi:io/poll@0.2.9", Name: "[method]pollable.ready", Params: p(i32), Results: p(i32)},
+		{Module: "wasi:clocks/monotonic-clock@0.2.0", Name: witnames.SubscribeDuration, Params: p(i64), Results: p(i32)},
+		{Module: "wasi:io/poll@0.2.9", Name: witnames.PollableReady, Params: p(i32), Results: p(i32)},
 	}
 	cm, err := r.CompileModule(ctx, wasmenc.Module(imps))
 	if err != nil {
@@ -192,7 +193,7 @@ func TestPrepare(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := &tg{t: t, ctx: ctx, g: g, mod: mod, ver: "0.2.2"}
-	x.call1(monoName, "subscribe-duration", 5)
+	x.call1(monoName, witnames.SubscribeDuration, 5)
 	if g.Module() != mod {
 		t.Fatal("the guest did not learn its module from its first call")
 	}

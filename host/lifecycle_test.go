@@ -15,6 +15,7 @@ import (
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
 	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // silentServer accepts TCP connections and reads until EOF without ever
@@ -64,17 +65,17 @@ func testCloseReleasesEverything(t *testing.T, viaRuntime bool) {
 
 	// An established TLS connection with a pending read...
 	_, _, tin, _ := x.openTLS(srv.addr)
-	x.call1(ioStreamsName, "[method]input-stream.subscribe", uint64(tin)) // starts the reader
+	x.call1(ioStreamsName, witnames.InputStreamSubscribe, uint64(tin)) // starts the reader
 	// ...a handshake in flight against a server that never answers...
 	_, in2, out2, _ := x.connect(silent.Addr().(*net.TCPAddr).AddrPort())
 	x.put(argArea, []byte("localhost"))
-	hs := x.call1(tlsName, "[constructor]client-handshake", argArea, 9, uint64(in2), uint64(out2))
-	x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
+	hs := x.call1(tlsName, witnames.NewClientHandshake, argArea, 9, uint64(in2), uint64(out2))
+	x.call1(tlsName, witnames.ClientHandshakeFinish, uint64(hs))
 	// ...and a plain socket with buffered, unflushed output.
 	_, _, out3, _ := x.connect(silent.Addr().(*net.TCPAddr).AddrPort())
 	x.put(argArea, []byte("unflushed"))
-	x.call(ioStreamsName, "[method]output-stream.check-write", uint64(out3), retArea)
-	x.call(ioStreamsName, "[method]output-stream.write", uint64(out3), argArea, 9, retArea)
+	x.call(ioStreamsName, witnames.OutputStreamCheckWrite, uint64(out3), retArea)
+	x.call(ioStreamsName, witnames.OutputStreamWrite, uint64(out3), argArea, 9, retArea)
 
 	if during := countFDs(t); during < fds+3 {
 		t.Fatalf("fds: %d before, %d with connections open", fds, during)
@@ -129,7 +130,7 @@ func TestBlockingCallCanceled(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() {
-		_, err := x.fn(ioStreamsName, "[method]input-stream.blocking-read").Call(cctx, uint64(in), 100, retArea)
+		_, err := x.fn(ioStreamsName, witnames.InputStreamBlockingRead).Call(cctx, uint64(in), 100, retArea)
 		errc <- err
 	}()
 	// The silent server never sends: the read blocks until the cancel,
@@ -207,25 +208,25 @@ func TestTCPStreams(t *testing.T) {
 	}
 	// Addresses.
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.remote-address", uint64(sock), retArea)
+	x.call(tcpName, witnames.TCPSocketRemoteAddress, uint64(sock), retArea)
 	if got := cabi.GetSockAddr(x.ret(36), cabi.SockAddrArea.OK); got != srv.addr {
 		t.Fatalf("remote-address %s, want %s", got, srv.addr)
 	}
-	if x.call1(tcpName, "[method]tcp-socket.address-family", uint64(sock)) != 0 {
+	if x.call1(tcpName, witnames.TCPSocketAddressFamily, uint64(sock)) != 0 {
 		t.Fatal("address family")
 	}
 	// A non-blocking read with nothing there returns an empty list.
 	x.clearRet()
-	x.call(ioStreamsName, "[method]input-stream.read", uint64(in), 10, retArea)
+	x.call(ioStreamsName, witnames.InputStreamRead, uint64(in), 10, retArea)
 	if r := x.ret(12); r[0] != 0 || cabi.GetU32(r, 8) != 0 {
 		t.Fatalf("empty read: %v", r)
 	}
 	x.writeAll(out, []byte("0123456789"))
 	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.blocking-write-zeroes-and-flush", uint64(out), 5, retArea)
+	x.call(ioStreamsName, witnames.OutputStreamBlockingWriteZeroesAndFlush, uint64(out), 5, retArea)
 	// Poll over a far timer and the input stream: the stream wins.
-	pin := x.call1(ioStreamsName, "[method]input-stream.subscribe", uint64(in))
-	pt := x.call1(monoName, "subscribe-duration", uint64(time.Hour))
+	pin := x.call1(ioStreamsName, witnames.InputStreamSubscribe, uint64(in))
+	pt := x.call1(monoName, witnames.SubscribeDuration, uint64(time.Hour))
 	x.put(argArea, []byte{byte(pt), 0, 0, 0, byte(pin), 0, 0, 0})
 	x.clearRet()
 	x.call(ioPollName, "poll", argArea, 2, retArea)
@@ -236,7 +237,7 @@ func TestTCPStreams(t *testing.T) {
 	x.drop(ioPollName, "pollable", pin)
 	x.drop(ioPollName, "pollable", pt)
 	x.clearRet()
-	x.call(ioStreamsName, "[method]input-stream.blocking-skip", uint64(in), 4, retArea)
+	x.call(ioStreamsName, witnames.InputStreamBlockingSkip, uint64(in), 4, retArea)
 	if n := cabi.GetU64(x.ret(16), 8); n != 4 {
 		t.Fatalf("skipped %d", n)
 	}
@@ -248,7 +249,7 @@ func TestTCPStreams(t *testing.T) {
 	// splice into the output, and read it again.
 	x.writeAll(out, []byte("abc"))
 	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.blocking-splice", uint64(out), uint64(in), 3, retArea)
+	x.call(ioStreamsName, witnames.OutputStreamBlockingSplice, uint64(out), uint64(in), 3, retArea)
 	if r := x.ret(16); r[0] != 0 || cabi.GetU64(r, 8) == 0 {
 		t.Fatalf("splice: %v", r)
 	}
@@ -258,7 +259,7 @@ func TestTCPStreams(t *testing.T) {
 	}
 	// Shutdown send: the echo server sees EOF and closes; we read the end.
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.shutdown", uint64(sock), 1, retArea)
+	x.call(tcpName, witnames.TCPSocketShutdown, uint64(sock), 1, retArea)
 	if r := x.ret(2); r[0] != 0 {
 		t.Fatalf("shutdown: %v", r)
 	}
@@ -270,29 +271,29 @@ func TestTCPStreams(t *testing.T) {
 	}
 	// Write after shutdown is an error (closed), not a trap, once the FIN
 	// is out (until then check-write grants 0).
-	pl := x.call1(ioStreamsName, "[method]output-stream.subscribe", uint64(out))
-	x.call(ioPollName, "[method]pollable.block", uint64(pl))
+	pl := x.call1(ioStreamsName, witnames.OutputStreamSubscribe, uint64(out))
+	x.call(ioPollName, witnames.PollableBlock, uint64(pl))
 	x.drop(ioPollName, "pollable", pl)
 	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.check-write", uint64(out), retArea)
+	x.call(ioStreamsName, witnames.OutputStreamCheckWrite, uint64(out), retArea)
 	if r := x.ret(16); r[0] != 1 {
 		t.Fatalf("check-write after shutdown: %v", r)
 	}
 	// Options round trip.
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.set-hop-limit", uint64(sock), 0, retArea)
+	x.call(tcpName, witnames.TCPSocketSetHopLimit, uint64(sock), 0, retArea)
 	if r := x.ret(2); r[0] != 1 || r[1] != byte(ecInvalidArgument) {
 		t.Fatalf("hop limit 0: %v", r)
 	}
-	x.call(tcpName, "[method]tcp-socket.set-keep-alive-count", uint64(sock), 3, retArea)
+	x.call(tcpName, witnames.TCPSocketSetKeepAliveCount, uint64(sock), 3, retArea)
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.keep-alive-count", uint64(sock), retArea)
+	x.call(tcpName, witnames.TCPSocketKeepAliveCount, uint64(sock), retArea)
 	if r := x.ret(8); r[0] != 0 || cabi.GetU32(r, 4) != 3 {
 		t.Fatalf("keep-alive-count: %v", r)
 	}
 	// A connected socket cannot listen (tcp.wit: invalid-state).
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.start-listen", uint64(sock), retArea)
+	x.call(tcpName, witnames.TCPSocketStartListen, uint64(sock), retArea)
 	if r := x.ret(2); r[0] != 1 || r[1] != byte(ecInvalidState) {
 		t.Fatalf("start-listen: %v", r)
 	}
@@ -308,7 +309,7 @@ func TestHandshakeOverAdaptedStreams(t *testing.T) {
 	_, in, out, _ := x.connect(srv.addr)
 	// Touch the input stream: its reader starts.
 	x.clearRet()
-	x.call(ioStreamsName, "[method]input-stream.read", uint64(in), 1, retArea)
+	x.call(ioStreamsName, witnames.InputStreamRead, uint64(in), 1, retArea)
 	conn, tin, tout, errStr := x.handshake("localhost", in, out)
 	if errStr != "" {
 		t.Fatal(errStr)
@@ -317,11 +318,11 @@ func TestHandshakeOverAdaptedStreams(t *testing.T) {
 	if got := x.readN(tin, 8); string(got) != "adapted\n" {
 		t.Fatalf("echo %q", got)
 	}
-	x.call(tlsName, "[method]client-connection.close-output", uint64(conn))
+	x.call(tlsName, witnames.ClientConnectionCloseOutput, uint64(conn))
 	// check-write reports closed once close_notify went out.
 	for {
 		x.clearRet()
-		x.call(ioStreamsName, "[method]output-stream.check-write", uint64(tout), retArea)
+		x.call(ioStreamsName, witnames.OutputStreamCheckWrite, uint64(tout), retArea)
 		r := x.ret(16)
 		if r[0] == 1 {
 			if r[8] != 1 {
@@ -332,8 +333,8 @@ func TestHandshakeOverAdaptedStreams(t *testing.T) {
 		if cabi.GetU64(r, 8) != 0 {
 			t.Fatalf("check-write granted bytes after close-output: %v", r)
 		}
-		pl := x.call1(ioStreamsName, "[method]output-stream.subscribe", uint64(tout))
-		x.call(ioPollName, "[method]pollable.block", uint64(pl))
+		pl := x.call1(ioStreamsName, witnames.OutputStreamSubscribe, uint64(tout))
+		x.call(ioPollName, witnames.PollableBlock, uint64(pl))
 		x.drop(ioPollName, "pollable", pl)
 	}
 	if _, closed := x.readSome(tin, 10); !closed {
@@ -370,18 +371,18 @@ func TestDropDeliversWrittenBytes(t *testing.T) {
 			}
 			const rounds = 8
 			for i := 0; i < rounds; i++ {
-				pl := x.call1(ioStreamsName, "[method]output-stream.subscribe", uint64(out))
-				x.call(ioPollName, "[method]pollable.block", uint64(pl))
+				pl := x.call1(ioStreamsName, witnames.OutputStreamSubscribe, uint64(out))
+				x.call(ioPollName, witnames.PollableBlock, uint64(pl))
 				x.drop(ioPollName, "pollable", pl)
 				x.clearRet()
-				x.call(ioStreamsName, "[method]output-stream.check-write", uint64(out), retArea)
+				x.call(ioStreamsName, witnames.OutputStreamCheckWrite, uint64(out), retArea)
 				if n := cabi.GetU64(x.ret(16), 8); n != sinkBudget {
 					t.Fatalf("budget %d", n)
 				}
-				x.call(ioStreamsName, "[method]output-stream.write", uint64(out), wasmenc.HeapStart, sinkBudget, retArea)
+				x.call(ioStreamsName, witnames.OutputStreamWrite, uint64(out), wasmenc.HeapStart, sinkBudget, retArea)
 				if !unflushed || i < rounds-1 {
 					// Non-blocking: the last flush is still in flight at the drop.
-					x.call(ioStreamsName, "[method]output-stream.flush", uint64(out), retArea)
+					x.call(ioStreamsName, witnames.OutputStreamFlush, uint64(out), retArea)
 				}
 			}
 			x.drop(ioStreamsName, "output-stream", out)

@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/netip"
 
-	wapi "github.com/tetratelabs/wazero/api"
-
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/internal/cabi"
 )
@@ -86,17 +84,13 @@ type listener struct {
 // startBind: (self, borrow<network>, ip-socket-address as 12 flat values,
 // retptr) -> result<_, error-code>: +0 tag, +1 code.
 func startBind(c *call, stack []uint64) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	c.get(wapi.DecodeU32(stack[1]), rNetwork)
-	ret := wapi.DecodeU32(stack[14])
+	s, ap, ret, ok := sockAddrArgs(c, stack)
+	if !ok {
+		return
+	}
 	a := cabi.UnitCodeArea
-	c.Area(ret, a.Size, a.Align)
-	ap, _, _ := cabi.FlatSockAddr(c.Fn, stack[2:14])
 	addr := ap.Addr()
 	switch {
-	case s.family == 0 && !addr.Is4(), s.family == 1 && addr.Is4():
-		putCode(c, a, ret, ecInvalidArgument) // the wrong address family
-		return
 	case addr.Is4In6(), addr.IsMulticast(), addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
 		putCode(c, a, ret, ecInvalidArgument) // mapped, or not unicast
 		return
@@ -155,10 +149,8 @@ func finishListen(c *call, stack []uint64) {
 // finishStep completes a step started by start-bind or start-listen:
 // not-in-progress unless the socket is in state from.
 func finishStep(c *call, stack []uint64, from, to tcpState) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	ret := wapi.DecodeU32(stack[1])
 	a := cabi.UnitCodeArea
-	c.Area(ret, a.Size, a.Align)
+	s, ret := tcpMethod(c, stack, a)
 	s.mu.Lock()
 	ok := s.state == from
 	if ok {
@@ -175,10 +167,8 @@ func finishStep(c *call, stack []uint64, from, to tcpState) {
 // startListen: (self, retptr) -> result<_, error-code>. The socket must be
 // bound explicitly (invalid-state otherwise, as tcp.wit says).
 func startListen(c *call, stack []uint64) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	ret := wapi.DecodeU32(stack[1])
 	a := cabi.UnitCodeArea
-	c.Area(ret, a.Size, a.Align)
+	s, ret := tcpMethod(c, stack, a)
 	s.mu.Lock()
 	st, fd, backlog := s.state, s.bindFD, s.backlog
 	s.mu.Unlock()
@@ -246,10 +236,8 @@ func (s *tcpSocket) acceptLoop(ctx context.Context, l *listener) {
 // options and takes a slot of Limits.Connections; past the limit the
 // connection is closed and accept reports new-socket-limit.
 func accept(c *call, stack []uint64) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	ret := wapi.DecodeU32(stack[1])
 	a := cabi.AcceptArea
-	c.Area(ret, a.Size, a.Align)
+	s, ret := tcpMethod(c, stack, a)
 	s.mu.Lock()
 	st, l, conn, err := s.state, s.ln, s.accepted, s.acceptErr
 	if st == tcpListening && (conn != nil || err != nil) {
@@ -310,19 +298,18 @@ func accept(c *call, stack []uint64) {
 	}
 	g.observe(ConnEvent{Phase: PhaseAccept, Addr: conn.RemoteAddr().(*net.TCPAddr).AddrPort()})
 	b := okArea(c, a, ret)
-	cabi.PutU32(b, a.OK, hs)
-	cabi.PutU32(b, a.OK+4, hi)
-	cabi.PutU32(b, a.OK+8, ho)
+	cabi.PutU32(b, cabi.AcceptSocket, hs)
+	cabi.PutU32(b, cabi.AcceptInput, hi)
+	cabi.PutU32(b, cabi.AcceptOutput, ho)
 }
 
 // setListenBacklogSize: (self, u64, retptr) -> result<_, error-code>. Zero
 // is invalid-argument; other values are clamped. On a listening socket the
 // new size applies at once (listen again, as POSIX allows).
 func setListenBacklogSize(c *call, stack []uint64) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	v, ret := stack[1], wapi.DecodeU32(stack[2])
 	a := cabi.UnitCodeArea
-	c.Area(ret, a.Size, a.Align)
+	s, ret := tcpMethod(c, stack, a)
+	v := stack[1]
 	if v == 0 {
 		putCode(c, a, ret, ecInvalidArgument)
 		return

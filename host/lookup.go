@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // resolveStream is the resolve-address-stream resource: a lookup running in
@@ -37,15 +38,15 @@ func (r *resolveStream) readyCh() <-chan struct{} { return r.done.readyCh() }
 func (r *resolveStream) watchSignal() *signal     { return &r.done }
 func (r *resolveStream) close()                   { r.cancel() }
 
-var sockLookup = register(&iface{name: "wasi:sockets/ip-name-lookup", fns: []fnDef{
-	def("resolve-addresses", resolveAddresses, p(i32, i32, i32, i32)),
-	def("[method]resolve-address-stream.resolve-next-address", resolveNext, p(i32, i32)),
-	def("[method]resolve-address-stream.subscribe", func(c *call, s []uint64) {
+var sockLookup = register(&iface{name: witnames.SocketsIPNameLookup, fns: []fnDef{
+	def(witnames.ResolveAddresses, resolveAddresses, p(i32, i32, i32, i32)),
+	def(witnames.ResolveAddressStreamResolveNextAddress, resolveNext, p(i32, i32)),
+	def(witnames.ResolveAddressStreamSubscribe, func(c *call, s []uint64) {
 		h := wapi.DecodeU32(s[0])
 		r := c.get(h, rResolveStream).(*resolveStream)
 		s[0] = uint64(c.subscribe(r, h))
 	}, p(i32), i32),
-	def("[resource-drop]resolve-address-stream", dropOf(rResolveStream), p(i32)),
+	def(witnames.DropResolveAddressStream, dropOf(rResolveStream), p(i32)),
 }})
 
 // lookupFunc resolves names with the system resolver (/etc/hosts, DNS).
@@ -194,14 +195,14 @@ func resolveNext(c *call, stack []uint64) {
 	defer r.mu.Unlock()
 	switch {
 	case !r.fin:
-		b[0], b[a.Code] = 1, byte(ecWouldBlock)
+		b[a.Tag], b[a.Code] = 1, byte(ecWouldBlock)
 	case r.code != 0:
-		b[0], b[a.Code] = 1, byte(r.code)
+		b[a.Tag], b[a.Code] = 1, byte(r.code)
 		r.code = 0
 	case len(r.addrs) == 0:
-		b[0], b[a.OptTag] = 0, 0
+		b[a.Tag], b[a.OptTag] = 0, 0
 	default:
-		b[0], b[a.OptTag] = 0, 1
+		b[a.Tag], b[a.OptTag] = 0, 1
 		cabi.PutIPAddress(b, a.AddrTag, a.Addr, r.addrs[0])
 		r.addrs = r.addrs[1:]
 	}

@@ -13,33 +13,34 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // resolve runs resolve-addresses to the end and returns the answers, or the
 // error code.
 func (x *tg) resolve(name string) ([]netip.Addr, int) {
 	x.t.Helper()
-	netw := x.call1(instNetName, "instance-network")
+	netw := x.call1(instNetName, witnames.InstanceNetwork)
 	defer x.drop(networkName, "network", netw)
 	x.put(argArea, []byte(name))
 	x.clearRet()
-	x.call(lookupName, "resolve-addresses", uint64(netw), argArea, uint64(len(name)), retArea)
+	x.call(lookupName, witnames.ResolveAddresses, uint64(netw), argArea, uint64(len(name)), retArea)
 	if r := x.ret(8); r[0] != 0 {
 		return nil, int(r[4])
 	}
 	st := x.u32(retArea + 4)
 	defer x.drop(lookupName, "resolve-address-stream", st)
-	p := x.call1(lookupName, "[method]resolve-address-stream.subscribe", uint64(st))
+	p := x.call1(lookupName, witnames.ResolveAddressStreamSubscribe, uint64(st))
 	defer x.drop(ioPollName, "pollable", p)
 	a := cabi.NextAddrArea
 	var out []netip.Addr
 	for {
 		x.clearRet()
-		x.call(lookupName, "[method]resolve-address-stream.resolve-next-address", uint64(st), retArea)
+		x.call(lookupName, witnames.ResolveAddressStreamResolveNextAddress, uint64(st), retArea)
 		r := x.ret(a.Size)
 		switch {
 		case r[0] == 1 && r[a.Code] == byte(ecWouldBlock):
-			x.call(ioPollName, "[method]pollable.block", uint64(p))
+			x.call(ioPollName, witnames.PollableBlock, uint64(p))
 		case r[0] == 1:
 			return out, int(r[a.Code])
 		case r[a.OptTag] == 0:

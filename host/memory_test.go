@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // MemoryLimit bounds a guest's memory: growing past it fails, and a host
@@ -29,7 +31,7 @@ func TestMemoryLimit(t *testing.T) {
 	// With the guest's allocator at the end of memory, the answer to a
 	// poll no longer fits: its cabi_realloc cannot grow memory, and the
 	// host traps rather than write past it.
-	ready := x.call1(monoName, "subscribe-duration", 0)
+	ready := x.call1(monoName, witnames.SubscribeDuration, 0)
 	if _, err := x.mod.ExportedFunction("set_heap").Call(ctx, uint64(limit-2)); err != nil {
 		t.Fatal(err)
 	}

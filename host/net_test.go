@@ -20,6 +20,7 @@ import (
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
 	"github.com/wasitls/wasitls/internal/testkit/peers"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 func TestIPv6AndMappedAddresses(t *testing.T) {
@@ -50,7 +51,7 @@ func TestIPv6AndMappedAddresses(t *testing.T) {
 		t.Fatalf("echo %q", got)
 	}
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.local-address", uint64(sock), retArea)
+	x.call(tcpName, witnames.TCPSocketLocalAddress, uint64(sock), retArea)
 	if got := cabi.GetSockAddr(x.ret(36), 4); got.Addr() != netip.IPv6Loopback() {
 		t.Fatalf("local-address %s", got)
 	}
@@ -70,12 +71,12 @@ func TestIPv6AndMappedAddresses(t *testing.T) {
 	}
 	// Family mismatch: an IPv4 socket to an IPv6 address.
 	x.clearRet()
-	x.call(tcpCreateName, "create-tcp-socket", 0, retArea)
+	x.call(tcpCreateName, witnames.CreateTCPSocket, 0, retArea)
 	s4 := x.u32(retArea + 4)
 	flat := cabi.Flatten(srv6.addr, 0, 0)
-	args := append([]uint64{uint64(s4), uint64(x.call1(instNetName, "instance-network"))}, flat[:]...)
+	args := append([]uint64{uint64(s4), uint64(x.call1(instNetName, witnames.InstanceNetwork))}, flat[:]...)
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.start-connect", append(args, retArea)...)
+	x.call(tcpName, witnames.TCPSocketStartConnect, append(args, retArea)...)
 	if r := x.ret(2); r[0] != 1 || r[1] != byte(ecInvalidArgument) {
 		t.Fatalf("ipv4 socket to ipv6 address: %v", r)
 	}
@@ -100,8 +101,8 @@ func TestHandshakeLimitAndLogging(t *testing.T) {
 	// One handshake hangs against the silent server...
 	_, in, out, _ := x.connect(silent.Addr().(*net.TCPAddr).AddrPort())
 	x.put(argArea, []byte("localhost"))
-	hs := x.call1(tlsName, "[constructor]client-handshake", argArea, 9, uint64(in), uint64(out))
-	fut := x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
+	hs := x.call1(tlsName, witnames.NewClientHandshake, argArea, 9, uint64(in), uint64(out))
+	fut := x.call1(tlsName, witnames.ClientHandshakeFinish, uint64(hs))
 	// ...so the next one is refused with a policy error.
 	_, in2, out2, _ := x.connect(srv.addr)
 	_, _, _, errStr := x.handshake("localhost", in2, out2)
@@ -110,14 +111,14 @@ func TestHandshakeLimitAndLogging(t *testing.T) {
 	}
 	// get on the pending one never blocks: none.
 	x.clearRet()
-	x.call(tlsName, "[method]future-client-streams.get", uint64(fut), retArea)
+	x.call(tlsName, witnames.FutureClientStreamsGet, uint64(fut), retArea)
 	if r := x.ret(24); r[0] != 0 {
 		t.Fatalf("get while pending: %v", r)
 	}
 	// Dropping the pending future cancels it.
 	x.drop(tlsName, "future-client-streams", fut)
 
-	x.wantTrap([]string{"handle 0"}, ioPollName, "[method]pollable.ready", 0)
+	x.wantTrap([]string{"handle 0"}, ioPollName, witnames.PollableReady, 0)
 	logMu.Lock()
 	out3 := logs.String()
 	logMu.Unlock()
@@ -211,10 +212,10 @@ func TestTransportPath(t *testing.T) {
 	for _, touch := range []bool{false, true} {
 		_, in, out, _ := x.connect(srv.addr)
 		if touch {
-			pl := x.call1(ioStreamsName, "[method]output-stream.subscribe", uint64(out))
+			pl := x.call1(ioStreamsName, witnames.OutputStreamSubscribe, uint64(out))
 			x.drop(ioPollName, "pollable", pl)
 			x.clearRet()
-			x.call(ioStreamsName, "[method]input-stream.read", uint64(in), 1, retArea)
+			x.call(ioStreamsName, witnames.InputStreamRead, uint64(in), 1, retArea)
 		}
 		if _, _, _, errStr := x.handshake("localhost", in, out); errStr != "" {
 			t.Fatal(errStr)
@@ -245,7 +246,7 @@ func TestConnectRefused(t *testing.T) {
 	}
 	// The socket is spent: another finish-connect is not in progress.
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.finish-connect", uint64(sock), retArea)
+	x.call(tcpName, witnames.TCPSocketFinishConnect, uint64(sock), retArea)
 	if r := x.ret(12); r[0] != 1 || r[4] != byte(ecNotInProgress) {
 		t.Fatalf("second finish-connect: %v", r)
 	}
@@ -280,7 +281,7 @@ func TestPanickingConnRead(t *testing.T) {
 		t.Fatal(errStr)
 	}
 	x.clearRet()
-	x.call(ioStreamsName, "[method]input-stream.blocking-read", uint64(tin), 10, retArea)
+	x.call(ioStreamsName, witnames.InputStreamBlockingRead, uint64(tin), 10, retArea)
 	r0 := x.ret(12)
 	if r0[0] != 1 || r0[4] != 0 {
 		t.Fatalf("read from a panicking conn: %v, want last-operation-failed", r0)

@@ -16,6 +16,7 @@ import (
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
 	"github.com/wasitls/wasitls/internal/testkit/loopback"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // honoring, embedded beside a provider, declares HonorsContext for it.
@@ -94,25 +95,25 @@ func TestPendingWorkStartsWhileGuestIsAway(t *testing.T) {
 		}
 	}
 
-	netw := x.call1(instNetName, "instance-network")
+	netw := x.call1(instNetName, witnames.InstanceNetwork)
 	x.clearRet()
-	x.call(tcpCreateName, "create-tcp-socket", 0, retArea)
+	x.call(tcpCreateName, witnames.CreateTCPSocket, 0, retArea)
 	sock := cabi.GetU32(x.ret(8), 4)
 	flat := cabi.Flatten(srv.addr, 0, 0)
 	args := append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.start-connect", append(args, retArea)...)
+	x.call(tcpName, witnames.TCPSocketStartConnect, append(args, retArea)...)
 	if r := x.ret(2); r[0] != 0 {
 		t.Fatalf("start-connect: error-code %d", r[1])
 	}
 	await(PhaseConnect)
 	// The observer hears of the connect just before the socket records it:
 	// a block now returns at once.
-	p0 := x.call1(tcpName, "[method]tcp-socket.subscribe", uint64(sock))
-	x.call(ioPollName, "[method]pollable.block", uint64(p0))
-	x.call(ioPollName, "[resource-drop]pollable", uint64(p0))
+	p0 := x.call1(tcpName, witnames.TCPSocketSubscribe, uint64(sock))
+	x.call(ioPollName, witnames.PollableBlock, uint64(p0))
+	x.call(ioPollName, witnames.DropPollable, uint64(p0))
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.finish-connect", uint64(sock), retArea)
+	x.call(tcpName, witnames.TCPSocketFinishConnect, uint64(sock), retArea)
 	r0 := x.ret(12)
 	if r0[0] != 0 {
 		t.Fatalf("finish-connect: error-code %d", r0[4])
@@ -120,15 +121,15 @@ func TestPendingWorkStartsWhileGuestIsAway(t *testing.T) {
 	in, out := cabi.GetU32(r0, 4), cabi.GetU32(r0, 8)
 
 	x.put(argArea, []byte("localhost"))
-	hs := x.call1(tlsName, "[constructor]client-handshake", argArea, 9, uint64(in), uint64(out))
-	fut := x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
+	hs := x.call1(tlsName, witnames.NewClientHandshake, argArea, 9, uint64(in), uint64(out))
+	fut := x.call1(tlsName, witnames.ClientHandshakeFinish, uint64(hs))
 	await(PhaseHandshake)
-	p1 := x.call1(tlsName, "[method]future-client-streams.subscribe", uint64(fut))
-	x.call(ioPollName, "[method]pollable.block", uint64(p1))
-	x.call(ioPollName, "[resource-drop]pollable", uint64(p1))
+	p1 := x.call1(tlsName, witnames.FutureClientStreamsSubscribe, uint64(fut))
+	x.call(ioPollName, witnames.PollableBlock, uint64(p1))
+	x.call(ioPollName, witnames.DropPollable, uint64(p1))
 	a := cabi.FutureGet
 	x.clearRet()
-	x.call(tlsName, "[method]future-client-streams.get", uint64(fut), retArea)
+	x.call(tlsName, witnames.FutureClientStreamsGet, uint64(fut), retArea)
 	r1 := x.ret(a.Size)
 	if r1[a.OptionTag] != 1 || r1[a.OuterTag] != 0 || r1[a.InnerTag] != 0 {
 		t.Fatalf("get after the handshake: %v", r1)
@@ -175,8 +176,8 @@ func TestInlineHandshakeEndsWithTheGuest(t *testing.T) {
 		t.Fatalf("connect: error-code %d", code)
 	}
 	x.put(argArea, []byte("localhost"))
-	hs := x.call1(tlsName, "[constructor]client-handshake", argArea, 9, uint64(in), uint64(out))
-	fut := x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
+	hs := x.call1(tlsName, witnames.NewClientHandshake, argArea, 9, uint64(in), uint64(out))
+	fut := x.call1(tlsName, witnames.ClientHandshakeFinish, uint64(hs))
 	x.drop(tlsName, "future-client-streams", fut)
 	wait(ended, "the connection of a dropped, unstarted handshake stayed open")
 
@@ -185,12 +186,12 @@ func TestInlineHandshakeEndsWithTheGuest(t *testing.T) {
 	if code >= 0 {
 		t.Fatalf("connect: error-code %d", code)
 	}
-	hs = x.call1(tlsName, "[constructor]client-handshake", argArea, 9, uint64(in), uint64(out))
-	fut = x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
-	pl := x.call1(tlsName, "[method]future-client-streams.subscribe", uint64(fut))
+	hs = x.call1(tlsName, witnames.NewClientHandshake, argArea, 9, uint64(in), uint64(out))
+	fut = x.call1(tlsName, witnames.ClientHandshakeFinish, uint64(hs))
+	pl := x.call1(tlsName, witnames.FutureClientStreamsSubscribe, uint64(fut))
 	errc := make(chan error, 1)
 	go func() {
-		_, err := x.fn(ioPollName, "[method]pollable.block").Call(ctx, uint64(pl))
+		_, err := x.fn(ioPollName, witnames.PollableBlock).Call(ctx, uint64(pl))
 		errc <- err
 	}()
 	wait(hello, "no ClientHello from the blocked guest")

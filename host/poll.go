@@ -8,6 +8,7 @@ import (
 	wapi "github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // waitable is something a pollable can wait for. Its readiness is one
@@ -159,11 +160,11 @@ func (c *call) subscribe(w waitable, parent uint32) uint32 {
 	return c.push(rPollable, &pollable{w: w}, parent)
 }
 
-var ioPoll = register(&iface{name: "wasi:io/poll", fns: []fnDef{
-	def("[method]pollable.ready", pollableReady, p(i32), i32),
-	def("[method]pollable.block", pollableBlock, p(i32)),
-	def("poll", pollList, p(i32, i32, i32)),
-	def("[resource-drop]pollable", dropOf(rPollable), p(i32)),
+var ioPoll = register(&iface{name: witnames.IOPoll, fns: []fnDef{
+	def(witnames.PollableReady, pollableReady, p(i32), i32),
+	def(witnames.PollableBlock, pollableBlock, p(i32)),
+	def(witnames.Poll, pollList, p(i32, i32, i32)),
+	def(witnames.DropPollable, dropOf(rPollable), p(i32)),
 }})
 
 // pollableReady: (self) -> bool. Never blocks.
@@ -196,7 +197,7 @@ const MaxPollList = 1 << 16
 //	out: retptr   -> +0 ptr, +4 len of list<u32> (allocated with cabi_realloc)
 func pollList(c *call, stack []uint64) {
 	ptr, n, ret := wapi.DecodeU32(stack[0]), wapi.DecodeU32(stack[1]), wapi.DecodeU32(stack[2])
-	c.Area(ret, 8, 4)
+	c.Area(ret, cabi.ListPair.Size, cabi.ListPair.Align)
 	if n == 0 {
 		c.trap("poll needs at least one pollable")
 	}
@@ -246,18 +247,17 @@ func pollList(c *call, stack []uint64) {
 		}
 	}
 	// Written straight into the list the guest allocated.
-	lp := c.Alloc(4, 4*count)
-	out := c.Bytes(lp, 4*count)
+	elem := cabi.ListU32.Elems[0]
+	lp := c.Alloc(elem.Align(), elem.Size()*count)
+	out := c.Bytes(lp, elem.Size()*count)
 	j := uint32(0)
 	for i, k := range entries {
 		if ready[k] {
-			cabi.PutU32(out, 4*j, uint32(i))
+			cabi.PutU32(out, elem.Size()*j, uint32(i))
 			j++
 		}
 	}
-	b := c.Area(ret, 8, 4)
-	cabi.PutU32(b, 0, lp)
-	cabi.PutU32(b, 4, count)
+	putListArea(c, ret, lp, count)
 }
 
 // waitAny blocks until one of ws may be ready. Their signals share one

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // putList grows the guest's memory (through its cabi_realloc) and writes a
@@ -55,7 +57,7 @@ func hostAlloc(fn func()) uint64 {
 func TestPollListIsBounded(t *testing.T) {
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6")
-	ready := x.call1(monoName, "subscribe-duration", 0)
+	ready := x.call1(monoName, witnames.SubscribeDuration, 0)
 
 	const huge = 4 << 20 // 16 MiB of guest memory
 	list := x.putList(huge, ready)
@@ -79,9 +81,9 @@ func TestPollListIsBounded(t *testing.T) {
 func TestPollRepeatedPollable(t *testing.T) {
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6")
-	ready := x.call1(monoName, "subscribe-duration", 0)
-	later := x.call1(monoName, "subscribe-duration", uint64(20*time.Millisecond))
-	never := x.call1(monoName, "subscribe-duration", uint64(time.Hour))
+	ready := x.call1(monoName, witnames.SubscribeDuration, 0)
+	later := x.call1(monoName, witnames.SubscribeDuration, uint64(20*time.Millisecond))
+	never := x.call1(monoName, witnames.SubscribeDuration, uint64(time.Hour))
 
 	list := x.putList(MaxPollList, ready)
 	alloc := hostAlloc(func() { x.call(ioPollName, "poll", uint64(list), MaxPollList, retArea) })
@@ -122,16 +124,16 @@ func TestPollLookupAndTimer(t *testing.T) {
 	})
 	ctx, r := newRuntime(t)
 	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Allow: []string{"www.test:*"}, NameLookup: true}))
-	netw := x.call1(instNetName, "instance-network")
+	netw := x.call1(instNetName, witnames.InstanceNetwork)
 	x.put(argArea, []byte("www.test"))
 	x.clearRet()
-	x.call(lookupName, "resolve-addresses", uint64(netw), argArea, 8, retArea)
+	x.call(lookupName, witnames.ResolveAddresses, uint64(netw), argArea, 8, retArea)
 	if r := x.ret(8); r[0] != 0 {
 		t.Fatalf("resolve-addresses: code %d", r[4])
 	}
 	st := x.u32(retArea + 4)
-	pl := x.call1(lookupName, "[method]resolve-address-stream.subscribe", uint64(st))
-	pt := x.call1(monoName, "subscribe-duration", uint64(time.Hour))
+	pl := x.call1(lookupName, witnames.ResolveAddressStreamSubscribe, uint64(st))
+	pt := x.call1(monoName, witnames.SubscribeDuration, uint64(time.Hour))
 	go func() { <-asked; close(release) }()
 	x.put(argArea, []byte{byte(pt), 0, 0, 0, byte(pl), 0, 0, 0})
 	x.clearRet()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wasitls/wasitls/internal/cabi"
 	"github.com/wasitls/wasitls/internal/testkit/loopback"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // checkFDs makes sure, after the test and its servers are gone, that no
@@ -58,8 +59,8 @@ func TestBufferedBytesQuotaReads(t *testing.T) {
 		x.drop(ioStreamsName, "output-stream", out)
 		socks, ins = append(socks, sock), append(ins, in)
 		// Subscribing starts the stream's reader.
-		p := x.call1(ioStreamsName, "[method]input-stream.subscribe", uint64(in))
-		x.call(ioPollName, "[method]pollable.block", uint64(p))
+		p := x.call1(ioStreamsName, witnames.InputStreamSubscribe, uint64(in))
+		x.call(ioPollName, witnames.PollableBlock, uint64(p))
 		x.drop(ioPollName, "pollable", p)
 	}
 	// Read 4 MiB (4x the limit) from the first stream while the other
@@ -166,7 +167,7 @@ func TestBufferedBytesQuotaWrites(t *testing.T) {
 	var p uint32 // the output's pollable, not ready, once the loop ends
 	for {
 		x.clearRet()
-		x.call(ioStreamsName, "[method]output-stream.check-write", uint64(out), retArea)
+		x.call(ioStreamsName, witnames.OutputStreamCheckWrite, uint64(out), retArea)
 		r := x.ret(16)
 		if r[0] != 0 {
 			t.Fatalf("check-write failed: %v", r)
@@ -175,8 +176,8 @@ func TestBufferedBytesQuotaWrites(t *testing.T) {
 		if n == 0 {
 			// A send in flight may finish and make room meanwhile, until
 			// the connection's kernel buffers are full as well.
-			p = x.call1(ioStreamsName, "[method]output-stream.subscribe", uint64(out))
-			if x.call1(ioPollName, "[method]pollable.ready", uint64(p)) == 0 {
+			p = x.call1(ioStreamsName, witnames.OutputStreamSubscribe, uint64(out))
+			if x.call1(ioPollName, witnames.PollableReady, uint64(p)) == 0 {
 				break
 			}
 			x.drop(ioPollName, "pollable", p)
@@ -186,12 +187,12 @@ func TestBufferedBytesQuotaWrites(t *testing.T) {
 			t.Fatalf("check-write granted %d", n)
 		}
 		x.clearRet()
-		x.call(ioStreamsName, "[method]output-stream.write-zeroes", uint64(out), n, retArea)
+		x.call(ioStreamsName, witnames.OutputStreamWriteZeroes, uint64(out), n, retArea)
 		if r := x.ret(12); r[0] != 0 {
 			t.Fatalf("write-zeroes: %v", r)
 		}
 		x.clearRet()
-		x.call(ioStreamsName, "[method]output-stream.flush", uint64(out), retArea)
+		x.call(ioStreamsName, witnames.OutputStreamFlush, uint64(out), retArea)
 		written += n
 		if b := x.g.BufferedBytes(); b > limit {
 			t.Fatalf("buffered %d bytes, limit %d", b, limit)
@@ -211,11 +212,11 @@ func TestBufferedBytesQuotaWrites(t *testing.T) {
 	// The server reads now: the pollable gets ready, and a blocking write
 	// larger than the whole quota goes through.
 	close(srv.start)
-	x.call(ioPollName, "[method]pollable.block", uint64(p))
+	x.call(ioPollName, witnames.PollableBlock, uint64(p))
 	x.drop(ioPollName, "pollable", p)
 	big := uint64(4 * limit)
 	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.blocking-write-zeroes-and-flush", uint64(out), big, retArea)
+	x.call(ioStreamsName, witnames.OutputStreamBlockingWriteZeroesAndFlush, uint64(out), big, retArea)
 	if r := x.ret(12); r[0] != 0 {
 		t.Fatalf("blocking-write-zeroes-and-flush: %v", r)
 	}

@@ -8,23 +8,24 @@ import (
 	wapi "github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // maxRandom bounds one get-random-bytes; a larger request traps.
 const maxRandom = 16 << 20
 
-var randomRandom = register(&iface{name: "wasi:random/random", fns: []fnDef{
-	def("get-random-bytes", func(c *call, s []uint64) { randomBytes(c, s, c.secureRand()) }, p(i64, i32)),
-	def("get-random-u64", func(c *call, s []uint64) { s[0] = randomU64(c, c.secureRand()) }, nil, i64),
+var randomRandom = register(&iface{name: witnames.RandomRandom, fns: []fnDef{
+	def(witnames.GetRandomBytes, func(c *call, s []uint64) { randomBytes(c, s, c.secureRand()) }, p(i64, i32)),
+	def(witnames.GetRandomU64, func(c *call, s []uint64) { s[0] = randomU64(c, c.secureRand()) }, nil, i64),
 }})
 
-var randomInsecure = register(&iface{name: "wasi:random/insecure", fns: []fnDef{
-	def("get-insecure-random-bytes", func(c *call, s []uint64) { randomBytes(c, s, c.insecureRand()) }, p(i64, i32)),
-	def("get-insecure-random-u64", func(c *call, s []uint64) { s[0] = randomU64(c, c.insecureRand()) }, nil, i64),
+var randomInsecure = register(&iface{name: witnames.RandomInsecure, fns: []fnDef{
+	def(witnames.GetInsecureRandomBytes, func(c *call, s []uint64) { randomBytes(c, s, c.insecureRand()) }, p(i64, i32)),
+	def(witnames.GetInsecureRandomU64, func(c *call, s []uint64) { s[0] = randomU64(c, c.insecureRand()) }, nil, i64),
 }})
 
-var randomInsecureSeed = register(&iface{name: "wasi:random/insecure-seed", fns: []fnDef{
-	def("insecure-seed", func(c *call, stack []uint64) {
+var randomInsecureSeed = register(&iface{name: witnames.RandomInsecureSeed, fns: []fnDef{
+	def(witnames.InsecureSeed, func(c *call, stack []uint64) {
 		t := cabi.U64Pair
 		ret := wapi.DecodeU32(stack[0])
 		c.Area(ret, t.Size(), t.Align())
@@ -71,9 +72,7 @@ func randomBytes(c *call, stack []uint64, src io.Reader) {
 	if _, err := io.ReadFull(src, c.Bytes(ptr, uint32(n))); err != nil {
 		c.trap("the random source failed: %v", err)
 	}
-	b := c.Area(ret, cabi.String.Size(), cabi.String.Align())
-	cabi.PutU32(b, 0, ptr)
-	cabi.PutU32(b, 4, uint32(n))
+	putListArea(c, ret, ptr, uint32(n))
 }
 
 func randomU64(c *call, src io.Reader) uint64 {

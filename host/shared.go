@@ -47,7 +47,7 @@ func (h *Host) compiledFor(ctx context.Context, f *iface) (wazero.CompiledModule
 	b := h.r.NewHostModuleBuilder(f.name)
 	for i := range f.fns {
 		d := &f.fns[i]
-		b.NewFunctionBuilder().WithGoModuleFunction(d.shared(h), d.params, d.results).WithName(d.name).Export(d.name)
+		d.build(b, d.shared(h))
 	}
 	cm, err := b.Compile(ctx)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	wapi "github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // Guests made by Instantiate share compiled host modules, and each call is
@@ -33,12 +35,12 @@ func TestSharedHostModulesServeTheirCaller(t *testing.T) {
 			t.Errorf("%s: one instance for two guests", f.name)
 		}
 	}
-	p := a.call1(monoName, "subscribe-duration", 1)
+	p := a.call1(monoName, witnames.SubscribeDuration, 1)
 	if a.g.OpenHandles() != 1 || b.g.OpenHandles() != 0 {
 		t.Fatalf("handles: a %d, b %d; want 1 and 0", a.g.OpenHandles(), b.g.OpenHandles())
 	}
 	// b's handle 1 is not a's pollable: dropping it is b's bad handle.
-	b.wantTrap([]string{"handle"}, ioPollName, "[resource-drop]pollable", uint64(p))
+	b.wantTrap([]string{"handle"}, ioPollName, witnames.DropPollable, uint64(p))
 	if a.g.OpenHandles() != 1 {
 		t.Fatal("b dropped a's pollable")
 	}
@@ -60,8 +62,8 @@ func TestSharedHostModulesServeTheirCaller(t *testing.T) {
 	}
 	defer intruder.Close(ctx)
 	x := &tg{t: t, ctx: ctx, mod: intruder, ver: "0.2.6"}
-	x.wantTrap([]string{"not a guest of this host"}, ioPollName, "[resource-drop]pollable", uint64(p))
-	x.wantTrap([]string{"not a guest of this host"}, monoName, "subscribe-duration", 1)
+	x.wantTrap([]string{"not a guest of this host"}, ioPollName, witnames.DropPollable, uint64(p))
+	x.wantTrap([]string{"not a guest of this host"}, monoName, witnames.SubscribeDuration, 1)
 	if a.g.OpenHandles() != 1 {
 		t.Fatal("a module that is not a guest dropped a guest's pollable")
 	}
@@ -77,7 +79,7 @@ func TestSharedHostModulesServeTheirCaller(t *testing.T) {
 	})
 	// The shared modules outlive the guests: a new guest works.
 	c := newTG(t, ctx, h, "0.2.6")
-	c.call1(monoName, "subscribe-duration", 1)
+	c.call1(monoName, witnames.SubscribeDuration, 1)
 	if len(h.shared.compiled) != compiled {
 		t.Errorf("%d shared compiled modules, want %d", len(h.shared.compiled), compiled)
 	}
@@ -102,7 +104,7 @@ func TestSharedHostModulesConcurrentGuests(t *testing.T) {
 			defer g.Close(ctx)
 			x := &tg{t: t, ctx: ctx, g: g, mod: g.Module(), ver: "0.2.6"}
 			for i := range 3 {
-				if _, err := x.callErr(monoName, "subscribe-duration", 1); err != nil {
+				if _, err := x.callErr(monoName, witnames.SubscribeDuration, 1); err != nil {
 					errs <- err
 					return
 				}

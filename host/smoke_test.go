@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	_ "github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 func TestSmokeClock(t *testing.T) {
@@ -15,11 +16,11 @@ func TestSmokeClock(t *testing.T) {
 	if b < a {
 		t.Fatalf("monotonic clock went back: %d then %d", a, b)
 	}
-	p := x.call1(monoName, "subscribe-duration", 1000)
-	x.call(ioPollName, "[method]pollable.block", uint64(p))
-	if x.call1(ioPollName, "[method]pollable.ready", uint64(p)) != 1 {
+	p := x.call1(monoName, witnames.SubscribeDuration, 1000)
+	x.call(ioPollName, witnames.PollableBlock, uint64(p))
+	if x.call1(ioPollName, witnames.PollableReady, uint64(p)) != 1 {
 		t.Fatal("pollable not ready after block")
 	}
-	x.call(ioPollName, "[resource-drop]pollable", uint64(p))
-	x.wantTrap([]string{"already dropped"}, ioPollName, "[resource-drop]pollable", uint64(p))
+	x.call(ioPollName, witnames.DropPollable, uint64(p))
+	x.wantTrap([]string{"already dropped"}, ioPollName, witnames.DropPollable, uint64(p))
 }

@@ -9,6 +9,7 @@ import (
 	wapi "github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // inStream is the input-stream resource.
@@ -67,25 +68,25 @@ func (s *outStream) close() {
 // maxRead bounds one read: the ring holds no more anyway.
 const maxRead = pumpSize
 
-var ioStreams = register(&iface{name: "wasi:io/streams", fns: []fnDef{
-	def("[method]input-stream.read", func(c *call, s []uint64) { inRead(c, s, false, false) }, p(i32, i64, i32)),
-	def("[method]input-stream.blocking-read", func(c *call, s []uint64) { inRead(c, s, true, false) }, p(i32, i64, i32)),
-	def("[method]input-stream.skip", func(c *call, s []uint64) { inRead(c, s, false, true) }, p(i32, i64, i32)),
-	def("[method]input-stream.blocking-skip", func(c *call, s []uint64) { inRead(c, s, true, true) }, p(i32, i64, i32)),
-	def("[method]input-stream.subscribe", inSubscribe, p(i32), i32),
-	def("[resource-drop]input-stream", dropOf(rInput), p(i32)),
+var ioStreams = register(&iface{name: witnames.IOStreams, fns: []fnDef{
+	def(witnames.InputStreamRead, func(c *call, s []uint64) { inRead(c, s, false, false) }, p(i32, i64, i32)),
+	def(witnames.InputStreamBlockingRead, func(c *call, s []uint64) { inRead(c, s, true, false) }, p(i32, i64, i32)),
+	def(witnames.InputStreamSkip, func(c *call, s []uint64) { inRead(c, s, false, true) }, p(i32, i64, i32)),
+	def(witnames.InputStreamBlockingSkip, func(c *call, s []uint64) { inRead(c, s, true, true) }, p(i32, i64, i32)),
+	def(witnames.InputStreamSubscribe, inSubscribe, p(i32), i32),
+	def(witnames.DropInputStream, dropOf(rInput), p(i32)),
 
-	def("[method]output-stream.check-write", outCheckWrite, p(i32, i32)),
-	def("[method]output-stream.write", func(c *call, s []uint64) { outWrite(c, s, false) }, p(i32, i32, i32, i32)),
-	def("[method]output-stream.blocking-write-and-flush", func(c *call, s []uint64) { outWrite(c, s, true) }, p(i32, i32, i32, i32)),
-	def("[method]output-stream.flush", func(c *call, s []uint64) { outFlush(c, s, false) }, p(i32, i32)),
-	def("[method]output-stream.blocking-flush", func(c *call, s []uint64) { outFlush(c, s, true) }, p(i32, i32)),
-	def("[method]output-stream.subscribe", outSubscribe, p(i32), i32),
-	def("[method]output-stream.write-zeroes", func(c *call, s []uint64) { outZeroes(c, s, false) }, p(i32, i64, i32)),
-	def("[method]output-stream.blocking-write-zeroes-and-flush", func(c *call, s []uint64) { outZeroes(c, s, true) }, p(i32, i64, i32)),
-	def("[method]output-stream.splice", func(c *call, s []uint64) { outSplice(c, s, false) }, p(i32, i32, i64, i32)),
-	def("[method]output-stream.blocking-splice", func(c *call, s []uint64) { outSplice(c, s, true) }, p(i32, i32, i64, i32)),
-	def("[resource-drop]output-stream", dropOf(rOutput), p(i32)),
+	def(witnames.OutputStreamCheckWrite, outCheckWrite, p(i32, i32)),
+	def(witnames.OutputStreamWrite, func(c *call, s []uint64) { outWrite(c, s, false) }, p(i32, i32, i32, i32)),
+	def(witnames.OutputStreamBlockingWriteAndFlush, func(c *call, s []uint64) { outWrite(c, s, true) }, p(i32, i32, i32, i32)),
+	def(witnames.OutputStreamFlush, func(c *call, s []uint64) { outFlush(c, s, false) }, p(i32, i32)),
+	def(witnames.OutputStreamBlockingFlush, func(c *call, s []uint64) { outFlush(c, s, true) }, p(i32, i32)),
+	def(witnames.OutputStreamSubscribe, outSubscribe, p(i32), i32),
+	def(witnames.OutputStreamWriteZeroes, func(c *call, s []uint64) { outZeroes(c, s, false) }, p(i32, i64, i32)),
+	def(witnames.OutputStreamBlockingWriteZeroesAndFlush, func(c *call, s []uint64) { outZeroes(c, s, true) }, p(i32, i64, i32)),
+	def(witnames.OutputStreamSplice, func(c *call, s []uint64) { outSplice(c, s, false) }, p(i32, i32, i64, i32)),
+	def(witnames.OutputStreamBlockingSplice, func(c *call, s []uint64) { outSplice(c, s, true) }, p(i32, i32, i64, i32)),
+	def(witnames.DropOutputStream, dropOf(rOutput), p(i32)),
 }})
 
 // streamErr writes the err case of result<T, stream-error>: closed for the
@@ -97,7 +98,7 @@ func streamErr(c *call, a cabi.StreamArea, ret uint32, err error) {
 		h = c.push(rError, &ioError{err: err}, 0)
 	}
 	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 1
+	b[a.Tag] = 1
 	if closed {
 		b[a.ErrTag] = 1
 		return
@@ -140,7 +141,7 @@ func inRead(c *call, stack []uint64, blocking, skip bool) {
 	if skip {
 		in.p.consume(total)
 		v := c.Area(ret, area.Size, area.Align)
-		v[0] = 0
+		v[area.Tag] = 0
 		cabi.PutU64(v, area.OK, total)
 		return
 	}
@@ -153,9 +154,9 @@ func inRead(c *call, stack []uint64, blocking, skip bool) {
 	}
 	in.p.consume(total)
 	v := c.Area(ret, area.Size, area.Align)
-	v[0] = 0
-	cabi.PutU32(v, area.OK, ptr)
-	cabi.PutU32(v, area.OK+4, uint32(total))
+	v[area.Tag] = 0
+	cabi.PutU32(v, area.OK+cabi.ListPair.Ptr, ptr)
+	cabi.PutU32(v, area.OK+cabi.ListPair.Len, uint32(total))
 }
 
 // inSubscribe: (self) -> own pollable, ready when data or the end is there.
@@ -177,14 +178,13 @@ func outCheckWrite(c *call, stack []uint64) {
 		return
 	}
 	v := c.Area(ret, a.Size, a.Align)
-	v[0] = 0
+	v[a.Tag] = 0
 	cabi.PutU64(v, a.OK, n)
 }
 
 func unitOK(c *call, ret uint32) {
 	a := cabi.UnitArea
-	v := c.Area(ret, a.Size, a.Align)
-	v[0] = 0
+	c.Area(ret, a.Size, a.Align)[a.Tag] = 0
 }
 
 // outWrite: write / blocking-write-and-flush (self, ptr, len, retptr).
@@ -352,6 +352,6 @@ func outSplice(c *call, stack []uint64, blocking bool) {
 	// blocking-splice waits for both streams, and flushes nothing: the
 	// bytes go out as a write's do.
 	v := c.Area(ret, a.Size, a.Align)
-	v[0] = 0
+	v[a.Tag] = 0
 	cabi.PutU64(v, a.OK, total)
 }

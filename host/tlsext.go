@@ -7,6 +7,7 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // TLSExtModule is the project's extension to wasi:tls (wit/ext/connection.wit):
@@ -21,20 +22,20 @@ const (
 	alpnTooManyIDs = 1
 )
 
-var tlsExt = register(&iface{name: "wasitls:tls/connection", exact: TLSExtModule, fns: []fnDef{
-	def("set-alpn-ids", setALPNIDs, p(i32, i32, i32, i32)),
-	def("negotiated-protocol", negotiatedProtocol, p(i32, i32)),
-	def("protocol-version", func(c *call, s []uint64) { s[0] = uint64(c.connState(s[0]).Version) }, p(i32), i32),
-	def("cipher-suite", func(c *call, s []uint64) { s[0] = uint64(c.connState(s[0]).CipherSuite) }, p(i32), i32),
-	def("key-exchange-group", keyExchangeGroup, p(i32, i32)),
-	def("resumed", func(c *call, s []uint64) {
+var tlsExt = register(&iface{name: witnames.WasitlsTLSConnection, exact: TLSExtModule, fns: []fnDef{
+	def(witnames.SetALPNIDs, setALPNIDs, p(i32, i32, i32, i32)),
+	def(witnames.NegotiatedProtocol, negotiatedProtocol, p(i32, i32)),
+	def(witnames.ProtocolVersion, func(c *call, s []uint64) { s[0] = uint64(c.connState(s[0]).Version) }, p(i32), i32),
+	def(witnames.CipherSuite, func(c *call, s []uint64) { s[0] = uint64(c.connState(s[0]).CipherSuite) }, p(i32), i32),
+	def(witnames.KeyExchangeGroup, keyExchangeGroup, p(i32, i32)),
+	def(witnames.Resumed, func(c *call, s []uint64) {
 		resumed := c.connState(s[0]).DidResume
 		s[0] = 0
 		if resumed {
 			s[0] = 1
 		}
 	}, p(i32), i32),
-	def("peer-certificates", peerCertificates, p(i32, i32)),
+	def(witnames.PeerCertificates, peerCertificates, p(i32, i32)),
 }})
 
 // setALPNIDs: (borrow<client-handshake>, ids_ptr, ids_len, retptr) ->
@@ -54,7 +55,7 @@ func setALPNIDs(c *call, stack []uint64) {
 	c.ListBounds(ptr, n, cabi.ListBytes.Elems[0].Size())
 	if n > maxALPNIDs {
 		b := c.Area(ret, a.Size, a.Align)
-		b[0], b[a.Code] = 1, alpnTooManyIDs
+		b[a.Tag], b[a.Code] = 1, alpnTooManyIDs
 		return
 	}
 	lists, tooLong := c.ByteLists(ptr, n, maxALPNIDLen)
@@ -71,7 +72,7 @@ func setALPNIDs(c *call, stack []uint64) {
 	}
 	if code >= 0 {
 		b := c.Area(ret, a.Size, a.Align)
-		b[0] = 1
+		b[a.Tag] = 1
 		b[a.Code] = byte(code)
 		return
 	}
@@ -88,8 +89,8 @@ func setALPNIDs(c *call, stack []uint64) {
 	}
 	lp, ln := c.PutByteLists(out)
 	b := okArea(c, a, ret)
-	cabi.PutU32(b, a.OK, lp)
-	cabi.PutU32(b, a.OK+4, ln)
+	cabi.PutU32(b, a.OK+cabi.ListPair.Ptr, lp)
+	cabi.PutU32(b, a.OK+cabi.ListPair.Len, ln)
 }
 
 // connFacts is what a connection negotiated, read from the backend once
@@ -121,8 +122,8 @@ func negotiatedProtocol(c *call, stack []uint64) {
 	lp, ln := c.PutString(st.NegotiatedProtocol)
 	b := c.Area(ret, a.Size, a.Align)
 	b[a.Tag] = 1
-	cabi.PutU32(b, a.Some, lp)
-	cabi.PutU32(b, a.Some+4, ln)
+	cabi.PutU32(b, a.Some+cabi.ListPair.Ptr, lp)
+	cabi.PutU32(b, a.Some+cabi.ListPair.Len, ln)
 }
 
 // keyExchangeGroup: (borrow<client-connection>, retptr) -> option<u16>.
@@ -152,7 +153,5 @@ func peerCertificates(c *call, stack []uint64) {
 		ders[i] = cert.Raw
 	}
 	lp, ln := c.PutByteLists(ders)
-	b := c.Area(ret, cabi.ListBytes.Size(), cabi.ListBytes.Align())
-	cabi.PutU32(b, 0, lp)
-	cabi.PutU32(b, 4, ln)
+	putListArea(c, ret, lp, ln)
 }

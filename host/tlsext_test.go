@@ -12,6 +12,7 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 const tlsExtName = "wasitls:tls/connection"
@@ -49,7 +50,7 @@ func (x *tg) setALPN(hs uint32, ids []string) (offered []string, code int) {
 	x.t.Helper()
 	ptr, n := x.putIDs(ids)
 	x.clearRet()
-	x.call(tlsExtName, "set-alpn-ids", uint64(hs), ptr, n, retArea)
+	x.call(tlsExtName, witnames.SetALPNIDs, uint64(hs), ptr, n, retArea)
 	a := cabi.ALPNIDsArea
 	r := x.ret(a.Size)
 	if r[0] != 0 {
@@ -78,16 +79,16 @@ func (x *tg) facts(conn uint32) facts {
 	x.t.Helper()
 	var f facts
 	x.clearRet()
-	x.call(tlsExtName, "negotiated-protocol", uint64(conn), retArea)
+	x.call(tlsExtName, witnames.NegotiatedProtocol, uint64(conn), retArea)
 	pa := cabi.ProtocolArea
 	if r := x.ret(pa.Size); r[pa.Tag] == 1 {
 		f.hasALPN = true
 		f.alpn = string(x.bytes(cabi.GetU32(r, pa.Some), cabi.GetU32(r, pa.Some+4)))
 	}
-	f.version = uint16(x.call1(tlsExtName, "protocol-version", uint64(conn)))
-	f.cipher = uint16(x.call1(tlsExtName, "cipher-suite", uint64(conn)))
+	f.version = uint16(x.call1(tlsExtName, witnames.ProtocolVersion, uint64(conn)))
+	f.cipher = uint16(x.call1(tlsExtName, witnames.CipherSuite, uint64(conn)))
 	x.clearRet()
-	x.call(tlsExtName, "key-exchange-group", uint64(conn), retArea)
+	x.call(tlsExtName, witnames.KeyExchangeGroup, uint64(conn), retArea)
 	ga := cabi.GroupArea
 	if r := x.ret(ga.Size); r[ga.Tag] == 1 {
 		f.hasGroup = true
@@ -95,7 +96,7 @@ func (x *tg) facts(conn uint32) facts {
 	}
 	f.resumed = x.call1(tlsExtName, "resumed", uint64(conn)) == 1
 	x.clearRet()
-	x.call(tlsExtName, "peer-certificates", uint64(conn), retArea)
+	x.call(tlsExtName, witnames.PeerCertificates, uint64(conn), retArea)
 	r := x.ret(8)
 	f.chain = x.byteLists(cabi.GetU32(r, 0), cabi.GetU32(r, 4))
 	return f
@@ -290,12 +291,12 @@ func TestSetALPNIDsRefusesBadIDsAndTrapsOnBadInput(t *testing.T) {
 				t.Errorf("set-alpn-ids(%d ids) = %q, error %d; want error %d", len(c.ids), got, code, c.want)
 			}
 		}
-		x.wantTrap([]string{"out of bounds"}, tlsExtName, "set-alpn-ids", uint64(hs), 0xfffffff0, 4, retArea)
+		x.wantTrap([]string{"out of bounds"}, tlsExtName, witnames.SetALPNIDs, uint64(hs), 0xfffffff0, 4, retArea)
 		// An element pointing outside memory traps too.
 		x.put(idsArea, []byte{0xf0, 0xff, 0xff, 0xff, 4, 0, 0, 0})
-		x.wantTrap([]string{"out of bounds"}, tlsExtName, "set-alpn-ids", uint64(hs), idsArea, 1, retArea)
-		x.wantTrap([]string{"out of bounds"}, tlsExtName, "set-alpn-ids", uint64(hs), idsArea, 0, 0xfffffff0)
-		x.wantTrap([]string{"handle"}, tlsExtName, "set-alpn-ids", uint64(hs)+1000, idsArea, 0, retArea)
+		x.wantTrap([]string{"out of bounds"}, tlsExtName, witnames.SetALPNIDs, uint64(hs), idsArea, 1, retArea)
+		x.wantTrap([]string{"out of bounds"}, tlsExtName, witnames.SetALPNIDs, uint64(hs), idsArea, 0, 0xfffffff0)
+		x.wantTrap([]string{"handle"}, tlsExtName, witnames.SetALPNIDs, uint64(hs)+1000, idsArea, 0, retArea)
 	})
 	if errStr != "" {
 		t.Fatalf("handshake: %s", errStr)
@@ -304,13 +305,13 @@ func TestSetALPNIDsRefusesBadIDsAndTrapsOnBadInput(t *testing.T) {
 		t.Errorf("refused lists changed the offer: %q", seen)
 	}
 	// The accessors trap on anything but a live client-connection.
-	for _, fn := range []string{"negotiated-protocol", "key-exchange-group", "peer-certificates"} {
+	for _, fn := range []string{"negotiated-protocol", witnames.KeyExchangeGroup, "peer-certificates"} {
 		x.wantTrap([]string{"handle"}, tlsExtName, fn, uint64(tin), retArea)
 		x.wantTrap([]string{"out of bounds"}, tlsExtName, fn, uint64(conn), 0xfffffff0)
 	}
-	for _, fn := range []string{"protocol-version", "cipher-suite", "resumed"} {
+	for _, fn := range []string{"protocol-version", witnames.CipherSuite, "resumed"} {
 		x.wantTrap([]string{"handle"}, tlsExtName, fn, uint64(sock))
 	}
 	x.closeTLS(sock, conn, tin, tout)
-	x.wantTrap([]string{"handle"}, tlsExtName, "protocol-version", uint64(conn))
+	x.wantTrap([]string{"handle"}, tlsExtName, witnames.ProtocolVersion, uint64(conn))
 }

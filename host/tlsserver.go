@@ -9,6 +9,7 @@ import (
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // ServerTLSModule is the import module of wasitls's server-side TLS
@@ -19,22 +20,22 @@ import (
 // (Policy.Serve) and returns plaintext streams.
 const ServerTLSModule = "wasitls:tls/server@0.1.0"
 
-var tlsServer = register(&iface{name: "wasitls:tls/server", exact: ServerTLSModule, fns: []fnDef{
-	def("[constructor]server-handshake", newServerHandshake, p(i32, i32), i32),
-	def("[static]server-handshake.finish", finishServerHandshake, p(i32), i32),
-	def("[method]server-connection.server-name", serverName, p(i32, i32)),
-	def("[method]server-connection.alpn-id", alpnID, p(i32, i32)),
-	def("[method]server-connection.client-certificate-chain", clientChain, p(i32, i32)),
-	def("[method]server-connection.close-output", func(c *call, s []uint64) { closeOutputOf(c, s, rServerConnection) }, p(i32)),
-	def("[method]future-server-streams.subscribe", func(c *call, s []uint64) {
+var tlsServer = register(&iface{name: witnames.WasitlsTLSServer, exact: ServerTLSModule, fns: []fnDef{
+	def(witnames.NewServerHandshake, newServerHandshake, p(i32, i32), i32),
+	def(witnames.ServerHandshakeFinish, finishServerHandshake, p(i32), i32),
+	def(witnames.ServerConnectionServerName, serverName, p(i32, i32)),
+	def(witnames.ServerConnectionALPNID, alpnID, p(i32, i32)),
+	def(witnames.ServerConnectionClientCertificateChain, clientChain, p(i32, i32)),
+	def(witnames.ServerConnectionCloseOutput, func(c *call, s []uint64) { closeOutputOf(c, s, rServerConnection) }, p(i32)),
+	def(witnames.FutureServerStreamsSubscribe, func(c *call, s []uint64) {
 		h := wapi.DecodeU32(s[0])
 		f := c.get(h, rServerFuture).(*future)
 		s[0] = uint64(c.subscribe(f, h))
 	}, p(i32), i32),
-	def("[method]future-server-streams.get", func(c *call, s []uint64) { getFuture(c, s, rServerFuture, rServerConnection) }, p(i32, i32)),
-	def("[resource-drop]server-handshake", dropOf(rServerHandshake), p(i32)),
-	def("[resource-drop]server-connection", dropOf(rServerConnection), p(i32)),
-	def("[resource-drop]future-server-streams", dropOf(rServerFuture), p(i32)),
+	def(witnames.FutureServerStreamsGet, func(c *call, s []uint64) { getFuture(c, s, rServerFuture, rServerConnection) }, p(i32, i32)),
+	def(witnames.DropServerHandshake, dropOf(rServerHandshake), p(i32)),
+	def(witnames.DropServerConnection, dropOf(rServerConnection), p(i32)),
+	def(witnames.DropFutureServerStreams, dropOf(rServerFuture), p(i32)),
 }})
 
 // newServerHandshake: (own<input-stream>, own<output-stream>) ->
@@ -123,17 +124,17 @@ func alpnID(c *call, stack []uint64) {
 // putOptionBytes writes option<list<u8>> (or option<string>): none for
 // empty b.
 func putOptionBytes(c *call, ret uint32, b []byte) {
-	t := cabi.OptionListU8
-	c.Area(ret, t.Size(), t.Align())
+	a := cabi.OptionBytesArea
+	c.Area(ret, a.Size, a.Align)
 	if len(b) == 0 {
-		c.Area(ret, t.Size(), t.Align())[0] = 0
+		c.Area(ret, a.Size, a.Align)[a.Tag] = 0
 		return
 	}
 	ptr, n := c.PutBytes(b)
-	a := c.Area(ret, t.Size(), t.Align())
-	a[0] = 1
-	cabi.PutU32(a, t.PayloadOffset(), ptr)
-	cabi.PutU32(a, t.PayloadOffset()+4, n)
+	v := c.Area(ret, a.Size, a.Align)
+	v[a.Tag] = 1
+	cabi.PutU32(v, a.Some+cabi.ListPair.Ptr, ptr)
+	cabi.PutU32(v, a.Some+cabi.ListPair.Len, n)
 }
 
 // clientChain: (self, retptr) -> list<list<u8>>: the client's certificate

@@ -17,6 +17,7 @@ import (
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
 	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 const serverTLSName = "wasitls:tls/server"
@@ -26,8 +27,8 @@ const serverTLSName = "wasitls:tls/server"
 // io-error's debug string.
 func (x *tg) serverHandshake(in, out uint32) (conn, tin, tout uint32, errStr string) {
 	x.t.Helper()
-	hs := x.call1(serverTLSName, "[constructor]server-handshake", uint64(in), uint64(out))
-	fut := x.call1(serverTLSName, "[static]server-handshake.finish", uint64(hs))
+	hs := x.call1(serverTLSName, witnames.NewServerHandshake, uint64(in), uint64(out))
+	fut := x.call1(serverTLSName, witnames.ServerHandshakeFinish, uint64(hs))
 	return x.awaitFuture(serverTLSName, "future-server-streams", fut)
 }
 
@@ -49,7 +50,7 @@ func (x *tg) optionBytes(conn uint32, method string) (string, bool) {
 func (x *tg) clientChain(conn uint32) [][]byte {
 	x.t.Helper()
 	x.clearRet()
-	x.call(serverTLSName, "[method]server-connection.client-certificate-chain", uint64(conn), retArea)
+	x.call(serverTLSName, witnames.ServerConnectionClientCertificateChain, uint64(conn), retArea)
 	r := x.ret(8)
 	ptr, n := cabi.GetU32(r, 0), cabi.GetU32(r, 4)
 	elem := cabi.CertChain.Case(0)

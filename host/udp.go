@@ -4,6 +4,7 @@ import (
 	wapi "github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // UDP is not supported: create-udp-socket answers not-supported, so no
@@ -11,8 +12,8 @@ import (
 // on its handle. The interfaces are here so that modules whose toolchain
 // links them can still be instantiated.
 
-var sockUDPCreate = register(&iface{name: "wasi:sockets/udp-create-socket", fns: []fnDef{
-	def("create-udp-socket", func(c *call, stack []uint64) {
+var sockUDPCreate = register(&iface{name: witnames.SocketsUDPCreateSocket, fns: []fnDef{
+	def(witnames.CreateUDPSocket, func(c *call, stack []uint64) {
 		fam, ret := wapi.DecodeU32(stack[0]), wapi.DecodeU32(stack[1])
 		c.Area(ret, cabi.HandleArea.Size, cabi.HandleArea.Align)
 		if fam > 1 {
@@ -30,26 +31,26 @@ func noUDP(k rkind) func(c *call, stack []uint64) {
 	}
 }
 
-var sockUDP = register(&iface{name: "wasi:sockets/udp", fns: []fnDef{
-	def("[method]udp-socket.start-bind", noUDP(rUDPSocket), p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
-	def("[method]udp-socket.finish-bind", noUDP(rUDPSocket), p(i32, i32)),
-	def("[method]udp-socket.stream", noUDP(rUDPSocket), p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
-	def("[method]udp-socket.local-address", noUDP(rUDPSocket), p(i32, i32)),
-	def("[method]udp-socket.remote-address", noUDP(rUDPSocket), p(i32, i32)),
-	def("[method]udp-socket.address-family", noUDP(rUDPSocket), p(i32), i32),
-	def("[method]udp-socket.unicast-hop-limit", noUDP(rUDPSocket), p(i32, i32)),
-	def("[method]udp-socket.set-unicast-hop-limit", noUDP(rUDPSocket), p(i32, i32, i32)),
-	def("[method]udp-socket.receive-buffer-size", noUDP(rUDPSocket), p(i32, i32)),
-	def("[method]udp-socket.set-receive-buffer-size", noUDP(rUDPSocket), p(i32, i64, i32)),
-	def("[method]udp-socket.send-buffer-size", noUDP(rUDPSocket), p(i32, i32)),
-	def("[method]udp-socket.set-send-buffer-size", noUDP(rUDPSocket), p(i32, i64, i32)),
-	def("[method]udp-socket.subscribe", noUDP(rUDPSocket), p(i32), i32),
-	def("[resource-drop]udp-socket", noUDP(rUDPSocket), p(i32)),
-	def("[method]incoming-datagram-stream.receive", noUDP(rIncomingDatagrams), p(i32, i64, i32)),
-	def("[method]incoming-datagram-stream.subscribe", noUDP(rIncomingDatagrams), p(i32), i32),
-	def("[resource-drop]incoming-datagram-stream", noUDP(rIncomingDatagrams), p(i32)),
-	def("[method]outgoing-datagram-stream.check-send", noUDP(rOutgoingDatagrams), p(i32, i32)),
-	def("[method]outgoing-datagram-stream.send", noUDP(rOutgoingDatagrams), p(i32, i32, i32, i32)),
-	def("[method]outgoing-datagram-stream.subscribe", noUDP(rOutgoingDatagrams), p(i32), i32),
-	def("[resource-drop]outgoing-datagram-stream", noUDP(rOutgoingDatagrams), p(i32)),
+var sockUDP = register(&iface{name: witnames.SocketsUDP, fns: []fnDef{
+	def(witnames.UDPSocketStartBind, noUDP(rUDPSocket), p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
+	def(witnames.UDPSocketFinishBind, noUDP(rUDPSocket), p(i32, i32)),
+	def(witnames.UDPSocketStream, noUDP(rUDPSocket), p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
+	def(witnames.UDPSocketLocalAddress, noUDP(rUDPSocket), p(i32, i32)),
+	def(witnames.UDPSocketRemoteAddress, noUDP(rUDPSocket), p(i32, i32)),
+	def(witnames.UDPSocketAddressFamily, noUDP(rUDPSocket), p(i32), i32),
+	def(witnames.UDPSocketUnicastHopLimit, noUDP(rUDPSocket), p(i32, i32)),
+	def(witnames.UDPSocketSetUnicastHopLimit, noUDP(rUDPSocket), p(i32, i32, i32)),
+	def(witnames.UDPSocketReceiveBufferSize, noUDP(rUDPSocket), p(i32, i32)),
+	def(witnames.UDPSocketSetReceiveBufferSize, noUDP(rUDPSocket), p(i32, i64, i32)),
+	def(witnames.UDPSocketSendBufferSize, noUDP(rUDPSocket), p(i32, i32)),
+	def(witnames.UDPSocketSetSendBufferSize, noUDP(rUDPSocket), p(i32, i64, i32)),
+	def(witnames.UDPSocketSubscribe, noUDP(rUDPSocket), p(i32), i32),
+	def(witnames.DropUDPSocket, noUDP(rUDPSocket), p(i32)),
+	def(witnames.IncomingDatagramStreamReceive, noUDP(rIncomingDatagrams), p(i32, i64, i32)),
+	def(witnames.IncomingDatagramStreamSubscribe, noUDP(rIncomingDatagrams), p(i32), i32),
+	def(witnames.DropIncomingDatagramStream, noUDP(rIncomingDatagrams), p(i32)),
+	def(witnames.OutgoingDatagramStreamCheckSend, noUDP(rOutgoingDatagrams), p(i32, i32)),
+	def(witnames.OutgoingDatagramStreamSend, noUDP(rOutgoingDatagrams), p(i32, i32, i32, i32)),
+	def(witnames.OutgoingDatagramStreamSubscribe, noUDP(rOutgoingDatagrams), p(i32), i32),
+	def(witnames.DropOutgoingDatagramStream, noUDP(rOutgoingDatagrams), p(i32)),
 }})

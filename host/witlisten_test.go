@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasitls/wasitls/internal/cabi"
 	"github.com/wasitls/wasitls/internal/testkit/peers"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // newSocket creates a tcp-socket of ap's family.
@@ -21,7 +22,7 @@ func (x *tg) newSocket(v6 bool) uint32 {
 		fam = 1
 	}
 	x.clearRet()
-	x.call(tcpCreateName, "create-tcp-socket", fam, retArea)
+	x.call(tcpCreateName, witnames.CreateTCPSocket, fam, retArea)
 	r := x.ret(8)
 	if r[0] != 0 {
 		x.t.Fatalf("create-tcp-socket: error-code %d", r[4])
@@ -46,8 +47,8 @@ func (x *tg) sockCall(field string, args ...uint64) int {
 // startBind calls start-bind with ap; -1 is ok.
 func (x *tg) startBind(sock uint32, ap netip.AddrPort) int {
 	x.t.Helper()
-	netw := x.call1(instNetName, "instance-network")
-	defer x.call(networkName, "[resource-drop]network", uint64(netw))
+	netw := x.call1(instNetName, witnames.InstanceNetwork)
+	defer x.call(networkName, witnames.DropNetwork, uint64(netw))
 	flat := cabi.Flatten(ap, 0, 0)
 	return x.sockCall("start-bind", append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)...)
 }
@@ -87,7 +88,7 @@ func (x *tg) localAddress(sock uint32) netip.AddrPort {
 	x.t.Helper()
 	a := cabi.SockAddrArea
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.local-address", uint64(sock), retArea)
+	x.call(tcpName, witnames.TCPSocketLocalAddress, uint64(sock), retArea)
 	r := x.ret(a.Size)
 	if r[0] != 0 {
 		x.t.Fatalf("local-address: error-code %d", r[a.Code])
@@ -97,7 +98,7 @@ func (x *tg) localAddress(sock uint32) netip.AddrPort {
 
 func (x *tg) isListening(sock uint32) bool {
 	x.t.Helper()
-	return x.call1(tcpName, "[method]tcp-socket.is-listening", uint64(sock)) == 1
+	return x.call1(tcpName, witnames.TCPSocketIsListening, uint64(sock)) == 1
 }
 
 // acceptNow calls accept once: the new socket and its streams, or the code.
@@ -105,7 +106,7 @@ func (x *tg) acceptNow(sock uint32) (ns, in, out uint32, code int) {
 	x.t.Helper()
 	a := cabi.AcceptArea
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.accept", uint64(sock), retArea)
+	x.call(tcpName, witnames.TCPSocketAccept, uint64(sock), retArea)
 	r := x.ret(a.Size)
 	if r[0] != 0 {
 		return 0, 0, 0, int(r[a.Code])
@@ -116,9 +117,9 @@ func (x *tg) acceptNow(sock uint32) (ns, in, out uint32, code int) {
 // acceptWait waits on the socket's pollable and accepts.
 func (x *tg) acceptWait(sock uint32) (ns, in, out uint32, code int) {
 	x.t.Helper()
-	p := x.call1(tcpName, "[method]tcp-socket.subscribe", uint64(sock))
-	x.call(ioPollName, "[method]pollable.block", uint64(p))
-	x.call(ioPollName, "[resource-drop]pollable", uint64(p))
+	p := x.call1(tcpName, witnames.TCPSocketSubscribe, uint64(sock))
+	x.call(ioPollName, witnames.PollableBlock, uint64(p))
+	x.call(ioPollName, witnames.DropPollable, uint64(p))
 	return x.acceptNow(sock)
 }
 
@@ -170,7 +171,7 @@ func TestWITListenAccept(t *testing.T) {
 	}
 	a := cabi.SockAddrArea
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.remote-address", uint64(ns), retArea)
+	x.call(tcpName, witnames.TCPSocketRemoteAddress, uint64(ns), retArea)
 	if got := cabi.GetSockAddr(x.ret(a.Size), a.OK); got.String() != client.LocalAddr().String() {
 		t.Fatalf("remote-address of the accepted socket = %s, want the client %s", got, client.LocalAddr())
 	}
@@ -360,12 +361,12 @@ func TestWITListenErrors(t *testing.T) {
 		t.Fatalf("finish-listen listening: %d, want not-in-progress", code)
 	}
 	// start-connect on a listening socket: invalid-state (tcp.wit).
-	netw := x.call1(instNetName, "instance-network")
+	netw := x.call1(instNetName, witnames.InstanceNetwork)
 	flat := cabi.Flatten(echo.addr, 0, 0)
 	if code := x.sockCall("start-connect", append([]uint64{uint64(ln), uint64(netw)}, flat[:]...)...); code != int(ecInvalidState) {
 		t.Fatalf("start-connect listening: %d, want invalid-state", code)
 	}
-	x.call(networkName, "[resource-drop]network", uint64(netw))
+	x.call(networkName, witnames.DropNetwork, uint64(netw))
 }
 
 // tcp.wit, set-listen-backlog-size: 0 is invalid-argument; any other value
@@ -431,13 +432,13 @@ func TestWITAcceptInheritsOptions(t *testing.T) {
 	}
 	b := cabi.BoolCodeArea
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.keep-alive-enabled", uint64(ns), retArea)
+	x.call(tcpName, witnames.TCPSocketKeepAliveEnabled, uint64(ns), retArea)
 	if r := x.ret(b.Size); r[0] != 0 || r[b.OK] != 0 {
 		t.Fatalf("keep-alive-enabled of the accepted socket: %v, want ok(false)", r[:b.Size])
 	}
 	u := cabi.U32CodeArea
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.keep-alive-count", uint64(ns), retArea)
+	x.call(tcpName, witnames.TCPSocketKeepAliveCount, uint64(ns), retArea)
 	if r := x.ret(u.Size); r[0] != 0 || cabi.GetU32(r, u.OK) != 3 {
 		t.Fatalf("keep-alive-count of the accepted socket: %v, want ok(3)", r[:u.Size])
 	}
@@ -482,17 +483,17 @@ func TestWITConnectFromBoundAddress(t *testing.T) {
 	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Allow: []string{echo.addr.String()}, Listen: []string{"127.0.0.1:*"}}))
 	sock := x.newSocket(false)
 	bound := x.bind(sock, loop4)
-	netw := x.call1(instNetName, "instance-network")
+	netw := x.call1(instNetName, witnames.InstanceNetwork)
 	flat := cabi.Flatten(echo.addr, 0, 0)
 	if code := x.sockCall("start-connect", append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)...); code >= 0 {
 		t.Fatalf("start-connect: %d", code)
 	}
-	x.call(networkName, "[resource-drop]network", uint64(netw))
-	p := x.call1(tcpName, "[method]tcp-socket.subscribe", uint64(sock))
-	x.call(ioPollName, "[method]pollable.block", uint64(p))
-	x.call(ioPollName, "[resource-drop]pollable", uint64(p))
+	x.call(networkName, witnames.DropNetwork, uint64(netw))
+	p := x.call1(tcpName, witnames.TCPSocketSubscribe, uint64(sock))
+	x.call(ioPollName, witnames.PollableBlock, uint64(p))
+	x.call(ioPollName, witnames.DropPollable, uint64(p))
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.finish-connect", uint64(sock), retArea)
+	x.call(tcpName, witnames.TCPSocketFinishConnect, uint64(sock), retArea)
 	a := cabi.FinishArea
 	r2 := x.ret(a.Size)
 	if r2[0] != 0 {
@@ -513,10 +514,10 @@ func TestWITConnectFromBoundAddress(t *testing.T) {
 		t.Fatal(code)
 	}
 	x.sockCall("finish-bind", uint64(other))
-	netw = x.call1(instNetName, "instance-network")
+	netw = x.call1(instNetName, witnames.InstanceNetwork)
 	flat = cabi.Flatten(netip.MustParseAddrPort("127.0.0.1:1"), 0, 0)
 	if code := x.sockCall("start-connect", append([]uint64{uint64(other), uint64(netw)}, flat[:]...)...); code != int(ecAccessDenied) {
 		t.Fatalf("start-connect outside Allow from a bound socket: %d, want access-denied", code)
 	}
-	x.call(networkName, "[resource-drop]network", uint64(netw))
+	x.call(networkName, witnames.DropNetwork, uint64(netw))
 }

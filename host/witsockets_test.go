@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // socketTTL reads IP_TTL from the host socket behind the guest's
@@ -41,7 +42,7 @@ func socketTTL(t *testing.T, x *tg, sock uint32) int {
 func (x *tg) setHopLimit(sock uint32, v uint64) {
 	x.t.Helper()
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.set-hop-limit", uint64(sock), v, retArea)
+	x.call(tcpName, witnames.TCPSocketSetHopLimit, uint64(sock), v, retArea)
 	if x.ret(1)[0] != 0 {
 		x.t.Fatalf("set-hop-limit(%d) failed", v)
 	}
@@ -81,11 +82,11 @@ func TestWITShutdownReceiveDropsBuffered(t *testing.T) {
 		t.Fatalf("connect: %d", code)
 	}
 	// Wait until the bytes are buffered in the host.
-	p := x.call1(ioStreamsName, "[method]input-stream.subscribe", uint64(in))
-	x.call(ioPollName, "[method]pollable.block", uint64(p))
+	p := x.call1(ioStreamsName, witnames.InputStreamSubscribe, uint64(in))
+	x.call(ioPollName, witnames.PollableBlock, uint64(p))
 	x.drop(ioPollName, "pollable", p)
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.shutdown", uint64(sock), 0, retArea)
+	x.call(tcpName, witnames.TCPSocketShutdown, uint64(sock), 0, retArea)
 	if x.ret(1)[0] != 0 {
 		t.Fatal("shutdown(receive) failed")
 	}
@@ -143,7 +144,7 @@ func TestWITLocalAddressWhileConnecting(t *testing.T) {
 	sock := x.startConnect(ln.Addr().(*net.TCPAddr).AddrPort(), nil)
 	a := cabi.SockAddrArea
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.local-address", uint64(sock), retArea)
+	x.call(tcpName, witnames.TCPSocketLocalAddress, uint64(sock), retArea)
 	r0 := x.ret(a.Size)
 	if r0[0] != 0 {
 		t.Fatalf("local-address during connect-in-progress: error-code %d", r0[4])

@@ -17,6 +17,7 @@ import (
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
 	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // The tests in this file drive the host as a guest that follows streams.wit
@@ -55,7 +56,7 @@ func (x *tg) result(a cabi.StreamArea) streamResult {
 func (x *tg) checkWriteRaw(out uint32) (uint64, streamResult) {
 	x.t.Helper()
 	x.clearRet()
-	x.call(ioStreamsName, "[method]output-stream.check-write", uint64(out), retArea)
+	x.call(ioStreamsName, witnames.OutputStreamCheckWrite, uint64(out), retArea)
 	if res := x.result(cabi.U64Area); res != resOK {
 		return 0, res
 	}
@@ -67,7 +68,7 @@ func (x *tg) writeRaw(out uint32, data []byte) (streamResult, error) {
 	x.t.Helper()
 	x.put(wasmenc.HeapStart, data)
 	x.clearRet()
-	if _, err := x.callErr(ioStreamsName, "[method]output-stream.write", uint64(out), wasmenc.HeapStart, uint64(len(data)), retArea); err != nil {
+	if _, err := x.callErr(ioStreamsName, witnames.OutputStreamWrite, uint64(out), wasmenc.HeapStart, uint64(len(data)), retArea); err != nil {
 		return 0, err
 	}
 	return x.result(cabi.UnitArea), nil
@@ -87,7 +88,7 @@ func (x *tg) readyWithin(p uint32, d time.Duration) bool {
 	x.t.Helper()
 	end := time.Now().Add(d)
 	for {
-		if x.call1(ioPollName, "[method]pollable.ready", uint64(p)) == 1 {
+		if x.call1(ioPollName, witnames.PollableReady, uint64(p)) == 1 {
 			return true
 		}
 		if time.Now().After(end) {
@@ -101,7 +102,7 @@ func (x *tg) readyWithin(p uint32, d time.Duration) bool {
 // wasi-libc's send() does: never a flush.
 func (x *tg) sendAll(out uint32, data []byte) {
 	x.t.Helper()
-	p := x.call1(ioStreamsName, "[method]output-stream.subscribe", uint64(out))
+	p := x.call1(ioStreamsName, witnames.OutputStreamSubscribe, uint64(out))
 	defer x.drop(ioPollName, "pollable", p)
 	for len(data) > 0 {
 		n, res := x.checkWriteRaw(out)
@@ -127,13 +128,13 @@ func (x *tg) sendAll(out uint32, data []byte) {
 // host, so a missing answer is a failure, not a hang).
 func (x *tg) readWithin(in uint32, n int) []byte {
 	x.t.Helper()
-	p := x.call1(ioStreamsName, "[method]input-stream.subscribe", uint64(in))
+	p := x.call1(ioStreamsName, witnames.InputStreamSubscribe, uint64(in))
 	defer x.drop(ioPollName, "pollable", p)
 	var got []byte
 	end := time.Now().Add(10 * time.Second)
 	for len(got) < n {
 		x.clearRet()
-		x.call(ioStreamsName, "[method]input-stream.read", uint64(in), uint64(n-len(got)), retArea)
+		x.call(ioStreamsName, witnames.InputStreamRead, uint64(in), uint64(n-len(got)), retArea)
 		if res := x.result(cabi.ReadArea); res != resOK {
 			x.t.Fatalf("read after %d of %d bytes: %v", len(got), n, res)
 		}
@@ -299,10 +300,10 @@ func newGateServer(t *testing.T, cfg *tls.Config) *gateServer {
 // connecting it to dest.
 func (x *tg) startConnect(dest netip.AddrPort, setup func(sock uint32)) uint32 {
 	x.t.Helper()
-	netw := x.call1(instNetName, "instance-network")
+	netw := x.call1(instNetName, witnames.InstanceNetwork)
 	defer x.drop(networkName, "network", netw)
 	x.clearRet()
-	x.call(tcpCreateName, "create-tcp-socket", 0, retArea)
+	x.call(tcpCreateName, witnames.CreateTCPSocket, 0, retArea)
 	sock := x.u32(retArea + 4)
 	if setup != nil {
 		setup(sock)
@@ -310,7 +311,7 @@ func (x *tg) startConnect(dest netip.AddrPort, setup func(sock uint32)) uint32 {
 	flat := cabi.Flatten(dest, 0, 0)
 	args := append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.start-connect", append(args, retArea)...)
+	x.call(tcpName, witnames.TCPSocketStartConnect, append(args, retArea)...)
 	if r := x.ret(2); r[0] != 0 {
 		x.t.Fatalf("start-connect: error-code %d", r[1])
 	}
@@ -320,11 +321,11 @@ func (x *tg) startConnect(dest netip.AddrPort, setup func(sock uint32)) uint32 {
 // finishConnect waits for the connect and returns the streams.
 func (x *tg) finishConnect(sock uint32) (in, out uint32) {
 	x.t.Helper()
-	p := x.call1(tcpName, "[method]tcp-socket.subscribe", uint64(sock))
-	x.call(ioPollName, "[method]pollable.block", uint64(p))
+	p := x.call1(tcpName, witnames.TCPSocketSubscribe, uint64(sock))
+	x.call(ioPollName, witnames.PollableBlock, uint64(p))
 	x.drop(ioPollName, "pollable", p)
 	x.clearRet()
-	x.call(tcpName, "[method]tcp-socket.finish-connect", uint64(sock), retArea)
+	x.call(tcpName, witnames.TCPSocketFinishConnect, uint64(sock), retArea)
 	r := x.ret(12)
 	if r[0] != 0 {
 		x.t.Fatalf("finish-connect: error-code %d", r[4])
@@ -338,7 +339,7 @@ func (x *tg) connectSmall(dest netip.AddrPort) (in, out uint32) {
 	x.t.Helper()
 	sock := x.startConnect(dest, func(sock uint32) {
 		x.clearRet()
-		x.call(tcpName, "[method]tcp-socket.set-send-buffer-size", uint64(sock), 16<<10, retArea)
+		x.call(tcpName, witnames.TCPSocketSetSendBufferSize, uint64(sock), 16<<10, retArea)
 		if x.ret(1)[0] != 0 {
 			x.t.Fatal("set-send-buffer-size failed")
 		}
@@ -351,7 +352,7 @@ func (x *tg) connectSmall(dest netip.AddrPort) (in, out uint32) {
 // stream up.
 func (x *tg) fill(out uint32, flush bool) {
 	x.t.Helper()
-	p := x.call1(ioStreamsName, "[method]output-stream.subscribe", uint64(out))
+	p := x.call1(ioStreamsName, witnames.OutputStreamSubscribe, uint64(out))
 	defer x.drop(ioPollName, "pollable", p)
 	for {
 		n, res := x.checkWriteRaw(out)
@@ -365,12 +366,12 @@ func (x *tg) fill(out uint32, flush bool) {
 			continue
 		}
 		x.clearRet()
-		x.call(ioStreamsName, "[method]output-stream.write-zeroes", uint64(out), n, retArea)
+		x.call(ioStreamsName, witnames.OutputStreamWriteZeroes, uint64(out), n, retArea)
 		if res := x.result(cabi.UnitArea); res != resOK {
 			x.t.Fatalf("write-zeroes: %v", res)
 		}
 		if flush {
-			if res := x.unitCall("[method]output-stream.flush", out); res != resOK {
+			if res := x.unitCall(witnames.OutputStreamFlush, out); res != resOK {
 				x.t.Fatalf("flush: %v", res)
 			}
 		}
@@ -383,7 +384,7 @@ func (x *tg) fill(out uint32, flush bool) {
 func (x *tg) stall(out uint32, g *gateServer) {
 	x.t.Helper()
 	x.fill(out, false)
-	p := x.call1(ioStreamsName, "[method]output-stream.subscribe", uint64(out))
+	p := x.call1(ioStreamsName, witnames.OutputStreamSubscribe, uint64(out))
 	defer x.drop(ioPollName, "pollable", p)
 	for range 64 {
 		select {
@@ -411,10 +412,10 @@ func TestWITCheckWriteIsZeroUntilFlushCompletes(t *testing.T) {
 	if n, res := x.checkWriteRaw(out); res != resOK || n == 0 {
 		t.Fatalf("check-write before the flush = %d, %v; want a permit", n, res)
 	}
-	if res := x.unitCall("[method]output-stream.flush", out); res != resOK {
+	if res := x.unitCall(witnames.OutputStreamFlush, out); res != resOK {
 		t.Fatalf("flush: %v", res)
 	}
-	p := x.call1(ioStreamsName, "[method]output-stream.subscribe", uint64(out))
+	p := x.call1(ioStreamsName, witnames.OutputStreamSubscribe, uint64(out))
 	defer x.drop(ioPollName, "pollable", p)
 	for range 3 {
 		if n, res := x.checkWriteRaw(out); res != resOK || n != 0 {
@@ -452,7 +453,7 @@ func TestWITBlockingSpliceDoesNotFlush(t *testing.T) {
 	done := make(chan uint64, 1)
 	go func() {
 		x.clearRet()
-		_, err := x.fn(ioStreamsName, "[method]output-stream.blocking-splice").Call(x.ctx, uint64(out), uint64(src), 7, retArea)
+		_, err := x.fn(ioStreamsName, witnames.OutputStreamBlockingSplice).Call(x.ctx, uint64(out), uint64(src), 7, retArea)
 		if err != nil {
 			done <- 0
 			return
@@ -495,7 +496,7 @@ func TestWITLastOperationFailedOnce(t *testing.T) {
 		t.Fatalf("connect: %d", code)
 	}
 	// Write until the reset shows.
-	p := x.call1(ioStreamsName, "[method]output-stream.subscribe", uint64(out))
+	p := x.call1(ioStreamsName, witnames.OutputStreamSubscribe, uint64(out))
 	var first streamResult
 	deadline := time.Now().Add(10 * time.Second)
 	for first == resOK {
@@ -512,9 +513,9 @@ func TestWITLastOperationFailedOnce(t *testing.T) {
 			continue
 		}
 		x.clearRet()
-		x.call(ioStreamsName, "[method]output-stream.write-zeroes", uint64(out), min(n, 1024), retArea)
+		x.call(ioStreamsName, witnames.OutputStreamWriteZeroes, uint64(out), min(n, 1024), retArea)
 		if first = x.result(cabi.UnitArea); first == resOK {
-			first = x.unitCall("[method]output-stream.flush", out)
+			first = x.unitCall(witnames.OutputStreamFlush, out)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -526,10 +527,10 @@ func TestWITLastOperationFailedOnce(t *testing.T) {
 		if _, res := x.checkWriteRaw(out); res != resClosed {
 			t.Fatalf("check-write %d after last-operation-failed: %v, want closed", i, res)
 		}
-		if res := x.unitCall("[method]output-stream.flush", out); res != resClosed {
+		if res := x.unitCall(witnames.OutputStreamFlush, out); res != resClosed {
 			t.Fatalf("flush %d after last-operation-failed: %v, want closed", i, res)
 		}
-		if res := x.unitCall("[method]output-stream.blocking-flush", out); res != resClosed {
+		if res := x.unitCall(witnames.OutputStreamBlockingFlush, out); res != resClosed {
 			t.Fatalf("blocking-flush %d after last-operation-failed: %v, want closed", i, res)
 		}
 	}
@@ -538,7 +539,7 @@ func TestWITLastOperationFailedOnce(t *testing.T) {
 	var fails int
 	for i := range 4 {
 		x.clearRet()
-		x.call(ioStreamsName, "[method]input-stream.blocking-read", uint64(in), 16, retArea)
+		x.call(ioStreamsName, witnames.InputStreamBlockingRead, uint64(in), 16, retArea)
 		switch res := x.result(cabi.ReadArea); res {
 		case resFailed:
 			fails++
@@ -563,7 +564,7 @@ func TestWITReadZeroOnClosedStream(t *testing.T) {
 		t.Fatalf("connect: %d", code)
 	}
 	x.clearRet()
-	x.call(ioStreamsName, "[method]input-stream.read", uint64(in), 0, retArea)
+	x.call(ioStreamsName, witnames.InputStreamRead, uint64(in), 0, retArea)
 	if res := x.result(cabi.ReadArea); res != resOK {
 		t.Fatalf("read(0) of an open stream: %v, want ok", res)
 	}
@@ -627,7 +628,7 @@ func TestWITWritePermit(t *testing.T) {
 	x = newTG(t, ctx, h, "0.2.6", WithPolicy(pol))
 	_, _, out, _ = x.connect(echo.addr)
 	x.checkWriteRaw(out)
-	if res := x.unitCall("[method]output-stream.flush", out); res != resOK {
+	if res := x.unitCall(witnames.OutputStreamFlush, out); res != resOK {
 		t.Fatalf("flush: %v", res)
 	}
 	if _, err := x.writeRaw(out, []byte("w")); !isTrapErr(err) {
@@ -643,7 +644,7 @@ func TestWITWritePermit(t *testing.T) {
 		t.Fatal(errStr)
 	}
 	x.fill(tout, true)
-	x.call(tlsName, "[method]client-connection.close-output", uint64(conn))
+	x.call(tlsName, witnames.ClientConnectionCloseOutput, uint64(conn))
 	if n, res := x.checkWriteRaw(tout); res != resOK || n != 0 {
 		t.Fatalf("check-write with close-output pending = %d, %v; want ok(0)", n, res)
 	}
@@ -686,15 +687,15 @@ func TestWITTLSInTLSOuterHandleDropped(t *testing.T) {
 	addr := tlsInTLSOneLine(t, &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}})
 	_, conn, tin, tout := x.openTLS(addr)
 	x.put(argArea, []byte("localhost"))
-	hs := x.call1(tlsName, "[constructor]client-handshake", argArea, 9, uint64(tin), uint64(tout))
+	hs := x.call1(tlsName, witnames.NewClientHandshake, argArea, 9, uint64(tin), uint64(tout))
 	x.drop(tlsName, "client-connection", conn)
-	fut := x.call1(tlsName, "[static]client-handshake.finish", uint64(hs))
-	pl := x.call1(tlsName, "[method]future-client-streams.subscribe", uint64(fut))
-	x.call(ioPollName, "[method]pollable.block", uint64(pl))
+	fut := x.call1(tlsName, witnames.ClientHandshakeFinish, uint64(hs))
+	pl := x.call1(tlsName, witnames.FutureClientStreamsSubscribe, uint64(fut))
+	x.call(ioPollName, witnames.PollableBlock, uint64(pl))
 	x.drop(ioPollName, "pollable", pl)
 	a := cabi.FutureGet
 	x.clearRet()
-	x.call(tlsName, "[method]future-client-streams.get", uint64(fut), retArea)
+	x.call(tlsName, witnames.FutureClientStreamsGet, uint64(fut), retArea)
 	res := x.ret(a.Size)
 	if res[a.OptionTag] != 1 || res[a.OuterTag] != 0 {
 		t.Fatalf("get: %v", res)

@@ -13,6 +13,7 @@ fuzztime=${FUZZTIME:-30s}
 targets=(
   "FuzzHostCalls ./internal/testkit/fuzzhost"       # random host-call sequences through a generated guest
   "FuzzLayouts ./internal/cabi"             # canonical-ABI layouts and encoder/decoder round trips
+  "FuzzMem ./internal/guestmem"             # checked guest-memory access: a trap or the exact range
   "FuzzServerMutation ./internal/testkit/hostile"   # mutated server records against stdtls, utls and pq
   "FuzzPolicy ./host"                       # policy compilation and decisions against a reference matcher
   "FuzzParse ./component"                   # component binaries: parse and plan, errors never panics

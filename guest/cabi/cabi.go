@@ -5,14 +5,16 @@
 //
 // Standard Go (GOOS=wasip1) lays out pointers and slices as 64-bit values, so
 // no Go struct with pointer fields matches a canonical-ABI layout. Return
-// areas are therefore plain byte arrays read at fixed offsets, taken from a
-// pool (NewArea, Free):
+// areas are therefore plain byte arrays, taken from a pool (NewArea, Free)
+// and read at the offsets the host writes them at: internal/cabi's named
+// layouts, the one description both sides read.
 //
+//	a := abi.ReadArea // abi: github.com/wasitls/wasitls/internal/cabi
 //	ret := cabi.NewArea()
 //	defer ret.Free()
 //	readImport(uint32(stream), n, ret.Ptr())
-//	if ret.U8(0) == 0 { // ok
-//		data := cabi.TakeBytes(ret.U32(4), ret.U32(8))
+//	if ret.U8(a.Tag) == 0 { // ok
+//		data := cabi.TakeBytes(ret.U32(a.OK+abi.ListPair.Ptr), ret.U32(a.OK+abi.ListPair.Len))
 //	}
 //
 // A binding that reads into a caller's buffer lends it (Lend, EndLend): the
@@ -26,6 +28,8 @@ package cabi
 import (
 	"encoding/binary"
 	"unsafe"
+
+	abi "github.com/wasitls/wasitls/internal/cabi"
 )
 
 // live keeps every block handed out by cabi_realloc reachable until a binding
@@ -107,10 +111,24 @@ func TakeString(ptr, n uint32) string {
 
 // TakeU32s returns a list<u32> the host allocated (n elements).
 func TakeU32s(ptr, n uint32) []uint32 {
-	b := TakeBytes(ptr, n*4)
+	size := abi.U32.Size()
+	b := TakeBytes(ptr, n*size)
 	out := make([]uint32, n)
 	for i := range out {
-		out[i] = binary.LittleEndian.Uint32(b[4*i:])
+		out[i] = binary.LittleEndian.Uint32(b[size*uint32(i):])
+	}
+	return out
+}
+
+// TakeByteLists takes a list<list<u8>> the host allocated: n (ptr, len)
+// pairs at ptr, each element a block of its own.
+func TakeByteLists(ptr, n uint32) [][]byte {
+	l := &abi.ListPair
+	pairs := TakeBytes(ptr, l.Size*n)
+	out := make([][]byte, n)
+	for i := range out {
+		e := l.Size * uint32(i)
+		out[i] = TakeBytes(binary.LittleEndian.Uint32(pairs[e+l.Ptr:]), binary.LittleEndian.Uint32(pairs[e+l.Len:]))
 	}
 	return out
 }
@@ -156,16 +174,16 @@ func (a *Area) Ptr() unsafe.Pointer { return unsafe.Pointer(a) }
 func (a *Area) Bytes() []byte { return unsafe.Slice((*byte)(unsafe.Pointer(a)), len(a)*8) }
 
 // U8 reads the byte at off.
-func (a *Area) U8(off int) uint8 { return a.Bytes()[off] }
+func (a *Area) U8(off uint32) uint8 { return a.Bytes()[off] }
 
 // U16 reads a little-endian u16 at off.
-func (a *Area) U16(off int) uint16 { return binary.LittleEndian.Uint16(a.Bytes()[off:]) }
+func (a *Area) U16(off uint32) uint16 { return binary.LittleEndian.Uint16(a.Bytes()[off:]) }
 
 // U32 reads a little-endian u32 at off.
-func (a *Area) U32(off int) uint32 { return binary.LittleEndian.Uint32(a.Bytes()[off:]) }
+func (a *Area) U32(off uint32) uint32 { return binary.LittleEndian.Uint32(a.Bytes()[off:]) }
 
 // U64 reads a little-endian u64 at off.
-func (a *Area) U64(off int) uint64 { return binary.LittleEndian.Uint64(a.Bytes()[off:]) }
+func (a *Area) U64(off uint32) uint64 { return binary.LittleEndian.Uint64(a.Bytes()[off:]) }
 
 // BytesPtr returns the address and length of b for passing a list<u8> or a
 // string to an import. The caller keeps b alive across the call (passing it

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"testing"
 	"unsafe"
+
+	abi "github.com/wasitls/wasitls/internal/cabi"
 )
 
 // hostAlloc stands in for the host calling cabi_realloc: a tracked block
@@ -65,8 +67,16 @@ func TestTakeU32s(t *testing.T) {
 func TestAreaReadsLittleEndian(t *testing.T) {
 	var a Area
 	b := a.Bytes()
-	if len(b) < 36 {
-		t.Fatalf("Area is %d bytes, the largest result needs 36", len(b))
+	// Every return area a binding decodes fits, at the alignment it needs.
+	for _, l := range []struct{ size, align uint32 }{
+		{abi.ReadArea.Size, abi.ReadArea.Align}, {abi.U64Area.Size, abi.U64Area.Align},
+		{abi.SockAddrArea.Size, abi.SockAddrArea.Align}, {abi.NextAddrArea.Size, abi.NextAddrArea.Align},
+		{abi.FutureGet.Size, abi.FutureGet.Align}, {abi.AcceptArea.Size, abi.AcceptArea.Align},
+		{abi.U64CodeArea.Size, abi.U64CodeArea.Align}, {abi.ALPNIDsArea.Size, abi.ALPNIDsArea.Align},
+	} {
+		if uint32(len(b)) < l.size || 8%l.align != 0 {
+			t.Fatalf("Area is %d bytes, 8-byte aligned; a result needs %d, %d-aligned", len(b), l.size, l.align)
+		}
 	}
 	if uintptr(a.Ptr())%8 != 0 {
 		t.Fatal("Area is not 8-byte aligned")
@@ -74,6 +84,23 @@ func TestAreaReadsLittleEndian(t *testing.T) {
 	copy(b, []byte{1, 0x34, 0x12, 0, 0x78, 0x56, 0x34, 0x12, 8, 7, 6, 5, 4, 3, 2, 1})
 	if a.U8(0) != 1 || a.U16(1) != 0x1234 || a.U32(4) != 0x12345678 || a.U64(8) != 0x0102030405060708 {
 		t.Fatalf("decoded %x %x %x %x", a.U8(0), a.U16(1), a.U32(4), a.U64(8))
+	}
+}
+
+// TakeByteLists reads each (ptr, len) pair at the offsets the host writes
+// (two little-endian u32s, written out here by hand) and releases every block.
+func TestTakeByteLists(t *testing.T) {
+	a, b := hostAlloc([]byte("h2")), hostAlloc([]byte("http/1.1"))
+	var pairs []byte
+	for _, v := range []uint32{a, 2, b, 8} {
+		pairs = binary.LittleEndian.AppendUint32(pairs, v)
+	}
+	got := TakeByteLists(hostAlloc(pairs), 2)
+	if len(got) != 2 || string(got[0]) != "h2" || string(got[1]) != "http/1.1" {
+		t.Fatalf("TakeByteLists = %q", got)
+	}
+	if Live() != 0 {
+		t.Fatalf("Live() = %d after TakeByteLists, want 0", Live())
 	}
 }
 

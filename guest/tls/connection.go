@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/wasitls/wasitls/guest/cabi"
+	abi "github.com/wasitls/wasitls/internal/cabi"
 )
 
 // The project's extension wasitls:tls/connection@0.1.0 (wit/ext): ALPN for
@@ -35,35 +36,20 @@ func (hs ClientHandshake) SetALPNIDs(ids []string) ([]string, error) {
 	setALPNIDs(uint32(hs), unsafe.Pointer(unsafe.SliceData(pairs)), uint32(len(ids)), ret.Ptr())
 	runtime.KeepAlive(data)
 	runtime.KeepAlive(pairs)
-	// result<list<list<u8>>, alpn-error>, 12 bytes:
-	//
-	//	+0 tag | ok: +4 ptr, +8 len | err: +4 alpn-error (0 invalid-id, 1 too-many-ids)
-	if ret.U8(0) != 0 {
-		if ret.U8(4) == 1 {
+	// result<list<list<u8>>, alpn-error>; alpn-error: 0 invalid-id, 1 too-many-ids
+	a, l := &abi.ALPNIDsArea, &abi.ListPair
+	if ret.U8(a.Tag) != 0 {
+		if ret.U8(a.Code) == 1 {
 			return nil, ErrTooManyALPNIDs
 		}
 		return nil, ErrInvalidALPNID
 	}
-	lists := takeByteLists(ret.U32(4), ret.U32(8))
+	lists := cabi.TakeByteLists(ret.U32(a.OK+l.Ptr), ret.U32(a.OK+l.Len))
 	out := make([]string, len(lists))
 	for i, b := range lists {
 		out[i] = string(b)
 	}
 	return out, nil
-}
-
-// takeByteLists takes a list<list<u8>> the host allocated: n (ptr, len)
-// pairs at ptr, each a block of its own.
-func takeByteLists(ptr, n uint32) [][]byte {
-	pairs := cabi.TakeBytes(ptr, 8*n)
-	out := make([][]byte, n)
-	for i := range out {
-		b := pairs[8*i:]
-		p := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-		l := uint32(b[4]) | uint32(b[5])<<8 | uint32(b[6])<<16 | uint32(b[7])<<24
-		out[i] = cabi.TakeBytes(p, l)
-	}
-	return out
 }
 
 // NegotiatedProtocol is the ALPN protocol the server chose; ok is false if
@@ -72,11 +58,11 @@ func (c ClientConnection) NegotiatedProtocol() (proto string, ok bool) {
 	ret := cabi.NewArea()
 	defer ret.Free()
 	negotiatedProtocol(uint32(c), ret.Ptr())
-	// option<list<u8>>, 12 bytes: +0 tag | some: +4 ptr, +8 len
-	if ret.U8(0) == 0 {
+	a, l := &abi.ProtocolArea, &abi.ListPair
+	if ret.U8(a.Tag) == 0 {
 		return "", false
 	}
-	return cabi.TakeString(ret.U32(4), ret.U32(8)), true
+	return cabi.TakeString(ret.U32(a.Some+l.Ptr), ret.U32(a.Some+l.Len)), true
 }
 
 // ProtocolVersion is the TLS version's code point (0x0304: TLS 1.3).
@@ -91,11 +77,11 @@ func (c ClientConnection) KeyExchangeGroup() (group uint16, ok bool) {
 	ret := cabi.NewArea()
 	defer ret.Free()
 	keyExchangeGroup(uint32(c), ret.Ptr())
-	// option<u16>, 4 bytes: +0 tag | some: +2 u16
-	if ret.U8(0) == 0 {
+	a := &abi.GroupArea
+	if ret.U8(a.Tag) == 0 {
 		return 0, false
 	}
-	return ret.U16(2), true
+	return ret.U16(a.Some), true
 }
 
 // Resumed reports whether the session was resumed.
@@ -107,6 +93,6 @@ func (c ClientConnection) PeerCertificates() [][]byte {
 	ret := cabi.NewArea()
 	defer ret.Free()
 	peerCertificates(uint32(c), ret.Ptr())
-	// list<list<u8>>: +0 ptr, +4 len
-	return takeByteLists(ret.U32(0), ret.U32(4))
+	l := &abi.ListPair
+	return cabi.TakeByteLists(ret.U32(l.Ptr), ret.U32(l.Len))
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/wasitls/wasitls/guest/io/ioerror"
 	"github.com/wasitls/wasitls/guest/io/poll"
 	"github.com/wasitls/wasitls/guest/io/streams"
+	abi "github.com/wasitls/wasitls/internal/cabi"
 )
 
 // ClientHandshake is an owned client-handshake handle.
@@ -85,20 +86,18 @@ func (f FutureClientStreams) Get() (ClientConnection, streams.InputStream, strea
 // server): the connection handle and its streams, or ErrPending,
 // ErrAlreadyTaken or a *HandshakeError.
 func DecodeFutureGet(ret *cabi.Area) (uint32, streams.InputStream, streams.OutputStream, error) {
-	// option<result<result<tuple<conn, in, out>, io-error>>>, 24 bytes, align 4:
-	//
-	//	+0 option tag | +4 outer result tag (1: already taken) | +8 inner result tag
-	//	inner ok: +12 connection, +16 input, +20 output | inner err: +12 io-error
+	// option<result<result<tuple<conn, in, out>, io-error>>>
+	a := &abi.FutureGet
 	switch {
-	case ret.U8(0) == 0:
+	case ret.U8(a.OptionTag) == 0:
 		return 0, 0, 0, ErrPending
-	case ret.U8(4) != 0:
+	case ret.U8(a.OuterTag) != 0:
 		return 0, 0, 0, ErrAlreadyTaken
-	case ret.U8(8) != 0:
-		h := ioerror.Error(ret.U32(12))
+	case ret.U8(a.InnerTag) != 0:
+		h := ioerror.Error(ret.U32(a.Error))
 		return 0, 0, 0, &HandshakeError{Err: h, Debug: h.DebugString()}
 	}
-	return ret.U32(12), streams.InputStream(ret.U32(16)), streams.OutputStream(ret.U32(20)), nil
+	return ret.U32(a.Conn), streams.InputStream(ret.U32(a.Input)), streams.OutputStream(ret.U32(a.Output)), nil
 }
 
 // String names the handle, for logs.

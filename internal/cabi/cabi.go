@@ -1,20 +1,30 @@
-// Package cabi is the one place in wasitls that knows the component model's
-// canonical ABI as seen by a core module: how WIT types are laid out in linear
-// memory (size, alignment, field and payload offsets), how variants flatten to
-// parameters, and how strings and lists cross the boundary.
+// Package cabi is the one description of the component model's canonical
+// ABI as wasitls uses it: how WIT types are laid out in linear memory (size,
+// alignment, field and payload offsets), how variants flatten to
+// parameters, and the named layouts of every return area the host writes.
+// It is a leaf package (standard library only, no wazero), so that the host,
+// the GOOS=wasip1 guest bindings in guest/ and the test harnesses read the
+// same values by name; internal/abicheck fails the build's tests on an
+// offset written as a number anywhere else.
 //
-// Layouts are computed from type descriptions, not written by hand, and the
-// return areas the host writes are named values built from them:
+// Layouts are computed from type descriptions, once, into package-level
+// values. The host writes an area (with internal/guestmem's checked view):
 //
-//	a := cabi.FutureGet                // option<result<result<tuple<...>, io-error>>>
-//	b := m.Area(ret, a.Size, a.Align)  // checked view of the guest's return area
-//	b[a.OptionTag], b[a.OuterTag] = 1, 0
-//	cabi.PutU32(b, a.Conn, handle)
+//	a := cabi.HandleArea              // result<own<T>, error-code>
+//	b := m.Area(ret, a.Size, a.Align) // traps on a bad pointer
+//	b[a.Tag] = 0
+//	cabi.PutU32(b, a.OK, handle)
 //
-// Memory access goes through [Mem], which checks every range at the boundary
-// and traps (panics with a *[Trap]) naming the host function on out-of-range
-// pointers, lengths and invalid UTF-8. wazero turns such a panic inside a host
-// function into an error returned to the caller of the guest.
+// and a guest binding reads it back:
+//
+//	a := &abi.HandleArea // abi: this package, beside guest/cabi
+//	if ret.U8(a.Tag) != 0 {
+//		return network.ErrorCode(ret.U8(a.Code))
+//	}
+//	return TCPSocket(ret.U32(a.OK))
+//
+// Trap is the panic value of a host function that rejects guest input;
+// wazero turns it into an error returned to the caller of the guest.
 package cabi
 
 import (

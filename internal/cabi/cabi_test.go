@@ -66,6 +66,42 @@ func TestAreas(t *testing.T) {
 	if V4Port != 4 || V4Addr != 6 || V6Port != 4 || V6Flow != 8 || V6Addr != 12 || V6Scope != 28 {
 		t.Errorf("socket address offsets %d %d %d %d %d %d", V4Port, V4Addr, V6Port, V6Flow, V6Addr, V6Scope)
 	}
+	// The names the guest bindings read (written out by hand, from the
+	// canonical ABI, as an oracle).
+	if ListPair != (ListArea{Size: 8, Align: 4, Ptr: 0, Len: 4}) {
+		t.Errorf("list pair %+v", ListPair)
+	}
+	if FinishInput != 4 || FinishOutput != 8 || AcceptSocket != 4 || AcceptInput != 8 || AcceptOutput != 12 {
+		t.Errorf("tuple handles %d %d | %d %d %d", FinishInput, FinishOutput, AcceptSocket, AcceptInput, AcceptOutput)
+	}
+	if IPAddrPayload != 2 || SockAddrArea.OK != 4 || SockAddrArea.Size != 36 {
+		t.Errorf("ip-address payload %d, socket address area %+v", IPAddrPayload, SockAddrArea)
+	}
+	for _, c := range []struct {
+		name string
+		a    OptionArea
+		some uint32
+		size uint32
+	}{
+		{"option<error-code>", OptionCodeArea, 1, 2},
+		{"option<string>", OptionStringArea, 4, 12},
+		{"option<own<terminal>>", OptionHandleArea, 4, 8},
+		{"option<list<u8>>", OptionBytesArea, 4, 12},
+		{"option<u16>", GroupArea, 2, 4},
+		{"option<fs error-code>", OptFSCodeArea, 1, 2},
+	} {
+		if c.a.Tag != 0 || c.a.Some != c.some || c.a.Size != c.size {
+			t.Errorf("%s: %+v, want some at %d, size %d", c.name, c.a, c.some, c.size)
+		}
+	}
+	for _, a := range []CodeArea{UnitCodeArea, BoolCodeArea, U8CodeArea, U32CodeArea, U64CodeArea, HandleArea, FinishArea, AcceptArea, SockAddrArea, ALPNIDsArea} {
+		if a.Tag != 0 || a.Code != a.OK {
+			t.Errorf("result<T, error-code> area %+v: tag not at 0 or code not at the payload", a)
+		}
+	}
+	if BoolCodeArea.OK != 1 || U8CodeArea.OK != 1 || U32CodeArea.OK != 4 || U64CodeArea.OK != 8 || ALPNIDsArea.OK != 4 {
+		t.Errorf("payloads: bool %d u8 %d u32 %d u64 %d alpn %d", BoolCodeArea.OK, U8CodeArea.OK, U32CodeArea.OK, U64CodeArea.OK, ALPNIDsArea.OK)
+	}
 	if IPSocketAddress.FlatCount() != FlatSockAddrLen {
 		t.Errorf("ip-socket-address flattens to %d values", IPSocketAddress.FlatCount())
 	}

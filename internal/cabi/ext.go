@@ -30,5 +30,5 @@ type OptionArea struct {
 }
 
 func optionArea(t Type) OptionArea {
-	return OptionArea{Size: t.Size(), Align: t.Align(), Tag: 0, Some: t.PayloadOffset()}
+	return OptionArea{Size: t.Size(), Align: t.Align(), Tag: tagOffset, Some: t.PayloadOffset()}
 }

@@ -71,13 +71,14 @@ var (
 type FSArea struct {
 	Type        Type
 	Size, Align uint32
+	Tag         uint32 // 0 ok, 1 err
 	OK          uint32 // offset of the ok payload
 	Code        uint32 // offset of the error-code byte
 }
 
 func fsArea(t Type) FSArea {
 	p := t.PayloadOffset()
-	return FSArea{Type: t, Size: t.Size(), Align: t.Align(), OK: p, Code: p}
+	return FSArea{Type: t, Size: t.Size(), Align: t.Align(), Tag: tagOffset, OK: p, Code: p}
 }
 
 // Return-area types, one per function shape.
@@ -124,6 +125,7 @@ var (
 // StreamArea locates the parts of result<T, stream-error>.
 type StreamArea struct {
 	Size, Align uint32
+	Tag         uint32 // 0 ok, 1 err
 	OK          uint32 // offset of the ok payload
 	ErrTag      uint32 // offset of the stream-error discriminant
 	ErrHandle   uint32 // offset of last-operation-failed's error handle
@@ -131,24 +133,26 @@ type StreamArea struct {
 
 func streamArea(t Type) StreamArea {
 	p := t.PayloadOffset()
-	return StreamArea{Size: t.Size(), Align: t.Align(), OK: p, ErrTag: p, ErrHandle: p + StreamError.PayloadOffset()}
+	return StreamArea{Size: t.Size(), Align: t.Align(), Tag: tagOffset, OK: p, ErrTag: p, ErrHandle: p + StreamError.PayloadOffset()}
 }
 
 // CodeArea locates the parts of result<T, error-code>.
 type CodeArea struct {
 	Size, Align uint32
+	Tag         uint32 // 0 ok, 1 err
 	OK          uint32 // offset of the ok payload
 	Code        uint32 // offset of the error-code byte
 }
 
 func codeArea(t Type) CodeArea {
 	p := t.PayloadOffset()
-	return CodeArea{Size: t.Size(), Align: t.Align(), OK: p, Code: p}
+	return CodeArea{Size: t.Size(), Align: t.Align(), Tag: tagOffset, OK: p, Code: p}
 }
 
 // NextAddr locates result<option<ip-address>, error-code>.
 type NextAddr struct {
 	Size, Align uint32
+	Tag         uint32 // 0 ok, 1 err
 	Code        uint32 // err: the error-code byte
 	OptTag      uint32 // ok: the option discriminant
 	AddrTag     uint32 // some: the ip-address discriminant
@@ -160,7 +164,7 @@ func nextAddrArea() NextAddr {
 	p := t.PayloadOffset()
 	opt := t.Case(0)
 	a := p + opt.PayloadOffset()
-	return NextAddr{Size: t.Size(), Align: t.Align(), Code: p, OptTag: p, AddrTag: a, Addr: a + IPAddress.PayloadOffset()}
+	return NextAddr{Size: t.Size(), Align: t.Align(), Tag: tagOffset, Code: p, OptTag: p, AddrTag: a, Addr: a + IPAddress.PayloadOffset()}
 }
 
 // FutureGetArea locates option<result<result<tuple<conn, in, out>, io-error>>>.
@@ -185,11 +189,53 @@ func futureGetArea() FutureGetArea {
 	p := i + inner.PayloadOffset()
 	return FutureGetArea{
 		Size: t.Size(), Align: t.Align(),
-		OptionTag: 0, OuterTag: o, InnerTag: i,
+		OptionTag: tagOffset, OuterTag: o, InnerTag: i,
 		Conn: p + tup.FieldOffset(0), Input: p + tup.FieldOffset(1), Output: p + tup.FieldOffset(2),
 		Error: p,
 	}
 }
+
+// Handles in the ok tuple of finish-connect's and accept's areas.
+var (
+	FinishInput  = FinishArea.OK + ResultStreamsCode.Case(0).FieldOffset(0)
+	FinishOutput = FinishArea.OK + ResultStreamsCode.Case(0).FieldOffset(1)
+	AcceptSocket = AcceptArea.OK + ResultAcceptCode.Case(0).FieldOffset(0)
+	AcceptInput  = AcceptArea.OK + ResultAcceptCode.Case(0).FieldOffset(1)
+	AcceptOutput = AcceptArea.OK + ResultAcceptCode.Case(0).FieldOffset(2)
+)
+
+// tagOffset is where every variant (result, option, enum) keeps its
+// discriminant: its first byte.
+const tagOffset = 0
+
+// ListArea locates the (ptr, len) pair of a list<T> or a string in memory:
+// a return area of a function returning one, or an element of a
+// list<list<T>>.
+type ListArea struct {
+	Size, Align uint32
+	Ptr, Len    uint32
+}
+
+// ListPair is the layout of every list's (ptr, len) pair.
+var ListPair = listArea()
+
+func listArea() ListArea {
+	pair := Tuple(U32, U32) // the canonical ABI's (ptr, len)
+	return ListArea{Size: String.Size(), Align: String.Align(), Ptr: pair.FieldOffset(0), Len: pair.FieldOffset(1)}
+}
+
+// Option areas of wasi:sockets, wasi:cli and wasitls:tls/server.
+var (
+	OptionCodeArea   = optionArea(OptionErrorCode) // network-error-code
+	OptionStringArea = optionArea(OptionString)    // initial-cwd, server-name
+	OptionHandleArea = optionArea(OptionHandle)    // get-terminal-*
+	OptionBytesArea  = optionArea(OptionListU8)    // server-connection.alpn-id
+	OptFSCodeArea    = optionArea(OptFSCode)       // filesystem-error-code
+)
+
+// IPAddrPayload is where an ip-address's octets or segments start,
+// relative to the ip-address.
+var IPAddrPayload = IPAddress.PayloadOffset()
 
 // SockAddr offsets inside an ip-socket-address (relative to its start).
 var (

@@ -1,6 +1,6 @@
 // Package hostimports lists what the host's modules answer to, for the tests
-// and checks that compare it with the WIT (internal/witcheck), build guests
-// importing all of it (internal/rawguest) or look for one function
+// and checks that compare it with the WIT (internal/testkit/witcheck), build guests
+// importing all of it (internal/testkit/rawguest) or look for one function
 // (cmd/wasitls): module names, function names and core signatures. It is not
 // part of host's public API; package host fills it in when it is linked.
 package hostimports

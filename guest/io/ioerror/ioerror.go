@@ -1,6 +1,9 @@
 package ioerror
 
-import "github.com/wasitls/wasitls/guest/cabi"
+import (
+	"github.com/wasitls/wasitls/guest/cabi"
+	abi "github.com/wasitls/wasitls/internal/cabi"
+)
 
 // Error is an owned wasi:io/error handle.
 type Error uint32
@@ -12,7 +15,8 @@ func (e Error) DebugString() string {
 	ret := cabi.NewArea()
 	defer ret.Free()
 	toDebugString(uint32(e), ret.Ptr())
-	return cabi.TakeString(ret.U32(0), ret.U32(4))
+	l := &abi.ListPair
+	return cabi.TakeString(ret.U32(l.Ptr), ret.U32(l.Len))
 }
 
 // Drop releases the handle.

@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/wasitls/wasitls/guest/cabi"
+	abi "github.com/wasitls/wasitls/internal/cabi"
 )
 
 // Pollable is an owned wasi:io/poll pollable handle.
@@ -34,5 +35,6 @@ func Poll(ps ...Pollable) []uint32 {
 	ret := cabi.NewArea()
 	defer ret.Free()
 	poll(unsafe.Pointer(unsafe.SliceData(list)), uint32(len(list)), ret.Ptr())
-	return cabi.TakeU32s(ret.U32(0), ret.U32(4))
+	l := &abi.ListPair
+	return cabi.TakeU32s(ret.U32(l.Ptr), ret.U32(l.Len))
 }

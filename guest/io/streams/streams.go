@@ -5,6 +5,7 @@ import (
 	"github.com/wasitls/wasitls/guest/cabi"
 	"github.com/wasitls/wasitls/guest/io/ioerror"
 	"github.com/wasitls/wasitls/guest/io/poll"
+	abi "github.com/wasitls/wasitls/internal/cabi"
 )
 
 // InputStream is an owned wasi:io/streams input-stream handle.
@@ -49,46 +50,43 @@ func (e *StreamError) Release() {
 	}
 }
 
-// streamError decodes a stream-error whose variant tag is at off and whose
-// io-error handle is at off+4.
-func streamError(ret *cabi.Area, off int) error {
-	switch ret.U8(off) {
+// streamError decodes the stream-error of a result<T, stream-error> laid
+// out as a.
+func streamError(ret *cabi.Area, a *abi.StreamArea) error {
+	switch ret.U8(a.ErrTag) {
 	case 0:
-		h := ioerror.Error(ret.U32(off + 4))
+		h := ioerror.Error(ret.U32(a.ErrHandle))
 		return &StreamError{Err: h, Debug: h.DebugString()}
 	case 1:
 		return &StreamError{Closed: true}
 	default:
-		return fmt.Errorf("streams: bad stream-error tag %d", ret.U8(off))
+		return fmt.Errorf("streams: bad stream-error tag %d", ret.U8(a.ErrTag))
 	}
 }
 
-// result<list<u8>, stream-error>, 12 bytes:
-//
-//	+0 tag | ok: +4 ptr, +8 len | err: +4 stream-error tag, +8 io-error
+// listResult decodes a read's result<list<u8>, stream-error>.
 func listResult(ret *cabi.Area) ([]byte, error) {
-	if ret.U8(0) != 0 {
-		return nil, streamError(ret, 4)
+	a, l := &abi.ReadArea, &abi.ListPair
+	if ret.U8(a.Tag) != 0 {
+		return nil, streamError(ret, a)
 	}
-	return cabi.TakeBytes(ret.U32(4), ret.U32(8)), nil
+	return cabi.TakeBytes(ret.U32(a.OK+l.Ptr), ret.U32(a.OK+l.Len)), nil
 }
 
-// result<u64, stream-error>, 16 bytes, align 8:
-//
-//	+0 tag | ok: +8 u64 | err: +8 stream-error tag, +12 io-error
+// u64Result decodes a result<u64, stream-error>.
 func u64Result(ret *cabi.Area) (uint64, error) {
-	if ret.U8(0) != 0 {
-		return 0, streamError(ret, 8)
+	a := &abi.U64Area
+	if ret.U8(a.Tag) != 0 {
+		return 0, streamError(ret, a)
 	}
-	return ret.U64(8), nil
+	return ret.U64(a.OK), nil
 }
 
-// result<_, stream-error>, 12 bytes:
-//
-//	+0 tag | err: +4 stream-error tag, +8 io-error
+// unitResult decodes a result<_, stream-error>.
 func unitResult(ret *cabi.Area) error {
-	if ret.U8(0) != 0 {
-		return streamError(ret, 4)
+	a := &abi.UnitArea
+	if ret.U8(a.Tag) != 0 {
+		return streamError(ret, a)
 	}
 	return nil
 }
@@ -133,10 +131,11 @@ func (s InputStream) BlockingReadInto(b []byte) (int, error) {
 // the list is in b already, or (a host that allocated elsewhere) is copied.
 func intoResult(ret *cabi.Area, b []byte) (int, error) {
 	lentAt := cabi.EndLend()
-	if ret.U8(0) != 0 {
-		return 0, streamError(ret, 4)
+	a, l := &abi.ReadArea, &abi.ListPair
+	if ret.U8(a.Tag) != 0 {
+		return 0, streamError(ret, a)
 	}
-	ptr, n := ret.U32(4), ret.U32(8)
+	ptr, n := ret.U32(a.OK+l.Ptr), ret.U32(a.OK+l.Len)
 	if ptr != 0 && ptr == lentAt {
 		return int(n), nil
 	}

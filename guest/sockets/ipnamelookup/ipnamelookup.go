@@ -6,6 +6,7 @@ import (
 	"github.com/wasitls/wasitls/guest/cabi"
 	"github.com/wasitls/wasitls/guest/io/poll"
 	"github.com/wasitls/wasitls/guest/sockets/network"
+	abi "github.com/wasitls/wasitls/internal/cabi"
 )
 
 // ResolveAddressStream is an owned resolve-address-stream handle.
@@ -16,11 +17,11 @@ func ResolveAddresses(n network.Network, name string) (ResolveAddressStream, err
 	ret := cabi.NewArea()
 	defer ret.Free()
 	resolveAddresses(uint32(n), name, ret.Ptr())
-	// result<own<resolve-address-stream>, error-code>: +4 handle | +4 code.
-	if ret.U8(0) != 0 {
-		return 0, network.ErrorCode(ret.U8(4))
+	a := &abi.HandleArea
+	if ret.U8(a.Tag) != 0 {
+		return 0, network.ErrorCode(ret.U8(a.Code))
 	}
-	return ResolveAddressStream(ret.U32(4)), nil
+	return ResolveAddressStream(ret.U32(a.OK)), nil
 }
 
 // ResolveNextAddress returns the next address (ok true), the end (ok false),
@@ -29,15 +30,14 @@ func (s ResolveAddressStream) ResolveNextAddress() (addr netip.Addr, ok bool, er
 	ret := cabi.NewArea()
 	defer ret.Free()
 	resolveNextAddress(uint32(s), ret.Ptr())
-	// result<option<ip-address>, error-code>, align 2:
-	// +0 tag | ok: +2 option tag, +4 ip-address | err: +2 code.
-	if ret.U8(0) != 0 {
-		return netip.Addr{}, false, network.ErrorCode(ret.U8(2))
+	a := &abi.NextAddrArea
+	if ret.U8(a.Tag) != 0 {
+		return netip.Addr{}, false, network.ErrorCode(ret.U8(a.Code))
 	}
-	if ret.U8(2) == 0 {
+	if ret.U8(a.OptTag) == 0 {
 		return netip.Addr{}, false, nil
 	}
-	addr, err = network.DecodeIPAddress(ret, 4)
+	addr, err = network.DecodeIPAddress(ret, a.AddrTag)
 	return addr, err == nil, err
 }
 

@@ -3,6 +3,7 @@ package network
 import (
 	"github.com/wasitls/wasitls/guest/cabi"
 	"github.com/wasitls/wasitls/guest/io/ioerror"
+	abi "github.com/wasitls/wasitls/internal/cabi"
 )
 
 // InstanceNetwork returns the network the host grants this instance.
@@ -18,9 +19,9 @@ func NetworkErrorCode(err ioerror.Error) (ErrorCode, bool) {
 	ret := cabi.NewArea()
 	defer ret.Free()
 	networkErrorCode(uint32(err), ret.Ptr())
-	// option<error-code>: +0 tag, +1 code.
-	if ret.U8(0) == 0 {
+	a := &abi.OptionCodeArea
+	if ret.U8(a.Tag) == 0 {
 		return 0, false
 	}
-	return ErrorCode(ret.U8(1)), true
+	return ErrorCode(ret.U8(a.Some)), true
 }

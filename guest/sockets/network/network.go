@@ -12,6 +12,7 @@ import (
 	"net/netip"
 
 	"github.com/wasitls/wasitls/guest/cabi"
+	abi "github.com/wasitls/wasitls/internal/cabi"
 )
 
 // Network is an owned wasi:sockets network handle.
@@ -102,7 +103,7 @@ type IPSocketAddress struct {
 }
 
 // Flat is the flattened ip-socket-address: a tag and 11 payload slots.
-type Flat [12]uint32
+type Flat [abi.FlatSockAddrLen]uint32
 
 // Flatten lowers a to its 12 core parameters: ipv4 is [0, port, a, b, c, d,
 // 0...]; ipv6 is [1, port, flow-info, s0..s7, scope-id].
@@ -125,44 +126,48 @@ func (a IPSocketAddress) Flatten() Flat {
 	return f
 }
 
-// DecodeIPSocketAddress reads an ip-socket-address stored at off in ret
-// (variant, align 4, 32 bytes):
-//
-//	+0 tag | +4 port (u16)
-//	ipv4: +6 four octets
-//	ipv6: +8 flow-info, +12 eight u16 segments, +28 scope-id
-func DecodeIPSocketAddress(ret *cabi.Area, off int) (IPSocketAddress, error) {
-	port := ret.U16(off + 4)
+// DecodeIPSocketAddress reads an ip-socket-address stored at off in ret,
+// at the offsets of internal/cabi's IPSocketAddress layout.
+func DecodeIPSocketAddress(ret *cabi.Area, off uint32) (IPSocketAddress, error) {
 	switch ret.U8(off) {
 	case 0:
-		return IPSocketAddress{
-			Addr: netip.AddrFrom4([4]byte{ret.U8(off + 6), ret.U8(off + 7), ret.U8(off + 8), ret.U8(off + 9)}),
-			Port: port,
-		}, nil
+		port := ret.U16(off + abi.V4Port)
+		return IPSocketAddress{Addr: netip.AddrFrom4(octets(ret, off+abi.V4Addr)), Port: port}, nil
 	case 1:
-		var b [16]byte
-		for i := range 8 {
-			s := ret.U16(off + 12 + 2*i)
-			b[2*i], b[2*i+1] = byte(s>>8), byte(s)
-		}
-		return IPSocketAddress{Addr: netip.AddrFrom16(b), Port: port, FlowInfo: ret.U32(off + 8), ScopeID: ret.U32(off + 28)}, nil
+		port := ret.U16(off + abi.V6Port)
+		return IPSocketAddress{Addr: netip.AddrFrom16(segments(ret, off+abi.V6Addr)), Port: port,
+			FlowInfo: ret.U32(off + abi.V6Flow), ScopeID: ret.U32(off + abi.V6Scope)}, nil
 	}
 	return IPSocketAddress{}, fmt.Errorf("network: bad ip-socket-address tag %d", ret.U8(off))
 }
 
-// DecodeIPAddress reads an ip-address stored at off in ret (variant, align
-// 2, 18 bytes): +0 tag, then four octets or eight u16 segments from +2.
-func DecodeIPAddress(ret *cabi.Area, off int) (netip.Addr, error) {
+// DecodeIPAddress reads an ip-address stored at off in ret, at the offsets
+// of internal/cabi's IPAddress layout.
+func DecodeIPAddress(ret *cabi.Area, off uint32) (netip.Addr, error) {
 	switch ret.U8(off) {
 	case 0:
-		return netip.AddrFrom4([4]byte{ret.U8(off + 2), ret.U8(off + 3), ret.U8(off + 4), ret.U8(off + 5)}), nil
+		return netip.AddrFrom4(octets(ret, off+abi.IPAddrPayload)), nil
 	case 1:
-		var b [16]byte
-		for i := range 8 {
-			s := ret.U16(off + 2 + 2*i)
-			b[2*i], b[2*i+1] = byte(s>>8), byte(s)
-		}
-		return netip.AddrFrom16(b), nil
+		return netip.AddrFrom16(segments(ret, off+abi.IPAddrPayload)), nil
 	}
 	return netip.Addr{}, fmt.Errorf("network: bad ip-address tag %d", ret.U8(off))
+}
+
+// octets reads an ipv4-address: tuple<u8, u8, u8, u8> at off.
+func octets(ret *cabi.Area, off uint32) (v [4]byte) {
+	for i := range v {
+		v[i] = ret.U8(off + abi.U8.Size()*uint32(i))
+	}
+	return v
+}
+
+// segments reads an ipv6-address, eight u16 segments at off, as 16 bytes
+// in network order.
+func segments(ret *cabi.Area, off uint32) (v [16]byte) {
+	size := abi.U16.Size()
+	for i := range uint32(len(v)) / size {
+		s := ret.U16(off + size*i)
+		v[size*i], v[size*i+1] = byte(s>>8), byte(s)
+	}
+	return v
 }

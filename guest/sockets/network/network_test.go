@@ -33,7 +33,7 @@ func TestFlatten(t *testing.T) {
 func TestDecodeIPSocketAddressIPv4(t *testing.T) {
 	var a cabi.Area
 	b := a.Bytes()
-	off := 4 // inside result<ip-socket-address, error-code>
+	off := uint32(4) // inside result<ip-socket-address, error-code>
 	b[off] = 0
 	binary.LittleEndian.PutUint16(b[off+4:], 8443)
 	copy(b[off+6:], []byte{192, 0, 2, 7})
@@ -46,12 +46,12 @@ func TestDecodeIPSocketAddressIPv4(t *testing.T) {
 func TestDecodeIPSocketAddressIPv6(t *testing.T) {
 	var a cabi.Area
 	b := a.Bytes()
-	off := 4
+	off := uint32(4)
 	b[off] = 1
 	binary.LittleEndian.PutUint16(b[off+4:], 443)
 	binary.LittleEndian.PutUint32(b[off+8:], 9) // flow-info
 	for i, s := range []uint16{0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x42} {
-		binary.LittleEndian.PutUint16(b[off+12+2*i:], s)
+		binary.LittleEndian.PutUint16(b[off+12+2*uint32(i):], s)
 	}
 	binary.LittleEndian.PutUint32(b[off+28:], 5) // scope-id
 	got, err := DecodeIPSocketAddress(&a, off)
@@ -59,7 +59,7 @@ func TestDecodeIPSocketAddressIPv6(t *testing.T) {
 	if err != nil || got != want {
 		t.Fatalf("decoded %+v, %v; want %+v", got, err, want)
 	}
-	if off+32 > len(b) {
+	if off+32 > uint32(len(b)) {
 		t.Fatal("ip-socket-address at +4 does not fit the return area")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/wasitls/wasitls/guest/io/poll"
 	"github.com/wasitls/wasitls/guest/io/streams"
 	"github.com/wasitls/wasitls/guest/sockets/network"
+	abi "github.com/wasitls/wasitls/internal/cabi"
 )
 
 // TCPSocket is an owned wasi:sockets tcp-socket handle.
@@ -35,22 +36,21 @@ func (t ShutdownType) String() string {
 	return fmt.Sprintf("shutdown-type(%d)", uint8(t))
 }
 
-// Result decoders. error-code is one byte placed after the result tag at
-// the payload's alignment: +1 for results whose ok side is empty or one
-// byte, +4 for i32-aligned ones, +8 for u64 ones.
+// Result decoders of result<T, error-code>, at internal/cabi's offsets.
 
 func unitResult(ret *cabi.Area) error {
-	if ret.U8(0) != 0 {
-		return network.ErrorCode(ret.U8(1))
+	if a := &abi.UnitCodeArea; ret.U8(a.Tag) != 0 {
+		return network.ErrorCode(ret.U8(a.Code))
 	}
 	return nil
 }
 
 func u64Result(ret *cabi.Area) (uint64, error) {
-	if ret.U8(0) != 0 {
-		return 0, network.ErrorCode(ret.U8(8))
+	a := &abi.U64CodeArea
+	if ret.U8(a.Tag) != 0 {
+		return 0, network.ErrorCode(ret.U8(a.Code))
 	}
-	return ret.U64(8), nil
+	return ret.U64(a.OK), nil
 }
 
 // CreateTCPSocket creates an unbound, unconnected socket of the family.
@@ -58,11 +58,11 @@ func CreateTCPSocket(family network.IPAddressFamily) (TCPSocket, error) {
 	ret := cabi.NewArea()
 	defer ret.Free()
 	createTCPSocket(uint32(family), ret.Ptr())
-	// result<own<tcp-socket>, error-code>: +0 tag, +4 handle or code.
-	if ret.U8(0) != 0 {
-		return 0, network.ErrorCode(ret.U8(4))
+	a := &abi.HandleArea
+	if ret.U8(a.Tag) != 0 {
+		return 0, network.ErrorCode(ret.U8(a.Code))
 	}
-	return TCPSocket(ret.U32(4)), nil
+	return TCPSocket(ret.U32(a.OK)), nil
 }
 
 // StartBind begins binding s to a local address.
@@ -97,11 +97,10 @@ func (s TCPSocket) FinishConnect() (streams.InputStream, streams.OutputStream, e
 	ret := cabi.NewArea()
 	defer ret.Free()
 	finishConnect(uint32(s), ret.Ptr())
-	// result<tuple<input-stream, output-stream>, error-code>: +4 in, +8 out | +4 code.
-	if ret.U8(0) != 0 {
-		return 0, 0, network.ErrorCode(ret.U8(4))
+	if a := &abi.FinishArea; ret.U8(a.Tag) != 0 {
+		return 0, 0, network.ErrorCode(ret.U8(a.Code))
 	}
-	return streams.InputStream(ret.U32(4)), streams.OutputStream(ret.U32(8)), nil
+	return streams.InputStream(ret.U32(abi.FinishInput)), streams.OutputStream(ret.U32(abi.FinishOutput)), nil
 }
 
 // StartListen begins listening.
@@ -125,19 +124,18 @@ func (s TCPSocket) Accept() (TCPSocket, streams.InputStream, streams.OutputStrea
 	ret := cabi.NewArea()
 	defer ret.Free()
 	accept(uint32(s), ret.Ptr())
-	// result<tuple<tcp-socket, input-stream, output-stream>, error-code>: +4, +8, +12 | +4 code.
-	if ret.U8(0) != 0 {
-		return 0, 0, 0, network.ErrorCode(ret.U8(4))
+	if a := &abi.AcceptArea; ret.U8(a.Tag) != 0 {
+		return 0, 0, 0, network.ErrorCode(ret.U8(a.Code))
 	}
-	return TCPSocket(ret.U32(4)), streams.InputStream(ret.U32(8)), streams.OutputStream(ret.U32(12)), nil
+	return TCPSocket(ret.U32(abi.AcceptSocket)), streams.InputStream(ret.U32(abi.AcceptInput)), streams.OutputStream(ret.U32(abi.AcceptOutput)), nil
 }
 
 func addressResult(ret *cabi.Area) (network.IPSocketAddress, error) {
-	// result<ip-socket-address, error-code>: +4 address (align 4) | +4 code.
-	if ret.U8(0) != 0 {
-		return network.IPSocketAddress{}, network.ErrorCode(ret.U8(4))
+	a := &abi.SockAddrArea
+	if ret.U8(a.Tag) != 0 {
+		return network.IPSocketAddress{}, network.ErrorCode(ret.U8(a.Code))
 	}
-	return network.DecodeIPSocketAddress(ret, 4)
+	return network.DecodeIPSocketAddress(ret, a.OK)
 }
 
 // LocalAddress returns the bound local address.
@@ -177,11 +175,11 @@ func (s TCPSocket) KeepAliveEnabled() (bool, error) {
 	ret := cabi.NewArea()
 	defer ret.Free()
 	keepAliveEnabled(uint32(s), ret.Ptr())
-	// result<bool, error-code>: +1 bool | +1 code.
-	if ret.U8(0) != 0 {
-		return false, network.ErrorCode(ret.U8(1))
+	a := &abi.BoolCodeArea
+	if ret.U8(a.Tag) != 0 {
+		return false, network.ErrorCode(ret.U8(a.Code))
 	}
-	return ret.U8(1) != 0, nil
+	return ret.U8(a.OK) != 0, nil
 }
 
 // SetKeepAliveEnabled turns TCP keep-alive on or off.
@@ -231,11 +229,11 @@ func (s TCPSocket) KeepAliveCount() (uint32, error) {
 	ret := cabi.NewArea()
 	defer ret.Free()
 	keepAliveCount(uint32(s), ret.Ptr())
-	// result<u32, error-code>: +4 value | +4 code.
-	if ret.U8(0) != 0 {
-		return 0, network.ErrorCode(ret.U8(4))
+	a := &abi.U32CodeArea
+	if ret.U8(a.Tag) != 0 {
+		return 0, network.ErrorCode(ret.U8(a.Code))
 	}
-	return ret.U32(4), nil
+	return ret.U32(a.OK), nil
 }
 
 // SetKeepAliveCount sets how many unanswered probes drop the connection.
@@ -251,11 +249,11 @@ func (s TCPSocket) HopLimit() (uint8, error) {
 	ret := cabi.NewArea()
 	defer ret.Free()
 	hopLimit(uint32(s), ret.Ptr())
-	// result<u8, error-code>: +1 value | +1 code.
-	if ret.U8(0) != 0 {
-		return 0, network.ErrorCode(ret.U8(1))
+	a := &abi.U8CodeArea
+	if ret.U8(a.Tag) != 0 {
+		return 0, network.ErrorCode(ret.U8(a.Code))
 	}
-	return ret.U8(1), nil
+	return ret.U8(a.OK), nil
 }
 
 // SetHopLimit sets the TTL / hop limit of outgoing packets.

@@ -7,6 +7,7 @@ import (
 	"github.com/wasitls/wasitls/guest/io/poll"
 	"github.com/wasitls/wasitls/guest/io/streams"
 	"github.com/wasitls/wasitls/guest/tls"
+	abi "github.com/wasitls/wasitls/internal/cabi"
 )
 
 // Handshake is an owned server-handshake handle.
@@ -37,11 +38,11 @@ func (c Connection) ServerName() string {
 	ret := cabi.NewArea()
 	defer ret.Free()
 	serverName(uint32(c), ret.Ptr())
-	// option<string>: +0 tag, +4 ptr, +8 len.
-	if ret.U8(0) == 0 {
+	a, l := &abi.OptionStringArea, &abi.ListPair
+	if ret.U8(a.Tag) == 0 {
 		return ""
 	}
-	return cabi.TakeString(ret.U32(4), ret.U32(8))
+	return cabi.TakeString(ret.U32(a.Some+l.Ptr), ret.U32(a.Some+l.Len))
 }
 
 // ALPN is the negotiated ALPN protocol, "" if none.
@@ -49,11 +50,11 @@ func (c Connection) ALPN() string {
 	ret := cabi.NewArea()
 	defer ret.Free()
 	alpnID(uint32(c), ret.Ptr())
-	// option<list<u8>>: +0 tag, +4 ptr, +8 len.
-	if ret.U8(0) == 0 {
+	a, l := &abi.OptionBytesArea, &abi.ListPair
+	if ret.U8(a.Tag) == 0 {
 		return ""
 	}
-	return string(cabi.TakeBytes(ret.U32(4), ret.U32(8)))
+	return string(cabi.TakeBytes(ret.U32(a.Some+l.Ptr), ret.U32(a.Some+l.Len)))
 }
 
 // ClientCertificates returns the client's certificate chain (DER, leaf
@@ -62,18 +63,12 @@ func (c Connection) ClientCertificates() [][]byte {
 	ret := cabi.NewArea()
 	defer ret.Free()
 	clientChain(uint32(c), ret.Ptr())
-	// list<list<u8>>: +0 ptr, +4 len; each element (ptr, len).
-	n := ret.U32(4)
-	if n == 0 {
-		_ = cabi.TakeBytes(ret.U32(0), 0)
+	l := &abi.ListPair
+	chain := cabi.TakeByteLists(ret.U32(l.Ptr), ret.U32(l.Len))
+	if len(chain) == 0 {
 		return nil
 	}
-	pairs := cabi.TakeU32s(ret.U32(0), 2*n)
-	out := make([][]byte, n)
-	for i := range out {
-		out[i] = cabi.TakeBytes(pairs[2*i], pairs[2*i+1])
-	}
-	return out
+	return chain
 }
 
 // CloseOutput sends close_notify once pending writes are out. Reading goes on.

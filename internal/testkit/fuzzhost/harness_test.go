@@ -157,15 +157,6 @@ func (f *fixture) guest(t testing.TB, ctx context.Context, mod func(*host.Policy
 	return x
 }
 
-// must fails the test on err.
-func must[T any](t testing.TB, v T, err error) T {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 // dialTLS connects and handshakes with name; it returns the connection's
 // handles or fails the test.
 func dialTLS(t testing.TB, x *rawguest.Guest, dest netip.AddrPort, name string) (sock, conn, tin, tout uint32) {

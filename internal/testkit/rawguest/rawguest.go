@@ -27,6 +27,7 @@ import (
 	"github.com/wasitls/wasitls/internal/cabi"
 	"github.com/wasitls/wasitls/internal/hostimports"
 	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // Scratch areas below wasmenc.HeapStart.
@@ -38,18 +39,18 @@ const (
 
 // Interface names (without version).
 const (
-	Streams    = "wasi:io/streams"
-	Poll       = "wasi:io/poll"
-	IOErr      = "wasi:io/error"
-	TCP        = "wasi:sockets/tcp"
-	TCPCreate  = "wasi:sockets/tcp-create-socket"
-	InstNet    = "wasi:sockets/instance-network"
-	Network    = "wasi:sockets/network"
-	Lookup     = "wasi:sockets/ip-name-lookup"
-	Monotonic  = "wasi:clocks/monotonic-clock"
-	WallClock  = "wasi:clocks/wall-clock"
-	TLS        = "wasi:tls/types"
-	TLSExt     = "wasitls:tls/connection"
+	Streams    = witnames.IOStreams
+	Poll       = witnames.IOPoll
+	IOErr      = witnames.IOError
+	TCP        = witnames.SocketsTCP
+	TCPCreate  = witnames.SocketsTCPCreateSocket
+	InstNet    = witnames.SocketsInstanceNetwork
+	Network    = witnames.SocketsNetwork
+	Lookup     = witnames.SocketsIPNameLookup
+	Monotonic  = witnames.ClocksMonotonicClock
+	WallClock  = witnames.ClocksWallClock
+	TLS        = witnames.TLSTypes
+	TLSExt     = witnames.WasitlsTLSConnection
 	wouldBlock = 8 // error-code would-block
 )
 
@@ -209,53 +210,55 @@ var ErrClosed = errors.New("rawguest: stream closed")
 
 // Connect creates a socket, connects to dest and returns its streams.
 func (x *Guest) Connect(dest netip.AddrPort) (sock, in, out uint32, err error) {
-	netw, err := x.Call1(InstNet, "instance-network")
+	netw, err := x.Call1(InstNet, witnames.InstanceNetwork)
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	defer x.Call(Network, "[resource-drop]network", uint64(netw))
+	defer x.Call(Network, witnames.DropNetwork, uint64(netw))
 	fam := uint64(0)
 	if dest.Addr().Is6() {
 		fam = 1
 	}
 	x.clearRet()
-	if _, err := x.Call(TCPCreate, "create-tcp-socket", fam, RetArea); err != nil {
+	if _, err := x.Call(TCPCreate, witnames.CreateTCPSocket, fam, RetArea); err != nil {
 		return 0, 0, 0, err
 	}
-	r := x.ret(8)
-	if r[0] != 0 {
-		return 0, 0, 0, CodeError(r[4])
+	h := cabi.HandleArea
+	r := x.ret(h.Size)
+	if r[h.Tag] != 0 {
+		return 0, 0, 0, CodeError(r[h.Code])
 	}
-	sock = cabi.GetU32(r, 4)
+	sock = cabi.GetU32(r, h.OK)
 	flat := cabi.Flatten(dest, 0, 0)
 	args := append([]uint64{uint64(sock), uint64(netw)}, flat[:]...)
 	args = append(args, RetArea)
 	x.clearRet()
-	if _, err := x.Call(TCP, "[method]tcp-socket.start-connect", args...); err != nil {
+	if _, err := x.Call(TCP, witnames.TCPSocketStartConnect, args...); err != nil {
 		return sock, 0, 0, err
 	}
-	if r := x.ret(2); r[0] != 0 {
-		return sock, 0, 0, CodeError(r[1])
+	if u := cabi.UnitCodeArea; x.ret(u.Size)[u.Tag] != 0 {
+		return sock, 0, 0, CodeError(x.ret(u.Size)[u.Code])
 	}
-	p, err := x.Call1(TCP, "[method]tcp-socket.subscribe", uint64(sock))
+	p, err := x.Call1(TCP, witnames.TCPSocketSubscribe, uint64(sock))
 	if err != nil {
 		return sock, 0, 0, err
 	}
-	if _, err := x.Call(Poll, "[method]pollable.block", uint64(p)); err != nil {
+	if _, err := x.Call(Poll, witnames.PollableBlock, uint64(p)); err != nil {
 		return sock, 0, 0, err
 	}
-	if _, err := x.Call(Poll, "[resource-drop]pollable", uint64(p)); err != nil {
+	if _, err := x.Call(Poll, witnames.DropPollable, uint64(p)); err != nil {
 		return sock, 0, 0, err
 	}
 	x.clearRet()
-	if _, err := x.Call(TCP, "[method]tcp-socket.finish-connect", uint64(sock), RetArea); err != nil {
+	if _, err := x.Call(TCP, witnames.TCPSocketFinishConnect, uint64(sock), RetArea); err != nil {
 		return sock, 0, 0, err
 	}
-	r = x.ret(12)
-	if r[0] != 0 {
-		return sock, 0, 0, CodeError(r[4])
+	f := cabi.FinishArea
+	r = x.ret(f.Size)
+	if r[f.Tag] != 0 {
+		return sock, 0, 0, CodeError(r[f.Code])
 	}
-	return sock, cabi.GetU32(r, 4), cabi.GetU32(r, 8), nil
+	return sock, cabi.GetU32(r, cabi.FinishInput), cabi.GetU32(r, cabi.FinishOutput), nil
 }
 
 // StartHandshake hands the streams to TLS and starts the handshake; it
@@ -264,33 +267,33 @@ func (x *Guest) StartHandshake(name string, in, out uint32) (fut uint32, err err
 	if err := x.Put(ArgArea, []byte(name)); err != nil {
 		return 0, err
 	}
-	hs, err := x.Call1(TLS, "[constructor]client-handshake", ArgArea, uint64(len(name)), uint64(in), uint64(out))
+	hs, err := x.Call1(TLS, witnames.NewClientHandshake, ArgArea, uint64(len(name)), uint64(in), uint64(out))
 	if err != nil {
 		return 0, err
 	}
-	return x.Call1(TLS, "[static]client-handshake.finish", uint64(hs))
+	return x.Call1(TLS, witnames.ClientHandshakeFinish, uint64(hs))
 }
 
 // Finish waits for the future and takes its result. A failed handshake is an
 // *IOError.
 func (x *Guest) Finish(fut uint32) (conn, tin, tout uint32, err error) {
-	p, err := x.Call1(TLS, "[method]future-client-streams.subscribe", uint64(fut))
+	p, err := x.Call1(TLS, witnames.FutureClientStreamsSubscribe, uint64(fut))
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	if _, err := x.Call(Poll, "[method]pollable.block", uint64(p)); err != nil {
+	if _, err := x.Call(Poll, witnames.PollableBlock, uint64(p)); err != nil {
 		return 0, 0, 0, err
 	}
-	if _, err := x.Call(Poll, "[resource-drop]pollable", uint64(p)); err != nil {
+	if _, err := x.Call(Poll, witnames.DropPollable, uint64(p)); err != nil {
 		return 0, 0, 0, err
 	}
 	a := cabi.FutureGet
 	x.clearRet()
-	if _, err := x.Call(TLS, "[method]future-client-streams.get", uint64(fut), RetArea); err != nil {
+	if _, err := x.Call(TLS, witnames.FutureClientStreamsGet, uint64(fut), RetArea); err != nil {
 		return 0, 0, 0, err
 	}
 	r := x.ret(a.Size)
-	if _, err := x.Call(TLS, "[resource-drop]future-client-streams", uint64(fut)); err != nil {
+	if _, err := x.Call(TLS, witnames.DropFutureClientStreams, uint64(fut)); err != nil {
 		return 0, 0, 0, err
 	}
 	if r[a.OptionTag] != 1 || r[a.OuterTag] != 0 {
@@ -314,15 +317,16 @@ func (x *Guest) Handshake(name string, in, out uint32) (conn, tin, tout uint32, 
 // ioError reads an io-error's debug string and drops it.
 func (x *Guest) ioError(e uint32) error {
 	x.clearRet()
-	if _, err := x.Call(IOErr, "[method]error.to-debug-string", uint64(e), RetArea); err != nil {
+	if _, err := x.Call(IOErr, witnames.ErrorToDebugString, uint64(e), RetArea); err != nil {
 		return err
 	}
-	r := x.ret(8)
-	s, err := x.Bytes(cabi.GetU32(r, 0), cabi.GetU32(r, 4))
+	l := cabi.ListPair
+	r := x.ret(l.Size)
+	s, err := x.Bytes(cabi.GetU32(r, l.Ptr), cabi.GetU32(r, l.Len))
 	if err != nil {
 		return err
 	}
-	if _, err := x.Call(IOErr, "[resource-drop]error", uint64(e)); err != nil {
+	if _, err := x.Call(IOErr, witnames.DropError, uint64(e)); err != nil {
 		return err
 	}
 	return &IOError{Debug: string(s)}
@@ -330,7 +334,7 @@ func (x *Guest) ioError(e uint32) error {
 
 // streamResult decodes a result<_, stream-error> area.
 func (x *Guest) streamResult(r []byte, a cabi.StreamArea) error {
-	if r[0] == 0 {
+	if r[a.Tag] == 0 {
 		return nil
 	}
 	if r[a.ErrTag] == 1 {
@@ -347,7 +351,7 @@ func (x *Guest) Write(out uint32, data []byte) error {
 			return err
 		}
 		x.clearRet()
-		if _, err := x.Call(Streams, "[method]output-stream.blocking-write-and-flush", uint64(out), ArgArea, uint64(len(chunk)), RetArea); err != nil {
+		if _, err := x.Call(Streams, witnames.OutputStreamBlockingWriteAndFlush, uint64(out), ArgArea, uint64(len(chunk)), RetArea); err != nil {
 			return err
 		}
 		if err := x.streamResult(x.ret(cabi.UnitArea.Size), cabi.UnitArea); err != nil {
@@ -362,7 +366,7 @@ func (x *Guest) Write(out uint32, data []byte) error {
 // ErrClosed, a failure an *IOError.
 func (x *Guest) Read(in uint32, n uint64) ([]byte, error) {
 	x.clearRet()
-	if _, err := x.Call(Streams, "[method]input-stream.blocking-read", uint64(in), n, RetArea); err != nil {
+	if _, err := x.Call(Streams, witnames.InputStreamBlockingRead, uint64(in), n, RetArea); err != nil {
 		return nil, err
 	}
 	a := cabi.ReadArea
@@ -370,7 +374,7 @@ func (x *Guest) Read(in uint32, n uint64) ([]byte, error) {
 	if err := x.streamResult(r, a); err != nil {
 		return nil, err
 	}
-	b, err := x.Bytes(cabi.GetU32(r, a.OK), cabi.GetU32(r, a.OK+4))
+	b, err := x.Bytes(cabi.GetU32(r, a.OK+cabi.ListPair.Ptr), cabi.GetU32(r, a.OK+cabi.ListPair.Len))
 	if err != nil {
 		return nil, err
 	}
@@ -400,7 +404,7 @@ func (x *Guest) Drop(ifc, resource string, h uint32) error {
 
 // Resolve runs resolve-addresses to the end: the answers, or the error code.
 func (x *Guest) Resolve(name string) ([]netip.Addr, error) {
-	netw, err := x.Call1(InstNet, "instance-network")
+	netw, err := x.Call1(InstNet, witnames.InstanceNetwork)
 	if err != nil {
 		return nil, err
 	}
@@ -409,15 +413,16 @@ func (x *Guest) Resolve(name string) ([]netip.Addr, error) {
 		return nil, err
 	}
 	x.clearRet()
-	if _, err := x.Call(Lookup, "resolve-addresses", uint64(netw), ArgArea, uint64(len(name)), RetArea); err != nil {
+	if _, err := x.Call(Lookup, witnames.ResolveAddresses, uint64(netw), ArgArea, uint64(len(name)), RetArea); err != nil {
 		return nil, err
 	}
-	if r := x.ret(8); r[0] != 0 {
-		return nil, CodeError(r[4])
+	h := cabi.HandleArea
+	if r := x.ret(h.Size); r[h.Tag] != 0 {
+		return nil, CodeError(r[h.Code])
 	}
-	st := cabi.GetU32(x.ret(8), 4)
+	st := cabi.GetU32(x.ret(h.Size), h.OK)
 	defer x.Drop(Lookup, "resolve-address-stream", st)
-	p, err := x.Call1(Lookup, "[method]resolve-address-stream.subscribe", uint64(st))
+	p, err := x.Call1(Lookup, witnames.ResolveAddressStreamSubscribe, uint64(st))
 	if err != nil {
 		return nil, err
 	}
@@ -426,16 +431,16 @@ func (x *Guest) Resolve(name string) ([]netip.Addr, error) {
 	var out []netip.Addr
 	for {
 		x.clearRet()
-		if _, err := x.Call(Lookup, "[method]resolve-address-stream.resolve-next-address", uint64(st), RetArea); err != nil {
+		if _, err := x.Call(Lookup, witnames.ResolveAddressStreamResolveNextAddress, uint64(st), RetArea); err != nil {
 			return out, err
 		}
 		r := x.ret(a.Size)
 		switch {
-		case r[0] == 1 && r[a.Code] == wouldBlock:
-			if _, err := x.Call(Poll, "[method]pollable.block", uint64(p)); err != nil {
+		case r[a.Tag] == 1 && r[a.Code] == wouldBlock:
+			if _, err := x.Call(Poll, witnames.PollableBlock, uint64(p)); err != nil {
 				return out, err
 			}
-		case r[0] == 1:
+		case r[a.Tag] == 1:
 			return out, CodeError(r[a.Code])
 		case r[a.OptTag] == 0:
 			return out, nil

@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -13,74 +12,8 @@ import (
 	wapi "github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/internal/cabi"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
-
-// error-code of wasi:sockets/network, in WIT order.
-type errorCode uint8
-
-const (
-	ecUnknown errorCode = iota
-	ecAccessDenied
-	ecNotSupported
-	ecInvalidArgument
-	ecOutOfMemory
-	ecTimeout
-	ecConcurrencyConflict
-	ecNotInProgress
-	ecWouldBlock
-	ecInvalidState
-	ecNewSocketLimit
-	ecAddressNotBindable
-	ecAddressInUse
-	ecRemoteUnreachable
-	ecConnectionRefused
-	ecConnectionReset
-	ecConnectionAborted
-	ecDatagramTooLarge
-	ecNameUnresolvable
-	ecTemporaryResolverFailure
-	ecPermanentResolverFailure
-)
-
-// codeOf maps a Go network error to an error-code.
-func codeOf(err error) errorCode {
-	var dnsErr *net.DNSError
-	switch {
-	case err == nil:
-		return ecUnknown
-	case errors.As(err, &dnsErr):
-		switch {
-		case dnsErr.IsNotFound:
-			return ecNameUnresolvable
-		case dnsErr.IsTemporary || dnsErr.IsTimeout:
-			return ecTemporaryResolverFailure
-		}
-		return ecPermanentResolverFailure
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return ecConnectionRefused
-	case errors.Is(err, syscall.ECONNRESET):
-		return ecConnectionReset
-	case errors.Is(err, syscall.ECONNABORTED):
-		return ecConnectionAborted
-	case errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, context.DeadlineExceeded):
-		return ecTimeout
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.ENETDOWN), errors.Is(err, syscall.EHOSTDOWN):
-		return ecRemoteUnreachable
-	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
-		return ecAccessDenied
-	case errors.Is(err, syscall.EADDRINUSE):
-		return ecAddressInUse
-	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return ecAddressNotBindable
-	case errors.Is(err, syscall.ENOMEM), errors.Is(err, syscall.ENOBUFS):
-		return ecOutOfMemory
-	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
-		return ecNewSocketLimit
-	case errors.Is(err, errors.ErrUnsupported):
-		return ecNotSupported
-	}
-	return ecUnknown
-}
 
 // tcpConn is a connected socket shared by the tcp-socket resource, its two
 // streams and whatever took them over (a TLS connection, lingering output);
@@ -106,42 +39,6 @@ func (t *tcpConn) release() {
 func (t *tcpConn) closeNow() {
 	t.once.Do(func() { _ = t.conn.Close() })
 }
-
-// network is the network resource: a capability with no state.
-type network struct{}
-
-var sockNetwork = register(&iface{name: "wasi:sockets/network", fns: []fnDef{
-	def("network-error-code", networkErrorCode, p(i32, i32)),
-	def("[resource-drop]network", dropOf(rNetwork), p(i32)),
-	// Not in the WIT: jco's bindings add it to network (a workaround in
-	// their generated code), and components built with jco's WIT import
-	// it. It checks the handle and does nothing.
-	offWIT(def("[method]network.noop", func(c *call, stack []uint64) {
-		c.get(wapi.DecodeU32(stack[0]), rNetwork)
-	}, p(i32))),
-}})
-
-// networkErrorCode: (borrow<error>, retptr) -> option<error-code>: +0 tag, +1 code.
-func networkErrorCode(c *call, stack []uint64) {
-	e := c.get(wapi.DecodeU32(stack[0]), rError).(*ioError)
-	ret := wapi.DecodeU32(stack[1])
-	t := cabi.OptionErrorCode
-	b := c.Area(ret, t.Size(), t.Align())
-	var ne net.Error
-	var errno syscall.Errno
-	if errors.As(e.err, &ne) || errors.As(e.err, &errno) {
-		b[0] = 1
-		b[t.PayloadOffset()] = byte(codeOf(e.err))
-		return
-	}
-	b[0] = 0
-}
-
-var sockInstanceNetwork = register(&iface{name: "wasi:sockets/instance-network", fns: []fnDef{
-	def("instance-network", func(c *call, stack []uint64) {
-		stack[0] = uint64(c.push(rNetwork, &network{}, 0))
-	}, nil, i32),
-}})
 
 // tcpState is where a tcp-socket is in its life.
 type tcpState uint8
@@ -252,125 +149,86 @@ func (s *tcpSocket) close() {
 	s.closeListening()
 }
 
-var sockTCPCreate = register(&iface{name: "wasi:sockets/tcp-create-socket", fns: []fnDef{
-	def("create-tcp-socket", createTCPSocket, p(i32, i32)),
-}})
-
-// okArea writes the ok tag of a result<T, error-code>-shaped area and
-// returns the area for T.
-func okArea(c *call, a cabi.CodeArea, ret uint32) []byte {
-	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 0
-	return b
-}
-
-// putCode writes the err case of a result<_, error-code>-shaped area.
-func putCode(c *call, a cabi.CodeArea, ret uint32, code errorCode) {
-	b := c.Area(ret, a.Size, a.Align)
-	b[0] = 1
-	b[a.Code] = byte(code)
-}
-
-// createTCPSocket: (family 0=ipv4 1=ipv6, retptr) -> result<own<tcp-socket>, error-code>: +0 tag, +4 handle or code.
-func createTCPSocket(c *call, stack []uint64) {
-	fam, ret := wapi.DecodeU32(stack[0]), wapi.DecodeU32(stack[1])
-	a := cabi.HandleArea
-	c.Area(ret, a.Size, a.Align)
-	if fam > 1 {
-		c.trap("ip-address-family %d is not 0 (ipv4) or 1 (ipv6)", fam)
-	}
-	if int(c.g.conns.Add(1)) > c.g.pol.limits.Connections {
-		c.g.conns.Add(-1)
-		putCode(c, a, ret, ecNewSocketLimit)
-		return
-	}
-	s := &tcpSocket{g: c.g, family: uint8(fam), counted: true, bindFD: -1, dialFD: -1, opts: tcpOptions{keepAlive: true, keepIdle: 15 * time.Second, keepIntvl: 15 * time.Second, keepCount: 9, hopLimit: 64, recvBuf: 128 << 10, sendBuf: 128 << 10}}
-	s.done.update(true)
-	h := c.push(rTCPSocket, s, 0)
-	b := okArea(c, a, ret)
-	cabi.PutU32(b, a.OK, h)
-}
-
-var sockTCP = register(&iface{name: "wasi:sockets/tcp", fns: []fnDef{
-	def("[method]tcp-socket.start-bind", startBind, p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
-	def("[method]tcp-socket.finish-bind", finishBind, p(i32, i32)),
-	def("[method]tcp-socket.start-connect", startConnect, p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
-	def("[method]tcp-socket.finish-connect", finishConnect, p(i32, i32)),
-	def("[method]tcp-socket.start-listen", startListen, p(i32, i32)),
-	def("[method]tcp-socket.finish-listen", finishListen, p(i32, i32)),
-	def("[method]tcp-socket.accept", accept, p(i32, i32)),
-	def("[method]tcp-socket.local-address", func(c *call, s []uint64) { sockAddress(c, s, true) }, p(i32, i32)),
-	def("[method]tcp-socket.remote-address", func(c *call, s []uint64) { sockAddress(c, s, false) }, p(i32, i32)),
-	def("[method]tcp-socket.is-listening", func(c *call, s []uint64) {
+var sockTCP = register(&iface{name: witnames.SocketsTCP, fns: []fnDef{
+	def(witnames.TCPSocketStartBind, startBind, p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
+	def(witnames.TCPSocketFinishBind, finishBind, p(i32, i32)),
+	def(witnames.TCPSocketStartConnect, startConnect, p(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)),
+	def(witnames.TCPSocketFinishConnect, finishConnect, p(i32, i32)),
+	def(witnames.TCPSocketStartListen, startListen, p(i32, i32)),
+	def(witnames.TCPSocketFinishListen, finishListen, p(i32, i32)),
+	def(witnames.TCPSocketAccept, accept, p(i32, i32)),
+	def(witnames.TCPSocketLocalAddress, func(c *call, s []uint64) { sockAddress(c, s, true) }, p(i32, i32)),
+	def(witnames.TCPSocketRemoteAddress, func(c *call, s []uint64) { sockAddress(c, s, false) }, p(i32, i32)),
+	def(witnames.TCPSocketIsListening, func(c *call, s []uint64) {
 		s[0] = b2u(c.get(wapi.DecodeU32(s[0]), rTCPSocket).(*tcpSocket).state0() == tcpListening)
 	}, p(i32), i32),
-	def("[method]tcp-socket.address-family", func(c *call, s []uint64) {
+	def(witnames.TCPSocketAddressFamily, func(c *call, s []uint64) {
 		s[0] = uint64(c.get(wapi.DecodeU32(s[0]), rTCPSocket).(*tcpSocket).family)
 	}, p(i32), i32),
-	def("[method]tcp-socket.set-listen-backlog-size", setListenBacklogSize, p(i32, i64, i32)),
-	def("[method]tcp-socket.keep-alive-enabled", optGet(cabi.BoolCodeArea, func(o *tcpOptions) uint64 { return b2u(o.keepAlive) }), p(i32, i32)),
-	def("[method]tcp-socket.set-keep-alive-enabled", optSet(func(o *tcpOptions, v uint64) errorCode {
+	def(witnames.TCPSocketSetListenBacklogSize, setListenBacklogSize, p(i32, i64, i32)),
+	def(witnames.TCPSocketKeepAliveEnabled, optGet(cabi.BoolCodeArea, func(o *tcpOptions) uint64 { return b2u(o.keepAlive) }), p(i32, i32)),
+	def(witnames.TCPSocketSetKeepAliveEnabled, optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v > 1 {
 			return ecInvalidArgument
 		}
 		o.keepAlive = v == 1
 		return 0
 	}, i32), p(i32, i32, i32)),
-	def("[method]tcp-socket.keep-alive-idle-time", optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepIdle) }), p(i32, i32)),
-	def("[method]tcp-socket.set-keep-alive-idle-time", optSet(func(o *tcpOptions, v uint64) errorCode {
+	def(witnames.TCPSocketKeepAliveIdleTime, optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepIdle) }), p(i32, i32)),
+	def(witnames.TCPSocketSetKeepAliveIdleTime, optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v == 0 {
 			return ecInvalidArgument
 		}
 		o.keepIdle = clampDur(v)
 		return 0
 	}, i64), p(i32, i64, i32)),
-	def("[method]tcp-socket.keep-alive-interval", optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepIntvl) }), p(i32, i32)),
-	def("[method]tcp-socket.set-keep-alive-interval", optSet(func(o *tcpOptions, v uint64) errorCode {
+	def(witnames.TCPSocketKeepAliveInterval, optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepIntvl) }), p(i32, i32)),
+	def(witnames.TCPSocketSetKeepAliveInterval, optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v == 0 {
 			return ecInvalidArgument
 		}
 		o.keepIntvl = clampDur(v)
 		return 0
 	}, i64), p(i32, i64, i32)),
-	def("[method]tcp-socket.keep-alive-count", optGet(cabi.U32CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepCount) }), p(i32, i32)),
-	def("[method]tcp-socket.set-keep-alive-count", optSet(func(o *tcpOptions, v uint64) errorCode {
+	def(witnames.TCPSocketKeepAliveCount, optGet(cabi.U32CodeArea, func(o *tcpOptions) uint64 { return uint64(o.keepCount) }), p(i32, i32)),
+	def(witnames.TCPSocketSetKeepAliveCount, optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v == 0 {
 			return ecInvalidArgument
 		}
 		o.keepCount = uint32(v)
 		return 0
 	}, i32), p(i32, i32, i32)),
-	def("[method]tcp-socket.hop-limit", optGet(cabi.U8CodeArea, func(o *tcpOptions) uint64 { return uint64(o.hopLimit) }), p(i32, i32)),
-	def("[method]tcp-socket.set-hop-limit", optSet(func(o *tcpOptions, v uint64) errorCode {
+	def(witnames.TCPSocketHopLimit, optGet(cabi.U8CodeArea, func(o *tcpOptions) uint64 { return uint64(o.hopLimit) }), p(i32, i32)),
+	def(witnames.TCPSocketSetHopLimit, optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v == 0 || v > 255 {
 			return ecInvalidArgument
 		}
 		o.hopLimit, o.setHopLimit = uint8(v), true
 		return 0
 	}, i32), p(i32, i32, i32)),
-	def("[method]tcp-socket.receive-buffer-size", optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return o.recvBuf }), p(i32, i32)),
-	def("[method]tcp-socket.set-receive-buffer-size", optSet(func(o *tcpOptions, v uint64) errorCode {
+	def(witnames.TCPSocketReceiveBufferSize, optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return o.recvBuf }), p(i32, i32)),
+	def(witnames.TCPSocketSetReceiveBufferSize, optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v == 0 {
 			return ecInvalidArgument
 		}
 		o.recvBuf, o.setRecvBuf = min(v, 16<<20), true
 		return 0
 	}, i64), p(i32, i64, i32)),
-	def("[method]tcp-socket.send-buffer-size", optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return o.sendBuf }), p(i32, i32)),
-	def("[method]tcp-socket.set-send-buffer-size", optSet(func(o *tcpOptions, v uint64) errorCode {
+	def(witnames.TCPSocketSendBufferSize, optGet(cabi.U64CodeArea, func(o *tcpOptions) uint64 { return o.sendBuf }), p(i32, i32)),
+	def(witnames.TCPSocketSetSendBufferSize, optSet(func(o *tcpOptions, v uint64) errorCode {
 		if v == 0 {
 			return ecInvalidArgument
 		}
 		o.sendBuf, o.setSendBuf = min(v, 16<<20), true
 		return 0
 	}, i64), p(i32, i64, i32)),
-	def("[method]tcp-socket.subscribe", func(c *call, s []uint64) {
+	def(witnames.TCPSocketSubscribe, func(c *call, s []uint64) {
 		h := wapi.DecodeU32(s[0])
 		sock := c.get(h, rTCPSocket).(*tcpSocket)
 		s[0] = uint64(c.subscribe(sock, h))
 	}, p(i32), i32),
-	def("[method]tcp-socket.shutdown", tcpShutdown, p(i32, i32, i32)),
-	def("[resource-drop]tcp-socket", dropOf(rTCPSocket), p(i32)),
+	def(witnames.TCPSocketShutdown, tcpShutdown, p(i32, i32, i32)),
+	def(witnames.DropTCPSocket, dropOf(rTCPSocket), p(i32)),
 }})
 
 // optGet returns a getter: (self, retptr) -> result<T, error-code>, T of
@@ -383,7 +241,7 @@ func optGet(a cabi.CodeArea, get func(*tcpOptions) uint64) func(c *call, stack [
 		s.mu.Lock()
 		v := get(&s.opts)
 		s.mu.Unlock()
-		b[0] = 0
+		b[a.Tag] = 0
 		switch a {
 		case cabi.U64CodeArea:
 			cabi.PutU64(b, a.OK, v)
@@ -446,21 +304,45 @@ func applyBuffers(conn *net.TCPConn, o *tcpOptions) {
 	}
 }
 
+// tcpMethod reads a tcp-socket method's self and its ret-ptr (the last
+// argument), checking the handle and then the return area against a.
+func tcpMethod(c *call, stack []uint64, a cabi.CodeArea) (*tcpSocket, uint32) {
+	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
+	ret := wapi.DecodeU32(stack[len(stack)-1])
+	c.Area(ret, a.Size, a.Align)
+	return s, ret
+}
+
+// sockAddrArgs reads the arguments start-bind and start-connect share
+// (self, network, ip-socket-address as 12 core values, ret-ptr), checking
+// the handles and the return area. ok is false once it has answered
+// invalid-argument for an address of the other family than the socket's.
+func sockAddrArgs(c *call, stack []uint64) (s *tcpSocket, ap netip.AddrPort, ret uint32, ok bool) {
+	const addrAt = 2 // the address's first core value
+	s = c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
+	c.get(wapi.DecodeU32(stack[1]), rNetwork)
+	ret = wapi.DecodeU32(stack[addrAt+cabi.FlatSockAddrLen])
+	a := cabi.UnitCodeArea
+	c.Area(ret, a.Size, a.Align)
+	ap, _, _ = cabi.FlatSockAddr(c.Fn, stack[addrAt:addrAt+cabi.FlatSockAddrLen])
+	if addr := ap.Addr(); s.family == 0 && !addr.Is4() || s.family == 1 && addr.Is4() {
+		putCode(c, a, ret, ecInvalidArgument) // the wrong address family
+		return s, ap, ret, false
+	}
+	return s, ap, ret, true
+}
+
 // startConnect: (self, borrow<network>, ip-socket-address as 12 flat values,
 // retptr) -> result<_, error-code>: +0 tag, +1 code. The dial runs in the
 // background; a destination the policy does not allow is access-denied.
 func startConnect(c *call, stack []uint64) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	c.get(wapi.DecodeU32(stack[1]), rNetwork)
-	ret := wapi.DecodeU32(stack[14])
+	s, ap, ret, ok := sockAddrArgs(c, stack)
+	if !ok {
+		return
+	}
 	a := cabi.UnitCodeArea
-	c.Area(ret, a.Size, a.Align)
-	ap, _, _ := cabi.FlatSockAddr(c.Fn, stack[2:14])
 	addr := ap.Addr()
 	switch {
-	case s.family == 0 && !addr.Is4(), s.family == 1 && addr.Is4():
-		putCode(c, a, ret, ecInvalidArgument)
-		return
 	case addr.Is4In6():
 		// Upstream tcp.wit: invalid-argument when remote-address is an
 		// IPv4-mapped IPv6 address.
@@ -570,10 +452,8 @@ func startConnect(c *call, stack []uint64) {
 // finishConnect: (self, retptr) -> result<tuple<own<input-stream>,
 // own<output-stream>>, error-code>: +0 tag, +4 input, +8 output | +4 code.
 func finishConnect(c *call, stack []uint64) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	ret := wapi.DecodeU32(stack[1])
 	a := cabi.FinishArea
-	c.Area(ret, a.Size, a.Align)
+	s, ret := tcpMethod(c, stack, a)
 	c.g.kick(&s.dial)
 	s.mu.Lock()
 	st, conn, err := s.state, s.conn, s.dialErr
@@ -615,8 +495,8 @@ func finishConnect(c *call, stack []uint64) {
 		c.trap("%v", err2)
 	}
 	b := okArea(c, a, ret)
-	cabi.PutU32(b, a.OK, hi)
-	cabi.PutU32(b, a.OK+4, ho)
+	cabi.PutU32(b, cabi.FinishInput, hi)
+	cabi.PutU32(b, cabi.FinishOutput, ho)
 }
 
 // tcpStreams makes the input and output streams of a connection; each
@@ -628,10 +508,8 @@ func tcpStreams(g *Guest, tc *tcpConn) (*inStream, *outStream) {
 // sockAddress: local-address / remote-address (self, retptr) ->
 // result<ip-socket-address, error-code>.
 func sockAddress(c *call, stack []uint64, local bool) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	ret := wapi.DecodeU32(stack[1])
 	a := cabi.SockAddrArea
-	c.Area(ret, a.Size, a.Align)
+	s, ret := tcpMethod(c, stack, a)
 	var ap netip.AddrPort
 	if local {
 		var ok bool
@@ -700,10 +578,9 @@ func (s *tcpSocket) bound(c *call) (netip.AddrPort, bool) {
 // tcpShutdown: (self, 0=receive 1=send 2=both, retptr) -> result<_, error-code>.
 // A send shutdown waits for writes already flushed to the output stream.
 func tcpShutdown(c *call, stack []uint64) {
-	s := c.get(wapi.DecodeU32(stack[0]), rTCPSocket).(*tcpSocket)
-	how, ret := wapi.DecodeU32(stack[1]), wapi.DecodeU32(stack[2])
 	a := cabi.UnitCodeArea
-	c.Area(ret, a.Size, a.Align)
+	s, ret := tcpMethod(c, stack, a)
+	how := wapi.DecodeU32(stack[1])
 	if how > 2 {
 		c.trap("shutdown-type %d is not 0 (receive), 1 (send) or 2 (both)", how)
 	}

@@ -1,4 +1,4 @@
-package cabi
+package guestmem
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasitls/wasitls/internal/cabi"
 	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
 )
 
@@ -17,7 +18,7 @@ func trapOf(t *testing.T, f func()) string {
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				tr, ok := r.(*Trap)
+				tr, ok := r.(*cabi.Trap)
 				if !ok {
 					t.Fatalf("panic %v is not a *Trap", r)
 				}

@@ -1,12 +1,14 @@
-package cabi
+package guestmem
 
-import "encoding/binary"
+import (
+	"github.com/wasitls/wasitls/internal/cabi"
+)
 
 // ListBounds checks that a list of n elements of size bytes at ptr lies in
 // guest memory, trapping if not.
 func (m *Mem) ListBounds(ptr, n, size uint32) {
 	if uint64(n)*uint64(size) >= 1<<32 {
-		Trapf(m.Fn, "list at %#x has %d elements of %d bytes: out of bounds", ptr, n, size)
+		cabi.Trapf(m.Fn, "list at %#x has %d elements of %d bytes: out of bounds", ptr, n, size)
 	}
 	m.Bytes(ptr, n*size)
 }
@@ -17,11 +19,15 @@ func (m *Mem) ListBounds(ptr, n, size uint32) {
 // that is an error value or a trap) and not read. The caller bounds n: the
 // host allocates for each element.
 func (m *Mem) ByteLists(ptr, n, maxElem uint32) (lists [][]byte, tooLong int) {
-	m.ListBounds(ptr, n, 8)
-	outer := append([]byte(nil), m.Bytes(ptr, n*8)...)
+	pair := cabi.ListPair
+	m.ListBounds(ptr, n, pair.Size)
+	outer := append([]byte(nil), m.Bytes(ptr, n*pair.Size)...)
+	elem := func(i uint32) (p, l uint32) {
+		return cabi.GetU32(outer, i*pair.Size+pair.Ptr), cabi.GetU32(outer, i*pair.Size+pair.Len)
+	}
 	tooLong = -1
 	for i := range n {
-		p, l := binary.LittleEndian.Uint32(outer[8*i:]), binary.LittleEndian.Uint32(outer[8*i+4:])
+		p, l := elem(i)
 		m.Bytes(p, l) // every element is checked: a bad one is a trap
 		if l > maxElem && tooLong < 0 {
 			tooLong = int(i)
@@ -32,7 +38,7 @@ func (m *Mem) ByteLists(ptr, n, maxElem uint32) (lists [][]byte, tooLong int) {
 	}
 	lists = make([][]byte, n)
 	for i := range lists {
-		p, l := binary.LittleEndian.Uint32(outer[8*i:]), binary.LittleEndian.Uint32(outer[8*i+4:])
+		p, l := elem(uint32(i))
 		lists[i] = append([]byte(nil), m.Bytes(p, l)...)
 	}
 	return lists, -1
@@ -46,6 +52,6 @@ func (m *Mem) PutByteLists(lists [][]byte) (ptr, n uint32) {
 		p, l := m.PutBytes(b)
 		pairs = append(pairs, p, l)
 	}
-	ptr, _ = m.PutU32s(pairs) // a (ptr, len) pair is two u32s, align 4
+	ptr, _ = m.PutU32s(pairs) // a (ptr, len) pair is two u32s (cabi.ListPair)
 	return ptr, uint32(len(lists))
 }
