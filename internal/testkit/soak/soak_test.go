@@ -296,7 +296,10 @@ func TestSoak(t *testing.T) {
 	if fds1 != fds0 {
 		t.Errorf("file descriptors: %d before, %d after", fds0, fds1)
 	}
-	if gor1 != gor0 {
+	// Growth is a leak; fewer after is the warm-up's last goroutines (server
+	// handlers, closing connections) ending after the baseline was taken:
+	// the run's own goroutines are checked one by one by goleak above.
+	if gor1 > gor0 {
 		t.Errorf("goroutines: %d before, %d after", gor0, gor1)
 	}
 	if heap1 > heap0+heapSlack {
