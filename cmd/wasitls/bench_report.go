@@ -43,6 +43,9 @@ type benchReport struct {
 
 	// Startup is where a run's time goes, with the first backend.
 	Startup *startupReport `json:"startup,omitempty"`
+
+	// Component is the bench guest as a WASI 0.2 component next to native.
+	Component *componentReport `json:"component,omitempty"`
 }
 
 type throughput struct {

@@ -27,6 +27,11 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 			return nil, err
 		}
 	}
+	if o.runs("component") {
+		if err := b.runComponent(ctx, rep); err != nil {
+			return nil, err
+		}
+	}
 	for _, name := range o.backends {
 		br, err := b.runBackend(ctx, name)
 		if err != nil {
