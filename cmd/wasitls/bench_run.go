@@ -45,6 +45,9 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		if rep.Startup, err = b.startup(ctx, o.backends[0]); err != nil {
 			return nil, err
 		}
+		if rep.StartupFetch, err = b.startupFetch(ctx, o.backends[0]); err != nil {
+			return nil, err
+		}
 	}
 	rep.HandshakeRatio = rep.Backends[0].Sequential.Ratio
 	if !o.runs("idle") {

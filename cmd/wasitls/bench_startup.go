@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +52,10 @@ type startupStep struct {
 }
 
 type startupReport struct {
+	// Guest names the guest when it is not the bench guest.
+	Guest string `json:"guest,omitempty"`
+	// Skipped is why the steps were not measured ("" if they were).
+	Skipped   string        `json:"skipped,omitempty"`
 	Backend   string        `json:"backend"`
 	WasmBytes int           `json:"wasm_bytes"`
 	Cached    bool          `json:"cached"` // the compiled guest came from the disk cache
@@ -196,13 +201,18 @@ func printStartup(w io.Writer, s *startupReport) {
 	if s == nil {
 		return
 	}
+	guest := cmp.Or(s.Guest, "bench guest")
+	if s.Skipped != "" {
+		fmt.Fprintf(w, "\nSTART-UP, %s: not measured: %s\n", guest, s.Skipped)
+		return
+	}
 	cache := "warm cache"
 	if !s.Cached {
 		cache = "no cache: compiled"
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "START-UP (bench guest %.1f MB, %s, %s)\tGUEST ms\tNATIVE ms\t\n", float64(s.WasmBytes)/1e6, cache, s.Backend)
+	fmt.Fprintf(tw, "START-UP (%s %.1f MB, %s, %s)\tGUEST ms\tNATIVE ms\t\n", guest, float64(s.WasmBytes)/1e6, cache, s.Backend)
 	for _, st := range s.Steps {
 		n := "-"
 		if st.NativeMs > 0 {
