@@ -288,26 +288,15 @@ func benchfmtComponent(r *benchReport, line func(string, int64, ...any), handsha
 	if c == nil || c.Skipped != "" {
 		return
 	}
-	impl := func(s side) string {
-		if s.impl == "guest" {
-			return "component"
-		}
-		return s.impl
-	}
-	for _, t := range []struct {
-		name string
-		tp   throughput
-	}{{"download", c.Download}, {"upload", c.Upload}} {
-		for _, sd := range sides(t.tp.GuestRuns, t.tp.NativeRuns) {
-			for _, mbps := range sd.runs {
-				line(fmt.Sprintf("Component/%s/size=%dMiB/impl=%s", t.name, r.SizeBytes>>20, impl(sd)), 1,
-					float64(r.SizeBytes)/mbps*1e3, "ns/op", mbps, "MB/s")
-			}
-		}
-	}
+	throughputLines(line, "Component/download", r.SizeBytes, c.Download, "component")
+	throughputLines(line, "Component/upload", r.SizeBytes, c.Upload, "component")
 	for _, sd := range sides(c.Sequential.GuestRuns, c.Sequential.NativeRuns) {
+		impl := sd.impl
+		if impl == "guest" {
+			impl = "component"
+		}
 		for _, perS := range sd.runs {
-			line(fmt.Sprintf("Component/handshake/backend=%s/mode=sequential/impl=%s", c.Backend, impl(sd)), int64(handshakes), 1e9/perS, "ns/op", perS, "conns/s")
+			line(fmt.Sprintf("Component/handshake/backend=%s/mode=sequential/impl=%s", c.Backend, impl), int64(handshakes), 1e9/perS, "ns/op", perS, "conns/s")
 		}
 	}
 }

@@ -13,16 +13,9 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
-	"sync"
 	"time"
-
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/host"
@@ -89,46 +82,9 @@ func (b *bench) startupFetch(ctx context.Context, name string) (*startupReport, 
 }
 
 // startupFetchOnce runs the fetch guest once in a runtime of its own, as
-// `wasitls run` does (host.Prepare, then the module's instantiation with
-// _start called apart), and returns each step's time, and the host's
-// connect and handshake times.
+// `wasitls run` does, and returns each step's time, and the host's connect
+// and handshake times.
 func (b *bench) startupFetchOnce(ctx context.Context, wasm []byte, p api.Provider) (d []time.Duration, obs [2]time.Duration, err error) {
-	d = make([]time.Duration, 0, len(fetchStartupSteps))
-	var mu sync.Mutex
-	var connStart, hsEnd time.Time
-	observe := func(e host.ConnEvent) {
-		now := time.Now()
-		mu.Lock()
-		defer mu.Unlock()
-		switch e.Phase {
-		case host.PhaseConnect:
-			obs[0] += e.Duration
-			if connStart.IsZero() {
-				connStart = now.Add(-e.Duration)
-			}
-		case host.PhaseHandshake:
-			obs[1] += e.Duration
-			if hsEnd.IsZero() {
-				hsEnd = now
-			}
-		}
-	}
-	t := time.Now()
-	lap := func() {
-		now := time.Now()
-		d = append(d, now.Sub(t))
-		t = now
-	}
-	rt := wazero.NewRuntimeWithConfig(ctx, runtimeConfig(b.o.cache, io.Discard))
-	defer rt.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	h := host.New(rt)
-	lap()
-	compiled, err := rt.CompileModule(ctx, wasm)
-	if err != nil {
-		return nil, obs, err
-	}
-	lap()
 	var out, errb stampWriter
 	url := "https://localhost:" + strconv.Itoa(b.port) + "/bytes/" + strconv.Itoa(perRequestBody)
 	mc := host.NewModuleConfig().WithName("").WithArgs("demoguest", url).WithStdout(&out).WithStderr(&errb).
@@ -137,39 +93,26 @@ func (b *bench) startupFetchOnce(ctx context.Context, wasm []byte, p api.Provide
 	pol := b.policy()
 	pol.Allow = append(pol.Allow, "localhost:"+strconv.Itoa(b.port))
 	pol.NameLookup = true
-	g, gctx, cfg, err := h.Prepare(ctx, compiled, mc, host.WithProvider(p), host.WithPolicy(pol), host.WithObserver(observe))
+	r, err := b.startupRun(ctx, wasm, mc, host.WithProvider(p), host.WithPolicy(pol))
 	if err != nil {
 		return nil, obs, err
 	}
-	defer g.Close(ctx)
-	lap()
-	mod, err := rt.InstantiateModule(gctx, compiled, cfg)
-	if err != nil {
-		return nil, obs, err
-	}
-	lap()
+	defer r.close(ctx)
 	start := time.Now()
-	_, err = mod.ExportedFunction("_start").Call(gctx)
+	err = r.start()
 	end := time.Now()
-	if exit := (*sys.ExitError)(nil); err != nil && (!errors.As(err, &exit) || exit.ExitCode() != 0) {
+	if err != nil {
 		return nil, obs, fmt.Errorf("fetch guest: %w: %s", err, errb.part)
 	}
-	mu.Lock()
-	cs, he := connStart, hsEnd
-	mu.Unlock()
+	obs, cs, he := r.observed()
 	if cs.IsZero() || he.IsZero() {
 		return nil, obs, fmt.Errorf("fetch guest made no connection: %s", errb.part)
 	}
-	d = append(d, cs.Sub(start), he.Sub(cs), end.Sub(he))
-	t = end
-	if err := g.Close(ctx); err != nil {
+	r.d = append(r.d, cs.Sub(start), he.Sub(cs), end.Sub(he))
+	r.t = end
+	if err := r.close(ctx); err != nil {
 		return nil, obs, err
 	}
-	if err := rt.Close(ctx); err != nil {
-		return nil, obs, err
-	}
-	lap()
-	mu.Lock()
-	defer mu.Unlock()
-	return d, obs, nil
+	r.lap()
+	return r.d, obs, nil
 }
