@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"testing"
 
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -83,18 +84,7 @@ func bytesOf(b []byte) [][]byte {
 // allocate the argument list with it (cabi_realloc traps), call run, then
 // post-return.
 func TestComponentUsesImportRealloc(t *testing.T) {
-	ctx, r := newRuntime(t)
-	wasi_snapshot_preview1.MustInstantiate(ctx, r)
-	h := New(r)
-	s := componenttest.Default()
-	s.Main = mainModule()
-	s.Interface, s.Func, s.Field = "wasi:cli/environment@0.2.6", "get-arguments", "get-arguments [v2]"
-	s.Realloc = "cabi_import_realloc"
-	c, err := h.CompileComponent(ctx, s.Build())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
+	ctx, h, s, c := argumentsComponent(t)
 	g, err := h.InstantiateComponent(ctx, c, NewModuleConfig().WithArgs("prog", "arg"))
 	if err != nil {
 		t.Fatal(err)
@@ -120,18 +110,7 @@ func TestComponentUsesImportRealloc(t *testing.T) {
 // Instantiate's do: a second guest of the same component compiles none,
 // and each is served as itself (its own arguments, in its own memory).
 func TestComponentGuestsShareHostModules(t *testing.T) {
-	ctx, r := newRuntime(t)
-	wasi_snapshot_preview1.MustInstantiate(ctx, r)
-	h := New(r)
-	s := componenttest.Default()
-	s.Main = mainModule()
-	s.Interface, s.Func, s.Field = "wasi:cli/environment@0.2.6", "get-arguments", "get-arguments [v2]"
-	s.Realloc = "cabi_import_realloc"
-	c, err := h.CompileComponent(ctx, s.Build())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
+	ctx, h, _, c := argumentsComponent(t)
 	var shared int
 	for i, args := range [][]string{{"prog", "a"}, {"prog", "b", "c"}} {
 		g, err := h.InstantiateComponent(ctx, c, NewModuleConfig().WithArgs(args...))
@@ -154,4 +133,24 @@ func TestComponentGuestsShareHostModules(t *testing.T) {
 			t.Errorf("guest %d saw %d arguments, want %d", i, n, len(args))
 		}
 	}
+}
+
+// argumentsComponent compiles a component whose main module reads its
+// arguments through a renamed lowered import, allocating with
+// cabi_import_realloc, and stores them at 16 (pointer) and 20 (count).
+func argumentsComponent(t *testing.T) (context.Context, *Host, *componenttest.Shape, *Component) {
+	t.Helper()
+	ctx, r := newRuntime(t)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	h := New(r)
+	s := componenttest.Default()
+	s.Main = mainModule()
+	s.Interface, s.Func, s.Field = "wasi:cli/environment@0.2.6", "get-arguments", "get-arguments [v2]"
+	s.Realloc = "cabi_import_realloc"
+	c, err := h.CompileComponent(ctx, s.Build())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(ctx) })
+	return ctx, h, &s, c
 }
