@@ -78,10 +78,13 @@ func (c *Component) Close(ctx context.Context) error { return c.compiled.Close(c
 // through the main module's cabi_import_realloc when it exports one (as the
 // component names it), else cabi_realloc.
 func (h *Host) InstantiateComponent(ctx context.Context, c *Component, mc wazero.ModuleConfig, opts ...Option) (*Guest, error) {
-	g, ctx, inner, err := h.Prepare(ctx, c.compiled, mc, opts...)
+	// The host instantiates the main module itself, so its guests share
+	// the compiled host modules as Instantiate's do (see shared.go).
+	g, ctx, inner, err := h.prepare(ctx, c.compiled, mc, true, opts...)
 	if err != nil {
 		return nil, err
 	}
+	ctx = context.WithValue(ctx, instantiatingKey{}, g)
 	g.reallocs.name = c.plan.Realloc
 	// _initialize is the reactor convention for module setup; a component
 	// host calls it before run too.

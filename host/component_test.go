@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"testing"
 
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -84,18 +85,7 @@ func bytesOf(b []byte) [][]byte {
 // allocate the argument list with it (cabi_realloc traps), call run, then
 // post-return.
 func TestComponentUsesImportRealloc(t *testing.T) {
-	ctx, r := newRuntime(t)
-	wasi_snapshot_preview1.MustInstantiate(ctx, r)
-	h := New(r)
-	s := componentenc.Default()
-	s.Main = mainModule()
-	s.Interface, s.Func, s.Field = "wasi:cli/environment@0.2.6", witnames.GetArguments, "get-arguments [v2]"
-	s.Realloc = "cabi_import_realloc"
-	c, err := h.CompileComponent(ctx, s.Build())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
+	ctx, h, s, c := argumentsComponent(t)
 	g, err := h.InstantiateComponent(ctx, c, NewModuleConfig().WithArgs("prog", "arg"))
 	if err != nil {
 		t.Fatal(err)
@@ -115,4 +105,53 @@ func TestComponentUsesImportRealloc(t *testing.T) {
 	if _, err := h.CompileComponent(ctx, s.Build()); err == nil {
 		t.Fatal("a lower with cabi_realloc next to an exported cabi_import_realloc was accepted")
 	}
+}
+
+// A component's guests share the Host's compiled host modules, as
+// Instantiate's do: a second guest of the same component compiles none,
+// and each is served as itself (its own arguments, in its own memory).
+func TestComponentGuestsShareHostModules(t *testing.T) {
+	ctx, h, _, c := argumentsComponent(t)
+	var shared int
+	for i, args := range [][]string{{"prog", "a"}, {"prog", "b", "c"}} {
+		g, err := h.InstantiateComponent(ctx, c, NewModuleConfig().WithArgs(args...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close(ctx)
+		g.mu.Lock()
+		own := len(g.compiled)
+		g.mu.Unlock()
+		if own != 0 {
+			t.Errorf("guest %d compiled %d host modules of its own", i, own)
+		}
+		if i == 0 {
+			shared = len(h.shared.compiled)
+		} else if len(h.shared.compiled) != shared || shared == 0 {
+			t.Errorf("shared compiled modules: %d after the first guest, %d after the second", shared, len(h.shared.compiled))
+		}
+		if n, _ := g.Module().Memory().ReadUint32Le(20); int(n) != len(args) {
+			t.Errorf("guest %d saw %d arguments, want %d", i, n, len(args))
+		}
+	}
+}
+
+// argumentsComponent compiles a component whose main module reads its
+// arguments through a renamed lowered import, allocating with
+// cabi_import_realloc, and stores them at 16 (pointer) and 20 (count).
+func argumentsComponent(t *testing.T) (context.Context, *Host, *componentenc.Shape, *Component) {
+	t.Helper()
+	ctx, r := newRuntime(t)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	h := New(r)
+	s := componentenc.Default()
+	s.Main = mainModule()
+	s.Interface, s.Func, s.Field = "wasi:cli/environment@0.2.6", "get-arguments", "get-arguments [v2]"
+	s.Realloc = "cabi_import_realloc"
+	c, err := h.CompileComponent(ctx, s.Build())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(ctx) })
+	return ctx, h, &s, c
 }

@@ -51,6 +51,10 @@ type Guest struct {
 	// sharedMods: the guest's host modules are instances of the Host's
 	// shared compiled ones (see shared.go); set before instantiation.
 	sharedMods bool
+	// imports: the functions of each interface the guest imports, the
+	// ones its host modules are compiled with (see imports.go); set
+	// before instantiation.
+	imports importSet
 
 	mu        sync.Mutex
 	mod       wapi.Module
@@ -311,7 +315,7 @@ func (g *Guest) instance(f *iface) (wapi.Module, error) {
 	}
 	ctx := context.Background()
 	if g.sharedMods {
-		cm, err := g.h.compiledFor(ctx, f)
+		cm, err := g.h.compiledFor(ctx, f, g.imports)
 		if err != nil {
 			return nil, err
 		}
@@ -323,8 +327,7 @@ func (g *Guest) instance(f *iface) (wapi.Module, error) {
 		return m, nil
 	}
 	b := g.h.r.NewHostModuleBuilder(f.name)
-	for i := range f.fns {
-		d := &f.fns[i]
+	for _, d := range g.imports.fns(f) {
 		d.build(b, d.bind(g))
 	}
 	cm, err := b.Compile(ctx)

@@ -118,8 +118,10 @@ func (h *Host) start(ctx context.Context, g *Guest, compiled wazero.CompiledModu
 // Prepare makes a guest without instantiating it, for embedders that call
 // r.InstantiateModule themselves: pass it the returned context and config
 // (the one wazero accepts, unwrapped from a [NewModuleConfig] config). Use
-// one Prepare per module instance. It fails as Instantiate does when the
-// guest needs a config the host cannot read.
+// one Prepare per module instance, and instantiate the compiled module
+// given to Prepare: the guest's host modules hold the functions it imports
+// and no others. It fails as Instantiate does when the guest needs a config
+// the host cannot read.
 //
 //	g, ctx, cfg, err := h.Prepare(ctx, compiled, host.NewModuleConfig(), host.WithPolicy(p))
 //	mod, err := r.InstantiateModule(ctx, compiled, cfg)
@@ -139,6 +141,7 @@ func (h *Host) prepare(ctx context.Context, compiled wazero.CompiledModule, mc w
 		return nil, nil, nil, err
 	}
 	g.cli.cfg = cli
+	g.imports = importsOf(compiled)
 	return g, g.bind(ctx), inner, nil
 }
 

@@ -30,23 +30,32 @@ import (
 // they serve, by module.
 type sharedModules struct {
 	mu       sync.Mutex
-	compiled map[*iface]wazero.CompiledModule
+	compiled map[sharedKey]wazero.CompiledModule
 	guests   sync.Map // wapi.Module -> *Guest
+}
+
+// sharedKey is a shared compiled module: an interface and the functions it
+// was compiled with (importSet.key). A Host holds one per distinct set its
+// guests import, usually one per interface.
+type sharedKey struct {
+	f     *iface
+	names string
 }
 
 // instantiatingKey is the context key of the guest Instantiate is making.
 type instantiatingKey struct{}
 
-// compiledFor returns the shared compiled module of f, compiling it once.
-func (h *Host) compiledFor(ctx context.Context, f *iface) (wazero.CompiledModule, error) {
+// compiledFor returns the shared compiled module of f with the functions
+// imports has of it, compiling it once.
+func (h *Host) compiledFor(ctx context.Context, f *iface, imports importSet) (wazero.CompiledModule, error) {
 	h.shared.mu.Lock()
 	defer h.shared.mu.Unlock()
-	if cm, ok := h.shared.compiled[f]; ok {
+	k := sharedKey{f, imports.key(f)}
+	if cm, ok := h.shared.compiled[k]; ok {
 		return cm, nil
 	}
 	b := h.r.NewHostModuleBuilder(f.name)
-	for i := range f.fns {
-		d := &f.fns[i]
+	for _, d := range imports.fns(f) {
 		d.build(b, d.shared(h))
 	}
 	cm, err := b.Compile(ctx)
@@ -54,9 +63,9 @@ func (h *Host) compiledFor(ctx context.Context, f *iface) (wazero.CompiledModule
 		return nil, err
 	}
 	if h.shared.compiled == nil {
-		h.shared.compiled = map[*iface]wazero.CompiledModule{}
+		h.shared.compiled = map[sharedKey]wazero.CompiledModule{}
 	}
-	h.shared.compiled[f] = cm
+	h.shared.compiled[k] = cm
 	return cm, nil
 }
 

@@ -48,10 +48,11 @@ type benchOptions struct {
 	requests   int    // per-request section: guests, one request each
 	atOnce     int    // per-request section: guests at once
 	html       string // -html: the report as a page too
+	comp       componentOptions
 }
 
 // benchSections are the parts of a run, for -only.
-var benchSections = []string{"throughput", "sequential", "concurrent", "idle", "perrequest", "startup"}
+var benchSections = []string{"throughput", "sequential", "concurrent", "idle", "perrequest", "startup", "component"}
 
 func (o *benchOptions) runs(section string) bool { return o.only == nil || o.only[section] }
 
@@ -77,6 +78,7 @@ func parseBenchFlags(args []string, stdout io.Writer) (benchOptions, error) {
 	fs.BoolVar(&o.quiet, "q", false, "say nothing on stderr about the steps")
 	o.cache.flags(fs)
 	o.perRequestFlags(fs)
+	o.componentFlags(fs)
 	fs.StringVar(&o.guestFile, "guest", "", "use this bench guest `FILE.wasm` (a core module or a WASI 0.2 component) instead of building internal/guests/bench")
 	if err := parseFlags(fs, args, stdout, "wasitls bench [flags]"); err != nil {
 		return o, err
@@ -132,6 +134,9 @@ func parseBenchFlags(args []string, stdout io.Writer) (benchOptions, error) {
 			}
 			o.only[n] = true
 		}
+	}
+	if err := o.componentDefaults(context.Background()); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -201,6 +206,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return 0, nil
 	}
 	printBench(stdout, rep)
+	printBenchComponent(stdout, rep)
 	printBenchPerGuest(stdout, rep)
 	return 0, nil
 }

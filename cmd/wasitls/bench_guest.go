@@ -63,6 +63,11 @@ func (b *bench) startGuest(ctx context.Context, backend, mode string, n int64) (
 }
 
 func (b *bench) startNamedGuest(ctx context.Context, modName, backend, mode string, n int64) (*guestRun, error) {
+	return b.startGuestModule(ctx, b.guest, modName, backend, mode, n)
+}
+
+// startGuestModule starts m, the bench guest or another form of it.
+func (b *bench) startGuestModule(ctx context.Context, m guestModule, modName, backend, mode string, n int64) (*guestRun, error) {
 	p, err := api.Lookup(backend)
 	if err != nil {
 		return nil, err
@@ -78,7 +83,7 @@ func (b *bench) startNamedGuest(ctx context.Context, modName, backend, mode stri
 		if b.observer != nil {
 			opts = append(opts, host.WithObserver(b.observer))
 		}
-		g, err := b.guest.instantiate(ctx, b.h, mc, opts...)
+		g, err := m.instantiate(ctx, b.h, mc, opts...)
 		if g != nil {
 			_ = g.Close(context.Background())
 		}
@@ -133,7 +138,12 @@ func (gr *guestRun) wait() error {
 
 // okFields runs a guest to its "ok N NS" line.
 func (b *bench) okRun(ctx context.Context, backend, mode string, n int64) (count int64, d time.Duration, err error) {
-	gr, err := b.startGuest(ctx, backend, mode, n)
+	return b.okRunModule(ctx, b.guest, backend, mode, n)
+}
+
+// okRunModule is okRun with m.
+func (b *bench) okRunModule(ctx context.Context, m guestModule, backend, mode string, n int64) (count int64, d time.Duration, err error) {
+	gr, err := b.startGuestModule(ctx, m, "", backend, mode, n)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -83,6 +83,23 @@ func TestBenchPerRequestAndStartup(t *testing.T) {
 		}
 	}
 
+	// The fetch guest's start-up: every step measured, the run split
+	// where its connection started and its handshake ended.
+	f := rep.StartupFetch
+	if f == nil || f.Skipped != "" || len(f.Steps) != len(fetchStartupSteps) || f.WasmBytes < 5<<20 || !strings.Contains(f.Guest, "demoguest") {
+		t.Fatalf("fetch guest start-up report %+v", f)
+	}
+	sum = 0
+	for i, st := range f.Steps {
+		if st.Name != fetchStartupSteps[i] || st.Ms <= 0 || len(st.Runs) != 2 {
+			t.Errorf("fetch guest start-up step %d: %+v", i, st)
+		}
+		sum += st.Ms
+	}
+	if math.Abs(sum-f.TotalMs) > 1e-6*sum || f.HostConnectMs <= 0 || f.HostHandshakeMs <= 0 || f.HostConnectMs+f.HostHandshakeMs > f.Steps[5].Ms*1.01 {
+		t.Errorf("fetch guest: total %v, steps sum to %v; host connect %v and handshake %v of %v", f.TotalMs, sum, f.HostConnectMs, f.HostHandshakeMs, f.Steps[5].Ms)
+	}
+
 	checkBenchPage(t, page, map[string][2]float64{
 		"stdtls per request, 3 at once": {q.Guest, q.Native},
 		"stdtls per request p99":        {q.GuestP99ms, q.NativeP99ms},

@@ -438,6 +438,7 @@ func printBenchPerGuest(w io.Writer, r *benchReport) {
 		fmt.Fprintln(w, "  (a guest's heap includes its linear memory; native: a goroutine that made the same request, connection open)")
 	}
 	printStartup(w, r.Startup)
+	printStartup(w, r.StartupFetch)
 }
 
 // benchfmtPerGuest adds the per-request and start-up figures to -benchfmt.
@@ -454,11 +455,14 @@ func benchfmtPerGuest(r *benchReport, line func(name string, n int64, pairs ...a
 			line("LiveRequest/backend="+b.Name+"/impl=native", int64(q.AtOnce), q.BytesPerLiveNative, "heap-B/req", q.RSSPerLiveNative, "rss-B/req")
 		}
 	}
-	if s := r.Startup; s != nil {
+	for prefix, s := range map[string]*startupReport{"Startup": r.Startup, "StartupFetch": r.StartupFetch} {
+		if s == nil {
+			continue
+		}
 		for _, st := range s.Steps {
 			for _, ms := range st.Runs {
 				if ms > 0 {
-					line("Startup/step="+strings.NewReplacer(" + ", "-", ", ", "-", " ", "-").Replace(st.Name)+"/impl=guest", 1, ms*1e6, "ns/op")
+					line(prefix+"/step="+strings.NewReplacer(" + ", "-", ", ", "-", " ", "-").Replace(st.Name)+"/impl=guest", 1, ms*1e6, "ns/op")
 				}
 			}
 		}

@@ -43,6 +43,11 @@ type benchReport struct {
 
 	// Startup is where a run's time goes, with the first backend.
 	Startup *startupReport `json:"startup,omitempty"`
+	// StartupFetch is the same for the 10 MB fetch guest (demoguest).
+	StartupFetch *startupReport `json:"startup_fetch,omitempty"`
+
+	// Component is the bench guest as a WASI 0.2 component next to native.
+	Component *componentReport `json:"component,omitempty"`
 }
 
 type throughput struct {

@@ -27,6 +27,11 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 			return nil, err
 		}
 	}
+	if o.runs("component") {
+		if err := b.runComponent(ctx, rep); err != nil {
+			return nil, err
+		}
+	}
 	for _, name := range o.backends {
 		br, err := b.runBackend(ctx, name)
 		if err != nil {
@@ -38,6 +43,9 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		b.progress("start-up of the guest, step by step, %d runs", o.reps)
 		var err error
 		if rep.Startup, err = b.startup(ctx, o.backends[0]); err != nil {
+			return nil, err
+		}
+		if rep.StartupFetch, err = b.startupFetch(ctx, o.backends[0]); err != nil {
 			return nil, err
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	wapi "github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -51,6 +53,10 @@ type startupStep struct {
 }
 
 type startupReport struct {
+	// Guest names the guest when it is not the bench guest.
+	Guest string `json:"guest,omitempty"`
+	// Skipped is why the steps were not measured ("" if they were).
+	Skipped   string        `json:"skipped,omitempty"`
 	Backend   string        `json:"backend"`
 	WasmBytes int           `json:"wasm_bytes"`
 	Cached    bool          `json:"cached"` // the compiled guest came from the disk cache
@@ -113,50 +119,15 @@ func (b *bench) startup(ctx context.Context, name string) (*startupReport, error
 // does, and returns each step's time, and the host's connect and handshake
 // times as its observer saw them.
 func (b *bench) startupOnce(ctx context.Context, p api.Provider) (d []time.Duration, obs [2]time.Duration, err error) {
-	d = make([]time.Duration, 0, len(startupSteps))
-	var mu sync.Mutex
-	observe := func(e host.ConnEvent) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e.Phase {
-		case host.PhaseConnect:
-			obs[0] += e.Duration
-		case host.PhaseHandshake:
-			obs[1] += e.Duration
-		}
-	}
-	t := time.Now()
-	lap := func() {
-		now := time.Now()
-		d = append(d, now.Sub(t))
-		t = now
-	}
-	rt := wazero.NewRuntimeWithConfig(ctx, runtimeConfig(b.o.cache, io.Discard))
-	defer rt.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	h := host.New(rt)
-	lap()
-	compiled, err := rt.CompileModule(ctx, b.wasm)
-	if err != nil {
-		return nil, obs, err
-	}
-	lap()
 	var out, errb stampWriter
 	mc := b.requestConfig("", nil, &out, &errb).WithStartFunctions() // _start is called below
-	g, gctx, cfg, err := h.Prepare(ctx, compiled, mc, host.WithProvider(p), host.WithPolicy(b.policy()), host.WithObserver(observe))
+	r, err := b.startupRun(ctx, b.wasm, mc, host.WithProvider(p), host.WithPolicy(b.policy()))
 	if err != nil {
 		return nil, obs, err
 	}
-	defer g.Close(ctx)
-	lap()
-	mod, err := rt.InstantiateModule(gctx, compiled, cfg)
-	if err != nil {
-		return nil, obs, err
-	}
-	lap()
+	defer r.close(ctx)
 	start := time.Now()
-	_, err = mod.ExportedFunction("_start").Call(gctx)
-	if exit := (*sys.ExitError)(nil); err != nil && (!errors.As(err, &exit) || exit.ExitCode() != 0) {
+	if err := r.start(); err != nil {
 		return nil, obs, fmt.Errorf("start-up guest: %w: %s", err, errb.part)
 	}
 	var at [3]time.Time
@@ -167,17 +138,108 @@ func (b *bench) startupOnce(ctx context.Context, p api.Provider) (d []time.Durat
 		}
 		at[i] = s.at
 	}
-	d = append(d, at[0].Sub(start), at[1].Sub(at[0]), at[2].Sub(at[1]))
-	if err := g.Close(ctx); err != nil {
+	r.d = append(r.d, at[0].Sub(start), at[1].Sub(at[0]), at[2].Sub(at[1]))
+	r.t = at[2]
+	if err := r.close(ctx); err != nil {
 		return nil, obs, err
 	}
-	if err := rt.Close(ctx); err != nil {
-		return nil, obs, err
+	r.lap()
+	obs, _, _ = r.observed()
+	return r.d, obs, nil
+}
+
+// startupRun is one start-up of a guest in a runtime of its own, as
+// `wasitls run` makes it: host.Prepare, then the module's instantiation
+// with _start called apart. d collects the steps' times.
+type startupRun struct {
+	rt  wazero.Runtime
+	g   *host.Guest
+	ctx context.Context // the guest's
+	mod wapi.Module
+	d   []time.Duration
+	t   time.Time // the end of the last step
+
+	mu         sync.Mutex
+	obs        [2]time.Duration // connect and handshake times, summed
+	connStart  time.Time        // the first connect's start
+	handshaken time.Time        // the first handshake's end
+}
+
+// startupRun makes the runtime, loads the compiled wasm from the cache,
+// prepares the guest and instantiates it, timing each step.
+func (b *bench) startupRun(ctx context.Context, wasm []byte, mc wazero.ModuleConfig, opts ...host.Option) (*startupRun, error) {
+	r := &startupRun{t: time.Now()}
+	r.rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig(b.o.cache, io.Discard))
+	wasi_snapshot_preview1.MustInstantiate(ctx, r.rt)
+	h := host.New(r.rt)
+	r.lap()
+	compiled, err := r.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		r.close(ctx)
+		return nil, err
 	}
-	d = append(d, time.Since(at[2]))
-	mu.Lock()
-	defer mu.Unlock()
-	return d, obs, nil
+	r.lap()
+	var cfg wazero.ModuleConfig
+	if r.g, r.ctx, cfg, err = h.Prepare(ctx, compiled, mc, append(opts, host.WithObserver(r.observe))...); err != nil {
+		r.close(ctx)
+		return nil, err
+	}
+	r.lap()
+	if r.mod, err = r.rt.InstantiateModule(r.ctx, compiled, cfg); err != nil {
+		r.close(ctx)
+		return nil, err
+	}
+	r.lap()
+	return r, nil
+}
+
+func (r *startupRun) lap() {
+	now := time.Now()
+	r.d = append(r.d, now.Sub(r.t))
+	r.t = now
+}
+
+// start calls _start; an exit with code 0 is no error.
+func (r *startupRun) start() error {
+	_, err := r.mod.ExportedFunction("_start").Call(r.ctx)
+	if exit := (*sys.ExitError)(nil); err != nil && (!errors.As(err, &exit) || exit.ExitCode() != 0) {
+		return err
+	}
+	return nil
+}
+
+// close closes the guest and the runtime (again: no error).
+func (r *startupRun) close(ctx context.Context) error {
+	var err error
+	if r.g != nil {
+		err = r.g.Close(ctx)
+	}
+	return errors.Join(err, r.rt.Close(ctx))
+}
+
+func (r *startupRun) observe(e host.ConnEvent) {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch e.Phase {
+	case host.PhaseConnect:
+		r.obs[0] += e.Duration
+		if r.connStart.IsZero() {
+			r.connStart = now.Add(-e.Duration)
+		}
+	case host.PhaseHandshake:
+		r.obs[1] += e.Duration
+		if r.handshaken.IsZero() {
+			r.handshaken = now
+		}
+	}
+}
+
+// observed returns what the observer saw.
+func (r *startupRun) observed() (obs [2]time.Duration, connStart, handshaken time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.obs, r.connStart, r.handshaken
 }
 
 // nativeFirst is native Go's first request of a process: a fresh
@@ -196,13 +258,18 @@ func printStartup(w io.Writer, s *startupReport) {
 	if s == nil {
 		return
 	}
+	guest := cmp.Or(s.Guest, "bench guest")
+	if s.Skipped != "" {
+		fmt.Fprintf(w, "\nSTART-UP, %s: not measured: %s\n", guest, s.Skipped)
+		return
+	}
 	cache := "warm cache"
 	if !s.Cached {
 		cache = "no cache: compiled"
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "START-UP (bench guest %.1f MB, %s, %s)\tGUEST ms\tNATIVE ms\t\n", float64(s.WasmBytes)/1e6, cache, s.Backend)
+	fmt.Fprintf(tw, "START-UP (%s %.1f MB, %s, %s)\tGUEST ms\tNATIVE ms\t\n", guest, float64(s.WasmBytes)/1e6, cache, s.Backend)
 	for _, st := range s.Steps {
 		n := "-"
 		if st.NativeMs > 0 {

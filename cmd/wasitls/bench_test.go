@@ -69,6 +69,16 @@ func TestBenchJSON(t *testing.T) {
 	if c.GuestP99ms < c.GuestP50ms || c.NativeP99ms < c.NativeP50ms {
 		t.Errorf("p99 below p50: %+v", c)
 	}
+	// A whole run has the component row, or says why not (no jco, which
+	// CI has).
+	switch cr := rep.Component; {
+	case cr == nil:
+		t.Error("no component row in a whole run")
+	case cr.Skipped != "" && peers.InCI():
+		t.Errorf("component row skipped under CI=true: %s", cr.Skipped)
+	case cr.Skipped == "" && (cr.Download.Ratio <= 0 || cr.Sequential.Ratio <= 0):
+		t.Errorf("component row not measured: %+v", cr)
+	}
 }
 
 func TestBenchFlags(t *testing.T) {
@@ -133,6 +143,9 @@ func TestBenchfmt(t *testing.T) {
 	}
 	if count["Startup/step=guest-runtime-init/impl=guest"] != reps || count["LiveRequest/backend=stdtls/impl=native"] != 1 {
 		t.Errorf("start-up and live-request lines: %v", count)
+	}
+	if count["Component/download/size=1MiB/impl=component"] != reps && (peers.InCI() || count["Component/download/size=1MiB/impl=native"] != 0) {
+		t.Errorf("component lines: %v", count)
 	}
 	if count["IdleConn/impl=guest"] != 1 || count["IdleConn/impl=native"] != 1 {
 		t.Errorf("idle connection lines: %v", count)

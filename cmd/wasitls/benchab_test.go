@@ -61,6 +61,7 @@ func TestBenchAB(t *testing.T) {
 	for _, env := range [][]string{
 		{"ROW=download"},
 		{"ROW=stdtls per request", "COL=GUEST p99 ms"},
+		{"ROW=component stdtls sequential"},
 	} {
 		out, errb, err := ab(env...)
 		if err != nil {

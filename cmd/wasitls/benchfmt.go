@@ -28,17 +28,8 @@ func printBenchfmt(w io.Writer, r *benchReport, o benchOptions) {
 		}
 		fmt.Fprintln(w)
 	}
-	for _, t := range []struct {
-		name string
-		tp   throughput
-	}{{"Download", r.Download}, {"Upload", r.Upload}} {
-		for _, sd := range sides(t.tp.GuestRuns, t.tp.NativeRuns) {
-			for _, mbps := range sd.runs {
-				line(fmt.Sprintf("%s/size=%dMiB/impl=%s", t.name, r.SizeBytes>>20, sd.impl), 1,
-					float64(r.SizeBytes)/mbps*1e3, "ns/op", mbps, "MB/s")
-			}
-		}
-	}
+	throughputLines(line, "Download", r.SizeBytes, r.Download, "guest")
+	throughputLines(line, "Upload", r.SizeBytes, r.Upload, "guest")
 	rates := func(name string, n int64, guest, native []float64) {
 		for _, sd := range sides(guest, native) {
 			for _, perS := range sd.runs {
@@ -52,9 +43,24 @@ func printBenchfmt(w io.Writer, r *benchReport, o benchOptions) {
 		rates(fmt.Sprintf("Handshake/backend=%s/mode=concurrent-%dguests", b.Name, b.Concurrent.Guests), int64(b.Concurrent.Conns), b.Concurrent.GuestRuns, b.Concurrent.NativeRuns)
 	}
 	benchfmtPerGuest(r, line)
+	benchfmtComponent(r, line, o.handshakes)
 	if r.BytesPerIdleConnHost > 0 || r.BytesPerIdleConnNative > 0 {
 		line("IdleConn/impl=guest", int64(r.IdleConns), r.BytesPerIdleConnHost, "heap-B/conn", r.RSSPerIdleConnHost, "rss-B/conn")
 		line("IdleConn/impl=native", int64(r.IdleConns), r.BytesPerIdleConnNative, "heap-B/conn", r.RSSPerIdleConnNative, "rss-B/conn")
+	}
+}
+
+// throughputLines writes tp's repetitions as NAME/size=NMiB/impl=..., the
+// guest's side as guestImpl.
+func throughputLines(line func(string, int64, ...any), name string, size int64, tp throughput, guestImpl string) {
+	for _, sd := range sides(tp.GuestRuns, tp.NativeRuns) {
+		impl := sd.impl
+		if impl == "guest" {
+			impl = guestImpl
+		}
+		for _, mbps := range sd.runs {
+			line(fmt.Sprintf("%s/size=%dMiB/impl=%s", name, size>>20, impl), 1, float64(size)/mbps*1e3, "ns/op", mbps, "MB/s")
+		}
 	}
 }
 

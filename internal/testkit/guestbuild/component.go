@@ -1,15 +1,16 @@
 package guestbuild
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 
+	"github.com/wasitls/wasitls/internal/componentnew"
 	"github.com/wasitls/wasitls/internal/testkit/peers"
-	"github.com/wasitls/wasitls/internal/testkit/witsrc"
+	"github.com/wasitls/wasitls/internal/witsrc"
 )
 
 // ComponentPrefix marks a guest to be built as a WASI 0.2 component:
@@ -27,20 +28,11 @@ func Component(pkg string) string { return ComponentPrefix + pkg }
 // nodeAndJCO finds Node.js and jco as peers.Node and peers.JCO do, without
 // a testing.TB; missing ones are ErrNoCompiler.
 func nodeAndJCO() (node, jco string, err error) {
-	jco = os.Getenv("WASITLS_JCO")
-	if jco == "" {
-		jco = filepath.Join(peers.RepoRoot(), ".peers/npm/node_modules/@bytecodealliance/jco")
+	t, err := componentnew.Find(peers.RepoRoot(), "", "")
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %v", ErrNoCompiler, err)
 	}
-	if _, err := os.Stat(filepath.Join(jco, "package.json")); err != nil {
-		return "", "", fmt.Errorf("%w: jco (@bytecodealliance/jco in .peers/)", ErrNoCompiler)
-	}
-	node = filepath.Join(peers.RepoRoot(), ".peers/node26/bin/node")
-	if _, err := os.Stat(node); err != nil {
-		if node, err = exec.LookPath("node"); err != nil {
-			return "", "", fmt.Errorf("%w: Node.js", ErrNoCompiler)
-		}
-	}
-	return node, jco, nil
+	return t.Node, t.JCO, nil
 }
 
 func buildComponent(pkg string) ([]byte, error) {
@@ -52,32 +44,26 @@ func buildComponent(pkg string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	tools := componentnew.Tools{Node: node, JCO: jco}
 	wit, err := witsrc.Source(filepath.Join(peers.RepoRoot(), "wit"))
 	if err != nil {
 		return nil, err
 	}
 	wit = witsrc.ForComponents(wit)
-	script := filepath.Join(peers.RepoRoot(), "internal", "testkit", "guestbuild", "componentnew.mjs")
-	h := sha256.New()
-	if err := hashFiles(h, script, filepath.Join(jco, "package.json")); err != nil {
+	key, err := tools.Key()
+	if err != nil {
 		return nil, err
 	}
+	h := sha256.New()
+	h.Write(key)
 	fmt.Fprintf(h, "%d\x00%s%d\x00", len(wit), wit, len(core))
 	h.Write(core)
 	name := filepath.Base(pkg) + "-" + hex.EncodeToString(h.Sum(nil)[:16]) + ".component.wasm"
 	return cachedBuild(name, func(out string) error {
-		dir, err := os.MkdirTemp("", "wasitls-component-")
+		b, err := tools.New(context.Background(), wit, "wasitls:check/guest", core)
 		if err != nil {
-			return err
+			return fmt.Errorf("guestbuild: component of %s: %w", pkg, err)
 		}
-		defer os.RemoveAll(dir)
-		in, witFile := filepath.Join(dir, "core.wasm"), filepath.Join(dir, "all.wit")
-		if err := os.WriteFile(in, core, 0o644); err != nil {
-			return err
-		}
-		if err := os.WriteFile(witFile, []byte(wit), 0o644); err != nil {
-			return err
-		}
-		return runNode(node, "jco componentNew of "+pkg, script, jco, witFile, "wasitls:check/guest", in, out)
+		return os.WriteFile(out, b, 0o644)
 	})
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/wasitls/wasitls/internal/hostimports"
 	"github.com/wasitls/wasitls/internal/testkit/guestbuild"
 	"github.com/wasitls/wasitls/internal/testkit/peers"
-	"github.com/wasitls/wasitls/internal/testkit/witsrc"
+	"github.com/wasitls/wasitls/internal/witsrc"
 )
 
 // witSource is Source for a test.

@@ -3,7 +3,7 @@
 // -component restated at WASI 0.2.12, for componentNew with jco's real
 // preview1 adapter (witsrc.ForComponents):
 //
-//	go run ./internal/testkit/witsrc/cmd/witsrc [-component] [WIT_DIR] > all.wit
+//	go run ./internal/witsrc/cmd/witsrc [-component] [WIT_DIR] > all.wit
 package main
 
 import (
@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/wasitls/wasitls/internal/testkit/witsrc"
+	"github.com/wasitls/wasitls/internal/witsrc"
 )
 
 func main() {

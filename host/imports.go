@@ -1,0 +1,58 @@
+package host
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// A host module is compiled with only the functions its guest imports:
+// wazero compiles a machine-code trampoline for every function of a host
+// module, and the interfaces define about 250 functions of which a guest
+// imports a few dozen, so compiling them all was most of wasitls's part of
+// a guest's instantiation (see shared.go for guests that share them). A
+// guest cannot call what it does not import, so nothing else changes: an
+// import the host does not have fails to link as before.
+
+// importSet is what a compiled guest imports of each interface: the names
+// of the host functions, sorted, over every version of the interface it
+// imports (a guest may import one at two 0.2.x versions; one instance of
+// the host module serves both).
+type importSet map[*iface][]string
+
+// importsOf reads the imports of compiled.
+func importsOf(compiled wazero.CompiledModule) importSet {
+	s := importSet{}
+	for _, d := range compiled.ImportedFunctions() {
+		mod, name, _ := d.Import()
+		if f, ok := parseImport(mod); ok && !slices.Contains(s[f], name) {
+			s[f] = append(s[f], name)
+		}
+	}
+	for _, names := range s {
+		slices.Sort(names)
+	}
+	return s
+}
+
+// fns returns the functions of f to compile for the guest: those it
+// imports that f has, or all of them when s is nil.
+func (s importSet) fns(f *iface) []*fnDef {
+	var out []*fnDef
+	for i := range f.fns {
+		if d := &f.fns[i]; s == nil || slices.Contains(s[f], d.name) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// key names f's functions for the guest, for the Host's shared compiled
+// modules: guests importing the same functions share one.
+func (s importSet) key(f *iface) string {
+	if s == nil {
+		return "\x00all"
+	}
+	return strings.Join(s[f], "\x00")
+}
