@@ -86,7 +86,7 @@ func TestBenchPerRequestAndStartup(t *testing.T) {
 	// The fetch guest's start-up: every step measured, the run split
 	// where its connection started and its handshake ended.
 	f := rep.StartupFetch
-	if f == nil || f.Skipped != "" || len(f.Steps) != len(fetchStartupSteps) || f.WasmBytes < 5<<20 || !strings.Contains(f.Guest, "demoguest") {
+	if f == nil || f.Skipped != "" || len(f.Steps) != len(fetchStartupSteps) || f.WasmBytes < 5<<20 || !strings.Contains(f.Guest, "internal/guests/demo") {
 		t.Fatalf("fetch guest start-up report %+v", f)
 	}
 	sum = 0

@@ -43,7 +43,7 @@ type benchReport struct {
 
 	// Startup is where a run's time goes, with the first backend.
 	Startup *startupReport `json:"startup,omitempty"`
-	// StartupFetch is the same for the 10 MB fetch guest (demoguest).
+	// StartupFetch is the same for the 10 MB fetch guest (internal/guests/demo).
 	StartupFetch *startupReport `json:"startup_fetch,omitempty"`
 
 	// Component is the bench guest as a WASI 0.2 component next to native.
