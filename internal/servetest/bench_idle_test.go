@@ -1,0 +1,48 @@
+package servetest
+
+import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/host"
+)
+
+// BenchmarkServeBesideIdle is the latency benchmark of BenchmarkServe (one
+// client, kept alive, GET /) with 300 other clients connected and idle after
+// a request each, as a server usually has them: the guest must not pay per
+// idle connection on every request.
+//
+// go test ./internal/servetest -run '^$' -bench ServeBesideIdle
+func BenchmarkServeBesideIdle(b *testing.B) {
+	const idle = 300
+	s := newSite(b)
+	guest := startServer(b, &host.Policy{Serve: s.serve(false), Limits: host.Limits{Connections: 2 * idle}}, stdtls.Provider{}).addr.String()
+	native := startNative(b, s)
+	for _, side := range []struct{ name, addr string }{{"guest", guest}, {"native", native}} {
+		b.Run(side.name, func(b *testing.B) {
+			for range idle {
+				c, err := tls.Dial("tcp", side.addr, &tls.Config{ServerName: "localhost", RootCAs: s.pki.Roots})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")); err != nil {
+					b.Fatal(err)
+				}
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pki.Roots}}
+			defer tr.CloseIdleConnections()
+			get(b, tr, "https://localhost:"+portOf(side.addr)+"/", b.N, 1)
+		})
+	}
+}
