@@ -51,7 +51,7 @@ type benchOptions struct {
 }
 
 // benchSections are the parts of a run, for -only.
-var benchSections = []string{"throughput", "sequential", "concurrent", "idle", "perrequest", "startup"}
+var benchSections = []string{"throughput", "sequential", "concurrent", "idle", "perrequest", "startup", "serve"}
 
 func (o *benchOptions) runs(section string) bool { return o.only == nil || o.only[section] }
 
@@ -202,6 +202,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	printBench(stdout, rep)
 	printBenchPerGuest(stdout, rep)
+	printServe(stdout, rep)
 	return 0, nil
 }
 

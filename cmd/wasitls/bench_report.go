@@ -43,6 +43,9 @@ type benchReport struct {
 
 	// Startup is where a run's time goes, with the first backend.
 	Startup *startupReport `json:"startup,omitempty"`
+
+	// Serve is a guest HTTPS server next to a native one (bench_serve.go).
+	Serve *serveReport `json:"serve,omitempty"`
 }
 
 type throughput struct {

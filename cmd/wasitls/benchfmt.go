@@ -52,6 +52,7 @@ func printBenchfmt(w io.Writer, r *benchReport, o benchOptions) {
 		rates(fmt.Sprintf("Handshake/backend=%s/mode=concurrent-%dguests", b.Name, b.Concurrent.Guests), int64(b.Concurrent.Conns), b.Concurrent.GuestRuns, b.Concurrent.NativeRuns)
 	}
 	benchfmtPerGuest(r, line)
+	benchfmtServe(r, line)
 	if r.BytesPerIdleConnHost > 0 || r.BytesPerIdleConnNative > 0 {
 		line("IdleConn/impl=guest", int64(r.IdleConns), r.BytesPerIdleConnHost, "heap-B/conn", r.RSSPerIdleConnHost, "rss-B/conn")
 		line("IdleConn/impl=native", int64(r.IdleConns), r.BytesPerIdleConnNative, "heap-B/conn", r.RSSPerIdleConnNative, "rss-B/conn")
