@@ -188,20 +188,10 @@ func addRun(r *rate, impl string, v float64) {
 	}
 }
 
-// startServeGuest runs the serve guest on 127.0.0.1 (a port the host
-// picks) with cert, until the returned stop.
-func (b *bench) startServeGuest(ctx context.Context, gm guestModule, backend string, cert tls.Certificate) (string, func(), error) {
-	p, err := api.Lookup(backend)
-	if err != nil {
-		return "", nil, err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	lines := make(chan string, 16)
-	var errb lockedBuilder
-	mc := host.NewModuleConfig().WithName(serveModule).WithArgs(serveModule, "127.0.0.1:0").
-		WithStdout(&lineWriter{lines: lines}).WithStderr(&errb).
-		WithSysNanosleep().WithSysNanotime().WithSysWalltime()
-	pol := &host.Policy{
+// servePolicy is the bench's policy for the serve guest: cert for every
+// name, HTTP/1.1 by ALPN, as startNativeServe.
+func servePolicy(cert tls.Certificate) *host.Policy {
+	return &host.Policy{
 		Listen: []string{"127.0.0.1:*"},
 		Serve: &host.ServePolicy{
 			Certificates: []host.ServerCertificate{{Certificate: &cert}},
@@ -209,9 +199,30 @@ func (b *bench) startServeGuest(ctx context.Context, gm guestModule, backend str
 		},
 		Limits: host.Limits{Handles: 1 << 20, Connections: 1 << 16, Handshakes: 1 << 16},
 	}
+}
+
+// startServeGuest runs the serve guest on 127.0.0.1 (a port the host
+// picks) under pol, with backend, until the returned stop.
+func (b *bench) startServeGuest(ctx context.Context, gm guestModule, backend string, cert tls.Certificate) (string, func(), error) {
+	p, err := api.Lookup(backend)
+	if err != nil {
+		return "", nil, err
+	}
+	return startServeGuest(ctx, b.h, gm, p, servePolicy(cert))
+}
+
+// startServeGuest runs the serve guest of gm in h, listening on the port
+// its first stdout line names, until the returned stop.
+func startServeGuest(ctx context.Context, h *host.Host, gm guestModule, p api.Provider, pol *host.Policy) (string, func(), error) {
+	ctx, cancel := context.WithCancel(ctx)
+	lines := make(chan string, 16)
+	var errb lockedBuilder
+	mc := host.NewModuleConfig().WithName(serveModule).WithArgs(serveModule, "127.0.0.1:0").
+		WithStdout(&lineWriter{lines: lines}).WithStderr(&errb).
+		WithSysNanosleep().WithSysNanotime().WithSysWalltime()
 	done := make(chan error, 1)
 	go func() {
-		g, err := gm.instantiate(ctx, b.h, mc, host.WithProvider(p), host.WithPolicy(pol))
+		g, err := gm.instantiate(ctx, h, mc, host.WithProvider(p), host.WithPolicy(pol))
 		if g != nil {
 			_ = g.Close(context.Background())
 		}
@@ -227,7 +238,7 @@ func (b *bench) startServeGuest(ctx context.Context, gm guestModule, backend str
 			return a, func() { cancel(); <-done }, nil
 		}
 	}
-	err = <-done
+	err := <-done
 	cancel()
 	return "", nil, fmt.Errorf("serve guest ended before listening (%v): %s", err, strings.TrimSpace(errb.String()))
 }

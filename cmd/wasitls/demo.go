@@ -52,6 +52,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	guestFile := fs.String("guest", "", "use this demo guest `FILE.wasm` (a core module or a WASI 0.2 component) instead of building cmd/wasitls/demoguest")
 	verbose := fs.Bool("v", false, "log every connection to stderr, as wasitls run -v does")
 	quiet := fs.Bool("q", false, "say nothing on stderr about slow steps (building and compiling the guest)")
+	serve := fs.Bool("serve", false, "also run the example HTTPS server as a guest (host-held certificate, mTLS) and fetch a page from it with Go's client over HTTP/2")
 	var cache cacheOptions
 	cache.flags(fs)
 	if err := parseFlags(fs, args, stdout, "wasitls demo [flags]"); err != nil {
@@ -120,6 +121,13 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if failed > 0 {
 		return exitFailure, fmt.Errorf("demo: %d of %d backends failed", failed, len(results))
 	}
+	if *serve {
+		page, state, err := d.serve(ctx, progress)
+		if err != nil {
+			return exitFailure, fmt.Errorf("demo -serve: %w", err)
+		}
+		printDemoServe(stdout, page, state)
+	}
 	return 0, nil
 }
 
@@ -180,6 +188,7 @@ type demo struct {
 	guest       guestModule
 	compileTime time.Duration
 	log         *slog.Logger
+	cache       cacheOptions
 }
 
 // newDemo starts the server and compiles the guest (with cache; telling
@@ -189,7 +198,7 @@ func newDemo(ctx context.Context, wasm []byte, logger *slog.Logger, cache cacheO
 	if err != nil {
 		return nil, err
 	}
-	d := &demo{srv: srv, url: "https://localhost:" + strconv.Itoa(srv.port) + "/", log: logger}
+	d := &demo{srv: srv, url: "https://localhost:" + strconv.Itoa(srv.port) + "/", log: logger, cache: cache}
 	d.rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig(cache, progress))
 	wasi_snapshot_preview1.MustInstantiate(ctx, d.rt)
 	d.h = host.New(d.rt)
