@@ -1,29 +1,11 @@
 package host
 
 import (
-	"bytes"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wasitls/wasitls/internal/syncbuf"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the sink's goroutine and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // An idle stream holds none of the quota for the unused rest of its permit
 // (a kept-alive connection after a short response), so other streams get
@@ -31,7 +13,7 @@ func (l *lockedBuffer) String() string {
 func TestSinkIdleGivesBackPermit(t *testing.T) {
 	g := &Guest{quota: newQuota(MinBufferedBytes)}
 	defer g.wg.Wait()
-	var outA, outB lockedBuffer
+	var outA, outB syncbuf.Buffer
 	a, b := newSink(g, &outA, nil, nil), newSink(g, &outB, nil, nil)
 	if n := checkWrite(t, a); n != sinkBudget {
 		t.Fatalf("first permit %d, want %d", n, sinkBudget)

@@ -26,6 +26,7 @@ import (
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/examples/guest-https-server/site"
 	"github.com/wasitls/wasitls/host"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 )
 
 // serveClients is how many clients at once drive the rate figures.
@@ -216,7 +217,7 @@ func (b *bench) startServeGuest(ctx context.Context, gm guestModule, backend str
 func startServeGuest(ctx context.Context, h *host.Host, gm guestModule, p api.Provider, pol *host.Policy) (string, func(), error) {
 	ctx, cancel := context.WithCancel(ctx)
 	lines := make(chan string, 16)
-	var errb lockedBuilder
+	var errb syncbuf.Buffer
 	mc := host.NewModuleConfig().WithName(serveModule).WithArgs(serveModule, "127.0.0.1:0").
 		WithStdout(&lineWriter{lines: lines}).WithStderr(&errb).
 		WithSysNanosleep().WithSysNanotime().WithSysWalltime()
@@ -241,24 +242,6 @@ func startServeGuest(ctx context.Context, h *host.Host, gm guestModule, p api.Pr
 	err := <-done
 	cancel()
 	return "", nil, fmt.Errorf("serve guest ended before listening (%v): %s", err, strings.TrimSpace(errb.String()))
-}
-
-// lockedBuilder collects a guest's stderr.
-type lockedBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuilder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startNativeServe serves site.Server over crypto/tls with cert, as the

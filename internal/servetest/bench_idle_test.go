@@ -1,9 +1,7 @@
 package servetest
 
 import (
-	"bufio"
 	"crypto/tls"
-	"io"
 	"net/http"
 	"testing"
 
@@ -25,20 +23,7 @@ func BenchmarkServeBesideIdle(b *testing.B) {
 	for _, side := range []struct{ name, addr string }{{"guest", guest}, {"native", native}} {
 		b.Run(side.name, func(b *testing.B) {
 			for range idle {
-				c, err := tls.Dial("tcp", side.addr, &tls.Config{ServerName: "localhost", RootCAs: s.pki.Roots})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer c.Close()
-				if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")); err != nil {
-					b.Fatal(err)
-				}
-				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
+				defer keptAlive(b, side.addr, s).Close()
 			}
 			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pki.Roots}}
 			defer tr.CloseIdleConnections()

@@ -140,20 +140,7 @@ func BenchmarkServeIdleMemory(b *testing.B) {
 				before, beforeX := heap(), side.extra()
 				var cs []*tls.Conn
 				for range conns {
-					c, err := tls.Dial("tcp", side.addr, &tls.Config{ServerName: "localhost", RootCAs: s.pki.Roots})
-					if err != nil {
-						b.Fatal(err)
-					}
-					if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")); err != nil {
-						b.Fatal(err)
-					}
-					resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-					if err != nil {
-						b.Fatal(err)
-					}
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					cs = append(cs, c)
+					cs = append(cs, keptAlive(b, side.addr, s))
 				}
 				time.Sleep(200 * time.Millisecond)
 				after, afterX := heap(), side.extra()
@@ -170,6 +157,25 @@ func BenchmarkServeIdleMemory(b *testing.B) {
 			}
 		})
 	}
+}
+
+// keptAlive connects to addr, has GET / served and returns the connection,
+// kept alive and idle.
+func keptAlive(b *testing.B, addr string, s *testSite) *tls.Conn {
+	c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "localhost", RootCAs: s.pki.Roots})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")); err != nil {
+		b.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return c
 }
 
 // heap is the live heap after a collection.
