@@ -10,15 +10,15 @@ import (
 )
 
 // BenchmarkServeBesideIdle is the latency benchmark of BenchmarkServe (one
-// client, kept alive, GET /) with 300 other clients connected and idle after
+// client, kept alive, GET /) with 1,000 other clients connected and idle after
 // a request each, as a server usually has them: the guest must not pay per
 // idle connection on every request.
 //
 // go test ./internal/servetest -run '^$' -bench ServeBesideIdle
 func BenchmarkServeBesideIdle(b *testing.B) {
-	const idle = 300
+	const idle = 1000
 	s := newSite(b)
-	guest := startServer(b, &host.Policy{Serve: s.serve(false), Limits: host.Limits{Connections: 2 * idle}}, stdtls.Provider{}).addr.String()
+	guest := startServer(b, &host.Policy{Serve: s.serve(false), Limits: host.Limits{Connections: 2 * idle, Handles: 16 * idle}}, stdtls.Provider{}).addr.String()
 	native := startNative(b, s)
 	for _, side := range []struct{ name, addr string }{{"guest", guest}, {"native", native}} {
 		b.Run(side.name, func(b *testing.B) {
