@@ -155,8 +155,10 @@ type Limits struct {
 	// writes straight from guest memory once earlier writes are out. A part
 	// of the quota (1 KiB per input stream being read, at most half) is
 	// kept for streams whose buffer the guest has emptied, so one stream's
-	// unread data does not starve a stream the guest waits on. See
-	// Guest.BufferedBytes.
+	// unread data does not starve a stream the guest waits on. An idle
+	// output stream holds none of it: the unused rest of a permit is given
+	// back once everything written is out (a write within it later is
+	// counted then, even past the limit). See Guest.BufferedBytes.
 	BufferedBytes int
 }
 

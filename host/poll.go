@@ -3,6 +3,7 @@ package host
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	wapi "github.com/tetratelabs/wazero/api"
@@ -35,6 +36,7 @@ type inliner interface {
 type signal struct {
 	mu       sync.Mutex
 	set      bool
+	on       atomic.Bool // set, for isSet without the lock (a poll checks every pollable)
 	ch       chan struct{}
 	watchers []chan struct{}
 }
@@ -66,11 +68,7 @@ func (s *signal) unwatch(w chan struct{}) {
 	}
 }
 
-func (s *signal) isSet() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.set
-}
+func (s *signal) isSet() bool { return s.on.Load() }
 
 func (s *signal) readyCh() <-chan struct{} {
 	s.mu.Lock()
@@ -92,6 +90,7 @@ func (s *signal) update(on bool) {
 		return
 	}
 	s.set = on
+	s.on.Store(on)
 	if on {
 		if s.ch != nil {
 			close(s.ch)

@@ -50,6 +50,7 @@ type pump struct {
 	reported  bool // err was reported once (see peek)
 	discarded bool // shutdown(receive): buffered bytes are dropped
 	started   bool
+	running   atomic.Bool // started, for ready without the lock
 	stopped   bool
 	held      int64  // bytes counted against the guest's quota
 	pending   int64  // of held: reserved for the read in progress
@@ -76,6 +77,7 @@ func (p *pump) startLocked() {
 		return
 	}
 	p.started = true
+	p.running.Store(true)
 	p.g.quota.pumpStarted()
 	p.g.goroutine(p.run)
 }
@@ -186,10 +188,14 @@ func (p *pump) releaseLocked() {
 // demandLocked notes that the guest wants data: the reader runs from now.
 func (p *pump) demandLocked() { p.startLocked() }
 
+// ready takes no lock once the reader runs: a poll checks every pollable
+// of a guest's list, a server's idle connections included, on every call.
 func (p *pump) ready() bool {
-	p.mu.Lock()
-	p.demandLocked()
-	p.mu.Unlock()
+	if !p.running.Load() {
+		p.mu.Lock()
+		p.demandLocked()
+		p.mu.Unlock()
+	}
 	return p.sig.isSet()
 }
 

@@ -47,7 +47,8 @@ type sink struct {
 	closed   bool   // no more writes (closed, shut down, or moved)
 	err      error  // a write failed
 	reported bool   // err was reported once; the stream is closed since
-	grant    int64  // what is left of check-write's permit, reserved from the quota
+	permit   int64  // what is left of check-write's permit
+	grant    int64  // of permit: what is reserved from the quota (see idleLocked)
 	sig      signal // ready: can write (budget > 0), failed or closed
 	done     signal // flushed: nothing asked for is in flight
 	drained  func() // run once the goroutine has nothing left to do
@@ -106,6 +107,7 @@ func (s *sink) checkWrite() (uint64, error) {
 		s.grant += s.g.quota.reserve(want-s.grant, s, false)
 		s.updateLocked()
 	}
+	s.permit = s.grant
 	return uint64(min(s.grant, want)), nil
 }
 
@@ -124,7 +126,7 @@ func (s *sink) roomLocked() int64 { return int64(max(min(sinkBudget, sinkCap-len
 func (s *sink) budget() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return uint64(s.grant)
+	return uint64(s.permit)
 }
 
 // write appends b and starts sending it. Non-blocking, b must fit what is
@@ -140,7 +142,7 @@ func (s *sink) write(b []byte, blocking bool) error {
 	}
 	n := int64(len(b))
 	switch {
-	case !blocking && n > s.grant:
+	case !blocking && n > s.permit:
 		s.mu.Unlock()
 		return errBudget
 	case !blocking && s.closing:
@@ -150,11 +152,15 @@ func (s *sink) write(b []byte, blocking bool) error {
 		s.mu.Unlock()
 		return nil
 	}
-	if blocking && n > s.grant {
+	if n > s.grant {
+		// A blocking write, or the part of a permit an idle stream gave
+		// back: counted now, even past the quota (at most a permit, 64 KiB,
+		// per stream; the guest asked for it before).
 		s.g.quota.force(n - s.grant)
 		s.grant = n
 	}
 	s.grant -= n
+	s.permit = max(s.permit-n, 0)
 	if s.buf == nil {
 		s.buf = sinkBufs.Get().(*[sinkCap]byte)[:0]
 	}
@@ -199,7 +205,7 @@ func (s *sink) startFlush() error {
 		return err
 	}
 	drop := s.grant
-	s.grant = 0
+	s.grant, s.permit = 0, 0
 	if s.sending || s.closing || s.flush != nil {
 		s.flushReq = true
 		s.kickLocked()
@@ -268,9 +274,9 @@ func (s *sink) run() {
 	}
 	// Done (or failed: what is left is never sent).
 	s.closing, s.flushReq, s.sending = false, false, false
-	var drop int64
+	drop := s.idleLocked()
 	if s.err != nil || s.closed {
-		drop = s.dropLocked()
+		drop += s.dropLocked()
 	}
 	s.updateLocked()
 	drained := s.drained
@@ -322,6 +328,7 @@ func (s *sink) writeNow(b []byte) (bool, error) {
 	if s.err != nil {
 		s.closing = false
 	}
+	drop := s.idleLocked()
 	s.updateLocked()
 	drained := s.drained
 	if !s.closing {
@@ -331,10 +338,23 @@ func (s *sink) writeNow(b []byte) (bool, error) {
 	}
 	ferr := s.failure0()
 	s.mu.Unlock()
+	s.g.quota.release(drop)
 	if drained != nil {
 		drained()
 	}
 	return true, ferr
+}
+
+// idleLocked gives back the quota the unused rest of a permit holds once
+// everything written is out, and returns how much to release. The permit
+// stays (writes within it are still accepted, counted then): streams.wit
+// promises a permit only for the next write, and an idle kept-alive
+// connection that keeps a 64 KiB reservation would make 512 of them use up
+// the default quota, after which every connection's check-write grants 0.
+func (s *sink) idleLocked() int64 {
+	drop := s.grant
+	s.grant = 0
+	return drop
 }
 
 // failure0 reports the error this call caused (once), under s.mu.
@@ -349,6 +369,7 @@ func (s *sink) failure0() error {
 // more, and returns the quota they held.
 func (s *sink) dropLocked() int64 {
 	n := int64(len(s.buf)) + s.grant
+	s.permit = 0
 	putBuf(s.buf)
 	s.buf, s.grant = nil, 0
 	return n
@@ -412,7 +433,7 @@ func (s *sink) finish() bool {
 func (s *sink) detach() {
 	s.mu.Lock()
 	drop := s.grant
-	s.grant = 0
+	s.grant, s.permit = 0, 0
 	if !s.sending {
 		drop += s.dropLocked()
 	}

@@ -8,6 +8,7 @@
 #   ROW='stdtls 1000 concurrent' scripts/bench-ab.sh 6 old new
 #   TABLE='HANDSHAKE LATENCY' ROW=utls COL='GUEST p99 ms' scripts/bench-ab.sh 6 old new
 #   ROW='component upload' scripts/bench-ab.sh 6 old new
+#   ROW='serve keep-alive' scripts/bench-ab.sh 6 old new
 #
 # ROW is a row of the bench's text report, by its first cell: the whole
 # name, or the start of exactly one row's name (default 'stdtls sequential').
@@ -29,6 +30,7 @@ read -r -a extra <<<"${BENCH_ARGS:--handshakes 300 -reps 3}"
 first=${row%% *}
 case "$table $row" in
   " component"*|"WASI 0.2 COMPONENT"*) section=component; first= ;;
+  SERVING*|*" serve "*|" serve"*) section=serve; first= ;;
   THROUGHPUT*|*" download"|*" upload") section=throughput; first= ;;
   *"PER REQUEST"*|*"per request"*|"MEMORY PER LIVE"*) section=perrequest ;;
   MEMORY*)                        section=idle; first= ;;

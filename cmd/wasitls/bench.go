@@ -52,7 +52,7 @@ type benchOptions struct {
 }
 
 // benchSections are the parts of a run, for -only.
-var benchSections = []string{"throughput", "sequential", "concurrent", "idle", "perrequest", "startup", "component"}
+var benchSections = []string{"throughput", "sequential", "concurrent", "idle", "perrequest", "startup", "component", "serve"}
 
 func (o *benchOptions) runs(section string) bool { return o.only == nil || o.only[section] }
 
@@ -208,6 +208,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	printBench(stdout, rep)
 	printBenchComponent(stdout, rep)
 	printBenchPerGuest(stdout, rep)
+	printServe(stdout, rep)
 	return 0, nil
 }
 

@@ -66,7 +66,8 @@ func benchCharts(r *benchReport) []chartGroup {
 		add(&mem, chartRow{Name: b.Name + " per live request", Unit: "bytes", Guest: q.BytesPerLiveGuest, Native: q.BytesPerLiveNative, LowerIsBetter: true})
 	}
 	add(&mem, chartRow{Name: fmt.Sprintf("per idle connection (%d)", r.IdleConns), Unit: "bytes", Guest: r.BytesPerIdleConnHost, Native: r.BytesPerIdleConnNative, LowerIsBetter: true})
-	for _, g := range []chartGroup{tp, componentChart(r), hs, lat, pr, mem} {
+	sv := serveCharts(r)
+	for _, g := range []chartGroup{tp, componentChart(r), hs, lat, pr, mem, sv} {
 		if len(g.Rows) > 0 {
 			gs = append(gs, g)
 		}

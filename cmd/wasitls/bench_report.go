@@ -48,6 +48,9 @@ type benchReport struct {
 
 	// Component is the bench guest as a WASI 0.2 component next to native.
 	Component *componentReport `json:"component,omitempty"`
+
+	// Serve is a guest HTTPS server next to a native one (bench_serve.go).
+	Serve *serveReport `json:"serve,omitempty"`
 }
 
 type throughput struct {

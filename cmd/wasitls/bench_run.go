@@ -49,6 +49,12 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 			return nil, err
 		}
 	}
+	if o.runs("serve") {
+		var err error
+		if rep.Serve, err = b.runServe(ctx); err != nil {
+			return nil, err
+		}
+	}
 	rep.HandshakeRatio = rep.Backends[0].Sequential.Ratio
 	if !o.runs("idle") {
 		return rep, nil

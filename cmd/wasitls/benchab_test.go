@@ -15,7 +15,8 @@ import (
 
 // TestBenchAB runs scripts/bench-ab.sh on two builds of the CLI (two
 // files, the same code) with miniature figures: a throughput row, a
-// backend's row by a column other than the ratio, and a row name that
+// backend's row by a column other than the ratio, the serve section's rows,
+// and a row name that
 // matches two rows, which must be refused rather than guessed.
 func TestBenchAB(t *testing.T) {
 	if testing.Short() {
@@ -62,6 +63,8 @@ func TestBenchAB(t *testing.T) {
 		{"ROW=download"},
 		{"ROW=stdtls per request", "COL=GUEST p99 ms"},
 		{"ROW=component stdtls sequential"},
+		{"ROW=serve keep-alive"},
+		{"ROW=serve p99", "COL=GUEST"},
 	} {
 		out, errb, err := ab(env...)
 		if err != nil {

@@ -44,6 +44,7 @@ func printBenchfmt(w io.Writer, r *benchReport, o benchOptions) {
 	}
 	benchfmtPerGuest(r, line)
 	benchfmtComponent(r, line, o.handshakes)
+	benchfmtServe(r, line)
 	if r.BytesPerIdleConnHost > 0 || r.BytesPerIdleConnNative > 0 {
 		line("IdleConn/impl=guest", int64(r.IdleConns), r.BytesPerIdleConnHost, "heap-B/conn", r.RSSPerIdleConnHost, "rss-B/conn")
 		line("IdleConn/impl=native", int64(r.IdleConns), r.BytesPerIdleConnNative, "heap-B/conn", r.RSSPerIdleConnNative, "rss-B/conn")

@@ -52,6 +52,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	guestFile := fs.String("guest", "", "use this demo guest `FILE.wasm` (a core module or a WASI 0.2 component) instead of building internal/guests/demo")
 	verbose := fs.Bool("v", false, "log every connection to stderr, as wasitls run -v does")
 	quiet := fs.Bool("q", false, "say nothing on stderr about slow steps (building and compiling the guest)")
+	serve := fs.Bool("serve", false, "also run the example HTTPS server as a guest (host-held certificate, mTLS) and fetch a page from it with Go's client over HTTP/2")
 	var cache cacheOptions
 	cache.flags(fs)
 	if err := parseFlags(fs, args, stdout, "wasitls demo [flags]"); err != nil {
@@ -120,6 +121,13 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if failed > 0 {
 		return exitFailure, fmt.Errorf("demo: %d of %d backends failed", failed, len(results))
 	}
+	if *serve {
+		page, state, err := d.serve(ctx, progress)
+		if err != nil {
+			return exitFailure, fmt.Errorf("demo -serve: %w", err)
+		}
+		printDemoServe(stdout, page, state)
+	}
 	return 0, nil
 }
 
@@ -180,6 +188,7 @@ type demo struct {
 	guest       guestModule
 	compileTime time.Duration
 	log         *slog.Logger
+	cache       cacheOptions
 }
 
 // newDemo starts the server and compiles the guest (with cache; telling
@@ -189,7 +198,7 @@ func newDemo(ctx context.Context, wasm []byte, logger *slog.Logger, cache cacheO
 	if err != nil {
 		return nil, err
 	}
-	d := &demo{srv: srv, url: "https://localhost:" + strconv.Itoa(srv.port) + "/", log: logger}
+	d := &demo{srv: srv, url: "https://localhost:" + strconv.Itoa(srv.port) + "/", log: logger, cache: cache}
 	d.rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig(cache, progress))
 	wasi_snapshot_preview1.MustInstantiate(ctx, d.rt)
 	d.h = host.New(d.rt)
@@ -354,13 +363,24 @@ func (s *demoServer) Close() {
 // demoCertificate makes a root CA and a leaf for localhost, 127.0.0.1 and
 // ::1, in memory.
 func demoCertificate() (tls.Certificate, *x509.CertPool, error) {
+	return demoIssue("wasitls demo CA", &x509.Certificate{
+		Subject:  pkix.Name{CommonName: "localhost"},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
+}
+
+// demoIssue makes a root CA named caName and a leaf from tmpl (its
+// serial, validity and key usage set here) signed by it, in memory; it
+// returns the leaf with its key and a pool with the root.
+func demoIssue(caName string, tmpl *x509.Certificate) (tls.Certificate, *x509.CertPool, error) {
 	now := time.Now()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, nil, err
 	}
 	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "wasitls demo CA"},
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: caName},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
@@ -376,13 +396,10 @@ func demoCertificate() (tls.Certificate, *x509.CertPool, error) {
 	if err != nil {
 		return tls.Certificate{}, nil, err
 	}
-	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
+	tmpl.SerialNumber = big.NewInt(2)
+	tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(24*time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	leafDER, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		return tls.Certificate{}, nil, err
 	}

@@ -22,9 +22,7 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"os"
-	"time"
 
 	"github.com/wasitls/wasitls/examples/guest-https-server/site"
 	"github.com/wasitls/wasitls/guest/wasinet"
@@ -46,19 +44,7 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("listening", l.Addr())
-	var protos http.Protocols
-	protos.SetHTTP1(true)
-	// The guest's connections are plaintext streams to net/http (the host
-	// speaks TLS): a client that negotiated h2 with the host sends the
-	// HTTP/2 preface on them.
-	protos.SetUnencryptedHTTP2(true)
-	srv := &http.Server{
-		Handler:           site.Handler(),
-		Protocols:         &protos,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		ConnContext:       site.ConnContext,
-	}
+	srv := site.Server()
 	err = srv.Serve(l)
 	fmt.Fprintln(os.Stderr, "error:", err)
 	os.Exit(1)

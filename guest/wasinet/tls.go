@@ -105,6 +105,7 @@ func (c *Conn) detachStreams() (streams.InputStream, streams.OutputStream, uint6
 		c.Close()
 		return 0, 0, 0, errors.New("wasinet: plaintext data is buffered past the point of the TLS upgrade")
 	}
+	c.releaseAheadLocked()
 	// What was written in plaintext goes first, and completely: a host
 	// whose streams are idle can hand the socket itself to TLS.
 	if err := c.out.BlockingFlush(); err != nil {

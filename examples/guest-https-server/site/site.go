@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wasitls/wasitls/guest/wasinet"
 )
@@ -74,4 +75,23 @@ func hello(w http.ResponseWriter, r *http.Request) {
 	}
 	b.WriteString("\n")
 	_, _ = io.WriteString(w, b.String())
+}
+
+// Server is the example's http.Server around Handler: HTTP/1.1, and
+// HTTP/2 on plaintext streams (a guest's connections carry plaintext, the
+// host speaks TLS, so a client that negotiated h2 with the host sends the
+// HTTP/2 preface on them), with header and idle timeouts. The benchmarks
+// run the same server natively over crypto/tls (Serve with a TLS listener:
+// its connections are *tls.Conn, so HTTP/2 is then negotiated as usual).
+func Server() *http.Server {
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	return &http.Server{
+		Handler:           Handler(),
+		Protocols:         &protos,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ConnContext:       ConnContext,
+	}
 }
