@@ -35,13 +35,21 @@ func putStat(b []byte, off uint32, st sys.Stat_t) {
 // fsStat: (self, retptr) -> result<descriptor-stat, error-code>.
 func fsStat(c *call, stack []uint64) {
 	a := cabi.FSStat
+	if st, ret, ok := c.statSelf(stack, a); ok {
+		putStat(fsOKArea(c, a, ret), a.OK, st)
+	}
+}
+
+// statSelf stats the descriptor self (stack[0]) for a function whose
+// result area a is at stack[1]; a failure is written there.
+func (c *call) statSelf(stack []uint64, a cabi.FSArea) (sys.Stat_t, uint32, bool) {
 	d, ret := c.descriptor(stack[0], a, stack[1])
 	st, errno := d.file.f.Stat()
 	if errno != 0 {
 		fsFail(c, a, ret, errnoCode(errno))
-		return
+		return st, ret, false
 	}
-	putStat(fsOKArea(c, a, ret), a.OK, st)
+	return st, ret, true
 }
 
 // statAt resolves path under d and stats it (following a last symbolic
@@ -111,13 +119,9 @@ func putHash(c *call, a cabi.FSArea, ret uint32, st sys.Stat_t) {
 // fsMetadataHash: (self, retptr) -> result<metadata-hash-value, error-code>.
 func fsMetadataHash(c *call, stack []uint64) {
 	a := cabi.FSHash
-	d, ret := c.descriptor(stack[0], a, stack[1])
-	st, errno := d.file.f.Stat()
-	if errno != 0 {
-		fsFail(c, a, ret, errnoCode(errno))
-		return
+	if st, ret, ok := c.statSelf(stack, a); ok {
+		putHash(c, a, ret, st)
 	}
-	putHash(c, a, ret, st)
 }
 
 // fsMetadataHashAt: (self, path-flags, path ptr, path len, retptr).

@@ -175,15 +175,23 @@ func (c *call) takeStreams(hi, ho uint32, fate string) (*inStream, *outStream) {
 	return c.take(hi, rInput, fate).(*inStream), c.take(ho, rOutput, fate).(*outStream)
 }
 
+// finish consumes the handshake in stack[0] (of kind hk) and returns it
+// with the future (of kind fk) that now stands in its place, and the
+// context the handshake runs under (cancelled when the future is dropped).
+func (c *call) finish(stack []uint64, hk, fk rkind) (*handshake, *future, context.Context) {
+	hs := c.take(wapi.DecodeU32(stack[0]), hk, "consumed by finish").(*handshake)
+	ctx, cancel := context.WithCancel(c.g.ctx)
+	f := &future{g: c.g, cancel: cancel}
+	stack[0] = uint64(c.push(fk, f, 0))
+	return hs, f, ctx
+}
+
 // finishHandshake: (own<client-handshake>) -> own<future-client-streams>.
 // The handshake runs when the guest looks for it (see pending) if the
 // provider honours its context, and in the background right away if not.
 func finishHandshake(c *call, stack []uint64) {
-	hs := c.take(wapi.DecodeU32(stack[0]), rHandshake, "consumed by finish").(*handshake)
+	hs, f, ctx := c.finish(stack, rHandshake, rFuture)
 	g := c.g
-	ctx, cancel := context.WithCancel(g.ctx)
-	f := &future{g: g, cancel: cancel}
-	stack[0] = uint64(c.push(rFuture, f, 0))
 
 	transport, addr, oneConn, release := g.transport(hs)
 	dest := tlsDest{addr: addr, ok: oneConn}
@@ -214,7 +222,7 @@ func finishHandshake(c *call, stack []uint64) {
 		cfg.ClientSessionCache = newScopedSessions(g.sessions, dest, id)
 		start := time.Now()
 		conn, err := g.handshake(ctx, transport, cfg)
-		cancel()
+		f.cancel() // the handshake is over: its context goes
 		ev := ConnEvent{Phase: PhaseHandshake, Addr: addr, ServerName: hs.name, Backend: g.s.provider.Name(), Duration: time.Since(start), Err: err}
 		if id >= 0 {
 			ev.Identity = g.pol.Identities[id].Dest

@@ -50,11 +50,8 @@ func newServerHandshake(c *call, stack []uint64) {
 // Without Policy.Serve the future holds an io-error ("tls: policy
 // denied").
 func finishServerHandshake(c *call, stack []uint64) {
-	hs := c.take(wapi.DecodeU32(stack[0]), rServerHandshake, "consumed by finish").(*handshake)
+	hs, f, ctx := c.finish(stack, rServerHandshake, rServerFuture)
 	g := c.g
-	ctx, cancel := context.WithCancel(g.ctx)
-	f := &future{g: g, cancel: cancel}
-	stack[0] = uint64(c.push(rServerFuture, f, 0))
 
 	transport, addr, _, release := g.transport(hs)
 	sp, ok := g.pol.serverProvider(g.s.provider)
@@ -87,7 +84,7 @@ func finishServerHandshake(c *call, stack []uint64) {
 		conn, err := g.runProvider(ctx, transport, cfg.Timeout(), name, direct, func(ctx context.Context) (api.Conn, error) {
 			return sp.Server(ctx, transport, cfg)
 		})
-		cancel()
+		f.cancel() // the handshake is over: its context goes
 		ev := ConnEvent{Phase: PhaseHandshake, Addr: addr, Backend: name, Duration: time.Since(start), Err: err, Server: true}
 		if err != nil {
 			release()

@@ -37,14 +37,22 @@ type lineWriter struct {
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.part = append(w.part, p...)
+	eachLine(&w.part, p, func(l string) { w.lines <- l })
+	return len(p), nil
+}
+
+// eachLine adds p to the partial line *part and calls line with every line
+// that completes, without its newline.
+func eachLine(part *[]byte, p []byte, line func(string)) {
+	*part = append(*part, p...)
 	for {
-		i := bytes.IndexByte(w.part, '\n')
+		i := bytes.IndexByte(*part, '\n')
 		if i < 0 {
-			return len(p), nil
+			return
 		}
-		w.lines <- string(w.part[:i])
-		w.part = w.part[i+1:]
+		s := string((*part)[:i])
+		*part = (*part)[i+1:]
+		line(s)
 	}
 }
 

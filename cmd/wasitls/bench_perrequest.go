@@ -137,19 +137,14 @@ func (w *stampWriter) Write(p []byte) (int, error) {
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.part = append(w.part, p...)
-	for {
-		i := bytes.IndexByte(w.part, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		w.lines = append(w.lines, stampedLine{now, string(w.part[:i])})
-		w.part = w.part[i+1:]
-		if w.hit != nil && strings.HasPrefix(w.lines[len(w.lines)-1].text, w.want) {
+	eachLine(&w.part, p, func(l string) {
+		w.lines = append(w.lines, stampedLine{now, l})
+		if w.hit != nil && strings.HasPrefix(l, w.want) {
 			close(w.hit)
 			w.hit = nil
 		}
-	}
+	})
+	return len(p), nil
 }
 
 // find returns the first line that starts with prefix.
