@@ -235,6 +235,12 @@ func (s *tcpSocket) acceptLoop(ctx context.Context, l *listener) {
 // +8 input, +12 output | +4 code. The new socket inherits the listener's
 // options and takes a slot of Limits.Connections; past the limit the
 // connection is closed and accept reports new-socket-limit.
+// acceptReserve is the handles an accept leaves free after it: an accepted
+// connection takes three at once (socket and streams) and about six more
+// once its server TLS is up (handshake, future, pollables, connection and
+// its streams), and the guest needs a few more to go on serving.
+const acceptReserve = 16
+
 func accept(c *call, stack []uint64) {
 	a := cabi.AcceptArea
 	s, ret := tcpMethod(c, stack, a)
@@ -263,8 +269,15 @@ func accept(c *call, stack []uint64) {
 		return
 	}
 	g := c.g
-	if int(g.conns.Add(1)) > g.pol.limits.Connections {
-		g.conns.Add(-1)
+	// Past Limits.Connections, or with too few handles left to serve one
+	// more connection, the client is reset and the guest told
+	// new-socket-limit: a remote peer opening connections must not make
+	// the guest trap on its handle limit (see acceptReserve).
+	full := g.table.room() < acceptReserve+3 // the socket and its streams
+	if full || int(g.conns.Add(1)) > g.pol.limits.Connections {
+		if !full {
+			g.conns.Add(-1)
+		}
 		_ = conn.SetLinger(0) // a reset: the client learns at once
 		_ = conn.Close()
 		putCode(c, a, ret, ecNewSocketLimit)

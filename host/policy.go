@@ -123,7 +123,10 @@ type ALPNRule struct {
 
 // Limits bound a guest's resources. Zero fields take the defaults.
 type Limits struct {
-	Handles int // open handles of every kind (default 4096)
+	// Handles bounds open handles of every kind (default 4096); past it a
+	// call that would make one traps, except accept, which answers
+	// new-socket-limit (and resets the client) while a few handles are left.
+	Handles int
 
 	// Connections bounds the guest's TCP sockets and the connections made
 	// with them (default 64); past it create-tcp-socket fails with

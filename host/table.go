@@ -183,6 +183,13 @@ func (t *table) drain() []any {
 }
 
 // count returns the number of open handles.
+// room is how many more handles fit under the limit.
+func (t *table) room() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.limit - t.open
+}
+
 func (t *table) count() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -521,3 +521,36 @@ func TestWITConnectFromBoundAddress(t *testing.T) {
 	}
 	x.call(networkName, witnames.DropNetwork, uint64(netw))
 }
+
+// A remote peer opening connections must not make a serving guest trap on
+// its handle limit: with Limits.Handles the tighter bound, accept answers
+// new-socket-limit (and resets the client) while the guest still has
+// handles to serve what it accepted.
+func TestAcceptLeavesHandlesToServe(t *testing.T) {
+	ctx, r := newRuntime(t)
+	const handles = 40
+	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Listen: []string{"127.0.0.1:*"}, Limits: Limits{Connections: 1000, Handles: handles}}))
+	sock, bound := x.listenOn(loop4)
+	accepted := 0
+	for {
+		c := dialHost(t, bound.String())
+		_, _, _, code := x.acceptWait(sock)
+		if code == int(ecNewSocketLimit) {
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) {
+				t.Fatalf("the refused client read %v, want a reset", err)
+			}
+			break
+		}
+		if code >= 0 {
+			t.Fatalf("accept %d: error-code %d", accepted+1, code)
+		}
+		accepted++
+		if accepted > handles {
+			t.Fatalf("%d connections accepted under a limit of %d handles", accepted, handles)
+		}
+	}
+	if free := handles - x.g.OpenHandles(); accepted == 0 || free < acceptReserve {
+		t.Fatalf("accepted %d, %d handles free after the refusal, want some accepted and at least %d free", accepted, free, acceptReserve)
+	}
+}
