@@ -286,7 +286,7 @@ func accept(c *call, stack []uint64) {
 	applyOptions(conn, &opts)
 	tc := &tcpConn{conn: conn, slot: &g.conns}
 	tc.refs.Store(3) // the socket and its two streams
-	ns := &tcpSocket{g: g, family: s.family, state: tcpConnected, conn: tc, opts: opts, bindFD: -1, dialFD: -1}
+	ns := &tcpSocket{g: g, family: s.family, state: tcpConnected, conn: tc, opts: opts, bindFD: -1}
 	ns.done.update(true)
 	in, out := tcpStreams(g, tc)
 	ns.in, ns.out = in, out

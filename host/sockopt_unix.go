@@ -32,16 +32,16 @@ func setHopLimit(conn *net.TCPConn, v6 bool, hops uint8) error {
 	return serr
 }
 
-// dupFD returns a close-on-exec duplicate of the socket a dial is
-// connecting (see tcpSocket.bound), or -1.
-func dupFD(rc syscall.RawConn) int {
-	nfd := -1
-	_ = rc.Control(func(fd uintptr) {
-		if d, err := unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0); err == nil {
-			nfd = d
-		}
-	})
-	return nfd
+// connName returns the address the socket a dial is connecting is bound to
+// (see tcpSocket.bound), through the dial's own descriptor: rc fails once
+// the dial has closed it, and holds it open while the call runs.
+func connName(rc syscall.RawConn) (netip.AddrPort, bool) {
+	var ap netip.AddrPort
+	var ok bool
+	if err := rc.Control(func(fd uintptr) { ap, ok = sockName(int(fd)) }); err != nil {
+		return netip.AddrPort{}, false
+	}
+	return ap, ok
 }
 
 // sockName returns the address fd is bound to (port 0: not yet).

@@ -68,9 +68,9 @@ type tcpSocket struct {
 	done    signal // the dial finished
 	counted bool   // holds a slot of Limits.Connections (until conn takes it over)
 	opts    tcpOptions
-	out     *outStream // for a shutdown after the pending writes
-	in      *inStream  // for a shutdown(receive), which drops what is buffered
-	dialFD  int        // a duplicate of the socket being connected, or -1 (see bound)
+	out     *outStream      // for a shutdown after the pending writes
+	in      *inStream       // for a shutdown(receive), which drops what is buffered
+	dialRC  syscall.RawConn // the socket being connected, while the dial runs (see bound)
 
 	// The server side (listen.go).
 	bindFD    int            // the bound socket until it listens or connects, or -1
@@ -388,7 +388,6 @@ func startConnect(c *call, stack []uint64) {
 		s.bindFD = -1
 	}
 	s.state = tcpConnecting
-	s.dialFD = -1
 	s.cancel = cancel
 	s.done.update(false)
 	opts := s.opts
@@ -402,9 +401,8 @@ func startConnect(c *call, stack []uint64) {
 				}
 				// local-address may be asked while the connect is in
 				// progress (the socket is bound by then).
-				fd := dupFD(rc)
 				s.mu.Lock()
-				s.dialFD = fd
+				s.dialRC = rc
 				s.mu.Unlock()
 				return nil
 			}}
@@ -412,10 +410,7 @@ func startConnect(c *call, stack []uint64) {
 		conn, err := d.DialContext(ctx, "tcp", dest.String())
 		cancel()
 		s.mu.Lock()
-		if s.dialFD >= 0 {
-			closeFD(s.dialFD)
-			s.dialFD = -1
-		}
+		s.dialRC = nil
 		s.mu.Unlock()
 		var tc *tcpConn
 		if err == nil {
@@ -548,7 +543,7 @@ func (s *tcpSocket) bound(c *call) (netip.AddrPort, bool) {
 	end := time.Now().Add(maxBindWait)
 	for {
 		s.mu.Lock()
-		st, conn, fd := s.state, s.conn, s.dialFD
+		st, conn, rc := s.state, s.conn, s.dialRC
 		if st == tcpBound || st == tcpListenStarted || st == tcpListening {
 			local := s.local
 			s.mu.Unlock()
@@ -556,8 +551,8 @@ func (s *tcpSocket) bound(c *call) (netip.AddrPort, bool) {
 		}
 		var ap netip.AddrPort
 		var ok bool
-		if st == tcpConnecting && fd >= 0 {
-			ap, ok = sockName(fd) // under mu: the dial closes fd under it
+		if st == tcpConnecting && rc != nil {
+			ap, ok = connName(rc)
 		}
 		s.mu.Unlock()
 		switch {

@@ -26,7 +26,7 @@ func createTCPSocket(c *call, stack []uint64) {
 		putCode(c, a, ret, ecNewSocketLimit)
 		return
 	}
-	s := &tcpSocket{g: c.g, family: uint8(fam), counted: true, bindFD: -1, dialFD: -1, opts: tcpOptions{keepAlive: true, keepIdle: 15 * time.Second, keepIntvl: 15 * time.Second, keepCount: 9, hopLimit: 64, recvBuf: 128 << 10, sendBuf: 128 << 10}}
+	s := &tcpSocket{g: c.g, family: uint8(fam), counted: true, bindFD: -1, opts: tcpOptions{keepAlive: true, keepIdle: 15 * time.Second, keepIntvl: 15 * time.Second, keepCount: 9, hopLimit: 64, recvBuf: 128 << 10, sendBuf: 128 << 10}}
 	s.done.update(true)
 	h := c.push(rTCPSocket, s, 0)
 	b := okArea(c, a, ret)
