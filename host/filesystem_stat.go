@@ -75,13 +75,21 @@ func (c *call) statAt(d *descriptor, pf uint32, path string) (sys.Stat_t, fsCode
 // fsStatAt: (self, path-flags, path ptr, path len, retptr).
 func fsStatAt(c *call, stack []uint64) {
 	a := cabi.FSStat
+	if st, ret, ok := c.statPathArg(stack, a); ok {
+		putStat(fsOKArea(c, a, ret), a.OK, st)
+	}
+}
+
+// statPathArg stats the path a (self, path-flags, path ptr, path len,
+// retptr) function names; a failure is written to its result area a.
+func (c *call) statPathArg(stack []uint64, a cabi.FSArea) (sys.Stat_t, uint32, bool) {
 	d, ret := c.descriptor(stack[0], a, stack[4])
 	st, code := c.statAt(d, wapi.DecodeU32(stack[1]), c.path(stack[2], stack[3]))
 	if code != fsOK {
 		fsFail(c, a, ret, code)
-		return
+		return st, ret, false
 	}
-	putStat(fsOKArea(c, a, ret), a.OK, st)
+	return st, ret, true
 }
 
 // fsIsSameObject: (self, other) -> bool: the same device and inode.
@@ -127,13 +135,9 @@ func fsMetadataHash(c *call, stack []uint64) {
 // fsMetadataHashAt: (self, path-flags, path ptr, path len, retptr).
 func fsMetadataHashAt(c *call, stack []uint64) {
 	a := cabi.FSHash
-	d, ret := c.descriptor(stack[0], a, stack[4])
-	st, code := c.statAt(d, wapi.DecodeU32(stack[1]), c.path(stack[2], stack[3]))
-	if code != fsOK {
-		fsFail(c, a, ret, code)
-		return
+	if st, ret, ok := c.statPathArg(stack, a); ok {
+		putHash(c, a, ret, st)
 	}
-	putHash(c, a, ret, st)
 }
 
 // fsErrorCode: (err, retptr) -> option<error-code>: some for an io-error
