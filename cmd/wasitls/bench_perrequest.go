@@ -44,10 +44,7 @@ type perRequest struct {
 	Ratio     float64 `json:"ratio"`
 	// Latency of one request: for the guest from the start of its
 	// instantiation to its close, for native from the dial to the close.
-	GuestP50ms  float64 `json:"guest_p50_ms"`
-	GuestP99ms  float64 `json:"guest_p99_ms"`
-	NativeP50ms float64 `json:"native_p50_ms"`
-	NativeP99ms float64 `json:"native_p99_ms"`
+	percentiles
 	// Each round's rate (requests per second), in the order run.
 	GuestRuns  []float64 `json:"guest_runs"`
 	NativeRuns []float64 `json:"native_runs"`

@@ -77,16 +77,22 @@ type rate struct {
 	NativeHandshakeUs float64 `json:"native_handshake_us,omitempty"`
 }
 
+// percentiles are one latency's p50 and p99 in ms, guest and native
+// (embedded: the JSON keys stay at the level of what holds them).
+type percentiles struct {
+	GuestP50ms  float64 `json:"guest_p50_ms"`
+	GuestP99ms  float64 `json:"guest_p99_ms"`
+	NativeP50ms float64 `json:"native_p50_ms"`
+	NativeP99ms float64 `json:"native_p99_ms"`
+}
+
 type concurrency struct {
-	Conns        int     `json:"conns"`
-	Guests       int     `json:"guests"`
-	Guest        float64 `json:"guest_per_s"`
-	Native       float64 `json:"native_per_s"`
-	Ratio        float64 `json:"ratio"`
-	GuestP50ms   float64 `json:"guest_p50_ms"`
-	GuestP99ms   float64 `json:"guest_p99_ms"`
-	NativeP50ms  float64 `json:"native_p50_ms"`
-	NativeP99ms  float64 `json:"native_p99_ms"`
+	Conns  int     `json:"conns"`
+	Guests int     `json:"guests"`
+	Guest  float64 `json:"guest_per_s"`
+	Native float64 `json:"native_per_s"`
+	Ratio  float64 `json:"ratio"`
+	percentiles
 	GuestWallMs  float64 `json:"guest_wall_ms"`
 	NativeWallMs float64 `json:"native_wall_ms"`
 	// Each round's rate (connections per second), in the order run.

@@ -43,15 +43,12 @@ type serveReport struct {
 	Bulk          throughput `json:"bulk"` // GET of 1 MiB bodies, one client
 	// The p50 and p99 of Concurrent clients starting a new connection and
 	// a request at one instant (medians over the runs).
-	Concurrent  int       `json:"concurrent_clients"`
-	GuestP50ms  float64   `json:"guest_p50_ms"`
-	GuestP99ms  float64   `json:"guest_p99_ms"`
-	NativeP50ms float64   `json:"native_p50_ms"`
-	NativeP99ms float64   `json:"native_p99_ms"`
-	GuestP99s   []float64 `json:"guest_p99_runs"`
-	NativeP99s  []float64 `json:"native_p99_runs"`
-	guestP50s   []float64
-	nativeP50s  []float64
+	Concurrent int `json:"concurrent_clients"`
+	percentiles
+	GuestP99s  []float64 `json:"guest_p99_runs"`
+	NativeP99s []float64 `json:"native_p99_runs"`
+	guestP50s  []float64
+	nativeP50s []float64
 	// Memory per idle client connection (one request served, kept alive):
 	// the Go heap's growth, which holds the guest's linear memory
 	// (GuestMemPerIdleConn of it), the clients' own memory included on
