@@ -1,10 +1,14 @@
-// Command wasitls runs WebAssembly guests (GOOS=wasip1 core modules) with
-// wasi-tls, wasi-sockets and wasi-clocks on wazero, with a TLS backend
-// chosen by flag or by build tag.
+// Command wasitls runs WebAssembly guests (core modules such as Go's
+// GOOS=wasip1, and WASI 0.2 command components) with wasi-tls, wasi-sockets
+// and wasi-clocks on wazero, with a TLS backend chosen by flag or by build
+// tag; a guest may also serve TLS with certificates the host holds.
 //
 //	go run ./cmd/wasitls demo                      # no setup, no network
+//	go run ./cmd/wasitls demo -serve               # a guest serving HTTPS
 //	wasitls backends                                # compiled-in backends
 //	wasitls run -allow 'example.com:443' -v guest.wasm https://example.com/
+//	wasitls run -listen 127.0.0.1:8443 -server-cert C -server-key K server.wasm
+//	wasitls bench -quick                            # guest vs native Go
 //	wasitls version                                 # module, Go, wazero, backends
 //	wasitls cache size                              # compiled guests kept on disk
 //
