@@ -234,7 +234,8 @@ func (h *Host) forget(g *Guest) {
 // host-module instances, and the close notifier that cleans up after it.
 func (g *Guest) bind(ctx context.Context) context.Context {
 	ctx = experimental.WithImportResolver(ctx, g.resolve)
-	ctx = context.WithValue(ctx, ownClose{}, g)
+	// Not marked ownClose: an embedder may hand this context to
+	// Runtime.Close, which calls the notifier holding the store's lock.
 	return experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(func(ctx context.Context, _ uint32) {
 		if ctx.Value(ownClose{}) == g {
 			g.shutdown(ctx)
@@ -249,9 +250,10 @@ func (g *Guest) bind(ctx context.Context) context.Context {
 	}))
 }
 
-// ownClose marks the contexts of a guest's own calls (proc_exit, exit,
-// a cancelled call) and of Guest.Close: the module closes with no wazero
-// lock held, so the notifier can close the host-module instances at once.
+// ownClose marks the context of Guest.Close: the module closes with no
+// wazero lock held, so the notifier can close the host-module instances at
+// once. Every other close (the guest's exit, a cancelled call,
+// Runtime.Close) releases at once and closes the instances afterwards.
 type ownClose struct{}
 
 // resolve is the experimental.ImportResolver of one guest.

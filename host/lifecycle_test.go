@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -392,5 +393,39 @@ func TestDropDeliversWrittenBytes(t *testing.T) {
 				t.Fatalf("peer got %d bytes, want %d", n, rounds*sinkBudget)
 			}
 		})
+	}
+}
+
+// Prepare's context may reach Runtime.Close (an embedder closing with the
+// context it instantiated with): wazero calls the close notifier holding
+// its store's lock, so the notifier must not close the host-module
+// instances there (this deadlocked).
+func TestRuntimeCloseWithPreparedContext(t *testing.T) {
+	ctx, r := newRuntime(t)
+	h := New(r)
+	cm, err := r.CompileModule(ctx, wasmenc.Module(allImports("0.2.6")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, gctx, cfg, err := h.Prepare(ctx, cm, NewModuleConfig().WithName("").WithRandSource(rand.Reader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.InstantiateModule(gctx, cm, cfg); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- r.Close(gctx) }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Runtime.Close with Prepare's context did not return")
+	}
+	_ = g.Close(ctx)
+	if h.Guests() != 0 {
+		t.Fatalf("%d guests after Runtime.Close", h.Guests())
 	}
 }
