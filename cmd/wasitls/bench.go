@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"runtime"
@@ -20,6 +21,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/wasitls/wasitls/component"
 	"github.com/wasitls/wasitls/host"
 )
 
@@ -48,7 +50,9 @@ type benchOptions struct {
 	requests   int    // per-request section: guests, one request each
 	atOnce     int    // per-request section: guests at once
 	html       string // -html: the report as a page too
-	comp       componentOptions
+	// startupSkip, if set, is why the start-up section is not measured.
+	startupSkip string
+	comp        componentOptions
 }
 
 // benchSections are the parts of a run, for -only.
@@ -166,6 +170,19 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return err
 		}); err != nil {
 			return exitFailure, err
+		}
+	}
+	if component.IsComponent(wasm) {
+		// The start-up section times a core module's steps, and the
+		// component row makes its component from the core module.
+		needCore := func(n string) bool { return n == "startup" || (n == "component" && o.comp.file == "") }
+		if o.only != nil && !slices.ContainsFunc(slices.Collect(maps.Keys(o.only)), func(n string) bool { return !needCore(n) }) {
+			return exitUsage, usagef("bench: -only %s needs the core module: -guest %s is a component (give its core module, or -component FILE)",
+				strings.Join(slices.Sorted(maps.Keys(o.only)), ","), o.guestFile)
+		}
+		o.startupSkip = "-guest is a component; the start-up steps are a core module's"
+		if o.comp.file == "" && o.comp.missing == "" {
+			o.comp.missing = "-guest is a component already (give its core module, or -component FILE)"
 		}
 	}
 	if o.memProfile != "" {

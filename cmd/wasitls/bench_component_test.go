@@ -74,6 +74,31 @@ func TestBenchComponent(t *testing.T) {
 			t.Errorf("cached component: %d bytes (%v), the row measured %d", len(b), err, c.Bytes)
 		}
 	})
+	// A component -guest: asking only for sections that need a core module
+	// is a usage error up front; beside other sections they are reported
+	// as not measured, and the rest runs.
+	t.Run("component-guest", func(t *testing.T) {
+		for _, only := range []string{"startup", "component"} {
+			var out, errb bytes.Buffer
+			code := run([]string{"bench", "-only", only, "-guest", prebuilt, "-backends", "stdtls"}, &out, &errb)
+			if code != exitUsage || !strings.Contains(errb.String(), "is a component") {
+				t.Errorf("-only %s with a component -guest: exit %d, stderr %q", only, code, errb.String())
+			}
+		}
+		var out, errb bytes.Buffer
+		args := []string{"bench", "-only", "throughput,startup", "-json", "-cache-dir", cache, "-size", "2MiB", "-reps", "1",
+			"-backends", "stdtls", "-guest", prebuilt}
+		if code := run(args, &out, &errb); code != 0 {
+			t.Fatalf("exit %d\nstderr: %s", code, errb.String())
+		}
+		var rep benchReport
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Startup == nil || rep.Startup.Skipped == "" || len(rep.Download.GuestRuns) != 1 {
+			t.Errorf("startup %+v, download runs %v: want start-up skipped and the throughput measured", rep.Startup, rep.Download.GuestRuns)
+		}
+	})
 	t.Run("prebuilt", func(t *testing.T) {
 		c := bench(t, "-guest", core, "-component", prebuilt)
 		if c.MadeWith != "-component "+prebuilt {

@@ -163,7 +163,13 @@ func (b *bench) okRunModule(ctx context.Context, m guestModule, backend, mode st
 		return 0, 0, err
 	}
 	f := strings.Fields(l)
-	count, _ = strconv.ParseInt(f[1], 10, 64)
-	ns, _ := strconv.ParseInt(f[2], 10, 64)
+	if len(f) != 3 {
+		return 0, 0, fmt.Errorf("bench guest: %q, want \"ok COUNT NS\"", l)
+	}
+	count, err1 := strconv.ParseInt(f[1], 10, 64)
+	ns, err2 := strconv.ParseInt(f[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("bench guest: %q, want \"ok COUNT NS\"", l)
+	}
 	return count, time.Duration(ns), nil
 }

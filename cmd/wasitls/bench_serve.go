@@ -7,6 +7,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -26,7 +27,6 @@ import (
 	"github.com/wasitls/wasitls/api"
 	"github.com/wasitls/wasitls/examples/guest-https-server/site"
 	"github.com/wasitls/wasitls/host"
-	"github.com/wasitls/wasitls/internal/testkit/syncbuf"
 )
 
 // serveClients is how many clients at once drive the rate figures.
@@ -214,7 +214,7 @@ func (b *bench) startServeGuest(ctx context.Context, gm guestModule, backend str
 func startServeGuest(ctx context.Context, h *host.Host, gm guestModule, p api.Provider, pol *host.Policy) (string, func(), error) {
 	ctx, cancel := context.WithCancel(ctx)
 	lines := make(chan string, 16)
-	var errb syncbuf.Buffer
+	var errb bytes.Buffer // read only after the guest ended
 	mc := host.NewModuleConfig().WithName(serveModule).WithArgs(serveModule, "127.0.0.1:0").
 		WithStdout(&lineWriter{lines: lines}).WithStderr(&errb).
 		WithSysNanosleep().WithSysNanotime().WithSysWalltime()
