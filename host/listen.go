@@ -230,17 +230,18 @@ func (s *tcpSocket) acceptLoop(ctx context.Context, l *listener) {
 	}
 }
 
-// accept: (self, retptr) -> result<tuple<own<tcp-socket>,
-// own<input-stream>, own<output-stream>>, error-code>: +0 tag, +4 socket,
-// +8 input, +12 output | +4 code. The new socket inherits the listener's
-// options and takes a slot of Limits.Connections; past the limit the
-// connection is closed and accept reports new-socket-limit.
 // acceptReserve is the handles an accept leaves free after it: an accepted
 // connection takes three at once (socket and streams) and about six more
 // once its server TLS is up (handshake, future, pollables, connection and
 // its streams), and the guest needs a few more to go on serving.
 const acceptReserve = 16
 
+// accept: (self, retptr) -> result<tuple<own<tcp-socket>,
+// own<input-stream>, own<output-stream>>, error-code>: +0 tag, +4 socket,
+// +8 input, +12 output | +4 code. The new socket inherits the listener's
+// options and takes a slot of Limits.Connections; past the limit, or with
+// fewer than acceptReserve handles left after it, the connection is reset
+// and accept reports new-socket-limit.
 func accept(c *call, stack []uint64) {
 	a := cabi.AcceptArea
 	s, ret := tcpMethod(c, stack, a)

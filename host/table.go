@@ -182,7 +182,6 @@ func (t *table) drain() []any {
 	return out
 }
 
-// count returns the number of open handles.
 // room is how many more handles fit under the limit.
 func (t *table) room() int {
 	t.mu.Lock()
@@ -190,6 +189,7 @@ func (t *table) room() int {
 	return t.limit - t.open
 }
 
+// count returns the number of open handles.
 func (t *table) count() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -10,8 +10,10 @@
 //     without a goroutine per handshake (a backend built with it can declare
 //     Capabilities.HonorsContext).
 //
-// A minimal backend on crypto/tls (it passes conformance.Run; see
-// TestMinimalBackend):
+// The core of a minimal backend on crypto/tls (TestMinimalBackend runs the
+// whole of it through conformance.Run: it also declares Capabilities and
+// sets ClientSessionCache and GetClientCertificate, without which the
+// suite's resumption and client-certificate cases fail):
 //
 //	type mini struct{}
 //

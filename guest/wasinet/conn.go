@@ -95,8 +95,10 @@ type Dialer struct {
 	// ClientContext ask the host for (in preference order), through the
 	// project's extension wasitls:tls/connection; the host offers those
 	// its policy allows, and TLSConn.ConnectionState says what the server
-	// chose. Nil leaves ALPN to the host's policy and keeps the guest to
-	// the standard wasi:tls imports.
+	// chose. Nil leaves ALPN to the host's policy. Either way a guest that
+	// dials TLS with wasinet links the extension's functions in (the
+	// linker cannot tell that nil skips them), so it needs a host that
+	// serves wasitls:tls/connection; guest/tls alone does not.
 	NextProtos []string
 }
 

@@ -13,8 +13,8 @@ type alpnState struct {
 	state   *ctls.ConnectionState
 }
 
-// askALPN asks the host for protos (nil: not at all, so that a guest that
-// never sets NextProtos does not import the extension's set-alpn-ids).
+// askALPN asks the host for protos (nil: not at all; the host's policy
+// decides).
 func askALPN(hs tls.ClientHandshake, protos []string) (alpnState, error) {
 	if protos == nil {
 		return alpnState{}, nil

@@ -1,7 +1,8 @@
 // Package witsrc turns the project's wit/ tree into the one WIT source jco
 // reads, with the worlds the test guests and the host must fit (World):
-// the ABI check (internal/testkit/witcheck) and the component builds of test guests
-// (internal/testkit/guestbuild) share it.
+// `wasitls bench`'s component row, the ABI check (internal/testkit/witcheck)
+// and the component builds of test guests (internal/testkit/guestbuild)
+// share it.
 package witsrc
 
 import (

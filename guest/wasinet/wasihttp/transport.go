@@ -106,9 +106,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.h1.RoundTrip(req)
 }
 
-// Protocol is the protocol the server at addr ("host:port") negotiated
-// ("h2", "http/1.1", or "" for none), and whether the Transport has
-// connected to it.
+// Protocol is the protocol the server at addr ("host:port") is spoken
+// with: "h2" when it negotiated h2, "http/1.1" otherwise (no ALPN
+// included), and whether the Transport has connected to it.
 func (t *Transport) Protocol(addr string) (string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
