@@ -83,6 +83,7 @@ type tlsConn struct {
 	release func() // gives back the transport (closes the TCP connection)
 	addr    netip.AddrPort
 	name    string
+	backend string // the provider that made it, for the close event
 	start   time.Time
 	once    sync.Once
 	in      *inStream
@@ -125,7 +126,7 @@ func (t *tlsConn) shut(abort bool) {
 		}
 		_ = safeCall(t.conn.Close)
 		t.release()
-		ev := ConnEvent{Phase: PhaseClose, Addr: t.addr, ServerName: t.name, Backend: t.g.s.provider.Name(), Duration: time.Since(t.start), Server: t.state != nil}
+		ev := ConnEvent{Phase: PhaseClose, Addr: t.addr, ServerName: t.name, Backend: t.backend, Duration: time.Since(t.start), Server: t.state != nil}
 		if t.in != nil {
 			ev.BytesIn = t.in.p.total.Load()
 		}
@@ -237,7 +238,7 @@ func finishHandshake(c *call, stack []uint64) {
 			ev.State = safeState(conn)
 			g.observe(ev)
 		}
-		f.complete(&tlsConn{g: g, conn: conn, release: release, addr: addr, name: hs.name, start: start}, nil)
+		f.complete(&tlsConn{g: g, conn: conn, release: release, addr: addr, name: hs.name, backend: ev.Backend, start: start}, nil)
 	}
 	g.startHandshake(f, g.direct, run, func() {
 		g.handshakes.Add(-1)

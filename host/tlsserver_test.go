@@ -288,10 +288,14 @@ func TestServeProviderForClientOnlyBackend(t *testing.T) {
 	sp.Provider = stdtls.Provider{}
 	ctx, r := newRuntime(t)
 	var backends []string
+	closed := make(chan string, 1)
 	x := newTG(t, ctx, New(r, WithProvider(u)), "0.2.6", WithPolicy(&Policy{Listen: []string{"127.0.0.1:*"}, Serve: sp, Options: map[string]string{"alpn": "override"}}),
 		WithObserver(func(e ConnEvent) {
-			if e.Phase == PhaseHandshake && e.Server {
+			switch {
+			case e.Phase == PhaseHandshake && e.Server:
 				backends = append(backends, e.Backend)
+			case e.Phase == PhaseClose && e.Server:
+				closed <- e.Backend
 			}
 		}))
 	conn, tin, tout, errStr := x.serveTLSOnce(func(addr string) {
@@ -310,4 +314,13 @@ func TestServeProviderForClientOnlyBackend(t *testing.T) {
 	x.drop(ioStreamsName, "input-stream", tin)
 	x.drop(ioStreamsName, "output-stream", tout)
 	x.drop(serverTLSName, "server-connection", conn)
+	// The connection's close names the backend that made it, too.
+	select {
+	case b := <-closed:
+		if b != stdtls.Name {
+			t.Fatalf("the server connection's close names %q, want stdtls", b)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no close event for the server connection")
+	}
 }
