@@ -112,18 +112,7 @@ func (c *call) connState(h uint64) *api.ConnectionState {
 //	retptr: +0 tag (0 none, 1 some) | some: +4 ptr, +8 len
 func negotiatedProtocol(c *call, stack []uint64) {
 	st := c.connState(stack[0])
-	ret := wapi.DecodeU32(stack[1])
-	a := cabi.ProtocolArea
-	c.Area(ret, a.Size, a.Align)
-	if st.NegotiatedProtocol == "" {
-		c.Area(ret, a.Size, a.Align)[a.Tag] = 0
-		return
-	}
-	lp, ln := c.PutString(st.NegotiatedProtocol)
-	b := c.Area(ret, a.Size, a.Align)
-	b[a.Tag] = 1
-	cabi.PutU32(b, a.Some+cabi.ListPair.Ptr, lp)
-	cabi.PutU32(b, a.Some+cabi.ListPair.Len, ln)
+	putOptionBytes(c, wapi.DecodeU32(stack[1]), []byte(st.NegotiatedProtocol))
 }
 
 // keyExchangeGroup: (borrow<client-connection>, retptr) -> option<u16>.

@@ -80,7 +80,7 @@ func (x *tg) facts(conn uint32) facts {
 	var f facts
 	x.clearRet()
 	x.call(tlsExtName, witnames.NegotiatedProtocol, uint64(conn), retArea)
-	pa := cabi.ProtocolArea
+	pa := cabi.OptionBytesArea
 	if r := x.ret(pa.Size); r[pa.Tag] == 1 {
 		f.hasALPN = true
 		f.alpn = string(x.bytes(cabi.GetU32(r, pa.Some), cabi.GetU32(r, pa.Some+4)))

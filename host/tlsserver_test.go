@@ -36,7 +36,7 @@ func (x *tg) serverHandshake(in, out uint32) (conn, tin, tout uint32, errStr str
 // or option<list<u8>>; ok false for none.
 func (x *tg) optionBytes(conn uint32, method string) (string, bool) {
 	x.t.Helper()
-	t := cabi.OptionListU8
+	t := cabi.OptionBytes
 	x.clearRet()
 	x.call(serverTLSName, "[method]server-connection."+method, uint64(conn), retArea)
 	r := x.ret(t.Size())

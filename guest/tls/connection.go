@@ -58,7 +58,7 @@ func (c ClientConnection) NegotiatedProtocol() (proto string, ok bool) {
 	ret := cabi.NewArea()
 	defer ret.Free()
 	negotiatedProtocol(uint32(c), ret.Ptr())
-	a, l := &abi.ProtocolArea, &abi.ListPair
+	a, l := &abi.OptionBytesArea, &abi.ListPair
 	if ret.U8(a.Tag) == 0 {
 		return "", false
 	}

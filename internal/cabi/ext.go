@@ -9,7 +9,7 @@ var (
 	ALPNError = Enum(2)
 	// set-alpn-ids: result<list<list<u8>>, alpn-error>
 	ResultALPNIDs = Result(ListBytes, ALPNError)
-	// negotiated-protocol: option<list<u8>>
+	// negotiated-protocol, server-name, alpn-id: option<list<u8>>
 	OptionBytes = Option(ListOf(U8))
 	// key-exchange-group: option<u16>
 	OptionU16 = Option(U16)
@@ -17,9 +17,9 @@ var (
 
 // Areas of the extension's functions.
 var (
-	ALPNIDsArea  = codeArea(ResultALPNIDs) // OK: the list's ptr, len; Code: the alpn-error
-	ProtocolArea = optionArea(OptionBytes) // Some: the list's ptr, len
-	GroupArea    = optionArea(OptionU16)   // Some: the u16
+	ALPNIDsArea     = codeArea(ResultALPNIDs) // OK: the list's ptr, len; Code: the alpn-error
+	OptionBytesArea = optionArea(OptionBytes) // Some: the list's ptr, len
+	GroupArea       = optionArea(OptionU16)   // Some: the u16
 )
 
 // OptionArea locates the parts of option<T>.

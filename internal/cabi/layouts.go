@@ -48,8 +48,7 @@ var (
 
 // Types of wasitls:tls/server.
 var (
-	OptionListU8 = Option(ListOf(U8))        // server-connection.alpn-id
-	CertChain    = ListOf(Tuple(ListOf(U8))) // server-connection.client-certificate-chain
+	CertChain = ListOf(Tuple(ListOf(U8))) // server-connection.client-certificate-chain
 )
 
 // Return areas of wasi:filesystem, each result<T, error-code>.
@@ -229,7 +228,6 @@ var (
 	OptionCodeArea   = optionArea(OptionErrorCode) // network-error-code
 	OptionStringArea = optionArea(OptionString)    // initial-cwd, server-name
 	OptionHandleArea = optionArea(OptionHandle)    // get-terminal-*
-	OptionBytesArea  = optionArea(OptionListU8)    // server-connection.alpn-id
 	OptFSCodeArea    = optionArea(OptFSCode)       // filesystem-error-code
 )
 
