@@ -277,6 +277,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"run", "-min-tls", "1.1", guest}, `-min-tls "1.1": want 1.2 or 1.3`},
 		{[]string{"run", "-min-tls", "1.3", "-max-tls", "1.2", guest}, "is above -max-tls"},
 		{[]string{"run", "-handshake-timeout", "soon", guest}, "-handshake-timeout"},
+		{[]string{"run", "-alpn", "h2,,http/1.1", guest}, `-alpn "h2,,http/1.1": want a comma-separated list`},
 		{[]string{"run", "-client-key", notPEM, guest}, "-client-key must follow -client-cert"},
 		{[]string{"run", "-client-cert", notPEM, guest}, "missing -client-key"},
 		{[]string{"run", "-client-cert", notPEM, "-client-key", notPEM, guest}, "missing -client-for"},

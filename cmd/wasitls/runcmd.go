@@ -245,13 +245,9 @@ func (o *runOptions) resolve() (api.Provider, *host.Policy, error) {
 	if p.Identities, err = o.idents.load(); err != nil {
 		return nil, nil, err
 	}
-	var protos []string
-	for _, l := range o.alpn {
-		for _, s := range strings.Split(l, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				protos = append(protos, s)
-			}
-		}
+	protos, err := parseALPN("-alpn", o.alpn...)
+	if err != nil {
+		return nil, nil, err
 	}
 	if len(protos) > 0 {
 		p.ALPN = []host.ALPNRule{{Dest: "*:*", Protocols: protos}}

@@ -115,3 +115,14 @@ func TestRunServesHTTPS(t *testing.T) {
 	}
 	checkStops(t, cmd, syscall.SIGTERM, 143, &errb)
 }
+
+// -alpn and -server-alpn read their lists alike: spaces around an id go.
+func TestParseALPN(t *testing.T) {
+	got, err := parseALPN("-server-alpn", "h2, http/1.1", " x ")
+	if err != nil || !slices.Equal(got, []string{"h2", "http/1.1", "x"}) {
+		t.Fatalf("parseALPN = %q, %v", got, err)
+	}
+	if _, err := parseALPN("-alpn", strings.Repeat("a", 256)); err == nil {
+		t.Fatal("a 256-byte id was accepted")
+	}
+}

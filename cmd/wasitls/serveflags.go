@@ -58,11 +58,8 @@ func (s *serveOptions) apply(p *host.Policy, provider api.Provider) error {
 		sp.Certificates = append(sp.Certificates, host.ServerCertificate{ServerNames: g.dests, Certificate: pairs[i]})
 	}
 	if s.serverALPN != "" {
-		for _, proto := range strings.Split(s.serverALPN, ",") {
-			if proto == "" || len(proto) > 255 {
-				return usagef("-server-alpn %q: want a comma-separated list of protocols (1 to 255 bytes each)", s.serverALPN)
-			}
-			sp.NextProtos = append(sp.NextProtos, proto)
+		if sp.NextProtos, err = parseALPN("-server-alpn", s.serverALPN); err != nil {
+			return err
 		}
 	}
 	if len(s.clientCAs) > 0 {
@@ -82,4 +79,21 @@ func (s *serveOptions) apply(p *host.Policy, provider api.Provider) error {
 	}
 	p.Serve = sp
 	return nil
+}
+
+// parseALPN reads the comma-separated ALPN ids of flag's lists (one per
+// use of the flag): spaces around an id are dropped; an empty id or one
+// over 255 bytes is a usage error.
+func parseALPN(flag string, lists ...string) ([]string, error) {
+	var protos []string
+	for _, l := range lists {
+		for _, id := range strings.Split(l, ",") {
+			id = strings.TrimSpace(id)
+			if id == "" || len(id) > 255 {
+				return nil, usagef("%s %q: want a comma-separated list of protocols (1 to 255 bytes each)", flag, l)
+			}
+			protos = append(protos, id)
+		}
+	}
+	return protos, nil
 }
