@@ -339,7 +339,7 @@ func concurrentGets(tr *http.Transport, addr string, n int) ([]time.Duration, er
 // served and then idle, and returns the Go heap's growth per connection
 // (which holds a guest's linear memory) and extra()'s growth in total.
 func idleClients(addr string, roots *x509.CertPool, n int, extra func() uint64) (float64, uint64, error) {
-	before, beforeX := heapNow(), extra()
+	before, beforeX := sampleMem().heap, extra()
 	var cs []*tls.Conn
 	defer func() {
 		for _, c := range cs {
@@ -363,19 +363,8 @@ func idleClients(addr string, roots *x509.CertPool, n int, extra func() uint64) 
 		_ = resp.Body.Close()
 	}
 	time.Sleep(200 * time.Millisecond) // the servers' goroutines settle
-	after, afterX := heapNow(), extra()
-	return float64(int64(after)-int64(before)) / float64(n), afterX - beforeX, nil
-}
-
-// heapNow is the live heap (and stacks) after a collection. Two: the
-// first empties sync.Pools into their victim caches, the second frees them
-// (the host's stream buffers come from pools).
-func heapNow() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc + m.StackInuse
+	after, afterX := sampleMem().heap, extra()
+	return perConn(after, before, n), afterX - beforeX, nil
 }
 
 func portOf(addr string) string {
