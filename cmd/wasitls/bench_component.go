@@ -7,8 +7,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,7 +19,6 @@ import (
 	"github.com/wasitls/wasitls/component"
 	"github.com/wasitls/wasitls/internal/componentnew"
 	"github.com/wasitls/wasitls/internal/guestsrc"
-	"github.com/wasitls/wasitls/internal/witsrc"
 )
 
 // componentOptions are the component row's flags and what they resolved to.
@@ -87,11 +84,9 @@ func (c *componentOptions) find(ctx context.Context) string {
 	if root == "" {
 		return "the WIT to make a component with is in a wasitls checkout, and none was found (run from a clone, or -component FILE)"
 	}
-	wit, err := witsrc.Source(filepath.Join(root, "wit"))
-	if err != nil {
+	if c.wit, err = componentnew.WIT(root); err != nil {
 		return fmt.Sprintf("reading the checkout's WIT: %v (or -component FILE)", err)
 	}
-	c.wit = witsrc.ForComponents(wit)
 	return ""
 }
 
@@ -137,26 +132,22 @@ func (b *bench) componentWasm(ctx context.Context) ([]byte, string, error) {
 		return nil, "", errors.New("the -guest module is a component already; pass its core module, or -component FILE")
 	}
 	made := fmt.Sprintf("jco %s componentNew, wasi_snapshot_preview1 command adapter", c.tools.Version())
-	key, err := c.tools.Key()
+	digest, err := c.tools.Digest(c.wit, b.wasm)
 	if err != nil {
 		return nil, "", err
 	}
-	h := sha256.New()
-	h.Write(key)
-	fmt.Fprintf(h, "%d\x00%s%d\x00", len(c.wit), c.wit, len(b.wasm))
-	h.Write(b.wasm)
 	var cached string
 	if dir, err := b.o.cache.path(); err == nil && dir != "" {
 		// In the compilation cache's directory, so that trimming and
 		// `wasitls cache clean` cover it.
-		cached = filepath.Join(dir, "components", "benchguest-"+hex.EncodeToString(h.Sum(nil)[:16])+".component.wasm")
+		cached = filepath.Join(dir, "components", "benchguest-"+digest+".component.wasm")
 		if wasm, err := os.ReadFile(cached); err == nil {
 			return wasm, made, nil
 		}
 	}
 	var wasm []byte
 	if _, err := announce(b.o.progressWriter(b.log), "making the bench guest's component with jco componentNew", func() error {
-		wasm, err = c.tools.New(ctx, c.wit, "wasitls:check/guest", b.wasm)
+		wasm, err = c.tools.New(ctx, c.wit, componentnew.World, b.wasm)
 		return err
 	}); err != nil {
 		return nil, "", err

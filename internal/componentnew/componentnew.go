@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/wasitls/wasitls/internal/witsrc"
 )
 
 // script is the Node.js program that calls jco:
@@ -113,6 +116,36 @@ func (t Tools) Key() ([]byte, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%d\x00%s%d\x00%s", len(script), script, len(pj), pj)
 	return h.Sum(nil), nil
+}
+
+// World is the world the project's guests are made components of (see
+// internal/witsrc).
+const World = "wasitls:check/guest"
+
+// WIT is the WIT source a component of the project's guests is made
+// against: the wit/ tree of the checkout at root, restated for jco's
+// preview1 adapter (witsrc.ForComponents).
+func WIT(root string) (string, error) {
+	wit, err := witsrc.Source(filepath.Join(root, "wit"))
+	if err != nil {
+		return "", err
+	}
+	return witsrc.ForComponents(wit), nil
+}
+
+// Digest names a component of core made with t against wit, for caches:
+// it changes with jco, its adapter and script (Key), the WIT and the core
+// module.
+func (t Tools) Digest(wit string, core []byte) (string, error) {
+	key, err := t.Key()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	h.Write(key)
+	fmt.Fprintf(h, "%d\x00%s%d\x00", len(wit), wit, len(core))
+	h.Write(core)
+	return hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
 
 // New makes a component of core, whose world is world in the WIT source

@@ -2,15 +2,12 @@ package guestbuild
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/wasitls/wasitls/internal/componentnew"
 	"github.com/wasitls/wasitls/internal/testkit/peers"
-	"github.com/wasitls/wasitls/internal/witsrc"
 )
 
 // ComponentPrefix marks a guest to be built as a WASI 0.2 component:
@@ -25,14 +22,14 @@ const ComponentPrefix = "component:"
 // Component names the component form of the guest pkg, for Build.
 func Component(pkg string) string { return ComponentPrefix + pkg }
 
-// nodeAndJCO finds Node.js and jco as peers.Node and peers.JCO do, without
-// a testing.TB; missing ones are ErrNoCompiler.
-func nodeAndJCO() (node, jco string, err error) {
+// tools finds Node.js and jco as peers.Node and peers.JCO do, without a
+// testing.TB; missing ones are ErrNoCompiler.
+func tools() (componentnew.Tools, error) {
 	t, err := componentnew.Find(peers.RepoRoot(), "", "")
 	if err != nil {
-		return "", "", fmt.Errorf("%w: %v", ErrNoCompiler, err)
+		return t, fmt.Errorf("%w: %v", ErrNoCompiler, err)
 	}
-	return t.Node, t.JCO, nil
+	return t, nil
 }
 
 func buildComponent(pkg string) ([]byte, error) {
@@ -40,27 +37,21 @@ func buildComponent(pkg string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	node, jco, err := nodeAndJCO()
+	t, err := tools()
 	if err != nil {
 		return nil, err
 	}
-	tools := componentnew.Tools{Node: node, JCO: jco}
-	wit, err := witsrc.Source(filepath.Join(peers.RepoRoot(), "wit"))
+	wit, err := componentnew.WIT(peers.RepoRoot())
 	if err != nil {
 		return nil, err
 	}
-	wit = witsrc.ForComponents(wit)
-	key, err := tools.Key()
+	digest, err := t.Digest(wit, core)
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.New()
-	h.Write(key)
-	fmt.Fprintf(h, "%d\x00%s%d\x00", len(wit), wit, len(core))
-	h.Write(core)
-	name := filepath.Base(pkg) + "-" + hex.EncodeToString(h.Sum(nil)[:16]) + ".component.wasm"
+	name := filepath.Base(pkg) + "-" + digest + ".component.wasm"
 	return cachedBuild(name, func(out string) error {
-		b, err := tools.New(context.Background(), wit, "wasitls:check/guest", core)
+		b, err := t.New(context.Background(), wit, componentnew.World, core)
 		if err != nil {
 			return fmt.Errorf("guestbuild: component of %s: %w", pkg, err)
 		}

@@ -40,10 +40,11 @@ func isJS(pkg string) bool {
 }
 
 func buildJS(pkg string) ([]byte, error) {
-	node, jco, err := nodeAndJCO()
+	t, err := tools()
 	if err != nil {
 		return nil, err
 	}
+	node, jco := t.Node, t.JCO
 	cjs, err := componentizeJS()
 	if err != nil {
 		return nil, err
