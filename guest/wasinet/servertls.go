@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,6 +56,14 @@ type ServerConn struct {
 	sess   server.Connection
 	done   bool
 	closed bool
+
+	// What the handshake settled, asked of the host once (a handler may
+	// read it on every request).
+	alpnOnce  sync.Once
+	alpn      string
+	certsOnce sync.Once
+	certs     []*x509.Certificate
+	certsErr  error
 }
 
 var _ net.Conn = (*ServerConn)(nil)
@@ -233,7 +242,8 @@ func (s *ServerConn) NegotiatedProtocol() string {
 	if tc.closed {
 		return ""
 	}
-	return sess.ALPN()
+	s.alpnOnce.Do(func() { s.alpn = sess.ALPN() })
+	return s.alpn
 }
 
 // PeerCertificates parses the client's certificate chain (leaf first):
@@ -247,19 +257,19 @@ func (s *ServerConn) PeerCertificates() ([]*x509.Certificate, error) {
 		return nil, nil
 	}
 	tc.mu.Lock()
+	defer tc.mu.Unlock()
 	if tc.closed {
-		tc.mu.Unlock()
 		return nil, net.ErrClosed
 	}
-	ders := sess.ClientCertificates()
-	tc.mu.Unlock()
-	var out []*x509.Certificate
-	for _, der := range ders {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, err
+	s.certsOnce.Do(func() {
+		for _, der := range sess.ClientCertificates() {
+			c, err := x509.ParseCertificate(der)
+			if err != nil {
+				s.certs, s.certsErr = nil, err
+				return
+			}
+			s.certs = append(s.certs, c)
 		}
-		out = append(out, c)
-	}
-	return out, nil
+	})
+	return slices.Clone(s.certs), s.certsErr
 }
