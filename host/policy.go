@@ -125,7 +125,8 @@ type ALPNRule struct {
 type Limits struct {
 	// Handles bounds open handles of every kind (default 4096); past it a
 	// call that would make one traps, except accept, which answers
-	// new-socket-limit (and resets the client) while a few handles are left.
+	// new-socket-limit (and resets the client) while fewer than 16 would
+	// be left after it. With Listen set it must be at least 19.
 	Handles int
 
 	// Connections bounds the guest's TCP sockets and the connections made

@@ -7,7 +7,7 @@ import (
 )
 
 // checkPolicy refuses settings no guest could run with, before any guest
-// runs: negative limits or timeouts.
+// runs: negative limits or timeouts, or too few handles to serve.
 func checkPolicy(p *Policy) error {
 	for _, f := range []struct {
 		name string
@@ -22,6 +22,12 @@ func checkPolicy(p *Policy) error {
 		if f.v < 0 {
 			return fmt.Errorf("host: policy %s is %d: must not be negative (zero takes the default)", f.name, f.v)
 		}
+	}
+	// A guest that may listen needs room to accept one connection and
+	// serve it (see acceptReserve): with fewer handles every accept
+	// would answer new-socket-limit.
+	if len(p.Listen) > 0 && p.Limits.Handles > 0 && p.Limits.Handles < acceptReserve+3 {
+		return fmt.Errorf("host: policy Limits.Handles is %d: a guest that may listen needs at least %d", p.Limits.Handles, acceptReserve+3)
 	}
 	if p.HandshakeTimeout < 0 {
 		return fmt.Errorf("host: policy HandshakeTimeout is %v: must not be negative (zero takes the default)", p.HandshakeTimeout)

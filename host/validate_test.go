@@ -40,6 +40,7 @@ func TestInstantiateRefusesBadSettings(t *testing.T) {
 		{"negative connections", nil, Policy{Limits: Limits{Connections: -1}}, "Limits.Connections is -1"},
 		{"negative sockets", nil, Policy{Limits: Limits{Sockets: -1}}, "Limits.Sockets is -1"},
 		{"negative handles", nil, Policy{Limits: Limits{Handles: -1}}, "Limits.Handles is -1"},
+		{"too few handles to serve", nil, Policy{Listen: []string{"127.0.0.1:*"}, Limits: Limits{Handles: 10}}, "Limits.Handles is 10: a guest that may listen needs at least 19"},
 		{"negative handshakes", nil, Policy{Limits: Limits{Handshakes: -1}}, "Limits.Handshakes is -1"},
 		{"negative buffered bytes", nil, Policy{Limits: Limits{BufferedBytes: -1}}, "Limits.BufferedBytes is -1"},
 		{"negative handshake timeout", nil, Policy{HandshakeTimeout: -time.Second}, "HandshakeTimeout is -1s"},
