@@ -216,6 +216,28 @@ func TestWITListenAcceptIPv6(t *testing.T) {
 	}
 }
 
+// SECURITY.md guarantee 12: IPv6 sockets are IPv6-only, so a guest bound to
+// [::] admits no IPv4 client (the policy named no IPv4 address).
+func TestWITListenIPv6IsV6Only(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		peers.Unavailable(t, "no IPv6 loopback: %v", err)
+	} else {
+		ln.Close()
+	}
+	ctx, r := newRuntime(t)
+	x := newTG(t, ctx, New(r), "0.2.6", WithPolicy(&Policy{Listen: []string{"[::]:*"}}))
+	_, bound := x.listenOn(netip.MustParseAddrPort("[::]:0"))
+	if c, err := net.DialTimeout("tcp4", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), bound.Port()).String(), 5*time.Second); err == nil {
+		c.Close()
+		t.Fatalf("an IPv4 client reached a guest bound to [::]:%d", bound.Port())
+	}
+	c, err := net.DialTimeout("tcp6", netip.AddrPortFrom(netip.MustParseAddr("::1"), bound.Port()).String(), 5*time.Second)
+	if err != nil {
+		t.Fatalf("an IPv6 client: %v", err)
+	}
+	c.Close()
+}
+
 // Policy.Listen: binding is denied by default (access-denied), outside the
 // addresses and ports given, and for port 0 when the port the system picks
 // is not given. Nothing is left bound after a denial.
