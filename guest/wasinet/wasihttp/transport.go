@@ -43,9 +43,10 @@ type Transport struct {
 	h1     *http.Transport
 	h2     *http2.Transport
 
-	mu     sync.Mutex
-	protos map[string]string             // "host:port" -> the protocol its server chose
-	spare  map[string][]*wasinet.TLSConn // handshaken, waiting for the transport of their protocol
+	mu      sync.Mutex
+	protos  map[string]string             // "host:port" -> the protocol its server chose
+	spare   map[string][]*wasinet.TLSConn // handshaken, waiting for the transport of their protocol
+	probing map[string]chan struct{}      // first dials under way; closed when one ends
 }
 
 // Option configures a Transport.
@@ -63,7 +64,7 @@ func WithHTTP1(f func(*http.Transport)) Option {
 
 // NewTransport returns a Transport.
 func NewTransport(opts ...Option) *Transport {
-	t := &Transport{protos: map[string]string{}, spare: map[string][]*wasinet.TLSConn{}}
+	t := &Transport{protos: map[string]string{}, spare: map[string][]*wasinet.TLSConn{}, probing: map[string]chan struct{}{}}
 	t.h1 = &http.Transport{ForceAttemptHTTP2: false}
 	t.h2 = &http2.Transport{}
 	for _, o := range opts {
@@ -80,30 +81,61 @@ func NewTransport(opts ...Option) *Transport {
 }
 
 // RoundTrip sends req over the protocol its server negotiated; the first
-// request to a server dials it offering both.
+// request to a server dials it offering both, and requests that arrive
+// meanwhile wait for that dial rather than make their own.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL == nil || req.URL.Scheme != "https" {
 		return t.h1.RoundTrip(req)
 	}
-	addr := authority(req)
-	t.mu.Lock()
-	proto, known := t.protos[addr]
-	t.mu.Unlock()
-	if !known {
-		c, err := t.dial(req.Context(), "tcp", addr, []string{H2, HTTP1})
-		if err != nil {
-			return nil, err
-		}
-		proto = protoOf(c)
-		t.mu.Lock()
-		t.protos[addr] = proto
-		t.spare[addr] = append(t.spare[addr], c)
-		t.mu.Unlock()
+	proto, err := t.protocol(req.Context(), authority(req))
+	if err != nil {
+		return nil, err
 	}
 	if proto == H2 {
 		return t.h2.RoundTrip(req)
 	}
 	return t.h1.RoundTrip(req)
+}
+
+// protocol is the protocol of the server at addr, learnt by one dial
+// offering both at a time: the handshaken connection waits in spare for
+// the transport of its protocol, whose own pool then shares it (HTTP/2
+// multiplexes every request on it). If that dial fails, the next waiter
+// tries its own.
+func (t *Transport) protocol(ctx context.Context, addr string) (string, error) {
+	for {
+		t.mu.Lock()
+		if p, ok := t.protos[addr]; ok {
+			t.mu.Unlock()
+			return p, nil
+		}
+		if done, ok := t.probing[addr]; ok {
+			t.mu.Unlock()
+			select {
+			case <-done:
+				continue
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		t.probing[addr] = done
+		t.mu.Unlock()
+		c, err := t.dial(ctx, "tcp", addr, []string{H2, HTTP1})
+		var p string
+		if err == nil {
+			p = protoOf(c)
+		}
+		t.mu.Lock()
+		delete(t.probing, addr)
+		close(done)
+		if err == nil {
+			t.protos[addr] = p
+			t.spare[addr] = append(t.spare[addr], c)
+		}
+		t.mu.Unlock()
+		return p, err
+	}
 }
 
 // Protocol is the protocol the server at addr ("host:port") is spoken

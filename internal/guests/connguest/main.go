@@ -11,6 +11,7 @@
 //	                               ticks with time.Sleep(1ms) and, if BUSY is "busy", another hashes
 //	                               and yields with runtime.Gosched
 //	connguest gets ADDR NAME N     N GETs in turn through wasihttp.Transport, printing "get PROTO BODY"
+//	connguest pgets ADDR NAME N    N GETs at once through a new wasihttp.Transport, printing "get PROTO BODY"
 //	connguest state ADDR NAME P,Q  twice: TLS asking for ALPN P,Q (wasinet.Dialer.NextProtos), a ping,
 //	                               then what ConnectionState reports, as "N key value" lines
 //
@@ -149,6 +150,9 @@ func main() {
 	case "gets":
 		n, _ := strconv.Atoi(os.Args[4])
 		gets(ctx, os.Args[2], os.Args[3], n)
+	case "pgets":
+		n, _ := strconv.Atoi(os.Args[4])
+		pgets(ctx, os.Args[2], os.Args[3], n)
 	case "state":
 		for i := range 2 { // the second connection may resume the first's session
 			connState(ctx, i, os.Args[2], os.Args[3], strings.Split(os.Args[4], ","))
@@ -238,6 +242,35 @@ func connState(ctx context.Context, i int, addr, name string, protos []string) {
 		i, strings.Join(tc.OfferedProtocols(), ","), i, st.Version, i, st.CipherSuite, i, uint16(st.CurveID), i, st.NegotiatedProtocol,
 		i, st.DidResume, i, st.HandshakeComplete, i, st.ServerName, i, strings.Join(chain, ","))
 	tc.Close()
+}
+
+// pgets makes n GETs to https://NAME:PORT/ at once, the Transport's first.
+func pgets(ctx context.Context, addr, name string, n int) {
+	tr := wasihttp.NewTransport()
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	lines := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+net.JoinHostPort(name, portOf(addr))+"/", nil)
+			if err != nil {
+				fail(err)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				fail(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				fail(err)
+			}
+			lines[i] = fmt.Sprintf("get %s %s", resp.Proto, strings.TrimSpace(string(body)))
+		})
+	}
+	wg.Wait()
+	fmt.Println(strings.Join(lines, "\n"))
 }
 
 // gets makes n GETs to https://NAME:PORT/ through one wasihttp.Transport.

@@ -129,3 +129,33 @@ func TestWasiHTTPTransport(t *testing.T) {
 		})
 	}
 }
+
+// TestWasiHTTPConcurrentFirstRequests: eight GETs at once, the first
+// requests of a new wasihttp.Transport to an h2 server, share one
+// connection: the requests that arrive while the first dial is under way
+// wait for it instead of each dialing (and handshaking) their own.
+func TestWasiHTTPConcurrentFirstRequests(t *testing.T) {
+	p := pki.New(t)
+	var accepted atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello over %s", r.Proto)
+	}))
+	srv.EnableHTTP2 = true
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			accepted.Add(1)
+		}
+	}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, NextProtos: []string{"h2", "http/1.1"}}
+	srv.StartTLS()
+	defer srv.Close()
+	const n = 8
+	r := runGuest(t, connGuest, stdtls.Provider{}, p, "pgets", srv.Listener.Addr().String(), "localhost", strconv.Itoa(n))
+	want := slices.Repeat([]string{"HTTP/2.0 hello over HTTP/2.0"}, n)
+	if r.Exit != 0 || !slices.Equal(r.out["get"], want) {
+		t.Fatalf("exit %d, gets %q, want %q", r.Exit, r.out["get"], want)
+	}
+	if got := accepted.Load(); got != 1 {
+		t.Errorf("the server accepted %d connections for %d concurrent first requests, want 1", got, n)
+	}
+}
