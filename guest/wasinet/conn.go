@@ -95,10 +95,10 @@ type Dialer struct {
 	// ClientContext ask the host for (in preference order), through the
 	// project's extension wasitls:tls/connection; the host offers those
 	// its policy allows, and TLSConn.ConnectionState says what the server
-	// chose. Nil leaves ALPN to the host's policy. Either way a guest that
-	// dials TLS with wasinet links the extension's functions in (the
-	// linker cannot tell that nil skips them), so it needs a host that
-	// serves wasitls:tls/connection; guest/tls alone does not.
+	// chose. Nil leaves ALPN to the host's policy. Asking needs package
+	// tlsext imported (the dial fails with ErrNoExtension otherwise); a
+	// guest that does not import it does not import the extension and
+	// runs on any wasi-tls host.
 	NextProtos []string
 }
 

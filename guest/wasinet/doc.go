@@ -20,10 +20,13 @@
 // ALPN, client certificate); the guest only names the server, and may ask
 // for ALPN protocols with Dialer.NextProtos and read what was negotiated
 // with TLSConn.ConnectionState, through the project's extension to
-// wasi:tls (wasitls:tls/connection, which wasinet's TLS links in whether or
-// not they are used: its guests need a host that serves the extension, as
-// wasitls does; a guest on guest/tls alone that calls none of the
-// extension's functions imports only the standard interfaces). Package wasihttp builds on them: an
+// wasi:tls (wasitls:tls/connection). The extension is optional: only a
+// guest that imports package tlsext for its side effect links (and so
+// imports) it, and then needs a host that serves it, as wasitls does;
+// without tlsext a wasinet guest imports the standard wasi:tls interface
+// alone and runs on any wasi-tls host, Dialer.NextProtos is an
+// ErrNoExtension and ConnectionState has ServerName and HandshakeComplete
+// only. Package wasihttp builds on them (and imports tlsext): an
 // http.RoundTripper that speaks HTTP/2 to servers that choose h2. A failed
 // handshake is a *HandshakeError carrying the host's debug string, whose
 // "tls: <kind>" prefix gives its Kind: errors.Is(err, ErrUnknownAuthority).

@@ -2,10 +2,15 @@ package wasinet
 
 import (
 	ctls "crypto/tls"
-	"crypto/x509"
+	"errors"
 
 	"github.com/wasitls/wasitls/guest/tls"
+	"github.com/wasitls/wasitls/guest/wasinet/internal/ext"
 )
+
+// ErrNoExtension is the error of a dial that asks for ALPN
+// (Dialer.NextProtos) in a guest that did not import package tlsext.
+var ErrNoExtension = errors.New(`wasinet: ALPN needs the wasitls:tls/connection extension: import _ "github.com/wasitls/wasitls/guest/wasinet/tlsext"`)
 
 // alpnState is what a TLSConn asked for through wasitls:tls/connection.
 type alpnState struct {
@@ -19,7 +24,10 @@ func askALPN(hs tls.ClientHandshake, protos []string) (alpnState, error) {
 	if protos == nil {
 		return alpnState{}, nil
 	}
-	offered, err := hs.SetALPNIDs(protos)
+	if ext.SetALPNIDs == nil {
+		return alpnState{}, ErrNoExtension
+	}
+	offered, err := ext.SetALPNIDs(hs, protos)
 	if err != nil {
 		return alpnState{}, err
 	}
@@ -40,8 +48,9 @@ func (t *TLSConn) OfferedProtocols() []string { return t.alpn.offered }
 // true. The first call asks the host; after Close, a state not asked for
 // before is the zero state with ServerName only.
 //
-// Calling it makes the guest import the extension, which only a wasitls
-// host serves.
+// The facts need package tlsext imported (which makes the guest import the
+// extension, which only a wasitls host serves); without it the state has
+// ServerName and HandshakeComplete only.
 func (t *TLSConn) ConnectionState() ctls.ConnectionState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -56,25 +65,11 @@ func (t *TLSConn) ConnectionState() ctls.ConnectionState {
 		// The server side of a ServerConn: see its accessors.
 		return ctls.ConnectionState{ServerName: t.serverName}
 	}
-	st := &ctls.ConnectionState{
-		Version:           c.ProtocolVersion(),
-		HandshakeComplete: true,
-		DidResume:         c.Resumed(),
-		CipherSuite:       c.CipherSuite(),
-		ServerName:        t.serverName,
+	if ext.State == nil {
+		return ctls.ConnectionState{ServerName: t.serverName, HandshakeComplete: true}
 	}
-	if g, ok := c.KeyExchangeGroup(); ok {
-		st.CurveID = ctls.CurveID(g)
-	}
-	if p, ok := c.NegotiatedProtocol(); ok {
-		st.NegotiatedProtocol = p
-		st.NegotiatedProtocolIsMutual = true //nolint:staticcheck // documented as always true
-	}
-	for _, der := range c.PeerCertificates() {
-		if cert, err := x509.ParseCertificate(der); err == nil {
-			st.PeerCertificates = append(st.PeerCertificates, cert)
-		}
-	}
-	t.alpn.state = st
-	return *st
+	st := ext.State(c)
+	st.ServerName = t.serverName
+	t.alpn.state = &st
+	return st
 }

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/wasitls/wasitls/guest/wasinet"
+	_ "github.com/wasitls/wasitls/guest/wasinet/tlsext" // ALPN and the negotiated protocol
 )
 
 // ALPN ids.

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/guest/wasinet"
+	_ "github.com/wasitls/wasitls/guest/wasinet/tlsext" // Dialer.NextProtos, ConnectionState
 	"github.com/wasitls/wasitls/guest/wasinet/wasihttp"
 )
 
