@@ -60,6 +60,12 @@ var benchSections = []string{"throughput", "sequential", "concurrent", "idle", "
 
 func (o *benchOptions) runs(section string) bool { return o.only == nil || o.only[section] }
 
+// needsBenchGuest: a section other than serve (which runs its own guest)
+// runs the bench guest.
+func (o *benchOptions) needsBenchGuest() bool {
+	return slices.ContainsFunc(benchSections, func(s string) bool { return s != "serve" && o.runs(s) })
+}
+
 // parseBenchFlags reads the flags into options; a bad one is a usage error.
 func parseBenchFlags(args []string, stdout io.Writer) (benchOptions, error) {
 	var o benchOptions
@@ -164,13 +170,16 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if wasm, err = os.ReadFile(o.guestFile); err != nil {
 			return exitUsage, usagef("-guest %s: %v", o.guestFile, err)
 		}
-	} else {
+	} else if o.needsBenchGuest() {
 		if _, err = announce(o.progressWriter(stderr), "building internal/guests/bench with GOOS=wasip1 go build", func() error {
 			wasm, err = buildGuest(ctx, "bench")
 			return err
 		}); err != nil {
 			return exitFailure, err
 		}
+	}
+	if !o.needsBenchGuest() {
+		wasm = nil // only read, for the flag's sake
 	}
 	if component.IsComponent(wasm) {
 		// The start-up section times a core module's steps, and the
@@ -279,6 +288,9 @@ func newBench(ctx context.Context, wasm []byte, o benchOptions, log io.Writer) (
 	b.rt = wazero.NewRuntimeWithConfig(ctx, runtimeConfig(o.cache, o.progressWriter(log)))
 	wasi_snapshot_preview1.MustInstantiate(ctx, b.rt)
 	b.h = host.New(b.rt)
+	if wasm == nil {
+		return b, nil
+	}
 	if b.guest, _, err = compileAny(ctx, b.h, b.rt, wasm, "benchguest.wasm", o.cache, o.progressWriter(log)); err != nil {
 		b.close()
 		return nil, fmt.Errorf("compiling the bench guest: %w", err)
