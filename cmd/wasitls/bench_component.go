@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"text/tabwriter"
-	"time"
 
 	"github.com/wasitls/wasitls/component"
 	"github.com/wasitls/wasitls/internal/componentnew"
@@ -207,49 +206,22 @@ func (b *bench) runComponent(ctx context.Context, rep *benchReport) error {
 		return err
 	}
 	b.progress("component: download and upload, %d MiB, %d sequential %s handshakes, %d runs each", o.size>>20, o.handshakes, cr.Backend, o.reps)
-	mbps := func(d time.Duration) float64 { return float64(o.size) / 1e6 / d.Seconds() }
-	perS := func(d time.Duration) float64 { return float64(o.handshakes) / d.Seconds() }
-	for i := range o.reps {
-		for k := range 2 {
-			if (k == 0) == (i%2 == 0) {
-				for _, s := range []struct {
-					mode string
-					n    int64
-					runs *[]float64
-					v    func(time.Duration) float64
-				}{{"download", o.size, &cr.Download.GuestRuns, mbps}, {"upload", o.size, &cr.Upload.GuestRuns, mbps},
-					{"handshakes", int64(o.handshakes), &cr.Sequential.GuestRuns, perS}} {
-					_, d, err := b.okRunModule(ctx, m, cr.Backend, s.mode, s.n)
-					if err != nil {
-						return fmt.Errorf("component: %w", err)
-					}
-					*s.runs = append(*s.runs, s.v(d))
-				}
-				continue
-			}
-			d, suite, err := b.nativeDownload()
-			if err != nil {
-				return err
-			}
-			rep.Cipher = suite
-			cr.Download.NativeRuns = append(cr.Download.NativeRuns, mbps(d))
-			if d, err = b.nativeUpload(); err != nil {
-				return err
-			}
-			cr.Upload.NativeRuns = append(cr.Upload.NativeRuns, mbps(d))
-			if d, err = b.nativeHandshakes(hs, o.handshakes); err != nil {
-				return err
-			}
-			cr.Sequential.NativeRuns = append(cr.Sequential.NativeRuns, perS(d))
-		}
+	ms := b.transfers(ctx, m, cr.Backend, &cr.Download, &cr.Upload, &rep.Cipher)
+	ms = append(ms, measure{guestRuns: &cr.Sequential.GuestRuns, nativeRuns: &cr.Sequential.NativeRuns,
+		guest: func() (float64, error) {
+			_, d, err := b.okRunModule(ctx, m, cr.Backend, "handshakes", int64(o.handshakes))
+			return float64(o.handshakes) / d.Seconds(), err
+		},
+		native: func() (float64, error) {
+			d, err := b.nativeHandshakes(hs, o.handshakes)
+			return float64(o.handshakes) / d.Seconds(), err
+		}})
+	if err := b.alternate(ms...); err != nil {
+		return fmt.Errorf("component: %w", err)
 	}
-	for _, t := range []*throughput{&cr.Download, &cr.Upload} {
-		t.GuestMBps, t.NativeMBps = median(t.GuestRuns), median(t.NativeRuns)
-		t.Ratio = ratio(t.GuestMBps, t.NativeMBps)
-	}
-	q := &cr.Sequential
-	q.Guest, q.Native = median(q.GuestRuns), median(q.NativeRuns)
-	q.Ratio = ratio(q.Guest, q.Native)
+	cr.Download.summarize()
+	cr.Upload.summarize()
+	cr.Sequential.summarize()
 	return nil
 }
 
@@ -282,15 +254,7 @@ func benchfmtComponent(r *benchReport, line func(string, int64, ...any), handsha
 	}
 	throughputLines(line, "Component/download", r.SizeBytes, c.Download, "component")
 	throughputLines(line, "Component/upload", r.SizeBytes, c.Upload, "component")
-	for _, sd := range sides(c.Sequential.GuestRuns, c.Sequential.NativeRuns) {
-		impl := sd.impl
-		if impl == "guest" {
-			impl = "component"
-		}
-		for _, perS := range sd.runs {
-			line(fmt.Sprintf("Component/handshake/backend=%s/mode=sequential/impl=%s", c.Backend, impl), int64(handshakes), 1e9/perS, "ns/op", perS, "conns/s")
-		}
-	}
+	rateLines(line, "Component/handshake/backend="+c.Backend+"/mode=sequential", int64(handshakes), "conns/s", "component", c.Sequential.GuestRuns, c.Sequential.NativeRuns)
 }
 
 // componentChart is the row's group on the -html page.

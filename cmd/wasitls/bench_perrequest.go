@@ -437,11 +437,7 @@ func printBenchPerGuest(w io.Writer, r *benchReport) {
 func benchfmtPerGuest(r *benchReport, line func(name string, n int64, pairs ...any)) {
 	for _, b := range r.Backends {
 		q := b.PerRequest
-		for _, sd := range sides(q.GuestRuns, q.NativeRuns) {
-			for _, perS := range sd.runs {
-				line(fmt.Sprintf("PerRequest/backend=%s/atonce=%d/impl=%s", b.Name, q.AtOnce, sd.impl), int64(q.Requests), 1e9/perS, "ns/op", perS, "req/s")
-			}
-		}
+		rateLines(line, fmt.Sprintf("PerRequest/backend=%s/atonce=%d", b.Name, q.AtOnce), int64(q.Requests), "req/s", "guest", q.GuestRuns, q.NativeRuns)
 		if q.BytesPerLiveGuest > 0 || q.BytesPerLiveNative > 0 {
 			line("LiveRequest/backend="+b.Name+"/impl=guest", int64(q.AtOnce), q.BytesPerLiveGuest, "heap-B/req", q.RSSPerLiveGuest, "rss-B/req")
 			line("LiveRequest/backend="+b.Name+"/impl=native", int64(q.AtOnce), q.BytesPerLiveNative, "heap-B/req", q.RSSPerLiveNative, "rss-B/req")

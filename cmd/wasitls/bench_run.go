@@ -77,39 +77,12 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 func (b *bench) runThroughput(ctx context.Context, rep *benchReport) error {
 	o := b.o
 	first := o.backends[0]
-	mbps := func(d time.Duration) float64 { return float64(o.size) / 1e6 / d.Seconds() }
 	b.progress("download and upload, %d MiB, %d runs each", o.size>>20, o.reps)
-	for i := range o.reps {
-		guestFirst := i%2 == 0
-		for k := range 2 {
-			if (k == 0) == guestFirst {
-				_, d, err := b.okRun(ctx, first, "download", o.size)
-				if err != nil {
-					return err
-				}
-				rep.Download.GuestRuns = append(rep.Download.GuestRuns, mbps(d))
-				if _, d, err = b.okRun(ctx, first, "upload", o.size); err != nil {
-					return err
-				}
-				rep.Upload.GuestRuns = append(rep.Upload.GuestRuns, mbps(d))
-				continue
-			}
-			d, suite, err := b.nativeDownload()
-			if err != nil {
-				return err
-			}
-			rep.Cipher = suite
-			rep.Download.NativeRuns = append(rep.Download.NativeRuns, mbps(d))
-			if d, err = b.nativeUpload(); err != nil {
-				return err
-			}
-			rep.Upload.NativeRuns = append(rep.Upload.NativeRuns, mbps(d))
-		}
+	if err := b.alternate(b.transfers(ctx, b.guest, first, &rep.Download, &rep.Upload, &rep.Cipher)...); err != nil {
+		return err
 	}
-	for _, t := range []*throughput{&rep.Download, &rep.Upload} {
-		t.GuestMBps, t.NativeMBps = median(t.GuestRuns), median(t.NativeRuns)
-		t.Ratio = ratio(t.GuestMBps, t.NativeMBps)
-	}
+	rep.Download.summarize()
+	rep.Upload.summarize()
 	rep.ThroughputRatioDownload, rep.ThroughputRatioUpload = rep.Download.Ratio, rep.Upload.Ratio
 	return nil
 }

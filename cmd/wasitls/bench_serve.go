@@ -401,11 +401,7 @@ func benchfmtServe(r *benchReport, line func(name string, n int64, pairs ...any)
 		name string
 		r    rate
 	}{{"Serve/mode=new-connection", s.NewConnection}, {"Serve/mode=keepalive-" + strconv.Itoa(s.Clients) + "clients", s.KeepAlive}} {
-		for _, sd := range sides(q.r.GuestRuns, q.r.NativeRuns) {
-			for _, perS := range sd.runs {
-				line(q.name+"/impl="+sd.impl, 1, 1e9/perS, "ns/op", perS, "req/s")
-			}
-		}
+		rateLines(line, q.name, 1, "req/s", "guest", q.r.GuestRuns, q.r.NativeRuns)
 	}
 	for _, sd := range sides(s.Bulk.GuestRuns, s.Bulk.NativeRuns) {
 		for _, mbps := range sd.runs {

@@ -30,17 +30,10 @@ func printBenchfmt(w io.Writer, r *benchReport, o benchOptions) {
 	}
 	throughputLines(line, "Download", r.SizeBytes, r.Download, "guest")
 	throughputLines(line, "Upload", r.SizeBytes, r.Upload, "guest")
-	rates := func(name string, n int64, guest, native []float64) {
-		for _, sd := range sides(guest, native) {
-			for _, perS := range sd.runs {
-				line(name+"/impl="+sd.impl, n, 1e9/perS, "ns/op", perS, "conns/s")
-			}
-		}
-	}
 	for _, b := range r.Backends {
-		rates("Handshake/backend="+b.Name+"/mode=sequential", int64(o.handshakes), b.Sequential.GuestRuns, b.Sequential.NativeRuns)
-		rates(fmt.Sprintf("Handshake/backend=%s/mode=sequential-%dopen", b.Name, r.IdleConns), int64(o.handshakes), b.SequentialOpen.GuestRuns, b.SequentialOpen.NativeRuns)
-		rates(fmt.Sprintf("Handshake/backend=%s/mode=concurrent-%dguests", b.Name, b.Concurrent.Guests), int64(b.Concurrent.Conns), b.Concurrent.GuestRuns, b.Concurrent.NativeRuns)
+		rateLines(line, "Handshake/backend="+b.Name+"/mode=sequential", int64(o.handshakes), "conns/s", "guest", b.Sequential.GuestRuns, b.Sequential.NativeRuns)
+		rateLines(line, fmt.Sprintf("Handshake/backend=%s/mode=sequential-%dopen", b.Name, r.IdleConns), int64(o.handshakes), "conns/s", "guest", b.SequentialOpen.GuestRuns, b.SequentialOpen.NativeRuns)
+		rateLines(line, fmt.Sprintf("Handshake/backend=%s/mode=concurrent-%dguests", b.Name, b.Concurrent.Guests), int64(b.Concurrent.Conns), "conns/s", "guest", b.Concurrent.GuestRuns, b.Concurrent.NativeRuns)
 	}
 	benchfmtPerGuest(r, line)
 	benchfmtComponent(r, line, o.handshakes)
@@ -55,12 +48,19 @@ func printBenchfmt(w io.Writer, r *benchReport, o benchOptions) {
 // guest's side as guestImpl.
 func throughputLines(line func(string, int64, ...any), name string, size int64, tp throughput, guestImpl string) {
 	for _, sd := range sides(tp.GuestRuns, tp.NativeRuns) {
-		impl := sd.impl
-		if impl == "guest" {
-			impl = guestImpl
-		}
 		for _, mbps := range sd.runs {
-			line(fmt.Sprintf("%s/size=%dMiB/impl=%s", name, size>>20, impl), 1, float64(size)/mbps*1e3, "ns/op", mbps, "MB/s")
+			line(fmt.Sprintf("%s/size=%dMiB/impl=%s", name, size>>20, sd.name(guestImpl)), 1, float64(size)/mbps*1e3, "ns/op", mbps, "MB/s")
+		}
+	}
+}
+
+// rateLines writes the repetitions of a rate per second as NAME/impl=...,
+// n operations each, in unit ("conns/s", "req/s"), the guest's side as
+// guestImpl.
+func rateLines(line func(string, int64, ...any), name string, n int64, unit, guestImpl string, guest, native []float64) {
+	for _, sd := range sides(guest, native) {
+		for _, perS := range sd.runs {
+			line(name+"/impl="+sd.name(guestImpl), n, 1e9/perS, "ns/op", perS, unit)
 		}
 	}
 }
@@ -68,6 +68,14 @@ func throughputLines(line func(string, int64, ...any), name string, size int64, 
 type side struct {
 	impl string
 	runs []float64 // measured values, all positive
+}
+
+// name is the side's impl key, the guest's called guestImpl.
+func (sd side) name(guestImpl string) string {
+	if sd.impl == "guest" {
+		return guestImpl
+	}
+	return sd.impl
 }
 
 // sides pairs the guest's and native's runs, leaving out unmeasured ones.
