@@ -133,7 +133,8 @@ func (h *Host) Prepare(ctx context.Context, compiled wazero.CompiledModule, mc w
 // (see shared.go).
 func (h *Host) prepare(ctx context.Context, compiled wazero.CompiledModule, mc wazero.ModuleConfig, sharedMods bool, opts ...Option) (*Guest, context.Context, wazero.ModuleConfig, error) {
 	inner, cli := unwrapConfig(mc)
-	if err := checkConfig(compiled, cli); err != nil {
+	imports, mods := importsOf(compiled)
+	if err := checkConfig(mods, cli); err != nil {
 		return nil, nil, nil, err
 	}
 	g, err := h.newGuest(sharedMods, opts...)
@@ -141,21 +142,16 @@ func (h *Host) prepare(ctx context.Context, compiled wazero.CompiledModule, mc w
 		return nil, nil, nil, err
 	}
 	g.cli.cfg = cli
-	g.imports = importsOf(compiled)
+	g.imports = imports
 	return g, g.bind(ctx), inner, nil
 }
 
 // checkConfig finds, before the guest runs, imports its config cannot
-// serve.
-func checkConfig(compiled wazero.CompiledModule, cli *cliConfig) error {
-	prev := ""
-	for _, d := range compiled.ImportedFunctions() {
-		mod, _, _ := d.Import()
-		if mod == prev {
-			continue // the checks depend on the module alone
-		}
-		prev = mod
-		f, ok := parseImport(mod)
+// serve: mods are the interfaces the guest imports, each with its module
+// name (importsOf).
+func checkConfig(mods map[*iface]string, cli *cliConfig) error {
+	for _, f := range interfaces { // in a fixed order: the first problem is the error
+		mod, ok := mods[f]
 		if !ok {
 			continue
 		}

@@ -21,19 +21,28 @@ import (
 // the host module serves both).
 type importSet map[*iface][]string
 
-// importsOf reads the imports of compiled.
-func importsOf(compiled wazero.CompiledModule) importSet {
-	s := importSet{}
+// importsOf reads the imports of compiled, in one walk: the set, and the
+// first module name (with its version) that imported each interface, for
+// messages.
+func importsOf(compiled wazero.CompiledModule) (importSet, map[*iface]string) {
+	s, mods := importSet{}, map[*iface]string{}
+	prev, f, ok := "", (*iface)(nil), false
 	for _, d := range compiled.ImportedFunctions() {
 		mod, name, _ := d.Import()
-		if f, ok := parseImport(mod); ok && !slices.Contains(s[f], name) {
+		if mod != prev {
+			prev = mod
+			if f, ok = parseImport(mod); ok && mods[f] == "" {
+				mods[f] = mod
+			}
+		}
+		if ok && !slices.Contains(s[f], name) {
 			s[f] = append(s[f], name)
 		}
 	}
 	for _, names := range s {
 		slices.Sort(names)
 	}
-	return s
+	return s, mods
 }
 
 // fns returns the functions of f to compile for the guest: those it
