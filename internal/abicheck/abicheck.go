@@ -7,7 +7,8 @@
 // expression, 0 included: a tag at 0 is cabi's fact too):
 //
 //   - the offset argument of cabi's PutU8..PutU64, GetU16..GetU64,
-//     PutIPAddress, GetIPAddress, PutSockAddr and GetSockAddr;
+//     PutIPAddress, GetIPAddress, ReadIPAddress, PutSockAddr, GetSockAddr and
+//     ReadSockAddr;
 //   - the offset argument of a guest return area's U8, U16, U32 and U64
 //     (ret.U32(4));
 //   - the size and alignment of Area(ptr, size, align);
@@ -55,7 +56,7 @@ var offsetArg = map[string][]int{
 	"PutU8": {1}, "PutU16": {1}, "PutU32": {1}, "PutU64": {1},
 	"GetU16": {1}, "GetU32": {1}, "GetU64": {1},
 	"PutIPAddress": {1, 2}, "GetIPAddress": {1, 2},
-	"PutSockAddr": {1}, "GetSockAddr": {1},
+	"PutSockAddr": {1}, "GetSockAddr": {1}, "ReadIPAddress": {1}, "ReadSockAddr": {1},
 	"Area": {1, 2},
 }
 

@@ -116,6 +116,9 @@ func TestRoundTrips(t *testing.T) {
 		if got := GetSockAddr(b, 4); got != ap {
 			t.Errorf("memory round trip %s -> %s", ap, got)
 		}
+		if got, flow, scope, ok := ReadSockAddr(b, 4); !ok || got != ap || (ap.Addr().Is6() && (flow != 7 || scope != 9)) {
+			t.Errorf("ReadSockAddr %s -> %s %d %d %t", ap, got, flow, scope, ok)
+		}
 		flat := Flatten(ap, 7, 9)
 		got, flow, scope := FlatSockAddr("test", flat[:])
 		if got != ap || (ap.Addr().Is6() && (flow != 7 || scope != 9)) {
@@ -125,6 +128,17 @@ func TestRoundTrips(t *testing.T) {
 		PutIPAddress(ab, NextAddrArea.AddrTag, NextAddrArea.Addr, ap.Addr())
 		if got := GetIPAddress(ab, NextAddrArea.AddrTag, NextAddrArea.Addr); got != ap.Addr() {
 			t.Errorf("ip-address round trip %s -> %s", ap.Addr(), got)
+		}
+		if got, ok := ReadIPAddress(ab, NextAddrArea.AddrTag); !ok || got != ap.Addr() {
+			t.Errorf("ReadIPAddress %s -> %s %t", ap.Addr(), got, ok)
+		}
+		// A tag that is neither case is reported, not read as ipv6.
+		b[4], ab[NextAddrArea.AddrTag] = 2, 2
+		if _, _, _, ok := ReadSockAddr(b, 4); ok {
+			t.Error("ReadSockAddr read an ip-socket-address with tag 2")
+		}
+		if _, ok := ReadIPAddress(ab, NextAddrArea.AddrTag); ok {
+			t.Error("ReadIPAddress read an ip-address with tag 2")
 		}
 	}
 }

@@ -24,23 +24,24 @@ func PutIPAddress(b []byte, tagOff, addrOff uint32, a netip.Addr) {
 		return
 	}
 	b[tagOff] = 1
-	v := a.As16()
-	for i := uint32(0); i < 8; i++ {
-		PutU16(b, addrOff+2*i, uint16(v[2*i])<<8|uint16(v[2*i+1]))
-	}
+	putIPv6(b, addrOff, a)
 }
 
-// GetIPAddress is the inverse of PutIPAddress.
+// GetIPAddress is the inverse of PutIPAddress (a tag other than 0 is ipv6).
 func GetIPAddress(b []byte, tagOff, addrOff uint32) netip.Addr {
 	if b[tagOff] == 0 {
 		return netip.AddrFrom4([4]byte(b[addrOff : addrOff+4]))
 	}
-	var v [16]byte
-	for i := uint32(0); i < 8; i++ {
-		s := GetU16(b, addrOff+2*i)
-		v[2*i], v[2*i+1] = byte(s>>8), byte(s)
+	return getIPv6(b, addrOff)
+}
+
+// ReadIPAddress reads the ip-address at off; ok is false when its tag is
+// neither case (what a guest's binding reports as an error).
+func ReadIPAddress(b []byte, off uint32) (a netip.Addr, ok bool) {
+	if b[off] > 1 {
+		return netip.Addr{}, false
 	}
-	return netip.AddrFrom16(v)
+	return GetIPAddress(b, off, off+IPAddrPayload), true
 }
 
 // PutSockAddr writes an ip-socket-address at off.
@@ -56,24 +57,43 @@ func PutSockAddr(b []byte, off uint32, ap netip.AddrPort, flow, scope uint32) {
 	b[off] = 1
 	PutU16(b, off+V6Port, ap.Port())
 	PutU32(b, off+V6Flow, flow)
-	v := a.As16()
-	for i := uint32(0); i < 8; i++ {
-		PutU16(b, off+V6Addr+2*i, uint16(v[2*i])<<8|uint16(v[2*i+1]))
-	}
+	putIPv6(b, off+V6Addr, a)
 	PutU32(b, off+V6Scope, scope)
 }
 
-// GetSockAddr is the inverse of PutSockAddr (flow info and scope id dropped).
+// GetSockAddr is the inverse of PutSockAddr (flow info and scope id dropped;
+// a tag other than 0 is ipv6).
 func GetSockAddr(b []byte, off uint32) netip.AddrPort {
+	ap, _, _, _ := ReadSockAddr(b, off)
+	return ap
+}
+
+// ReadSockAddr reads the ip-socket-address at off with its flow info and
+// scope id (0 for ipv4); ok is false when its tag is neither case.
+func ReadSockAddr(b []byte, off uint32) (ap netip.AddrPort, flow, scope uint32, ok bool) {
 	if b[off] == 0 {
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[off+V4Addr:off+V4Addr+4])), GetU16(b, off+V4Port))
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[off+V4Addr:off+V4Addr+4])), GetU16(b, off+V4Port)), 0, 0, true
 	}
+	ap = netip.AddrPortFrom(getIPv6(b, off+V6Addr), GetU16(b, off+V6Port))
+	return ap, GetU32(b, off+V6Flow), GetU32(b, off+V6Scope), b[off] == 1
+}
+
+// putIPv6 writes an ipv6-address, eight u16 segments in network order.
+func putIPv6(b []byte, off uint32, a netip.Addr) {
+	v := a.As16()
+	for i := uint32(0); i < 8; i++ {
+		PutU16(b, off+2*i, uint16(v[2*i])<<8|uint16(v[2*i+1]))
+	}
+}
+
+// getIPv6 is the inverse of putIPv6.
+func getIPv6(b []byte, off uint32) netip.Addr {
 	var v [16]byte
 	for i := uint32(0); i < 8; i++ {
-		s := GetU16(b, off+V6Addr+2*i)
+		s := GetU16(b, off+2*i)
 		v[2*i], v[2*i+1] = byte(s>>8), byte(s)
 	}
-	return netip.AddrPortFrom(netip.AddrFrom16(v), GetU16(b, off+V6Port))
+	return netip.AddrFrom16(v)
 }
 
 // FlatSockAddr decodes a flattened ip-socket-address (12 core values:

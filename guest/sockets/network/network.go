@@ -106,68 +106,36 @@ type IPSocketAddress struct {
 type Flat [abi.FlatSockAddrLen]uint32
 
 // Flatten lowers a to its 12 core parameters: ipv4 is [0, port, a, b, c, d,
-// 0...]; ipv6 is [1, port, flow-info, s0..s7, scope-id].
+// 0...]; ipv6 is [1, port, flow-info, s0..s7, scope-id]. A 4-in-6 mapped
+// address is the ipv4 case.
 func (a IPSocketAddress) Flatten() Flat {
+	addr := a.Addr
+	if addr.Unmap().Is4() {
+		addr = addr.Unmap()
+	}
 	var f Flat
-	if a.Addr.Unmap().Is4() {
-		v4 := a.Addr.Unmap().As4()
-		f[0], f[1] = 0, uint32(a.Port)
-		for i, b := range v4 {
-			f[2+i] = uint32(b)
-		}
-		return f
+	for i, v := range abi.Flatten(netip.AddrPortFrom(addr, a.Port), a.FlowInfo, a.ScopeID) {
+		f[i] = uint32(v)
 	}
-	v6 := a.Addr.As16()
-	f[0], f[1], f[2] = 1, uint32(a.Port), a.FlowInfo
-	for i := range 8 {
-		f[3+i] = uint32(v6[2*i])<<8 | uint32(v6[2*i+1])
-	}
-	f[11] = a.ScopeID
 	return f
 }
 
 // DecodeIPSocketAddress reads an ip-socket-address stored at off in ret,
 // at the offsets of internal/cabi's IPSocketAddress layout.
 func DecodeIPSocketAddress(ret *cabi.Area, off uint32) (IPSocketAddress, error) {
-	switch ret.U8(off) {
-	case 0:
-		port := ret.U16(off + abi.V4Port)
-		return IPSocketAddress{Addr: netip.AddrFrom4(octets(ret, off+abi.V4Addr)), Port: port}, nil
-	case 1:
-		port := ret.U16(off + abi.V6Port)
-		return IPSocketAddress{Addr: netip.AddrFrom16(segments(ret, off+abi.V6Addr)), Port: port,
-			FlowInfo: ret.U32(off + abi.V6Flow), ScopeID: ret.U32(off + abi.V6Scope)}, nil
+	ap, flow, scope, ok := abi.ReadSockAddr(ret.Bytes(), off)
+	if !ok {
+		return IPSocketAddress{}, fmt.Errorf("network: bad ip-socket-address tag %d", ret.U8(off))
 	}
-	return IPSocketAddress{}, fmt.Errorf("network: bad ip-socket-address tag %d", ret.U8(off))
+	return IPSocketAddress{Addr: ap.Addr(), Port: ap.Port(), FlowInfo: flow, ScopeID: scope}, nil
 }
 
 // DecodeIPAddress reads an ip-address stored at off in ret, at the offsets
 // of internal/cabi's IPAddress layout.
 func DecodeIPAddress(ret *cabi.Area, off uint32) (netip.Addr, error) {
-	switch ret.U8(off) {
-	case 0:
-		return netip.AddrFrom4(octets(ret, off+abi.IPAddrPayload)), nil
-	case 1:
-		return netip.AddrFrom16(segments(ret, off+abi.IPAddrPayload)), nil
+	a, ok := abi.ReadIPAddress(ret.Bytes(), off)
+	if !ok {
+		return netip.Addr{}, fmt.Errorf("network: bad ip-address tag %d", ret.U8(off))
 	}
-	return netip.Addr{}, fmt.Errorf("network: bad ip-address tag %d", ret.U8(off))
-}
-
-// octets reads an ipv4-address: tuple<u8, u8, u8, u8> at off.
-func octets(ret *cabi.Area, off uint32) (v [4]byte) {
-	for i := range v {
-		v[i] = ret.U8(off + abi.U8.Size()*uint32(i))
-	}
-	return v
-}
-
-// segments reads an ipv6-address, eight u16 segments at off, as 16 bytes
-// in network order.
-func segments(ret *cabi.Area, off uint32) (v [16]byte) {
-	size := abi.U16.Size()
-	for i := range uint32(len(v)) / size {
-		s := ret.U16(off + size*i)
-		v[size*i], v[size*i+1] = byte(s>>8), byte(s)
-	}
-	return v
+	return a, nil
 }
