@@ -51,7 +51,8 @@ func (p *Provider) classifyServer(err error, mode Mode) error {
 	}
 	var ae *api.Error
 	msg := err.Error()
-	noGroup := strings.Contains(msg, "no ECDHE curve supported by both client and server") || strings.Contains(msg, "no key exchanges supported by both client and server")
+	// crypto/tls's TLS 1.3 server (require mode is TLS 1.3 only) says so.
+	noGroup := strings.Contains(msg, "no key exchanges supported by both client and server")
 	if !noGroup && !(errors.As(cerr, &ae) && ae.Kind == api.KindProtocolVersion) {
 		return cerr
 	}
