@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -12,7 +13,8 @@ import (
 // inline CSS and SVG, no script, no external asset, so it opens from disk
 // in any browser and can be attached to an issue. Every row of the text
 // report that has a guest and a native figure is a pair of bars; the
-// start-up steps are one stacked bar. The JSON report is embedded too
+// start-up steps of each guest measured (the bench guest, the fetch guest)
+// are a stacked bar. The JSON report is embedded too
 // (a <script type="application/json">, which browsers do not run).
 
 // chartRow is one guest-vs-native comparison.
@@ -82,6 +84,35 @@ const (
 	chartRowH   = 46
 )
 
+// startupChart is one guest's start-up: a stacked bar of its steps.
+type startupChart struct {
+	*startupReport
+	Title    string
+	MB       float64
+	Segments []startupSegment
+}
+
+// startupCharts are the measured start-ups: the bench guest's and the
+// fetch guest's.
+func startupCharts(r *benchReport, width float64) []startupChart {
+	colors := []string{"#8e6bbf", "#c06bb0", "#d4a03b", "#3b6fd4", "#5fa8d3", "#1a7f37", "#7fb069", "#9aa3ad"}
+	var out []startupChart
+	for _, s := range []*startupReport{r.Startup, r.StartupFetch} {
+		if s == nil || s.TotalMs <= 0 {
+			continue
+		}
+		c := startupChart{startupReport: s, Title: cmp.Or(s.Guest, "bench guest"), MB: float64(s.WasmBytes) / 1e6}
+		x := 0.0
+		for i, st := range s.Steps {
+			w := width * st.Ms / s.TotalMs
+			c.Segments = append(c.Segments, startupSegment{Name: st.Name, Ms: st.Ms, X: x, W: w, Color: colors[i%len(colors)], NativeMs: st.NativeMs})
+			x += w
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 // startupSegment is one step of the stacked start-up bar.
 type startupSegment struct {
 	Name     string
@@ -138,14 +169,14 @@ The number right of each pair is the guest relative to native (rates: guest/nati
 </g>
 {{end}}</svg>
 {{end}}
-{{with .Startup}}
-<h2>Start-up, {{printf "%.1f" $.StartupMB}} MB bench guest ({{if .Cached}}warm cache{{else}}no cache{{end}}, {{.Backend}}): {{printf "%.2f" .TotalMs}} ms</h2>
-<svg width="{{$.W}}" height="40" viewBox="0 0 {{$.W}} 40" role="img" aria-label="start-up steps">
-{{range $.Segments}}<rect x="{{.X}}" y="4" height="24" width="{{.W}}" fill="{{.Color}}" data-step="{{.Name}}" data-ms="{{.Ms}}"><title>{{.Name}}: {{printf "%.2f" .Ms}} ms</title></rect>
+{{range .Startups}}
+<h2>Start-up, {{printf "%.1f" .MB}} MB {{.Title}} ({{if .Cached}}warm cache{{else}}no cache{{end}}, {{.Backend}}): {{printf "%.2f" .TotalMs}} ms</h2>
+<svg width="{{$.W}}" height="40" viewBox="0 0 {{$.W}} 40" role="img" aria-label="start-up steps of the {{.Title}}">
+{{range .Segments}}<rect x="{{.X}}" y="4" height="24" width="{{.W}}" fill="{{.Color}}" data-step="{{.Name}}" data-ms="{{.Ms}}"><title>{{.Name}}: {{printf "%.2f" .Ms}} ms</title></rect>
 {{end}}</svg>
 <table>
 <tr><th>step</th><th></th><th>guest ms</th><th>native ms</th></tr>
-{{range $.Segments}}<tr><td>{{.Name}}</td><td><svg width="12" height="12"><rect width="12" height="12" fill="{{.Color}}"/></svg></td><td>{{printf "%.2f" .Ms}}</td><td>{{if .NativeMs}}{{printf "%.2f" .NativeMs}}{{else}}-{{end}}</td></tr>
+{{range .Segments}}<tr><td>{{.Name}}</td><td><svg width="12" height="12"><rect width="12" height="12" fill="{{.Color}}"/></svg></td><td>{{printf "%.2f" .Ms}}</td><td>{{if .NativeMs}}{{printf "%.2f" .NativeMs}}{{else}}-{{end}}</td></tr>
 {{end}}</table>
 {{end}}
 <script type="application/json" id="report">{{.JSON}}</script>
@@ -162,24 +193,13 @@ func writeBenchHTML(file string, r *benchReport) error {
 	data := struct {
 		R                 *benchReport
 		Groups            []chartGroup
-		Startup           *startupReport
-		Segments          []startupSegment
-		StartupMB         float64
+		Startups          []startupChart
 		W, LabelW, ValueX int
 		RelX              int
 		JSON              template.JS
-	}{R: r, Groups: benchCharts(r), Startup: r.Startup, W: chartLabelW + chartBarW + 190,
+	}{R: r, Groups: benchCharts(r), W: chartLabelW + chartBarW + 190,
 		LabelW: chartLabelW, ValueX: chartLabelW + chartBarW + 8, RelX: chartLabelW + chartBarW + 130, JSON: template.JS(js)}
-	if s := r.Startup; s != nil && s.TotalMs > 0 {
-		data.StartupMB = float64(s.WasmBytes) / 1e6
-		colors := []string{"#8e6bbf", "#c06bb0", "#d4a03b", "#3b6fd4", "#5fa8d3", "#1a7f37", "#7fb069", "#9aa3ad"}
-		x := 0.0
-		for i, st := range s.Steps {
-			w := float64(data.W) * st.Ms / s.TotalMs
-			data.Segments = append(data.Segments, startupSegment{Name: st.Name, Ms: st.Ms, X: x, W: w, Color: colors[i%len(colors)], NativeMs: st.NativeMs})
-			x += w
-		}
-	}
+	data.Startups = startupCharts(r, float64(data.W))
 	var buf bytes.Buffer
 	if err := benchPage.Execute(&buf, data); err != nil {
 		return err

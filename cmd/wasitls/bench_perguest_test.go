@@ -104,7 +104,7 @@ func TestBenchPerRequestAndStartup(t *testing.T) {
 		"stdtls per request, 3 at once": {q.Guest, q.Native},
 		"stdtls per request p99":        {q.GuestP99ms, q.NativeP99ms},
 		"stdtls per live request":       {q.BytesPerLiveGuest, q.BytesPerLiveNative},
-	}, len(startupSteps))
+	}, len(startupSteps)+len(fetchStartupSteps)) // both guests' start-up
 }
 
 func fileSize(t *testing.T, name string) int {
