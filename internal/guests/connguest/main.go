@@ -253,22 +253,7 @@ func pgets(ctx context.Context, addr, name string, n int) {
 	lines := make([]string, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+net.JoinHostPort(name, portOf(addr))+"/", nil)
-			if err != nil {
-				fail(err)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				fail(err)
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				fail(err)
-			}
-			lines[i] = fmt.Sprintf("get %s %s", resp.Proto, strings.TrimSpace(string(body)))
-		})
+		wg.Go(func() { lines[i] = get(ctx, client, addr, name) })
 	}
 	wg.Wait()
 	fmt.Println(strings.Join(lines, "\n"))
@@ -280,21 +265,26 @@ func gets(ctx context.Context, addr, name string, n int) {
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	for range n {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+net.JoinHostPort(name, portOf(addr))+"/", nil)
-		if err != nil {
-			fail(err)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			fail(err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			fail(err)
-		}
-		fmt.Printf("get %s %s\n", resp.Proto, strings.TrimSpace(string(body)))
+		fmt.Println(get(ctx, client, addr, name))
 	}
 	p, _ := tr.Protocol(net.JoinHostPort(name, portOf(addr)))
 	fmt.Printf("protocol %s\n", p)
+}
+
+// get GETs https://NAME:PORT/ and says "get PROTO BODY".
+func get(ctx context.Context, client *http.Client, addr, name string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+net.JoinHostPort(name, portOf(addr))+"/", nil)
+	if err != nil {
+		fail(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		fail(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		fail(err)
+	}
+	return fmt.Sprintf("get %s %s", resp.Proto, strings.TrimSpace(string(body)))
 }
