@@ -260,7 +260,9 @@ func (p *pump) readInline(c *call, want uint64) bool {
 	ready := false
 	for !p.started.Load() {
 		// Into the ring, as much as one Read gives: the guest is here to
-		// take it (the head is for a goroutine parked on an idle stream).
+		// take it (the head is for a goroutine parked on an idle stream;
+		// a guest blocked here holds a ring, but blocks on one call at a
+		// time).
 		p.bulk = true
 		if p.stepLocked() != stepRead {
 			break
