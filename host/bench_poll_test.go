@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	wapi "github.com/tetratelabs/wazero/api"
+
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/conformance/pki"
 	"github.com/wasitls/wasitls/internal/cabi"
@@ -44,27 +46,16 @@ func BenchmarkDownloadReadPoll(b *testing.B) {
 		total := 0
 		stack := make([]uint64, 3)
 		for {
-			stack[0], stack[1], stack[2] = uint64(tin), 256<<10, retArea
-			if err := read.CallWithStack(ctx, stack); err != nil {
-				b.Fatal(err)
-			}
-			r := x.ret(12)
-			if r[0] != 0 {
-				if r[4] != 1 {
-					b.Fatalf("read failed after %d bytes", total)
-				}
+			n, closed := x.benchRead(b, read, setHeap, stack, tin, total)
+			if closed {
 				break
 			}
-			n := int(cabi.GetU32(r, 8))
 			total += n
 			if n == 0 {
 				stack[0], stack[1], stack[2] = list, 2, retArea
 				if err := poll.CallWithStack(ctx, stack); err != nil {
 					b.Fatal(err)
 				}
-			}
-			if _, err := setHeap.Call(ctx, wasmenc.HeapStart); err != nil {
-				b.Fatal(err)
 			}
 		}
 		if total != size {
@@ -74,4 +65,26 @@ func BenchmarkDownloadReadPoll(b *testing.B) {
 		x.drop(ioPollName, "pollable", clock)
 		x.closeTLS(sock, conn, tin, tout)
 	}
+}
+
+// benchRead calls read (read or blocking-read) for up to 256 KiB of input
+// stream in and reports how many bytes it returned, or that the stream is
+// closed; it then frees the guest's heap (set_heap) for the next read.
+// total is the bytes read so far, for the failure message.
+func (x *tg) benchRead(b *testing.B, read, setHeap wapi.Function, stack []uint64, in uint32, total int) (n int, closed bool) {
+	stack[0], stack[1], stack[2] = uint64(in), 256<<10, retArea
+	if err := read.CallWithStack(x.ctx, stack); err != nil {
+		b.Fatal(err)
+	}
+	r := x.ret(12)
+	if r[0] != 0 {
+		if r[4] != 1 {
+			b.Fatalf("read failed after %d bytes", total)
+		}
+		return 0, true
+	}
+	if _, err := setHeap.Call(x.ctx, wasmenc.HeapStart); err != nil {
+		b.Fatal(err)
+	}
+	return int(cabi.GetU32(r, 8)), false
 }
