@@ -115,6 +115,17 @@ func TestInlineReadThenGoroutineTakesOver(t *testing.T) {
 	if pu.started.Load() {
 		t.Fatal("blocking reads started the stream's goroutine")
 	}
+	// block on the stream's pollable reads inline too; the bytes wait for
+	// the next read.
+	const blocked = 10 << 10
+	steps <- blocked
+	bp := x.call1(ioStreamsName, witnames.InputStreamSubscribe, uint64(tin))
+	x.call(ioPollName, witnames.PollableBlock, uint64(bp))
+	x.drop(ioPollName, "pollable", bp)
+	if pu.started.Load() {
+		t.Fatal("block on the stream's pollable started the goroutine")
+	}
+	checkPattern(t, x.readN(tin, blocked), first)
 
 	// read finds nothing: the goroutine starts, and serves what follows.
 	if b := x.readRaw(tin, 100); len(b) != 0 {
@@ -128,8 +139,8 @@ func TestInlineReadThenGoroutineTakesOver(t *testing.T) {
 	ps := x.call1(ioStreamsName, witnames.InputStreamSubscribe, uint64(tin))
 	clock := x.call1(monoName, witnames.SubscribeDuration, uint64(10*time.Second))
 	list := x.putList(2, ps, clock)
-	off := first
-	for off < first+second {
+	off := first + blocked
+	for off < first+blocked+second {
 		x.clearRet()
 		x.call(ioPollName, witnames.Poll, uint64(list), 2, retArea)
 		if r := x.pollResult(); len(r) != 1 || r[0] != 0 {
@@ -145,9 +156,9 @@ func TestInlineReadThenGoroutineTakesOver(t *testing.T) {
 	// Blocking reads after that wait for the goroutine.
 	const third = 50 << 10
 	steps <- third
-	checkPattern(t, x.readN(tin, third), first+second)
-	if n := pu.total.Load(); n != first+second+third {
-		t.Fatalf("BytesIn %d, want %d", n, first+second+third)
+	checkPattern(t, x.readN(tin, third), first+blocked+second)
+	if n, want := pu.total.Load(), uint64(first+blocked+second+third); n != want {
+		t.Fatalf("BytesIn %d, want %d", n, want)
 	}
 	x.closeTLS(sock, conn, tin, tout)
 }
