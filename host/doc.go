@@ -82,7 +82,8 @@
 // gave plus the records already queued whole in the socket (so it never
 // waits for more once it has bytes). A read that finds nothing, ready, or a
 // poll of several pollables starts the stream's goroutine, which reads
-// ahead from then on (pump.go).
+// ahead from then on (pump.go). This is on Linux, for connections over the
+// host's own sockets; elsewhere streams read on their goroutine only.
 //
 // A poll list may name at most [MaxPollList] entries (more traps); the host's
 // work and memory for a poll are per distinct pollable, plus 4 bytes per

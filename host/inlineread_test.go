@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,6 +21,14 @@ import (
 // The tests of inline reads: a blocking read of an input stream whose
 // goroutine has not started reads on the guest's call (pump.readInline),
 // gathering the records of a bulk transfer that are queued in the socket.
+
+// needInline skips where the host has no SIOCINQ: there input streams
+// read on their goroutine only (newConnPump).
+func needInline(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skipf("inline reads need SIOCINQ (Linux); this is %s", runtime.GOOS)
+	}
+}
 
 // patternAt is byte i of the stream stepServer sends.
 func patternAt(i int) byte { return byte(i % 251) }
@@ -102,6 +111,7 @@ func (x *tg) readRaw(in uint32, n int) []byte {
 // of the stream and a clock finds its bytes: every byte arrives once, in
 // order, and ConnEvent.BytesIn (the pump's total) counts both readers.
 func TestInlineReadThenGoroutineTakesOver(t *testing.T) {
+	needInline(t)
 	p := pki.New(t)
 	addr, steps := stepServer(t, p)
 	x := tlsGuest(t, p, stdtls.Provider{}, addr, Limits{})
@@ -167,6 +177,7 @@ func TestInlineReadThenGoroutineTakesOver(t *testing.T) {
 // in the socket into one answer, whatever the provider (a wrapper that
 // declares no Capabilities included).
 func TestInlineReadGathersQueuedRecords(t *testing.T) {
+	needInline(t)
 	p := pki.New(t)
 	plain := api.ProviderFunc("plain", stdtls.Provider{}.Client)
 	for _, provider := range []api.Provider{stdtls.Provider{}, plain} {
@@ -221,6 +232,7 @@ func (h *holdConn) Write(b []byte) (int, error) {
 // that sends a record and the start of another, then stalls, still has the
 // first delivered at once.
 func TestInlineReadGatherNeverWaits(t *testing.T) {
+	needInline(t)
 	p := pki.New(t)
 	// Full-size records from the first (no dynamic record sizing).
 	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server().TLS}, DynamicRecordSizingDisabled: true}
@@ -267,6 +279,7 @@ func TestInlineReadGatherNeverWaits(t *testing.T) {
 
 // Inline reads, gathering included, stay within Limits.BufferedBytes.
 func TestInlineReadHonoursBufferedBytes(t *testing.T) {
+	needInline(t)
 	const limit = MinBufferedBytes
 	p := pki.New(t)
 	addr, steps := stepServer(t, p)
@@ -301,6 +314,7 @@ func TestInlineReadHonoursBufferedBytes(t *testing.T) {
 // call's context and by the guest's Close: no hang, and (TestMain's goleak)
 // no goroutine left behind.
 func TestInlineReadInterrupted(t *testing.T) {
+	needInline(t)
 	p := pki.New(t)
 	for _, how := range []string{"context", "close"} {
 		t.Run(how, func(t *testing.T) {

@@ -77,13 +77,16 @@ func newPump(g *Guest, src io.Reader) *pump {
 
 // newConnPump is newPump for a connection's plaintext or bytes: closing
 // the connection (as releasing the guest does) ends a Read in progress, so
-// the guest's call may read inline (see blockInline). queued (nil if
-// unknown) reports the bytes waiting in the connection's socket, and a
-// Read of src returns without waiting for the network when at least min
-// are (see gatherLocked).
+// the guest's call may read inline (see blockInline). queued reports the
+// bytes waiting in the connection's socket, and a Read of src returns
+// without waiting for the network when at least min are (see
+// gatherLocked). Without queued (no socket of the host's, or a platform
+// without SIOCINQ) the stream reads on its goroutine only: one Read per
+// guest read would cost a bulk transfer more than the read-ahead's
+// hand-offs.
 func newConnPump(g *Guest, src io.Reader, queued func() int, min int) *pump {
 	p := newPump(g, src)
-	p.inline = true
+	p.inline = queued != nil
 	p.queued, p.gatherMin = queued, min
 	return p
 }
