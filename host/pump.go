@@ -227,14 +227,15 @@ func (p *pump) run() {
 // into guest memory, as a native program's Read does, instead of being
 // handed across threads one record at a time. It reports whether the
 // stream is ready; when not (the goroutine runs, the quota has no room, the
-// source cannot be interrupted) the caller waits as usual.
+// stream is not a connection's with a socket to ask, see newConnPump) the
+// caller waits as usual.
 //
 // The call's context ending releases the guest, and a guest being released
 // closes its streams' sources, which ends the Read; the call traps then.
 func (p *pump) blockInline(c *call) bool { return p.readInline(c, 0) }
 
 // readInline is blockInline for a blocking read of up to want bytes: once
-// it has bytes, it gathers more (gatherLocked) while they keep coming.
+// it has bytes, it gathers the records already queued (gatherLocked).
 func (p *pump) readInline(c *call, want uint64) bool {
 	if !p.inline {
 		return false
