@@ -86,21 +86,11 @@ func BenchmarkDownload(b *testing.B) {
 			total := 0
 			stack := make([]uint64, 3)
 			for {
-				stack[0], stack[1], stack[2] = uint64(tin), 256<<10, retArea
-				if err := read.CallWithStack(ctx, stack); err != nil {
-					b.Fatal(err)
-				}
-				r := x.ret(12)
-				if r[0] != 0 {
-					if r[4] != 1 {
-						b.Fatalf("read failed after %d bytes", total)
-					}
+				n, closed := x.benchRead(b, read, setHeap, stack, tin, total)
+				if closed {
 					break
 				}
-				total += int(cabi.GetU32(r, 8))
-				if _, err := setHeap.Call(ctx, wasmenc.HeapStart); err != nil {
-					b.Fatal(err)
-				}
+				total += n
 			}
 			if total != size {
 				b.Fatalf("read %d of %d", total, size)

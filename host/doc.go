@@ -75,6 +75,16 @@
 // that looks away (sleeps, returns to the embedder) has it started within a
 // few milliseconds.
 //
+// Likewise a connection's input stream is read on the guest's own call
+// while the guest only blocks on it (blocking-read, blocking-skip, or block
+// on its pollable): the provider's Read decrypts on the thread that copies
+// the bytes into guest memory, and a blocking read returns what one Read
+// gave plus the records already queued whole in the socket (so it never
+// waits for more once it has bytes). A read that finds nothing, ready, or a
+// poll of several pollables starts the stream's goroutine, which reads
+// ahead from then on (pump.go). This is on Linux, for connections over the
+// host's own sockets; elsewhere streams read on their goroutine only.
+//
 // A poll list may name at most [MaxPollList] entries (more traps); the host's
 // work and memory for a poll are per distinct pollable, plus 4 bytes per
 // entry.

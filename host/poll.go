@@ -35,8 +35,7 @@ type inliner interface {
 // watchers (poll calls) to notify.
 type signal struct {
 	mu       sync.Mutex
-	set      bool
-	on       atomic.Bool // set, for isSet without the lock (a poll checks every pollable)
+	on       atomic.Bool // written under mu; read without it by isSet (a poll checks every pollable)
 	ch       chan struct{}
 	watchers []chan struct{}
 }
@@ -46,7 +45,7 @@ type signal struct {
 func (s *signal) watch(w chan struct{}) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.set {
+	if s.on.Load() {
 		return true
 	}
 	s.watchers = append(s.watchers, w)
@@ -75,7 +74,7 @@ func (s *signal) readyCh() <-chan struct{} {
 	defer s.mu.Unlock()
 	if s.ch == nil {
 		s.ch = make(chan struct{})
-		if s.set {
+		if s.on.Load() {
 			close(s.ch)
 		}
 	}
@@ -86,10 +85,9 @@ func (s *signal) readyCh() <-chan struct{} {
 func (s *signal) update(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if on == s.set {
+	if on == s.on.Load() {
 		return
 	}
-	s.set = on
 	s.on.Store(on)
 	if on {
 		if s.ch != nil {

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sync"
@@ -47,10 +48,13 @@ type pump struct {
 	reading   int8 // readNone, readHead, readRing
 	bulk      bool // the last read was large: keep reading ahead
 	err       error
-	reported  bool // err was reported once (see peek)
-	discarded bool // shutdown(receive): buffered bytes are dropped
-	started   bool
-	running   atomic.Bool // started, for ready without the lock
+	reported  bool        // err was reported once (see peek)
+	discarded bool        // shutdown(receive): buffered bytes are dropped
+	inline    bool        // src may be read inline (see blockInline): closing it ends a Read
+	queued    func() int  // bytes waiting in src's socket, for gatherLocked; nil: unknown
+	gatherMin int         // queued bytes that let a Read of src return without waiting
+	used      bool        // src was read from (by either reader)
+	started   atomic.Bool // the goroutine was started; read by ready without the lock
 	stopped   bool
 	held      int64  // bytes counted against the guest's quota
 	pending   int64  // of held: reserved for the read in progress
@@ -71,13 +75,28 @@ func newPump(g *Guest, src io.Reader) *pump {
 	return p
 }
 
+// newConnPump is newPump for a connection's plaintext or bytes: closing
+// the connection (as releasing the guest does) ends a Read in progress, so
+// the guest's call may read inline (see blockInline). queued reports the
+// bytes waiting in the connection's socket, and a Read of src returns
+// without waiting for the network when at least min are (see
+// gatherLocked). Without queued (no socket of the host's, or a platform
+// without SIOCINQ) the stream reads on its goroutine only: one Read per
+// guest read would cost a bulk transfer more than the read-ahead's
+// hand-offs.
+func newConnPump(g *Guest, src io.Reader, queued func() int, min int) *pump {
+	p := newPump(g, src)
+	p.inline = queued != nil
+	p.queued, p.gatherMin = queued, min
+	return p
+}
+
 // startLocked starts the goroutine once.
 func (p *pump) startLocked() {
-	if p.started || p.stopped {
+	if p.started.Load() || p.stopped {
 		return
 	}
-	p.started = true
-	p.running.Store(true)
+	p.started.Store(true)
 	p.g.quota.pumpStarted()
 	p.g.goroutine(p.run)
 }
@@ -85,87 +104,202 @@ func (p *pump) startLocked() {
 // buffered is the number of bytes the guest can read now.
 func (p *pump) bufferedLocked() uint64 { return uint64(p.hw-p.hr) + p.w - p.r }
 
+// step results.
+const (
+	stepRead = iota // one Read from src was made
+	stepWait        // no room (ring, head or quota), or another read in progress
+	stepEnd         // stopped, or src failed
+)
+
+// stepLocked makes one Read from src into the free part of the ring (or the
+// head), with p.mu held on entry and return (it is released during the
+// Read). The goroutine (run) and an inline read (blockInline) both read
+// through it, so quota, total and error rules are the same for both.
+func (p *pump) stepLocked() int {
+	if p.hr == p.hw && p.hr != 0 {
+		p.hr, p.hw = 0, 0
+	}
+	if p.stopped || p.err != nil {
+		return stepEnd
+	}
+	if p.reading != readNone {
+		return stepWait // the other reader's turn; it signals space when done
+	}
+	// Into the ring while a transfer is under way; into the head when
+	// the ring is empty otherwise, so an idle stream holds no ring; or
+	// wait for the guest to make room.
+	toRing := p.bulk && p.w-p.r < pumpSize
+	toHead := !p.bulk && p.w == p.r && p.hw < headSize
+	if !toRing && !toHead {
+		return stepWait
+	}
+	n := headSize - p.hw
+	start := int(p.w % pumpSize)
+	if toRing {
+		n = min(pumpSize-start, pumpSize-int(p.w-p.r))
+	}
+	// The guest's buffered-bytes quota: read only what it still
+	// allows, or wait (wake) until the guest reads something. A
+	// stream with nothing buffered may always read into its head.
+	got := p.g.quota.reserve(int64(n), p, !toRing)
+	if got == 0 && toRing && p.bufferedLocked() == 0 && p.held == 0 {
+		toRing = false
+		got = p.g.quota.reserve(headSize, p, true)
+	}
+	if got == 0 {
+		return stepWait
+	}
+	p.held += got
+	p.pending = got
+	var seg []byte
+	if toRing {
+		if p.ring == nil {
+			p.ring = rings.Get().(*[pumpSize]byte)
+		}
+		seg = p.ring[start : start+int(got)]
+		p.reading = readRing
+	} else {
+		if p.head == nil {
+			p.head = make([]byte, headSize)
+		}
+		seg = p.head[p.hw : p.hw+int(got)]
+		p.reading = readHead
+	}
+	p.used = true
+	p.mu.Unlock()
+
+	// seg is free: the guest never reads it until w (hw) moves past it.
+	k, err := safeRead(p.src, seg)
+	p.total.Add(uint64(max(k, 0)))
+	p.g.quota.release(got - int64(k))
+
+	p.mu.Lock()
+	p.held -= got - int64(k)
+	p.pending = 0
+	if p.reading == readRing {
+		p.w += uint64(k)
+	} else {
+		p.hw += k
+	}
+	p.reading = readNone
+	p.bulk = k >= bulkRead || (k == len(seg) && k > 0)
+	if err != nil && p.err == nil {
+		p.err = err
+	}
+	// stop gave back everything but this read's reservation.
+	var drop int64
+	if p.stopped {
+		drop, p.held = p.held, 0
+	}
+	p.releaseLocked()
+	p.space.Broadcast() // a reader that waited for this one's turn
+	p.sig.update(p.bufferedLocked() > 0 || p.err != nil || p.stopped)
+	if drop > 0 {
+		p.mu.Unlock()
+		p.g.quota.release(drop)
+		p.mu.Lock()
+	}
+	return stepRead
+}
+
 func (p *pump) run() {
 	p.mu.Lock()
 	for {
-		if p.hr == p.hw && p.hr != 0 {
-			p.hr, p.hw = 0, 0
-		}
-		// Into the ring while a transfer is under way; into the head when
-		// the ring is empty otherwise, so an idle stream holds no ring; or
-		// wait for the guest to make room.
-		toRing := p.bulk && p.w-p.r < pumpSize
-		toHead := !p.bulk && p.w == p.r && p.hw < headSize
-		if p.stopped || p.err != nil {
-			p.reading = readNone
+		switch p.stepLocked() {
+		case stepWait:
+			p.space.Wait()
+		case stepEnd:
 			var drop int64
-			if p.stopped {
-				drop, p.held = p.held, 0
+			if p.stopped { // an inline read in progress gives its own back
+				drop, p.held = p.held-p.pending, p.pending
 			}
 			p.mu.Unlock()
 			p.g.quota.pumpStopped()
 			p.g.quota.release(drop)
 			return
 		}
-		if !toRing && !toHead {
-			p.space.Wait()
-			continue
-		}
-		n := headSize - p.hw
-		start := int(p.w % pumpSize)
-		if toRing {
-			n = min(pumpSize-start, pumpSize-int(p.w-p.r))
-		}
-		// The guest's buffered-bytes quota: read only what it still
-		// allows, or wait (wake) until the guest reads something. A
-		// stream with nothing buffered may always read into its head.
-		got := p.g.quota.reserve(int64(n), p, !toRing)
-		if got == 0 && toRing && p.bufferedLocked() == 0 && p.held == 0 {
-			toRing = false
-			got = p.g.quota.reserve(headSize, p, true)
-		}
-		if got == 0 {
-			p.space.Wait()
-			continue
-		}
-		p.held += got
-		p.pending = got
-		var seg []byte
-		if toRing {
-			if p.ring == nil {
-				p.ring = rings.Get().(*[pumpSize]byte)
-			}
-			seg = p.ring[start : start+int(got)]
-			p.reading = readRing
-		} else {
-			if p.head == nil {
-				p.head = make([]byte, headSize)
-			}
-			seg = p.head[p.hw : p.hw+int(got)]
-			p.reading = readHead
-		}
+	}
+}
+
+// blockInline reads from src on the calling goroutine until the stream is
+// ready, for a guest that blocks on this stream alone while the goroutine
+// has not started: the bytes are decrypted on the thread that copies them
+// into guest memory, as a native program's Read does, instead of being
+// handed across threads one record at a time. It reports whether the
+// stream is ready; when not (the goroutine runs, the quota has no room, the
+// stream is not a connection's with a socket to ask, see newConnPump) the
+// caller waits as usual.
+//
+// The call's context ending releases the guest, and a guest being released
+// closes its streams' sources, which ends the Read; the call traps then.
+func (p *pump) blockInline(c *call) bool { return p.readInline(c, 0) }
+
+// readInline is blockInline for a blocking read of up to want bytes: once
+// it has bytes, it gathers the records already queued (gatherLocked).
+func (p *pump) readInline(c *call, want uint64) bool {
+	if !p.inline {
+		return false
+	}
+	p.mu.Lock()
+	if p.bufferedLocked() > 0 || p.err != nil {
 		p.mu.Unlock()
-
-		// seg is free: the guest never reads it until w (hw) moves past it.
-		k, err := safeRead(p.src, seg)
-		p.total.Add(uint64(max(k, 0)))
-		p.g.quota.release(got - int64(k))
-
-		p.mu.Lock()
-		p.held -= got - int64(k)
-		p.pending = 0
-		if p.reading == readRing {
-			p.w += uint64(k)
-		} else {
-			p.hw += k
+		return true
+	}
+	if p.started.Load() || p.stopped || p.discarded {
+		p.mu.Unlock()
+		return false
+	}
+	p.mu.Unlock()
+	g := c.g
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return false
+	}
+	g.wg.Add(1) // release waits for the read, as for a pump's goroutine
+	g.mu.Unlock()
+	g.kickAll() // others keep going meanwhile
+	stop := context.AfterFunc(c.Ctx, g.release)
+	p.mu.Lock()
+	ready := false
+	for !p.started.Load() {
+		// Into the ring, as much as one Read gives: the guest is here to
+		// take it (the head is for a goroutine parked on an idle stream;
+		// a guest blocked here holds a ring, but blocks on one call at a
+		// time).
+		p.bulk = true
+		if p.stepLocked() != stepRead {
+			break
 		}
-		p.reading = readNone
-		p.bulk = k >= bulkRead || (k == len(seg) && k > 0)
-		if err != nil && p.err == nil {
-			p.err = err
+		if ready = p.bufferedLocked() > 0 || p.err != nil; ready {
+			break
 		}
-		p.releaseLocked()
-		p.sig.update(p.bufferedLocked() > 0 || p.err != nil || p.stopped)
+	}
+	if ready && want > 0 {
+		p.gatherLocked(want)
+	}
+	p.mu.Unlock()
+	stop()
+	g.wg.Done()
+	if c.Ctx.Err() != nil || g.ctx.Err() != nil {
+		c.interrupted()
+	}
+	return ready
+}
+
+// gatherLocked keeps reading inline, up to want buffered bytes, while the
+// socket holds enough for a Read to return without waiting, so that one
+// guest read carries many records of a bulk transfer, as the goroutine's
+// read-ahead would, without a hand-off per record (nor a timer: arming
+// one wakes another thread, which is what inline reads avoid).
+func (p *pump) gatherLocked(want uint64) {
+	if p.queued == nil {
+		return
+	}
+	for !p.started.Load() && p.err == nil && p.bufferedLocked() < want && p.queued() >= p.gatherMin {
+		if p.stepLocked() != stepRead {
+			return
+		}
 	}
 }
 
@@ -191,7 +325,7 @@ func (p *pump) demandLocked() { p.startLocked() }
 // ready takes no lock once the reader runs: a poll checks every pollable
 // of a guest's list, a server's idle connections included, on every call.
 func (p *pump) ready() bool {
-	if !p.running.Load() {
+	if !p.started.Load() {
 		p.mu.Lock()
 		p.demandLocked()
 		p.mu.Unlock()
@@ -222,13 +356,15 @@ func (p *pump) peek(max uint64) (a, b []byte, err error) {
 	if p.discarded {
 		return nil, nil, io.EOF
 	}
-	p.demandLocked()
 	if p.hw > p.hr {
 		n := min(uint64(p.hw-p.hr), max)
 		return p.head[p.hr : p.hr+int(n)], nil, nil
 	}
 	avail := p.w - p.r
 	if avail == 0 {
+		// A read that finds nothing starts the goroutine: the guest will
+		// look again without blocking.
+		p.demandLocked()
 		if p.stopped && p.err == nil {
 			return nil, nil, io.ErrClosedPipe
 		}
@@ -313,7 +449,7 @@ func (p *pump) discard() {
 func (p *pump) detachIfUntouched() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.started {
+	if p.started.Load() || p.used {
 		return false
 	}
 	p.stopped = true

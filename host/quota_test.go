@@ -58,8 +58,10 @@ func TestBufferedBytesQuotaReads(t *testing.T) {
 		}
 		x.drop(ioStreamsName, "output-stream", out)
 		socks, ins = append(socks, sock), append(ins, in)
-		// Subscribing starts the stream's reader.
+		// ready starts the stream's reader (block alone would read
+		// inline, and read ahead no further).
 		p := x.call1(ioStreamsName, witnames.InputStreamSubscribe, uint64(in))
+		x.call1(ioPollName, witnames.PollableReady, uint64(p))
 		x.call(ioPollName, witnames.PollableBlock, uint64(p))
 		x.drop(ioPollName, "pollable", p)
 	}

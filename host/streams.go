@@ -128,7 +128,7 @@ func inRead(c *call, stack []uint64, blocking, skip bool) {
 	}
 	c.Area(ret, area.Size, area.Align)
 	n = min(n, maxRead)
-	if blocking && n > 0 {
+	if blocking && n > 0 && !in.p.readInline(c, n) {
 		c.wait(in.p)
 	}
 	// Even for len 0: a closed stream fails with closed.

@@ -497,7 +497,7 @@ func finishConnect(c *call, stack []uint64) {
 // tcpStreams makes the input and output streams of a connection; each
 // holds a reference to it, which the caller has counted.
 func tcpStreams(g *Guest, tc *tcpConn) (*inStream, *outStream) {
-	return &inStream{p: newPump(g, tc.conn), tcp: tc}, &outStream{s: newSink(g, tc.conn, nil, tc.conn.CloseWrite), tcp: tc}
+	return &inStream{p: newConnPump(g, tc.conn, socketQueued(tc.conn), 1), tcp: tc}, &outStream{s: newSink(g, tc.conn, nil, tc.conn.CloseWrite), tcp: tc}
 }
 
 // sockAddress: local-address / remote-address (self, retptr) ->

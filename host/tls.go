@@ -75,6 +75,11 @@ func (f *future) close() {
 	}
 }
 
+// maxWireRecord is the most bytes one TLS record takes on the wire (a
+// header and crypto/tls's largest accepted ciphertext): with that many
+// queued in the socket, the next record is there whole.
+const maxWireRecord = 5 + 16384 + 2048
+
 // tlsConn is the client-connection resource: an established connection,
 // its plaintext streams and what it holds of the TCP socket.
 type tlsConn struct {
@@ -89,6 +94,9 @@ type tlsConn struct {
 	in      *inStream
 	out     *outStream
 	state   *api.ConnectionState // a server connection's, for the guest to read
+	// queued reports the bytes waiting in the transport's socket (nil:
+	// not a host TCP connection), for the input stream's gathering.
+	queued func() int
 	// refs counts the holders once the guest has the connection: its
 	// handle and its two streams. Streams moved into an inner handshake
 	// (TLS in TLS) keep the connection open after its handle is dropped.
@@ -238,7 +246,7 @@ func finishHandshake(c *call, stack []uint64) {
 			ev.State = safeState(conn)
 			g.observe(ev)
 		}
-		f.complete(&tlsConn{g: g, conn: conn, release: release, addr: addr, name: hs.name, backend: ev.Backend, start: start}, nil)
+		f.complete(&tlsConn{g: g, conn: conn, release: release, addr: addr, name: hs.name, backend: ev.Backend, start: start, queued: socketQueued(transport)}, nil)
 	}
 	g.startHandshake(f, g.direct, run, func() {
 		g.handshakes.Add(-1)
@@ -284,7 +292,7 @@ func getFuture(c *call, stack []uint64, fk, ck rkind) {
 		return
 	}
 	conn.refs.Store(3)
-	in := &inStream{p: newPump(c.g, conn.conn), tls: conn}
+	in := &inStream{p: newConnPump(c.g, conn.conn, conn.queued, maxWireRecord), tls: conn}
 	conn.in = in
 	conn.out = &outStream{s: newSink(c.g, conn.conn, conn.conn.Flush, conn.conn.CloseWrite), tls: conn}
 	hc := c.push(ck, conn, 0)

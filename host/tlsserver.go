@@ -95,7 +95,7 @@ func finishServerHandshake(c *call, stack []uint64) {
 		st := safeState(conn)
 		ev.ServerName, ev.State = st.ServerName, st
 		g.observe(ev)
-		f.complete(&tlsConn{g: g, conn: conn, release: release, addr: addr, name: st.ServerName, backend: name, start: start, state: &st}, nil)
+		f.complete(&tlsConn{g: g, conn: conn, release: release, addr: addr, name: st.ServerName, backend: name, start: start, state: &st, queued: socketQueued(transport)}, nil)
 	}
 	g.startHandshake(f, direct, run, release)
 }
