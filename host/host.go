@@ -22,8 +22,9 @@ type Host struct {
 	r        wazero.Runtime
 	defaults settings
 
-	sweep  sweeper       // starts guests' pending work (see pending)
-	shared sharedModules // host modules compiled once for all guests
+	sweep     sweeper       // starts guests' pending work (see pending)
+	deadlines deadlines     // ends handshakes at their timeout, one timer for all
+	shared    sharedModules // host modules compiled once for all guests
 
 	mu     sync.Mutex
 	guests map[*Guest]struct{}
