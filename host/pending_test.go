@@ -227,6 +227,9 @@ func TestSweeperBacksOffWhileGuestsClaimTheirWork(t *testing.T) {
 		defer h.sweep.mu.Unlock()
 		return h.sweep.interval
 	}
+	if maxSweepInterval <= sweepInterval {
+		t.Fatalf("maxSweepInterval %v leaves no back-off from %v", maxSweepInterval, sweepInterval)
+	}
 	// A guest that defers work and claims it at once, as one blocking on
 	// each connect and handshake does.
 	var p pending
