@@ -87,6 +87,17 @@ func (w *deadlines) arm(at time.Time) {
 	w.timer.Reset(time.Until(at))
 }
 
+// stop disarms the timer if nothing is watched, so that a closed Host is
+// not kept (by its timer) until the last deadline it armed for.
+func (w *deadlines) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.set) == 0 && w.timer != nil {
+		w.timer.Stop()
+		w.armed = time.Time{}
+	}
+}
+
 // fire ends the contexts that are due and re-arms for the earliest left.
 func (w *deadlines) fire() {
 	now := time.Now()

@@ -106,3 +106,26 @@ func (w *deadlines) count() int {
 	defer w.mu.Unlock()
 	return len(w.set)
 }
+
+// Once nothing is watched, stop disarms the timer (Host.Close calls it), and
+// a later deadline arms it again.
+func TestDeadlinesStop(t *testing.T) {
+	var w deadlines
+	_, cancel := w.withTimeout(context.Background(), time.Hour)
+	w.stop()
+	if w.armedAt().IsZero() {
+		t.Fatal("stop disarmed the timer while a deadline was watched")
+	}
+	cancel()
+	w.stop()
+	if !w.armedAt().IsZero() {
+		t.Fatalf("armed for %v after stop with nothing watched", w.armedAt())
+	}
+	ctx, cancel2 := w.withTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a deadline after stop never ended")
+	}
+}

@@ -191,6 +191,7 @@ func (h *Host) Close(ctx context.Context) error {
 	for _, g := range gs {
 		errs = append(errs, g.Close(ctx))
 	}
+	h.deadlines.stop()
 	return errors.Join(errs...)
 }
 
