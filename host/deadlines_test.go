@@ -40,7 +40,7 @@ func TestDeadlineEndsAtItsDeadline(t *testing.T) {
 // is cancelled is forgotten.
 func TestDeadlinesShareOneTimer(t *testing.T) {
 	var w deadlines
-	first, cancelFirst := w.withTimeout(context.Background(), 150*time.Millisecond)
+	first, cancelFirst := w.withTimeout(context.Background(), time.Second)
 	defer cancelFirst()
 	armed := w.armedAt()
 	later, cancelLater := w.withTimeout(context.Background(), time.Hour)
