@@ -39,15 +39,16 @@ type Guest struct {
 	sessions tls.ClientSessionCache
 	reallocs reallocCache // the module's cabi_realloc, reused across calls
 
-	quota      *quota       // buffered bytes (Limits.BufferedBytes)
-	conns      atomic.Int32 // TCP sockets and connections (Limits.Connections)
-	handshakes atomic.Int32 // handshakes in flight
-	npending   atomic.Int32 // len(pending)
-	deferred   atomic.Bool  // deferred work since the sweeper last looked
-	swept      atomic.Bool  // the sweeper looks at this guest
-	workq      chan func()  // idle workers receive here (see work)
-	idle       atomic.Int32 // idle workers
-	hasMod     atomic.Bool  // mod is known
+	quota      *quota                 // buffered bytes (Limits.BufferedBytes)
+	conns      atomic.Int32           // TCP sockets and connections (Limits.Connections)
+	handshakes atomic.Int32           // handshakes in flight
+	npending   atomic.Int32           // len(pending)
+	deferred   atomic.Bool            // deferred work since the sweeper last looked
+	swept      atomic.Bool            // the sweeper looks at this guest
+	workq      chan func()            // idle workers receive here (see work)
+	idle       atomic.Int32           // idle workers
+	hasMod     atomic.Bool            // mod is known
+	name       atomic.Pointer[string] // Name, once mod is known
 	// sharedMods: the guest's host modules are instances of the Host's
 	// shared compiled ones (see shared.go); set before instantiation.
 	sharedMods bool
@@ -115,12 +116,22 @@ func (g *Guest) Module() wapi.Module {
 
 // Name returns the module's name, or "guest-N" for an anonymous one.
 func (g *Guest) Name() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.mod != nil && g.mod.Name() != "" {
-		return g.mod.Name()
+	if n := g.name.Load(); n != nil {
+		return *n
 	}
-	return fmt.Sprintf("guest-%d", g.id)
+	g.mu.Lock()
+	mod := g.mod
+	g.mu.Unlock()
+	n := fmt.Sprintf("guest-%d", g.id)
+	if mod != nil && mod.Name() != "" {
+		n = mod.Name()
+	}
+	if mod != nil {
+		// Fixed from here on: every connection event carries it, and
+		// formatting it each time was a good part of observing one.
+		g.name.Store(&n)
+	}
+	return n
 }
 
 // Provider returns the guest's TLS backend.

@@ -22,8 +22,9 @@ type Host struct {
 	r        wazero.Runtime
 	defaults settings
 
-	sweep  sweeper       // starts guests' pending work (see pending)
-	shared sharedModules // host modules compiled once for all guests
+	sweep     sweeper       // starts guests' pending work (see pending)
+	deadlines deadlines     // ends handshakes at their timeout, one timer for all
+	shared    sharedModules // host modules compiled once for all guests
 
 	mu     sync.Mutex
 	guests map[*Guest]struct{}
@@ -186,6 +187,7 @@ func (h *Host) Close(ctx context.Context) error {
 	for _, g := range gs {
 		errs = append(errs, g.Close(ctx))
 	}
+	h.deadlines.stop()
 	return errors.Join(errs...)
 }
 

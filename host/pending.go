@@ -14,27 +14,37 @@ import (
 // a good part of what a connection costs over native Go. Anything else the
 // guest does to look (ready, get, finish, a poll of several pollables, a
 // wait for something else) starts it on a worker, and the host's sweeper
-// starts whatever has been pending for a whole sweepInterval, for a guest
+// starts whatever has been pending for a whole sweep interval, for a guest
 // that waits outside this host (a wasip1 sleep) or returns to its embedder.
 type pending struct {
 	fn  atomic.Pointer[func()]
 	gen uint64 // the sweep generation it was deferred in
 }
 
-// sweepInterval is how often the sweeper looks while guests defer work;
-// pending work starts within two intervals.
-const sweepInterval = 4 * time.Millisecond
+// sweepInterval is how often the sweeper looks while guests defer work
+// and it finds some to start; pending work starts within two intervals.
+// While every piece of work was claimed by its own guest before the
+// sweeper looked (the guest blocked on it, as most do), the interval
+// doubles up to maxSweepInterval: each look is a timer, a goroutine and a
+// wake-up of an idle CPU, which at every 4 ms were a quarter of the
+// wake-ups of a guest making one connection after another, and moved its
+// goroutine between threads.
+const (
+	sweepInterval    = 4 * time.Millisecond
+	maxSweepInterval = 32 * time.Millisecond
+)
 
 // sweeper is the host's one timer for pending work. It keeps ticking while
 // guests keep deferring work and stops one idle interval later, so that a
 // busy guest never arms a timer itself: arming one wakes the runtime's
 // poller, which cost every connection measurably when each had its own.
 type sweeper struct {
-	gen     atomic.Uint64
-	mu      sync.Mutex
-	guests  map[*Guest]struct{}
-	timer   *time.Timer
-	running bool
+	gen      atomic.Uint64
+	mu       sync.Mutex
+	guests   map[*Guest]struct{}
+	timer    *time.Timer
+	running  bool
+	interval time.Duration // the next look's (see sweepInterval)
 }
 
 // watch makes sure the sweeper looks at g.
@@ -52,10 +62,11 @@ func (s *sweeper) watch(g *Guest) {
 	g.swept.Store(true)
 	if !s.running {
 		s.running = true
+		s.interval = sweepInterval
 		if s.timer == nil {
-			s.timer = time.AfterFunc(sweepInterval, s.sweep)
+			s.timer = time.AfterFunc(s.interval, s.sweep)
 		} else {
-			s.timer.Reset(sweepInterval)
+			s.timer.Reset(s.interval)
 		}
 	}
 }
@@ -76,8 +87,9 @@ func (s *sweeper) sweep() {
 		gs = append(gs, g)
 	}
 	s.mu.Unlock()
+	started := 0
 	for _, g := range gs {
-		g.kickOlder(gen - 1)
+		started += g.kickOlder(gen - 1)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -102,7 +114,12 @@ func (s *sweeper) sweep() {
 		s.running = false
 		return
 	}
-	s.timer.Reset(sweepInterval)
+	if started > 0 {
+		s.interval = sweepInterval
+	} else {
+		s.interval = min(2*s.interval, maxSweepInterval)
+	}
+	s.timer.Reset(s.interval)
 }
 
 // deferWork records fn as p's work.
@@ -165,24 +182,29 @@ func (g *Guest) claim(p *pending) func() {
 	return fn
 }
 
-// kick starts p's work on a worker unless it has started.
-func (g *Guest) kick(p *pending) {
-	if fn := g.claim(p); fn != nil {
-		g.work(func() {
-			defer g.wg.Done()
-			fn()
-		})
+// kick starts p's work on a worker unless it has started, and reports
+// whether it did.
+func (g *Guest) kick(p *pending) bool {
+	fn := g.claim(p)
+	if fn == nil {
+		return false
 	}
+	g.work(func() {
+		defer g.wg.Done()
+		fn()
+	})
+	return true
 }
 
 // kickAll starts every pending piece of the guest's work: the guest is
 // about to wait for something else.
 func (g *Guest) kickAll() { g.kickOlder(^uint64(0)) }
 
-// kickOlder starts the guest's pending work deferred before generation gen.
-func (g *Guest) kickOlder(gen uint64) {
+// kickOlder starts the guest's pending work deferred before generation
+// gen, and returns how many pieces it started.
+func (g *Guest) kickOlder(gen uint64) int {
 	if g.npending.Load() == 0 {
-		return
+		return 0
 	}
 	g.mu.Lock()
 	ps := make([]*pending, 0, len(g.pending))
@@ -192,9 +214,13 @@ func (g *Guest) kickOlder(gen uint64) {
 		}
 	}
 	g.mu.Unlock()
+	n := 0
 	for _, p := range ps {
-		g.kick(p)
+		if g.kick(p) {
+			n++
+		}
 	}
+	return n
 }
 
 // runInline runs p's work in the calling host call, which is about to wait

@@ -215,3 +215,57 @@ func TestInlineHandshakeEndsWithTheGuest(t *testing.T) {
 		t.Fatalf("%d descriptors open, %d before", n, fds)
 	}
 }
+
+// The sweeper looks less often while guests claim their own work (each
+// look wakes an idle CPU), but still starts work a guest leaves pending,
+// within two of its longest intervals, and then looks often again.
+func TestSweeperBacksOffWhileGuestsClaimTheirWork(t *testing.T) {
+	h := &Host{}
+	g := &Guest{h: h}
+	interval := func() time.Duration {
+		h.sweep.mu.Lock()
+		defer h.sweep.mu.Unlock()
+		return h.sweep.interval
+	}
+	if maxSweepInterval <= sweepInterval {
+		t.Fatalf("maxSweepInterval %v leaves no back-off from %v", maxSweepInterval, sweepInterval)
+	}
+	// A guest that defers work and claims it at once, as one blocking on
+	// each connect and handshake does.
+	var p pending
+	deadline := time.Now().Add(5 * time.Second)
+	for interval() != maxSweepInterval {
+		if time.Now().After(deadline) {
+			t.Fatalf("interval %v after 5 s of work claimed inline, want %v", interval(), maxSweepInterval)
+		}
+		g.deferWork(&p, func() {})
+		if fn := g.claim(&p); fn != nil {
+			fn()
+			g.wg.Done()
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	// Work the guest leaves pending is started by the sweeper.
+	ran := make(chan time.Time, 1)
+	start := time.Now()
+	g.deferWork(&p, func() { ran <- time.Now() })
+	select {
+	case at := <-ran:
+		if took := at.Sub(start); took > 2*maxSweepInterval+time.Second {
+			t.Fatalf("pending work started after %v", took)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("pending work never started")
+	}
+	g.wg.Wait()
+	if got := interval(); got != sweepInterval {
+		// The look that started it resets the interval (unless the sweeper
+		// has stopped meanwhile, which also starts it at sweepInterval).
+		h.sweep.mu.Lock()
+		running := h.sweep.running
+		h.sweep.mu.Unlock()
+		if running {
+			t.Fatalf("interval %v after the sweeper started work, want %v", got, sweepInterval)
+		}
+	}
+}

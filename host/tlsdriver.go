@@ -50,8 +50,8 @@ func (g *Guest) runProvider(ctx context.Context, transport net.Conn, timeout tim
 	if direct {
 		// The provider's own deadline, set here so that it sets no other
 		// (backendkit.WithTimeout): a timer a handshake is a cost native Go's
-		// Handshake does not have.
-		ctx, cancel := context.WithTimeout(ctx, timeout)
+		// Handshake does not have (see deadlines).
+		ctx, cancel := g.h.deadlines.withTimeout(ctx, timeout)
 		defer cancel()
 		stop := context.AfterFunc(ctx, func() { _ = transport.Close() })
 		conn, err := g.callDirect(ctx, name, hs)
@@ -59,7 +59,7 @@ func (g *Guest) runProvider(ctx context.Context, transport net.Conn, timeout tim
 	}
 	// A little later than the provider's own deadline, so that a provider
 	// that honours it reports the timeout itself.
-	ctx, cancel := context.WithTimeout(ctx, timeout+min(time.Second, timeout/4))
+	ctx, cancel := g.h.deadlines.withTimeout(ctx, timeout+min(time.Second, timeout/4))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { _ = transport.Close() })
 

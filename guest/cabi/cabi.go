@@ -171,19 +171,23 @@ func (a *Area) Free() {
 func (a *Area) Ptr() unsafe.Pointer { return unsafe.Pointer(a) }
 
 // Bytes is the area as bytes, for decoders and tests.
-func (a *Area) Bytes() []byte { return unsafe.Slice((*byte)(unsafe.Pointer(a)), len(a)*8) }
+func (a *Area) Bytes() []byte { return a.bytes()[:] }
+
+// bytes is the area as a byte array: a conversion, where unsafe.Slice
+// costs a wasip1 guest a checked multiplication on every read.
+func (a *Area) bytes() *[len(Area{}) * 8]byte { return (*[len(Area{}) * 8]byte)(unsafe.Pointer(a)) }
 
 // U8 reads the byte at off.
-func (a *Area) U8(off uint32) uint8 { return a.Bytes()[off] }
+func (a *Area) U8(off uint32) uint8 { return a.bytes()[off] }
 
 // U16 reads a little-endian u16 at off.
-func (a *Area) U16(off uint32) uint16 { return binary.LittleEndian.Uint16(a.Bytes()[off:]) }
+func (a *Area) U16(off uint32) uint16 { return binary.LittleEndian.Uint16(a.bytes()[off:]) }
 
 // U32 reads a little-endian u32 at off.
-func (a *Area) U32(off uint32) uint32 { return binary.LittleEndian.Uint32(a.Bytes()[off:]) }
+func (a *Area) U32(off uint32) uint32 { return binary.LittleEndian.Uint32(a.bytes()[off:]) }
 
 // U64 reads a little-endian u64 at off.
-func (a *Area) U64(off uint32) uint64 { return binary.LittleEndian.Uint64(a.Bytes()[off:]) }
+func (a *Area) U64(off uint32) uint64 { return binary.LittleEndian.Uint64(a.bytes()[off:]) }
 
 // BytesPtr returns the address and length of b for passing a list<u8> or a
 // string to an import. The caller keeps b alive across the call (passing it

@@ -66,11 +66,7 @@ func main() {
 	case "upload":
 		upload(t, n)
 	case "handshakes":
-		start := monotonic.Now()
-		for range n {
-			t.open(1)[0].close()
-		}
-		fmt.Printf("ok %d %d\n", n, monotonic.Now().Sub(start))
+		handshakes(t, n)
 	case "concurrent":
 		concurrent(t, int(n))
 	case "hold":
