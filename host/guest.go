@@ -65,6 +65,7 @@ type Guest struct {
 	nresolved int                     // names in resolved
 	pending   map[*pending]struct{}   // connects and handshakes not started (see pending)
 	closed    bool
+	released  chan struct{} // closed when release has finished; made by the first release
 	lingerID  uint64
 	linger    map[uint64]func() // forced closes of connections still draining
 }
@@ -276,15 +277,23 @@ func (g *Guest) shutdown(ctx context.Context) {
 }
 
 // release closes every resource the guest owned and waits for its
-// goroutines, once. It is safe inside a host call of the guest (the
-// host-module instances stay until shutdown).
+// goroutines, once; a second call waits until the first has finished, so
+// Close never returns while a release begun elsewhere (a blocked call's
+// context ending) is still under way. It is safe inside a host call of the
+// guest (the host-module instances stay until shutdown).
 func (g *Guest) release() {
 	g.mu.Lock()
 	if g.closed {
+		done := g.released
 		g.mu.Unlock()
+		if done != nil {
+			<-done
+		}
 		return
 	}
 	g.closed = true
+	g.released = make(chan struct{})
+	defer close(g.released)
 	if g.sharedMods && g.mod != nil {
 		g.h.shared.guests.Delete(g.mod)
 	}
