@@ -72,8 +72,9 @@
 // (pending.go): a guest that blocks on that one pollable runs it on its own
 // goroutine, as native Go code would, when the provider declares
 // [api.Capabilities].HonorsContext; otherwise on a host goroutine. A guest
-// that looks away (sleeps, returns to the embedder) has it started within a
-// few milliseconds.
+// that looks away (sleeps, returns to the embedder) has it started within
+// 8 ms, or within 64 ms while the host's other guests all block on their own
+// work (the sweeper then looks less often: each look wakes an idle CPU).
 //
 // Likewise a connection's input stream is read on the guest's own call
 // while the guest only blocks on it (blocking-read, blocking-skip, or block
