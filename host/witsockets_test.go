@@ -33,7 +33,7 @@ func socketTTL(t *testing.T, x *tg, sock uint32) int {
 	}
 	var ttl int
 	var gerr error
-	if err := rc.Control(func(fd uintptr) { ttl, gerr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_TTL) }); err != nil || gerr != nil {
+	if err := rc.Control(func(fd uintptr) { ttl, gerr = getsockoptInt(fd, syscall.IPPROTO_IP, syscall.IP_TTL) }); err != nil || gerr != nil {
 		t.Fatal(err, gerr)
 	}
 	return ttl

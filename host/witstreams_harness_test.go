@@ -212,7 +212,7 @@ func newGateServer(t *testing.T, cfg *tls.Config) *gateServer {
 	// kernel holds little and a few small reads move the writer on.
 	lc := &net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) {
-			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10)
+			_ = setsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10)
 		})
 	}}
 	g := &gateServer{step: make(chan int), all: make(chan struct{}), read: make(chan int64, 1)}
