@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"testing"
@@ -88,6 +89,21 @@ func TestSharedHostModulesServeTheirCaller(t *testing.T) {
 // Guests instantiated and used at once, on a fresh Host (so the shared
 // modules are compiled while others wait for them), each see only their
 // own handles.
+// subscribeThrice makes three clock pollables in g, checking its handle
+// count after each.
+func subscribeThrice(t *testing.T, ctx context.Context, g *Guest) error {
+	x := &tg{t: t, ctx: ctx, g: g, mod: g.Module(), ver: "0.2.6"}
+	for i := range 3 {
+		if _, err := x.callErr(monoName, witnames.SubscribeDuration, 1); err != nil {
+			return err
+		}
+		if got := g.OpenHandles(); got != i+1 {
+			return fmt.Errorf("guest %s: %d handles after %d subscriptions", g.Name(), got, i+1)
+		}
+	}
+	return nil
+}
+
 func TestSharedHostModulesConcurrentGuests(t *testing.T) {
 	ctx, r := newRuntime(t)
 	h := New(r)
@@ -101,19 +117,11 @@ func TestSharedHostModulesConcurrentGuests(t *testing.T) {
 				errs <- err
 				return
 			}
-			defer g.Close(ctx)
-			x := &tg{t: t, ctx: ctx, g: g, mod: g.Module(), ver: "0.2.6"}
-			for i := range 3 {
-				if _, err := x.callErr(monoName, witnames.SubscribeDuration, 1); err != nil {
-					errs <- err
-					return
-				}
-				if got := g.OpenHandles(); got != i+1 {
-					errs <- fmt.Errorf("guest %s: %d handles after %d subscriptions", g.Name(), got, i+1)
-					return
-				}
-			}
-			errs <- nil
+			// Closed before reporting: the checks below run once every
+			// guest has reported, and must find every guest closed.
+			err = subscribeThrice(t, ctx, g)
+			g.Close(ctx)
+			errs <- err
 		}()
 	}
 	for range n {
