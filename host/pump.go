@@ -50,8 +50,7 @@ type pump struct {
 	err       error
 	reported  bool        // err was reported once (see peek)
 	discarded bool        // shutdown(receive): buffered bytes are dropped
-	inline    bool        // src may be read inline (see blockInline): closing it ends a Read
-	queued    func() int  // bytes waiting in src's socket, for gatherLocked; nil: unknown
+	queued    func() int  // bytes waiting in src's socket (gatherLocked); nil: never read inline
 	gatherMin int         // queued bytes that let a Read of src return without waiting
 	used      bool        // src was read from (by either reader)
 	started   atomic.Bool // the goroutine was started; read by ready without the lock
@@ -86,7 +85,6 @@ func newPump(g *Guest, src io.Reader) *pump {
 // hand-offs.
 func newConnPump(g *Guest, src io.Reader, queued func() int, min int) *pump {
 	p := newPump(g, src)
-	p.inline = queued != nil
 	p.queued, p.gatherMin = queued, min
 	return p
 }
@@ -237,7 +235,7 @@ func (p *pump) blockInline(c *call) bool { return p.readInline(c, 0) }
 // readInline is blockInline for a blocking read of up to want bytes: once
 // it has bytes, it gathers the records already queued (gatherLocked).
 func (p *pump) readInline(c *call, want uint64) bool {
-	if !p.inline {
+	if p.queued == nil { // not a connection's, or its socket cannot be asked
 		return false
 	}
 	p.mu.Lock()
