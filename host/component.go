@@ -88,12 +88,12 @@ func (h *Host) InstantiateComponent(ctx context.Context, c *Component, mc wazero
 	g.reallocs.name = c.plan.Realloc
 	// _initialize is the reactor convention for module setup; a component
 	// host calls it before run too.
-	if c.plan.Run != "" {
-		inner = inner.WithStartFunctions("_initialize")
-	} else {
-		inner = inner.WithStartFunctions("_initialize", "_start")
+	starts := []string{"_initialize"}
+	if c.plan.Run == "" {
+		starts = append(starts, "_start")
 	}
-	g, err = h.start(ctx, g, c.compiled, inner)
+	g.useShims = true
+	g, err = h.start(ctx, g, c.compiled, inner, starts)
 	if err != nil || c.plan.Run == "" {
 		return g, err
 	}

@@ -69,10 +69,12 @@ type cliConfig struct {
 type moduleConfig struct {
 	inner wazero.ModuleConfig
 	cli   cliConfig
+	// starts are the start functions; nil: wazero's default, _start.
+	starts []string
 }
 
 func (c *moduleConfig) with(inner wazero.ModuleConfig, set func(*cliConfig)) wazero.ModuleConfig {
-	n := &moduleConfig{inner: inner, cli: c.cli}
+	n := &moduleConfig{inner: inner, cli: c.cli, starts: c.starts}
 	n.cli.args = append([]string(nil), c.cli.args...)
 	n.cli.env = append([][2]string(nil), c.cli.env...)
 	n.cli.mounts = append([]*mount(nil), c.cli.mounts...)
@@ -122,7 +124,23 @@ func (c *moduleConfig) WithName(name string) wazero.ModuleConfig {
 }
 
 func (c *moduleConfig) WithStartFunctions(fns ...string) wazero.ModuleConfig {
-	return c.with(c.inner.WithStartFunctions(fns...), nil)
+	n := c.with(c.inner.WithStartFunctions(fns...), nil).(*moduleConfig)
+	n.starts = append([]string{}, fns...)
+	return n
+}
+
+// startFunctions returns the start functions of a config from
+// NewModuleConfig, or nil for another config (whose list the host cannot
+// read).
+func startFunctions(mc wazero.ModuleConfig) []string {
+	c, ok := mc.(*moduleConfig)
+	if !ok {
+		return nil
+	}
+	if c.starts == nil {
+		return []string{"_start"} // wazero's default
+	}
+	return c.starts
 }
 
 func (c *moduleConfig) WithStderr(w io.Writer) wazero.ModuleConfig {

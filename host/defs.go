@@ -58,6 +58,10 @@ type fnDef struct {
 	retName string
 	// extra: served but not part of the WIT, so left out of Functions.
 	extra bool
+	// list: the result holds a list the guest allocates; prep and fin are
+	// the halves its shim calls (see listresult.go), set by register.
+	list      *listResult
+	prep, fin *fnDef
 }
 
 // offWIT marks d as served for a toolchain's sake though the WIT lacks it.
@@ -212,6 +216,9 @@ func register(f *iface) *iface {
 			if n := len(names); n > 0 && names[n-1] == retPtr {
 				d.retName = retPtr
 			}
+		}
+		if d.list != nil {
+			d.prep, d.fin = d.halves()
 		}
 	}
 	switch f.name {

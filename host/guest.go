@@ -56,10 +56,17 @@ type Guest struct {
 	// ones its host modules are compiled with (see imports.go); set
 	// before instantiation.
 	imports importSet
+	// useShims: the guest's list-returning imports go through shims (see
+	// shim.go); set before instantiation.
+	useShims bool
+	held     heldResults             // results between a shim's halves
+	shimErr  atomic.Pointer[string]  // why the allocator is not bound
 
 	mu        sync.Mutex
 	mod       wapi.Module
 	mods      map[*iface]wapi.Module
+	shims     map[*iface]*shimRef // the shims, by interface
+	fixups    []wapi.Module       // the modules that bound them
 	compiled  []wazero.CompiledModule
 	resolved  map[netip.Addr][]string // canonical names this guest looked up, by answer (see recordName)
 	nresolved int                     // names in resolved
@@ -100,10 +107,15 @@ func (r *reallocCache) Get(mod wapi.Module) wapi.Function {
 	if f, ok := r.pool.Get().(wapi.Function); ok {
 		return f
 	}
+	return mod.ExportedFunction(r.export())
+}
+
+// export is the name of the guest's allocator.
+func (r *reallocCache) export() string {
 	if r.name != "" {
-		return mod.ExportedFunction(r.name)
+		return r.name
 	}
-	return mod.ExportedFunction("cabi_realloc")
+	return "cabi_realloc"
 }
 
 func (r *reallocCache) Put(f wapi.Function) { r.pool.Put(f) }
@@ -265,9 +277,17 @@ func (g *Guest) shutdown(ctx context.Context) {
 	g.mu.Lock()
 	mods := g.mods
 	g.mods = nil
+	extra := g.fixups
+	for _, ref := range g.shims {
+		extra = append(extra, ref.shim)
+	}
+	g.shims, g.fixups = nil, nil
 	compiled := g.compiled
 	g.compiled = nil
 	g.mu.Unlock()
+	for _, m := range extra {
+		_ = m.Close(ctx)
+	}
 	for _, m := range mods {
 		_ = m.Close(ctx)
 	}
@@ -296,6 +316,9 @@ func (g *Guest) release() {
 	defer close(g.released)
 	if g.sharedMods && g.mod != nil {
 		g.h.shared.guests.Delete(g.mod)
+	}
+	for _, ref := range g.shims {
+		g.h.shared.guests.Delete(ref.shim)
 	}
 	g.mu.Unlock()
 	g.h.sweep.forget(g)
@@ -330,20 +353,26 @@ func (g *Guest) instance(f *iface) (wapi.Module, error) {
 	if g.closed || g.mods == nil {
 		return nil, fmt.Errorf("guest is closed")
 	}
-	if m, ok := g.mods[f]; ok {
+	ctx := context.Background()
+	if m, ok := g.mods[f]; ok && !g.sharedMods {
 		return m, nil
 	}
-	ctx := context.Background()
 	if g.sharedMods {
-		cm, err := g.h.compiledFor(ctx, f, g.imports)
-		if err != nil {
-			return nil, err
+		shim := g.useShims && g.imports.hasList(f)
+		m, ok := g.mods[f]
+		if !ok {
+			cm, err := g.h.compiledFor(ctx, f, g.imports, shim)
+			if err != nil {
+				return nil, err
+			}
+			if m, err = g.h.r.InstantiateModule(ctx, cm, hostModuleConfig); err != nil {
+				return nil, err
+			}
+			g.mods[f] = m
 		}
-		m, err := g.h.r.InstantiateModule(ctx, cm, hostModuleConfig)
-		if err != nil {
-			return nil, err
+		if shim {
+			return g.shim(ctx, f, m)
 		}
-		g.mods[f] = m
 		return m, nil
 	}
 	b := g.h.r.NewHostModuleBuilder(f.name)

@@ -93,22 +93,33 @@ func New(r wazero.Runtime, opts ...Option) *Host {
 // If the start function fails, the returned Guest is non-nil when the module
 // was instantiated (inspect it, then Close it) and err says why.
 func (h *Host) Instantiate(ctx context.Context, compiled wazero.CompiledModule, mc wazero.ModuleConfig, opts ...Option) (*Guest, error) {
+	starts := startFunctions(mc)
 	g, ctx, mc, err := h.prepare(ctx, compiled, mc, true, opts...)
 	if err != nil {
 		return nil, err
 	}
 	ctx = context.WithValue(ctx, instantiatingKey{}, g)
-	return h.start(ctx, g, compiled, mc)
+	g.useShims = starts != nil
+	return h.start(ctx, g, compiled, mc, starts)
 }
 
-// start instantiates a prepared guest and runs its start functions.
-func (h *Host) start(ctx context.Context, g *Guest, compiled wazero.CompiledModule, mc wazero.ModuleConfig) (*Guest, error) {
+// start instantiates a prepared guest and runs its start functions. A guest
+// with shims is instantiated without them, and they run once the shims are
+// bound (see shim.go); starts are then the start functions mc has.
+func (h *Host) start(ctx context.Context, g *Guest, compiled wazero.CompiledModule, mc wazero.ModuleConfig, starts []string) (*Guest, error) {
+	if g.useShims {
+		mc = mc.WithStartFunctions()
+	}
 	mod, err := h.r.InstantiateModule(ctx, compiled, mc)
 	if mod == nil {
 		g.shutdown(ctx)
 		return nil, err
 	}
 	g.setModule(mod)
+	if g.useShims && err == nil {
+		g.bindShims(mod)
+		err = runStarts(ctx, mod, starts)
+	}
 	if mod.IsClosed() {
 		// wasip1 commands exit from main; the close notifier has run.
 		g.shutdown(ctx)

@@ -160,7 +160,7 @@ func (c *call) subscribe(w waitable, parent uint32) uint32 {
 var ioPoll = register(&iface{name: witnames.IOPoll, fns: []fnDef{
 	def(witnames.PollableReady, pollableReady, p(i32), i32),
 	def(witnames.PollableBlock, pollableBlock, p(i32)),
-	def(witnames.Poll, pollList, p(i32, i32, i32)),
+	listDef(witnames.Poll, pollResult, p(i32, i32, i32)),
 	def(witnames.DropPollable, dropOf(rPollable), p(i32)),
 }})
 
@@ -186,13 +186,18 @@ func pollableBlock(c *call, stack []uint64) {
 // plus 4 bytes per entry.
 const MaxPollList = 1 << 16
 
-// pollList: (list_ptr, list_len, retptr). Blocks until at least one of the
+// poll: (list_ptr, list_len, retptr). Blocks until at least one of the
 // pollables is ready and returns the indexes of the ready ones (every entry
 // of a pollable listed more than once).
 //
 //	in:  list_ptr -> [borrow<pollable> u32] x list_len
 //	out: retptr   -> +0 ptr, +4 len of list<u32> (allocated with cabi_realloc)
-func pollList(c *call, stack []uint64) {
+//
+// The list is allocated between pollWait and pollFinish (see listResult).
+var pollResult = &listResult{align: cabi.ListU32.Elems[0].Align(), prepare: pollWait, finish: pollFinish}
+
+// pollWait waits and finds the indexes to return.
+func pollWait(c *call, stack []uint64) (held, bool) {
 	ptr, n, ret := wapi.DecodeU32(stack[0]), wapi.DecodeU32(stack[1]), wapi.DecodeU32(stack[2])
 	c.Area(ret, cabi.ListPair.Size, cabi.ListPair.Align)
 	if n == 0 {
@@ -237,24 +242,25 @@ func pollList(c *call, stack []uint64) {
 		// nothing is runnable.
 		runtime.Gosched()
 	}
-	var count uint32
-	for _, k := range entries {
-		if ready[k] {
-			count++
-		}
-	}
-	// Written straight into the list the guest allocated.
-	elem := cabi.ListU32.Elems[0]
-	lp := c.Alloc(elem.Align(), elem.Size()*count)
-	out := c.Bytes(lp, elem.Size()*count)
-	j := uint32(0)
+	// entries becomes the list to return.
+	out := entries[:0]
 	for i, k := range entries {
 		if ready[k] {
-			cabi.PutU32(out, elem.Size()*j, uint32(i))
-			j++
+			out = append(out, uint32(i))
 		}
 	}
-	putListArea(c, ret, lp, count)
+	n = uint32(len(out))
+	return held{ret: ret, n: n, size: cabi.ListU32.Elems[0].Size() * n, list: out}, true
+}
+
+// pollFinish writes the indexes into the list the guest allocated.
+func pollFinish(c *call, r held, ptr uint32) {
+	size := cabi.ListU32.Elems[0].Size()
+	b := c.Bytes(ptr, r.size)
+	for j, i := range r.list {
+		cabi.PutU32(b, size*uint32(j), i)
+	}
+	putListArea(c, r.ret, ptr, r.n)
 }
 
 // waitAny blocks until one of ws may be ready. Their signals share one

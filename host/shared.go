@@ -31,32 +31,41 @@ import (
 type sharedModules struct {
 	mu       sync.Mutex
 	compiled map[sharedKey]wazero.CompiledModule
-	guests   sync.Map // wapi.Module -> *Guest
+	shims    map[sharedKey]wazero.CompiledModule // see shim.go
+	fixups   map[sharedKey]wazero.CompiledModule // by allocator name
+	guests   sync.Map                            // wapi.Module -> *Guest, or a shim's *shimRef
 }
 
 // sharedKey is a shared compiled module: an interface and the functions it
-// was compiled with (importSet.key). A Host holds one per distinct set its
-// guests import, usually one per interface.
+// was compiled with (importSet.key), and whether with their shims' halves.
+// A Host holds one per distinct set its guests import, usually one per
+// interface.
 type sharedKey struct {
-	f     *iface
-	names string
+	f      *iface
+	names  string
+	halves bool
 }
 
 // instantiatingKey is the context key of the guest Instantiate is making.
 type instantiatingKey struct{}
 
 // compiledFor returns the shared compiled module of f with the functions
-// imports has of it, compiling it once.
-func (h *Host) compiledFor(ctx context.Context, f *iface, imports importSet) (wazero.CompiledModule, error) {
+// imports has of it, and with halves the halves of those a shim serves
+// (see shim.go), compiling it once.
+func (h *Host) compiledFor(ctx context.Context, f *iface, imports importSet, halves bool) (wazero.CompiledModule, error) {
 	h.shared.mu.Lock()
 	defer h.shared.mu.Unlock()
-	k := sharedKey{f, imports.key(f)}
+	k := sharedKey{f, imports.key(f), halves}
 	if cm, ok := h.shared.compiled[k]; ok {
 		return cm, nil
 	}
 	b := h.r.NewHostModuleBuilder(f.name)
 	for _, d := range imports.fns(f) {
 		d.build(b, d.shared(h))
+		if halves && d.list != nil {
+			d.prep.build(b, d.prep.shared(h))
+			d.fin.build(b, d.fin.shared(h))
+		}
 	}
 	cm, err := b.Compile(ctx)
 	if err != nil {
@@ -69,29 +78,37 @@ func (h *Host) compiledFor(ctx context.Context, f *iface, imports importSet) (wa
 	return cm, nil
 }
 
-// guestOf returns the guest whose module mod is, or nil.
-func (h *Host) guestOf(ctx context.Context, mod wapi.Module) *Guest {
-	if g, ok := h.shared.guests.Load(mod); ok {
-		return g.(*Guest)
+// guestOf returns the guest whose module (or shim) mod is, or nil, and the
+// guest's module, whose memory the call uses (nil for a shim not yet
+// bound).
+func (h *Host) guestOf(ctx context.Context, mod wapi.Module) (*Guest, wapi.Module) {
+	if v, ok := h.shared.guests.Load(mod); ok {
+		if ref, ok := v.(*shimRef); ok {
+			return ref.g, ref.mod
+		}
+		return v.(*Guest), mod
 	}
 	// The first call of a guest being instantiated: its context says which.
 	g, _ := ctx.Value(instantiatingKey{}).(*Guest)
 	if g == nil || g.h != h || !g.sharedMods {
-		return nil
+		return nil, nil
 	}
 	if !g.setModule(mod) {
-		return nil // that guest's module is another one
+		return nil, nil // that guest's module is another one
 	}
-	return g
+	return g, mod
 }
 
 // shared returns the wazero function of d for every guest of h made by
 // Instantiate.
 func (d *fnDef) shared(h *Host) wapi.GoModuleFunc {
 	return func(ctx context.Context, mod wapi.Module, stack []uint64) {
-		g := h.guestOf(ctx, mod)
+		g, mod := h.guestOf(ctx, mod)
 		if g == nil {
 			cabi.Trapf(d.full, "the calling module is not a guest of this host (or it was closed)")
+		}
+		if mod == nil {
+			cabi.Trapf(d.full, "called during the guest's instantiation (from its start section): the host serves it once instantiation is done")
 		}
 		d.invoke(g, ctx, mod, stack)
 	}

@@ -69,8 +69,8 @@ func (s *outStream) close() {
 const maxRead = pumpSize
 
 var ioStreams = register(&iface{name: witnames.IOStreams, fns: []fnDef{
-	def(witnames.InputStreamRead, func(c *call, s []uint64) { inRead(c, s, false, false) }, p(i32, i64, i32)),
-	def(witnames.InputStreamBlockingRead, func(c *call, s []uint64) { inRead(c, s, true, false) }, p(i32, i64, i32)),
+	listDef(witnames.InputStreamRead, readList, p(i32, i64, i32)),
+	listDef(witnames.InputStreamBlockingRead, blockingReadList, p(i32, i64, i32)),
 	def(witnames.InputStreamSkip, func(c *call, s []uint64) { inRead(c, s, false, true) }, p(i32, i64, i32)),
 	def(witnames.InputStreamBlockingSkip, func(c *call, s []uint64) { inRead(c, s, true, true) }, p(i32, i64, i32)),
 	def(witnames.InputStreamSubscribe, inSubscribe, p(i32), i32),
@@ -118,8 +118,11 @@ func isClosedErr(err error) bool {
 //
 //	read:  retptr -> +0 tag | +4 ptr, +8 len (ok) | +4 stream-error tag, +8 error (err)
 //	skip:  retptr -> +0 tag | +8 u64 (ok)         | +8 stream-error tag, +12 error (err)
-func inRead(c *call, stack []uint64, blocking, skip bool) {
-	in := c.get(wapi.DecodeU32(stack[0]), rInput).(*inStream)
+//
+// read and blocking-read return a list: see readList.
+func inRead(c *call, stack []uint64, blocking, skip bool) (r held, ok bool) {
+	h := wapi.DecodeU32(stack[0])
+	in := c.get(h, rInput).(*inStream)
 	n := stack[1]
 	ret := wapi.DecodeU32(stack[2])
 	area := cabi.ReadArea
@@ -136,28 +139,48 @@ func inRead(c *call, stack []uint64, blocking, skip bool) {
 	total := uint64(len(a) + len(b))
 	if total == 0 && err != nil {
 		streamErr(c, area, ret, err)
-		return
+		return held{}, false
 	}
 	if skip {
 		in.p.consume(total)
 		v := c.Area(ret, area.Size, area.Align)
 		v[area.Tag] = 0
 		cabi.PutU64(v, area.OK, total)
-		return
+		return held{}, false
 	}
-	// One copy: from the ring straight into memory the guest allocated.
-	ptr := c.Alloc(1, uint32(total))
-	if total > 0 {
-		dst := c.Bytes(ptr, uint32(total))
+	return held{h: h, ret: ret, size: uint32(total)}, true
+}
+
+// readFinish copies the bytes read prepared straight from the ring into the
+// list the guest allocated.
+func readFinish(c *call, r held, ptr uint32) {
+	in := c.get(r.h, rInput).(*inStream)
+	a, b, _ := in.p.peek(uint64(r.size))
+	if uint32(len(a)+len(b)) != r.size {
+		// Only another read of the stream, from inside cabi_realloc,
+		// takes bytes away.
+		c.trap("the stream was read while cabi_realloc allocated for this read")
+	}
+	if r.size > 0 {
+		dst := c.Bytes(ptr, r.size)
 		k := copy(dst, a)
 		copy(dst[k:], b)
 	}
-	in.p.consume(total)
-	v := c.Area(ret, area.Size, area.Align)
+	in.p.consume(uint64(r.size))
+	area := cabi.ReadArea
+	v := c.Area(r.ret, area.Size, area.Align)
 	v[area.Tag] = 0
 	cabi.PutU32(v, area.OK+cabi.ListPair.Ptr, ptr)
-	cabi.PutU32(v, area.OK+cabi.ListPair.Len, uint32(total))
+	cabi.PutU32(v, area.OK+cabi.ListPair.Len, r.size)
 }
+
+// The list results of read and blocking-read.
+var (
+	readList = &listResult{align: 1, finish: readFinish,
+		prepare: func(c *call, s []uint64) (held, bool) { return inRead(c, s, false, false) }}
+	blockingReadList = &listResult{align: 1, finish: readFinish,
+		prepare: func(c *call, s []uint64) (held, bool) { return inRead(c, s, true, false) }}
+)
 
 // inSubscribe: (self) -> own pollable, ready when data or the end is there.
 func inSubscribe(c *call, stack []uint64) {

@@ -29,7 +29,7 @@ import (
 	"github.com/wasitls/wasitls/internal/testkit/guestrun"
 	"github.com/wasitls/wasitls/internal/testkit/loopback"
 	"github.com/wasitls/wasitls/internal/testkit/peers"
-	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
+	"github.com/wasitls/wasitls/internal/wasmbin"
 )
 
 const (
@@ -431,7 +431,7 @@ func TestTrap(t *testing.T) {
 		t.Fatalf("no resource-drop among %s functions %v", host.TLSModule, hostimports.Functions(host.TLSModule))
 	}
 	badDrop := filepath.Join(dir, "baddrop.wasm")
-	if err := os.WriteFile(badDrop, module(&wasmImport{host.TLSModule, field}, wasmenc.Cat([]byte{0x41}, wasmenc.Sleb(12345))), 0o644); err != nil {
+	if err := os.WriteFile(badDrop, module(&wasmImport{host.TLSModule, field}, wasmbin.Cat([]byte{0x41}, wasmbin.Sleb(12345))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r = runCLI(t, "run", badDrop)
@@ -463,23 +463,23 @@ type wasmImport struct{ module, field string }
 
 // exitModule is a wasip1 command that calls proc_exit(code).
 func exitModule(code int) []byte {
-	return module(&wasmImport{"wasi_snapshot_preview1", "proc_exit"}, wasmenc.Cat([]byte{0x41}, wasmenc.Sleb(int64(code))))
+	return module(&wasmImport{"wasi_snapshot_preview1", "proc_exit"}, wasmbin.Cat([]byte{0x41}, wasmbin.Sleb(int64(code))))
 }
 
 // module assembles a core module whose _start calls imp with the one i32
 // argument that arg (an i32.const instruction) pushes, then executes
 // unreachable. With imp nil it only executes unreachable.
 func module(imp *wasmImport, arg []byte) []byte {
-	var b wasmenc.Builder
+	var b wasmbin.Builder
 	body := []byte{0x00} // no locals
 	if imp != nil {
 		f := b.ImportFunc(imp.module, imp.field, []api.ValueType{api.ValueTypeI32}, nil)
-		body = wasmenc.Cat(body, arg, []byte{0x10}, wasmenc.Leb(f)) // call imp
+		body = wasmbin.Cat(body, arg, []byte{0x10}, wasmbin.Leb(f)) // call imp
 	}
 	start := b.Func(nil, nil, append(body, 0x00, 0x0b)) // unreachable, end
 	b.Memory(1)
-	b.Export("_start", wasmenc.KindFunc, start)
-	b.Export("memory", wasmenc.KindMemory, 0)
+	b.Export("_start", wasmbin.KindFunc, start)
+	b.Export("memory", wasmbin.KindMemory, 0)
 	return b.Bytes()
 }
 

@@ -122,12 +122,17 @@ func (m *Mem) Alloc(align, size uint32) uint32 {
 	if m.Funcs != nil {
 		m.Funcs.Put(fn)
 	}
-	p := api.DecodeU32(stack[0])
+	return m.Allocated(api.DecodeU32(stack[0]), align, size, reallocName(fn))
+}
+
+// Allocated checks p, returned by the guest's allocator (named realloc) for
+// size bytes aligned to align, and returns it.
+func (m *Mem) Allocated(p, align, size uint32, realloc string) uint32 {
 	if p%align != 0 {
-		cabi.Trapf(m.Fn, "%s returned %#x, not %d-byte aligned", reallocName(fn), p, align)
+		cabi.Trapf(m.Fn, "%s returned %#x, not %d-byte aligned", realloc, p, align)
 	}
 	if _, ok := m.memory().Read(p, size); !ok {
-		cabi.Trapf(m.Fn, "%s returned %#x, and %d bytes there are out of bounds", reallocName(fn), p, size)
+		cabi.Trapf(m.Fn, "%s returned %#x, and %d bytes there are out of bounds", realloc, p, size)
 	}
 	return p
 }

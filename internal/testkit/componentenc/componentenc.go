@@ -11,23 +11,23 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
+	"github.com/wasitls/wasitls/internal/wasmbin"
 )
 
 // The binary format's primitives, from the tests' one encoder.
 var (
-	Leb     = wasmenc.Leb
-	Str     = wasmenc.Str
-	Cat     = wasmenc.Cat
-	Vec     = wasmenc.Vec
-	Section = wasmenc.Section
+	Leb     = wasmbin.Leb
+	Str     = wasmbin.Str
+	Cat     = wasmbin.Cat
+	Vec     = wasmbin.Vec
+	Section = wasmbin.Section
 )
 
 // Preamble starts a component (version 0x0d, layer 1).
 var Preamble = []byte{0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00}
 
 // CoreHeader starts a core module.
-var CoreHeader = wasmenc.CoreHeader
+var CoreHeader = wasmbin.CoreHeader
 
 // CoreModule is a core module with function imports and exports only (of
 // the given kinds, all index 0): enough to be read, never to be compiled.

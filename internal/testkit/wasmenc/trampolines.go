@@ -1,6 +1,4 @@
-// Package wasmenc is the tests' one WebAssembly encoder: the binary
-// format's primitives (Leb, Str, Vec, Section, ...), a Builder for core
-// modules, and Module, which generates tiny modules for testing host
+// Package wasmenc generates tiny modules for testing host
 // functions with crafted arguments: the module imports the given functions
 // and exports one trampoline per import that forwards its parameters, plus
 // "memory", a bump-allocating "cabi_realloc" and "set_heap" to move the
@@ -13,6 +11,8 @@ package wasmenc
 
 import (
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/internal/wasmbin"
 )
 
 // Import is one function the module imports.
@@ -33,25 +33,25 @@ const InitialPages = 4
 
 // Module returns the binary of a module importing imports.
 func Module(imports []Import) []byte {
-	var b Builder
+	var b wasmbin.Builder
 	i32 := api.ValueTypeI32
 	for _, im := range imports {
 		b.ImportFunc(im.Module, im.Name, im.Params, im.Results)
 	}
 	heap := b.GlobalI32(true, HeapStart)
 	realloc := b.Func([]api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, reallocBody())
-	setHeap := b.Func([]api.ValueType{i32}, nil, Cat([]byte{0x00, 0x20, 0x00, 0x24}, Leb(heap), []byte{0x0b})) // global.set heap (local 0)
+	setHeap := b.Func([]api.ValueType{i32}, nil, wasmbin.Cat([]byte{0x00, 0x20, 0x00, 0x24}, wasmbin.Leb(heap), []byte{0x0b})) // global.set heap (local 0)
 	b.Memory(InitialPages)
-	b.Export("memory", KindMemory, 0)
-	b.Export("cabi_realloc", KindFunc, realloc)
-	b.Export("set_heap", KindFunc, setHeap)
+	b.Export("memory", wasmbin.KindMemory, 0)
+	b.Export("cabi_realloc", wasmbin.KindFunc, realloc)
+	b.Export("set_heap", wasmbin.KindFunc, setHeap)
 	for k, im := range imports {
 		body := []byte{0x00} // no locals
 		for p := range im.Params {
-			body = Cat(body, []byte{0x20}, Leb(uint32(p))) // local.get p
+			body = wasmbin.Cat(body, []byte{0x20}, wasmbin.Leb(uint32(p))) // local.get p
 		}
-		body = Cat(body, []byte{0x10}, Leb(uint32(k)), []byte{0x0b}) // call k, end
-		b.Export(Export(im.Module, im.Name), KindFunc, b.Func(im.Params, im.Results, body))
+		body = wasmbin.Cat(body, []byte{0x10}, wasmbin.Leb(uint32(k)), []byte{0x0b}) // call k, end
+		b.Export(Export(im.Module, im.Name), wasmbin.KindFunc, b.Func(im.Params, im.Results, body))
 	}
 	return b.Bytes()
 }

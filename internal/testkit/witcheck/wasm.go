@@ -7,12 +7,12 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
+	"github.com/wasitls/wasitls/internal/wasmbin"
 )
 
 // Just enough of the WebAssembly binary format to list a module's function
 // imports; small modules (stub adapters and deliberately wrong guests) are
-// written with internal/testkit/wasmenc.
+// written with internal/testkit/wasmbin.
 
 // ValType is a core value type.
 type ValType byte
@@ -93,7 +93,7 @@ func (r *reader) limits() {
 
 // FuncImports lists the function imports of a core module.
 func FuncImports(wasm []byte) ([]Import, error) {
-	if len(wasm) < 8 || !bytes.Equal(wasm[:8], wasmenc.CoreHeader) {
+	if len(wasm) < 8 || !bytes.Equal(wasm[:8], wasmbin.CoreHeader) {
 		return nil, errors.New("wasm: not a core module")
 	}
 	r := &reader{b: wasm[8:]}
@@ -162,17 +162,17 @@ type Export struct {
 // trapping functions and, if memory is set, an exported one-page memory
 // named "memory".
 func Module(imports []Import, exports []Export, memory bool) []byte {
-	var b wasmenc.Builder
+	var b wasmbin.Builder
 	for _, im := range imports {
 		b.ImportFunc(im.Module, im.Name, valueTypes(im.Type.Params), valueTypes(im.Type.Results))
 	}
 	for _, e := range exports {
 		fn := b.Func(valueTypes(e.Type.Params), valueTypes(e.Type.Results), []byte{0x00, 0x00, 0x0b}) // no locals, unreachable, end
-		b.Export(e.Name, wasmenc.KindFunc, fn)
+		b.Export(e.Name, wasmbin.KindFunc, fn)
 	}
 	if memory {
 		b.Memory(1)
-		b.Export("memory", wasmenc.KindMemory, 0)
+		b.Export("memory", wasmbin.KindMemory, 0)
 	}
 	return b.Bytes()
 }

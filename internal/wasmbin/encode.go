@@ -1,4 +1,4 @@
-package wasmenc
+package wasmbin
 
 import (
 	"bytes"
@@ -7,6 +7,22 @@ import (
 
 // The primitives of the binary format, shared by core modules (Builder)
 // and components (internal/testkit/componentenc).
+
+// Instructions the host's generated modules use (see host/shim.go).
+const (
+	OpEnd          = 0x0b
+	OpReturn       = 0x0f
+	OpCall         = 0x10
+	OpCallIndirect = 0x11
+	OpIf           = 0x04
+	OpLocalGet     = 0x20
+	OpLocalTee     = 0x22
+	OpI32Const     = 0x41
+	OpI64Const     = 0x42
+	OpI64LtS       = 0x53
+	OpI32WrapI64   = 0xa7
+	BlockEmpty     = 0x40
+)
 
 // Leb is v as unsigned LEB128 (Go's uvarint encoding).
 func Leb(v uint32) []byte { return binary.AppendUvarint(nil, uint64(v)) }

@@ -1,33 +1,41 @@
-package wasmenc
+package wasmbin
 
 import "github.com/tetratelabs/wazero/api"
 
-// Export kinds.
+// Export and import kinds.
 const (
 	KindFunc   byte = 0x00
+	KindTable  byte = 0x01
 	KindMemory byte = 0x02
 	KindGlobal byte = 0x03
 )
+
+// funcref is the reference type of function tables.
+const funcref = 0x70
 
 // Builder assembles a core module: function types are shared by content,
 // imported functions come first in the function index space (so every
 // ImportFunc precedes the first Func), and sections are written in the
 // order the format requires.
 //
-//	var b wasmenc.Builder
+//	var b wasmbin.Builder
 //	exit := b.ImportFunc("wasi_snapshot_preview1", "proc_exit", []api.ValueType{api.ValueTypeI32}, nil)
-//	start := b.Func(nil, nil, wasmenc.Cat([]byte{0x00, 0x41}, wasmenc.Sleb(3), []byte{0x10}, wasmenc.Leb(exit), []byte{0x0b}))
+//	start := b.Func(nil, nil, wasmbin.Cat([]byte{0x00, 0x41}, wasmbin.Sleb(3), []byte{0x10}, wasmbin.Leb(exit), []byte{0x0b}))
 //	b.Memory(1)
-//	b.Export("_start", wasmenc.KindFunc, start)
+//	b.Export("_start", wasmbin.KindFunc, start)
 //	wasm := b.Bytes()
 type Builder struct {
 	types   [][]byte
 	imports [][]byte
+	nfuncs  uint32   // imported functions
+	ntables uint32   // imported tables
 	funcs   [][]byte // type indexes
 	code    [][]byte
+	tables  [][]byte
 	memory  []byte
 	globals [][]byte
 	exports [][]byte
+	elems   [][]byte
 }
 
 // Type returns the index of the function type params -> results.
@@ -46,10 +54,39 @@ func (b *Builder) Type(params, results []api.ValueType) uint32 {
 // function index.
 func (b *Builder) ImportFunc(module, name string, params, results []api.ValueType) uint32 {
 	if len(b.funcs) > 0 {
-		panic("wasmenc: ImportFunc after Func would renumber the functions")
+		panic("wasmbin: ImportFunc after Func would renumber the functions")
 	}
 	b.imports = append(b.imports, Cat(Str(module), Str(name), []byte{KindFunc}, Leb(b.Type(params, results))))
-	return uint32(len(b.imports) - 1)
+	b.nfuncs++
+	return b.nfuncs - 1
+}
+
+// ImportTable imports module#name, a funcref table of at least min
+// entries, and returns its table index.
+func (b *Builder) ImportTable(module, name string, min uint32) uint32 {
+	if len(b.tables) > 0 {
+		panic("wasmbin: ImportTable after Table would renumber the tables")
+	}
+	b.imports = append(b.imports, Cat(Str(module), Str(name), []byte{KindTable, funcref, 0x00}, Leb(min)))
+	b.ntables++
+	return b.ntables - 1
+}
+
+// Table defines a funcref table of exactly size entries, all null, and
+// returns its table index.
+func (b *Builder) Table(size uint32) uint32 {
+	b.tables = append(b.tables, Cat([]byte{funcref, 0x01}, Leb(size), Leb(size)))
+	return b.ntables + uint32(len(b.tables)) - 1
+}
+
+// Elem stores funcs in table 0 from index offset when the module is
+// instantiated (an active element segment).
+func (b *Builder) Elem(offset uint32, funcs ...uint32) {
+	seg := Cat([]byte{0x00, 0x41}, Sleb(int64(offset)), []byte{0x0b}, Leb(uint32(len(funcs))))
+	for _, f := range funcs {
+		seg = Cat(seg, Leb(f))
+	}
+	b.elems = append(b.elems, seg)
 }
 
 // Func defines a function whose body (locals declaration, instructions,
@@ -57,7 +94,7 @@ func (b *Builder) ImportFunc(module, name string, params, results []api.ValueTyp
 func (b *Builder) Func(params, results []api.ValueType, body []byte) uint32 {
 	b.funcs = append(b.funcs, Leb(b.Type(params, results)))
 	b.code = append(b.code, Cat(Leb(uint32(len(body))), body))
-	return uint32(len(b.imports) + len(b.funcs) - 1)
+	return b.nfuncs + uint32(len(b.funcs)) - 1
 }
 
 // Memory defines the module's one memory, of minPages 64 KiB pages.
@@ -87,6 +124,9 @@ func (b *Builder) Bytes() []byte {
 	if len(b.funcs) > 0 {
 		out = Cat(out, Section(3, Vec(b.funcs...)))
 	}
+	if len(b.tables) > 0 {
+		out = Cat(out, Section(4, Vec(b.tables...)))
+	}
 	if b.memory != nil {
 		out = Cat(out, Section(5, Vec(b.memory)))
 	}
@@ -95,6 +135,9 @@ func (b *Builder) Bytes() []byte {
 	}
 	if len(b.exports) > 0 {
 		out = Cat(out, Section(7, Vec(b.exports...)))
+	}
+	if len(b.elems) > 0 {
+		out = Cat(out, Section(9, Vec(b.elems...)))
 	}
 	if len(b.code) > 0 {
 		out = Cat(out, Section(10, Vec(b.code...)))
