@@ -35,6 +35,7 @@ type Builder struct {
 	memory  []byte
 	globals [][]byte
 	exports [][]byte
+	start   []byte
 	elems   [][]byte
 }
 
@@ -78,6 +79,9 @@ func (b *Builder) Table(size uint32) uint32 {
 	b.tables = append(b.tables, Cat([]byte{funcref, 0x01}, Leb(size), Leb(size)))
 	return b.ntables + uint32(len(b.tables)) - 1
 }
+
+// Start makes fn the module's start function, run during instantiation.
+func (b *Builder) Start(fn uint32) { b.start = Leb(fn) }
 
 // Elem stores funcs in table 0 from index offset when the module is
 // instantiated (an active element segment).
@@ -135,6 +139,9 @@ func (b *Builder) Bytes() []byte {
 	}
 	if len(b.exports) > 0 {
 		out = Cat(out, Section(7, Vec(b.exports...)))
+	}
+	if b.start != nil {
+		out = Cat(out, Section(8, b.start))
 	}
 	if len(b.elems) > 0 {
 		out = Cat(out, Section(9, Vec(b.elems...)))
