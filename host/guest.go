@@ -59,8 +59,8 @@ type Guest struct {
 	// useShims: the guest's list-returning imports go through shims (see
 	// shim.go); set before instantiation.
 	useShims bool
-	held     heldResults             // results between a shim's halves
-	shimErr  atomic.Pointer[string]  // why the allocator is not bound
+	held     heldResults            // results between a shim's halves
+	shimErr  atomic.Pointer[string] // why the allocator is not bound
 
 	mu        sync.Mutex
 	mod       wapi.Module
