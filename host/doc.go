@@ -90,11 +90,16 @@
 // work and memory for a poll are per distinct pollable, plus 4 bytes per
 // entry.
 //
-// Each list the host returns (poll results, reads, lookups) is allocated
-// through the guest's cabi_realloc, a call back into the guest. Under
-// wazero.RuntimeConfig.WithCloseOnContextDone, wazero starts a goroutine for
-// every such call (about 4 µs each into a Go guest): worth knowing when a
-// guest polls often.
+// Each list the host returns is allocated through the guest's cabi_realloc.
+// Called from Go, that is a call into the guest, for which wazero starts a
+// goroutine under wazero.RuntimeConfig.WithCloseOnContextDone (about 4 µs,
+// and a wake-up of another core). So for the hot ones (read, blocking-read,
+// poll) guests of Instantiate and InstantiateComponent import the interface
+// from a small generated wasm module, a shim, that calls the allocator wasm
+// to wasm between the host's two halves of the function (shim.go,
+// listresult.go). Guests made by Prepare, or given a ModuleConfig not made
+// by NewModuleConfig (the host must run the start functions itself, after
+// binding the shim), call back from Go as before.
 //
 // The files follow the WIT: tls.go (wasi:tls/types; tlsdriver.go runs the
 // provider's handshakes, streamconn.go adapts guest streams to a net.Conn

@@ -128,7 +128,9 @@ func (h *Host) start(ctx context.Context, g *Guest, compiled wazero.CompiledModu
 }
 
 // Prepare makes a guest without instantiating it, for embedders that call
-// r.InstantiateModule themselves: pass it the returned context and config
+// r.InstantiateModule themselves. Its reads and polls allocate their results
+// by calls into the guest from Go, a little slower than Instantiate's (see
+// the package documentation). Pass it the returned context and config
 // (the one wazero accepts, unwrapped from a [NewModuleConfig] config). Use
 // one Prepare per module instance, and instantiate the compiled module
 // given to Prepare: the guest's host modules hold the functions it imports

@@ -79,9 +79,12 @@ func (s importSet) hasList(f *iface) bool {
 // reallocType is cabi_realloc's: (old_ptr, old_size, align, new_size) -> ptr.
 var reallocType = [2][]wapi.ValueType{p(i32, i32, i32, i32), p(i32)}
 
-// shimWasm returns the binary of a shim exporting fns.
-func shimWasm(fns []*fnDef) []byte {
+// shimWasm returns the binary of f's shim exporting fns. Its functions
+// have the interface's names, so a stack trace through one reads as one
+// through the host module.
+func shimWasm(f *iface, fns []*fnDef) []byte {
 	var b wasmbin.Builder
+	b.Name(f.name)
 	imported := make([]uint32, len(fns))
 	halves := make([][2]uint32, len(fns))
 	for i, d := range fns {
@@ -100,7 +103,9 @@ func shimWasm(fns []*fnDef) []byte {
 			b.Export(d.name, wasmbin.KindFunc, imported[i])
 			continue
 		}
-		b.Export(d.name, wasmbin.KindFunc, b.Func(d.params, d.results, shimBody(d, halves[i], realloc, table)))
+		fn := b.Func(d.params, d.results, shimBody(d, halves[i], realloc, table))
+		b.FuncName(fn, d.name)
+		b.Export(d.name, wasmbin.KindFunc, fn)
 	}
 	return b.Bytes()
 }
@@ -142,7 +147,7 @@ func fixupWasm(realloc string) []byte {
 // compiledShim returns the Host's compiled shim of f for imports.
 func (h *Host) compiledShim(ctx context.Context, f *iface, imports importSet) (wazero.CompiledModule, error) {
 	return h.shared.compile(ctx, &h.shared.shims, sharedKey{f, imports.key(f), false}, func() ([]byte, error) {
-		return shimWasm(imports.fns(f)), nil
+		return shimWasm(f, imports.fns(f)), nil
 	}, h.r)
 }
 

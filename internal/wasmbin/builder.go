@@ -37,6 +37,8 @@ type Builder struct {
 	exports [][]byte
 	start   []byte
 	elems   [][]byte
+	modName string
+	fnNames [][]byte
 }
 
 // Type returns the index of the function type params -> results.
@@ -78,6 +80,15 @@ func (b *Builder) ImportTable(module, name string, min uint32) uint32 {
 func (b *Builder) Table(size uint32) uint32 {
 	b.tables = append(b.tables, Cat([]byte{funcref, 0x01}, Leb(size), Leb(size)))
 	return b.ntables + uint32(len(b.tables)) - 1
+}
+
+// Name names the module, for stack traces (a "name" custom section).
+func (b *Builder) Name(module string) { b.modName = module }
+
+// FuncName names function fn, for stack traces. Name functions in
+// increasing index order.
+func (b *Builder) FuncName(fn uint32, name string) {
+	b.fnNames = append(b.fnNames, Cat(Leb(fn), Str(name)))
 }
 
 // Start makes fn the module's start function, run during instantiation.
@@ -148,6 +159,16 @@ func (b *Builder) Bytes() []byte {
 	}
 	if len(b.code) > 0 {
 		out = Cat(out, Section(10, Vec(b.code...)))
+	}
+	if b.modName != "" || len(b.fnNames) > 0 {
+		names := Str("name")
+		if b.modName != "" {
+			names = Cat(names, Section(0, Str(b.modName)))
+		}
+		if len(b.fnNames) > 0 {
+			names = Cat(names, Section(1, Vec(b.fnNames...)))
+		}
+		out = Cat(out, Section(0, names))
 	}
 	return out
 }
