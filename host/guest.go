@@ -354,27 +354,33 @@ func (g *Guest) instance(f *iface) (wapi.Module, error) {
 		return nil, fmt.Errorf("guest is closed")
 	}
 	ctx := context.Background()
-	if m, ok := g.mods[f]; ok && !g.sharedMods {
-		return m, nil
-	}
-	if g.sharedMods {
-		shim := g.useShims && g.imports.hasList(f)
-		m, ok := g.mods[f]
-		if !ok {
-			cm, err := g.h.compiledFor(ctx, f, g.imports, shim)
-			if err != nil {
-				return nil, err
-			}
-			if m, err = g.h.r.InstantiateModule(ctx, cm, hostModuleConfig); err != nil {
-				return nil, err
-			}
-			g.mods[f] = m
+	m, ok := g.mods[f]
+	if !g.sharedMods {
+		if ok {
+			return m, nil
 		}
-		if shim {
-			return g.shim(ctx, f, m)
-		}
-		return m, nil
+		return g.ownInstance(ctx, f)
 	}
+	shim := g.useShims && g.imports.hasList(f)
+	if !ok {
+		cm, err := g.h.compiledFor(ctx, f, g.imports, shim)
+		if err != nil {
+			return nil, err
+		}
+		if m, err = g.h.r.InstantiateModule(ctx, cm, hostModuleConfig); err != nil {
+			return nil, err
+		}
+		g.mods[f] = m
+	}
+	if shim {
+		return g.shim(ctx, f, m) // the guest links to the shim, the shim to m
+	}
+	return m, nil
+}
+
+// ownInstance compiles and instantiates a host module of f for this guest
+// alone (a guest of Prepare). g.mu is held.
+func (g *Guest) ownInstance(ctx context.Context, f *iface) (wapi.Module, error) {
 	b := g.h.r.NewHostModuleBuilder(f.name)
 	for _, d := range g.imports.fns(f) {
 		d.build(b, d.bind(g))
