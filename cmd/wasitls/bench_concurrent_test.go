@@ -1,35 +1,15 @@
 package main
 
-import (
-	"bytes"
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"testing"
-
-	"github.com/wasitls/wasitls/internal/testkit/guestbuild"
-)
+import "testing"
 
 // TestBenchConcurrentWarmsUpBothSides: -only concurrent runs one untimed
 // round of each side before the measured ones, and reports it apart. The
 // first round of a process pays for what later rounds reuse; it used to be
-// the guest's first measured round (a quarter slower than its second), so
+// the guest's first measured round (a fifth slower than its second), so
 // the concurrent row compared a cold guest with a warm native client.
 func TestBenchConcurrentWarmsUpBothSides(t *testing.T) {
-	wasm := filepath.Join(t.TempDir(), "benchguest.wasm")
-	if err := os.WriteFile(wasm, guestbuild.Build(t, "./internal/guests/bench"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out, errb bytes.Buffer
-	code := run([]string{"bench", "-json", "-only", "concurrent", "-guest", wasm, "-reps", "1", "-conns", "20",
-		"-guests", "2", "-backends", "stdtls"}, &out, &errb)
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
-	}
-	var rep benchReport
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, out.String())
-	}
+	rep, _ := benchJSON(t, "-only", "concurrent", "-guest", benchGuestFile(t), "-reps", "1", "-conns", "20",
+		"-guests", "2", "-backends", "stdtls")
 	if len(rep.Backends) != 1 {
 		t.Fatalf("backends %+v, want stdtls only", rep.Backends)
 	}
