@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,8 +10,6 @@ import (
 	"testing"
 
 	"golang.org/x/net/html"
-
-	"github.com/wasitls/wasitls/internal/testkit/guestbuild"
 )
 
 // TestBenchPerRequestAndStartup runs a miniature bench of the per-request
@@ -20,21 +17,10 @@ import (
 // was measured, that the figures are consistent, and that the page is
 // self-contained HTML whose charts carry the report's numbers.
 func TestBenchPerRequestAndStartup(t *testing.T) {
-	wasm := filepath.Join(t.TempDir(), "benchguest.wasm")
-	if err := os.WriteFile(wasm, guestbuild.Build(t, "./internal/guests/bench"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	wasm := benchGuestFile(t)
 	page := filepath.Join(t.TempDir(), "bench.html")
-	var out, errb bytes.Buffer
-	code := run([]string{"bench", "-json", "-html", page, "-guest", wasm, "-only", "perrequest,startup", "-reps", "2",
-		"-requests", "6", "-at-once", "3", "-backends", "stdtls"}, &out, &errb)
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
-	}
-	var rep benchReport
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, out.String())
-	}
+	rep, _ := benchJSON(t, "-html", page, "-guest", wasm, "-only", "perrequest,startup", "-reps", "2",
+		"-requests", "6", "-at-once", "3", "-backends", "stdtls")
 	if len(rep.Backends) != 1 {
 		t.Fatalf("backends %+v", rep.Backends)
 	}

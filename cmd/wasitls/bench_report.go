@@ -95,6 +95,10 @@ type concurrency struct {
 	percentiles
 	GuestWallMs  float64 `json:"guest_wall_ms"`
 	NativeWallMs float64 `json:"native_wall_ms"`
+	// The untimed first round of each side (see bench.concurrent), in no
+	// figure above.
+	WarmupGuestMs  float64 `json:"warmup_guest_wall_ms"`
+	WarmupNativeMs float64 `json:"warmup_native_wall_ms"`
 	// Each round's rate (connections per second), in the order run.
 	GuestRuns  []float64 `json:"guest_runs"`
 	NativeRuns []float64 `json:"native_runs"`

@@ -288,8 +288,9 @@ func (b *bench) sequential(ctx context.Context, name string) (rate, error) {
 const concurrentLead = 50 * time.Millisecond
 
 // concurrent: o.conns connections at once from o.guests guests, then
-// natively from as many goroutines, alternating, o.reps times. The guests
-// are instantiated once; each round starts them all at one instant.
+// natively from as many goroutines, alternating, o.reps times, after one
+// untimed round of each. The guests are instantiated once; each round
+// starts them all at one instant.
 func (b *bench) concurrent(ctx context.Context, name string) (concurrency, error) {
 	o := b.o
 	c := concurrency{Conns: o.conns, Guests: o.guests}
@@ -332,22 +333,44 @@ func (b *bench) concurrent(ctx context.Context, name string) (concurrency, error
 			return c, err
 		}
 	}
+	guestRound := func() (time.Duration, []time.Duration, error) {
+		runtime.GC() // one round's garbage is not the next one's
+		return b.concurrentRound(grs)
+	}
+	nativeRound := func() (time.Duration, []time.Duration, error) {
+		runtime.GC()
+		wall, lat, conns, err := nativeConcurrent(o.conns, dial)
+		closeAll(conns)
+		return wall, lat, err
+	}
+	// One untimed round of each side first. The first round in the process
+	// pays for what later rounds reuse (the Go heap and goroutine stacks
+	// growing, their pages faulted in, the guests' linear memory and
+	// workers): measured, it fell on the guest alone, whose round always
+	// came first, and with -reps 2 it was half the guest's figure.
+	nw, _, err := nativeRound()
+	if err != nil {
+		return c, err
+	}
+	gw, _, err := guestRound()
+	if err != nil {
+		return c, err
+	}
+	c.WarmupGuestMs, c.WarmupNativeMs = float64(gw)/1e6, float64(nw)/1e6
 	var g, n []float64
 	var glat, nlat []time.Duration
 	var gwall, nwall time.Duration
 	for i := range o.reps {
 		for k := range 2 {
-			runtime.GC() // one round's garbage is not the next one's
 			if (k == 0) == (i%2 == 0) {
-				wall, lat, err := b.concurrentRound(grs)
+				wall, lat, err := guestRound()
 				if err != nil {
 					return c, err
 				}
 				g, glat, gwall = append(g, float64(o.conns)/wall.Seconds()), append(glat, lat...), gwall+wall
 				continue
 			}
-			wall, lat, conns, err := nativeConcurrent(o.conns, dial)
-			closeAll(conns)
+			wall, lat, err := nativeRound()
 			if err != nil {
 				return c, err
 			}

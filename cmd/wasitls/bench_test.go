@@ -19,19 +19,11 @@ import (
 // connections, one backend) and checks the report's shape and that every
 // figure was measured. It asserts no speed: that is what the bench is for.
 func TestBenchJSON(t *testing.T) {
-	wasm := filepath.Join(t.TempDir(), "benchguest.wasm")
-	if err := os.WriteFile(wasm, guestbuild.Build(t, "./internal/guests/bench"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out, errb bytes.Buffer
-	code := run([]string{"bench", "-json", "-guest", wasm, "-size", "2MiB", "-reps", "1", "-conns", "100",
-		"-guests", "5", "-handshakes", "3", "-requests", "4", "-at-once", "2", "-backends", "stdtls"}, &out, &errb)
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
-	}
+	rep, out := benchJSON(t, "-guest", benchGuestFile(t), "-size", "2MiB", "-reps", "1", "-conns", "100",
+		"-guests", "5", "-handshakes", "3", "-requests", "4", "-at-once", "2", "-backends", "stdtls")
 	var raw map[string]any
-	if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	if err := json.Unmarshal(out, &raw); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
 	for _, k := range []string{"throughput_ratio_download", "throughput_ratio_upload", "handshake_ratio",
 		"bytes_per_idle_conn_host", "bytes_per_idle_conn_native"} {
@@ -39,10 +31,6 @@ func TestBenchJSON(t *testing.T) {
 		if !ok || v <= 0 {
 			t.Errorf("%s = %v, want a positive number", k, raw[k])
 		}
-	}
-	var rep benchReport
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatal(err)
 	}
 	if rep.Cipher != "TLS_AES_128_GCM_SHA256" {
 		t.Errorf("cipher suite %q, want TLS_AES_128_GCM_SHA256", rep.Cipher)

@@ -1,0 +1,24 @@
+package main
+
+import "testing"
+
+// TestBenchConcurrentWarmsUpBothSides: -only concurrent runs one untimed
+// round of each side before the measured ones, and reports it apart. The
+// first round of a process pays for what later rounds reuse; it used to be
+// the guest's first measured round (a fifth slower than its second), so
+// the concurrent row compared a cold guest with a warm native client.
+func TestBenchConcurrentWarmsUpBothSides(t *testing.T) {
+	rep, _ := benchJSON(t, "-only", "concurrent", "-guest", benchGuestFile(t), "-reps", "1", "-conns", "20",
+		"-guests", "2", "-backends", "stdtls")
+	if len(rep.Backends) != 1 {
+		t.Fatalf("backends %+v, want stdtls only", rep.Backends)
+	}
+	c := rep.Backends[0].Concurrent
+	if c.WarmupGuestMs <= 0 || c.WarmupNativeMs <= 0 {
+		t.Errorf("warm-up rounds: guest %v ms, native %v ms; want both run and timed", c.WarmupGuestMs, c.WarmupNativeMs)
+	}
+	// The warm-up is in no figure: one measured round each for -reps 1.
+	if len(c.GuestRuns) != 1 || len(c.NativeRuns) != 1 || c.Guest <= 0 || c.Native <= 0 {
+		t.Errorf("measured rounds: guest %v, native %v; want one each", c.GuestRuns, c.NativeRuns)
+	}
+}
