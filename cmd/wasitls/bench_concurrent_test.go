@@ -22,3 +22,21 @@ func TestBenchConcurrentWarmsUpBothSides(t *testing.T) {
 		t.Errorf("measured rounds: guest %v, native %v; want one each", c.GuestRuns, c.NativeRuns)
 	}
 }
+
+// TestBenchSequentialWarmsUpBothSides: the sequential section likewise runs
+// untimed handshakes on each side first, and its figures (rates and the
+// host's connect and handshake times) count only the measured runs.
+func TestBenchSequentialWarmsUpBothSides(t *testing.T) {
+	rep, _ := benchJSON(t, "-only", "sequential", "-guest", benchGuestFile(t), "-reps", "1", "-handshakes", "5",
+		"-backends", "stdtls")
+	if len(rep.Backends) != 1 {
+		t.Fatalf("backends %+v, want stdtls only", rep.Backends)
+	}
+	s := rep.Backends[0].Sequential
+	if s.WarmupHandshakes != 5 {
+		t.Errorf("warm-up: %d handshakes, want 5 (min of -handshakes and %d)", s.WarmupHandshakes, sequentialWarmup)
+	}
+	if len(s.GuestRuns) != 1 || len(s.NativeRuns) != 1 || s.GuestHandshakeUs <= 0 || s.NativeHandshakeUs <= 0 {
+		t.Errorf("measured runs: guest %v, native %v (handshake µs %v, %v); want one each", s.GuestRuns, s.NativeRuns, s.GuestHandshakeUs, s.NativeHandshakeUs)
+	}
+}

@@ -75,6 +75,9 @@ type rate struct {
 	GuestHandshakeUs  float64 `json:"guest_handshake_us,omitempty"`
 	NativeConnectUs   float64 `json:"native_connect_us,omitempty"`
 	NativeHandshakeUs float64 `json:"native_handshake_us,omitempty"`
+	// WarmupHandshakes: the untimed run of each side before the measured
+	// ones (sequential).
+	WarmupHandshakes int `json:"warmup_handshakes,omitempty"`
 }
 
 // percentiles are one latency's p50 and p99 in ms, guest and native

@@ -233,16 +233,31 @@ func (b *bench) runSequentialOpen(ctx context.Context, rep *benchReport) error {
 	return nil
 }
 
-// sequential alternates guest and native runs of o.handshakes handshakes.
+// sequentialWarmup is the handshakes of the untimed run of each side that
+// precedes the measured ones.
+const sequentialWarmup = 100
+
+// sequential alternates guest and native runs of o.handshakes handshakes,
+// after one untimed run of each side (as the concurrent section does: the
+// first run in the process pays for what later ones reuse, and it was
+// always the guest's).
 func (b *bench) sequential(ctx context.Context, name string) (rate, error) {
 	hs, _, err := b.nativeClient(name)
 	if err != nil {
+		return rate{}, err
+	}
+	warm := int64(min(b.o.handshakes, sequentialWarmup))
+	if _, _, _, err := b.nativeHandshakesPhases(hs, int(warm)); err != nil {
+		return rate{}, err
+	}
+	if _, _, err := b.okRun(ctx, name, "handshakes", warm); err != nil {
 		return rate{}, err
 	}
 	var g, n []float64
 	var mu sync.Mutex
 	var gConn, gHS, nConn, nHS time.Duration
 	var gCount, nCount int
+	// Set after the warm-up: the host times below are of measured runs.
 	b.observer = func(e host.ConnEvent) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -273,7 +288,7 @@ func (b *bench) sequential(ctx context.Context, name string) (rate, error) {
 			n = append(n, float64(b.o.handshakes)/d.Seconds())
 		}
 	}
-	r := rate{Guest: median(g), Native: median(n), GuestRuns: g, NativeRuns: n}
+	r := rate{Guest: median(g), Native: median(n), GuestRuns: g, NativeRuns: n, WarmupHandshakes: int(warm)}
 	r.Ratio = ratio(r.Guest, r.Native)
 	mu.Lock()
 	defer mu.Unlock()
