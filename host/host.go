@@ -148,6 +148,9 @@ func (h *Host) Prepare(ctx context.Context, compiled wazero.CompiledModule, mc w
 func (h *Host) prepare(ctx context.Context, compiled wazero.CompiledModule, mc wazero.ModuleConfig, sharedMods bool, opts ...Option) (*Guest, context.Context, wazero.ModuleConfig, error) {
 	inner, cli := unwrapConfig(mc)
 	imports, mods := importsOf(compiled)
+	if err := imports.check(mods); err != nil {
+		return nil, nil, nil, err
+	}
 	if err := checkConfig(mods, cli); err != nil {
 		return nil, nil, nil, err
 	}

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -55,6 +56,21 @@ func (s importSet) fns(f *iface) []*fnDef {
 		}
 	}
 	return out
+}
+
+// check finds a function the guest imports from an interface the host
+// serves but that the host does not have (wazero's link error would name
+// the anonymous host module, not the import); mods names each interface's
+// module as the guest imports it.
+func (s importSet) check(mods map[*iface]string) error {
+	for _, f := range interfaces { // in a fixed order: the first problem is the error
+		for _, name := range s[f] {
+			if !slices.ContainsFunc(f.fns, func(d fnDef) bool { return d.name == name }) {
+				return fmt.Errorf("host: the guest imports %s#%s, which the host does not serve", mods[f], name)
+			}
+		}
+	}
+	return nil
 }
 
 // key names f's functions for the guest, for the Host's shared compiled

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/wasitls/wasitls/internal/testkit/wasmenc"
+	"github.com/wasitls/wasitls/internal/wasmbin"
+	"github.com/wasitls/wasitls/internal/witnames"
 )
 
 // importOf is the wasmtest import of one host function at version ver.
@@ -112,4 +114,30 @@ func TestHostModulesHoldWhatTheGuestImports(t *testing.T) {
 	p.setModule(mod)
 	check("Prepare", p)
 	use(p)
+}
+
+// TestUnknownFunctionOfServedInterface: a guest importing a function the
+// host does not have, of an interface it serves, is refused by Instantiate
+// and Prepare with the import's name (wazero's link error named the
+// anonymous host module instead).
+func TestUnknownFunctionOfServedInterface(t *testing.T) {
+	var b wasmbin.Builder
+	b.ImportFunc(witnames.IOStreams+"@0.2.3", witnames.InputStreamRead, p(i32, i64, i32), nil)
+	b.ImportFunc(witnames.IOStreams+"@0.2.3", "[method]input-stream.nosuch", nil, nil)
+	ctx, r := newRuntime(t)
+	cm, err := r.CompileModule(ctx, b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(r)
+	const want = "host: the guest imports wasi:io/streams@0.2.3#[method]input-stream.nosuch, which the host does not serve"
+	if g, err := h.Instantiate(ctx, cm, NewModuleConfig()); g != nil || err == nil || err.Error() != want {
+		t.Errorf("Instantiate: %v, %v; want %q", g, err, want)
+	}
+	if _, _, _, err := h.Prepare(ctx, cm, NewModuleConfig()); err == nil || err.Error() != want {
+		t.Errorf("Prepare: %v; want %q", err, want)
+	}
+	if n := h.Guests(); n != 0 {
+		t.Errorf("%d guests left", n)
+	}
 }

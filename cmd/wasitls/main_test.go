@@ -438,6 +438,18 @@ func TestTrap(t *testing.T) {
 	if r.code != exitTrap || !strings.Contains(r.stderr, "wasitls: trap in "+host.TLSModule+"#"+field) {
 		t.Errorf("bad drop: exit code %d, stderr %q", r.code, r.stderr)
 	}
+
+	// A function the host does not have, of an interface it serves: one
+	// line naming the import, before the guest runs (wazero's link error
+	// named the anonymous host module, and the CLI called it a trap).
+	noSuch := filepath.Join(dir, "nosuch.wasm")
+	if err := os.WriteFile(noSuch, module(&wasmImport{"wasi:io/streams@0.2.0", "nosuch"}, []byte{0x41, 0x00}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, "run", noSuch)
+	if want := "wasitls: run: host: the guest imports wasi:io/streams@0.2.0#nosuch, which the host does not serve\n"; r.code != exitUsage || r.stderr != want {
+		t.Errorf("unknown import: exit code %d, stderr %q, want %d, %q", r.code, r.stderr, exitUsage, want)
+	}
 }
 
 // TestBackends checks `wasitls backends` against the registry.

@@ -148,23 +148,19 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if log != nil {
 		opts = append(opts, host.WithObserver(func(e host.ConnEvent) { logEvent(log, e) }))
 	}
-	if m.comp != nil {
-		g, err := m.instantiate(ctx, h, mc, opts...)
-		if g == nil && err != nil {
-			// Refused before the main module ran: its config or links.
+	// Through Instantiate (or InstantiateComponent), not Prepare: the host
+	// then runs the start functions itself and gives the guest its list
+	// shims (see host/shim.go).
+	g, err := m.instantiate(ctx, h, mc, opts...)
+	if g == nil && err != nil {
+		// Refused before the guest ran: a policy the flags described
+		// badly, a guest the flags cannot serve, its links.
+		if m.comp != nil {
 			return exitUsage, usagef("run %s: %v", o.guest, err)
 		}
-		defer g.Close(context.Background())
-		return guestExit(ctx, o.guest, err)
-	}
-	g, gctx, mc, err := h.Prepare(ctx, m.core, mc, opts...)
-	if err != nil {
-		// A policy the flags described badly, or a guest the flags cannot
-		// serve (wasi:random/random needs a random source: it has one).
 		return exitUsage, usagef("run: %v", err)
 	}
 	defer g.Close(context.Background())
-	_, err = r.InstantiateModule(gctx, m.core, mc)
 	return guestExit(ctx, o.guest, err)
 }
 
