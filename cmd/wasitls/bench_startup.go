@@ -148,9 +148,12 @@ func (b *bench) startupOnce(ctx context.Context, p api.Provider) (d []time.Durat
 	return r.d, obs, nil
 }
 
-// startupRun is one start-up of a guest in a runtime of its own, as
-// `wasitls run` makes it: host.Prepare, then the module's instantiation
-// with _start called apart. d collects the steps' times.
+// startupRun is one start-up of a guest in a runtime of its own, in the
+// steps of `wasitls run`'s host.Instantiate taken apart: host.Prepare
+// (Instantiate's setup), then the module's instantiation with _start
+// called apart (Instantiate runs it after binding the guest's list shims,
+// a few small instantiations more, which Prepare's guests go without).
+// d collects the steps' times.
 type startupRun struct {
 	rt  wazero.Runtime
 	g   *host.Guest
