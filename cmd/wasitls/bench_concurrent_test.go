@@ -40,3 +40,17 @@ func TestBenchSequentialWarmsUpBothSides(t *testing.T) {
 		t.Errorf("measured runs: guest %v, native %v (handshake µs %v, %v); want one each", s.GuestRuns, s.NativeRuns, s.GuestHandshakeUs, s.NativeHandshakeUs)
 	}
 }
+
+// TestBenchThroughputWarmsUpBothSides: the download and upload likewise
+// run once on each side untimed first, and report it apart.
+func TestBenchThroughputWarmsUpBothSides(t *testing.T) {
+	rep, _ := benchJSON(t, "-only", "throughput", "-guest", benchGuestFile(t), "-reps", "1", "-size", "1MiB")
+	for name, tp := range map[string]throughput{"download": rep.Download, "upload": rep.Upload} {
+		if tp.WarmupGuest <= 0 || tp.WarmupNative <= 0 {
+			t.Errorf("%s warm-up: guest %v MB/s, native %v; want both run", name, tp.WarmupGuest, tp.WarmupNative)
+		}
+		if len(tp.GuestRuns) != 1 || len(tp.NativeRuns) != 1 {
+			t.Errorf("%s measured runs: guest %v, native %v; want one each", name, tp.GuestRuns, tp.NativeRuns)
+		}
+	}
+}

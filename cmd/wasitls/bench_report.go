@@ -59,6 +59,9 @@ type throughput struct {
 	Ratio      float64   `json:"ratio"`
 	GuestRuns  []float64 `json:"guest_runs"`
 	NativeRuns []float64 `json:"native_runs"`
+	// The untimed run of each side before the measured ones.
+	WarmupGuest  float64 `json:"warmup_guest_mbps,omitempty"`
+	WarmupNative float64 `json:"warmup_native_mbps,omitempty"`
 }
 
 type rate struct {
