@@ -141,3 +141,25 @@ func TestUnknownFunctionOfServedInterface(t *testing.T) {
 		t.Errorf("%d guests left", n)
 	}
 }
+
+// TestShimHalvesNotImportable: the halves a shim calls (see shim.go) are
+// exports of the host module, never of what the guest links to: a guest
+// naming one is refused before it runs, so it cannot call finish with a
+// pointer of its choosing or out of turn.
+func TestShimHalvesNotImportable(t *testing.T) {
+	d := ioStreams.fns[slices.IndexFunc(ioStreams.fns, func(d fnDef) bool { return d.name == witnames.InputStreamRead })]
+	ctx, r := newRuntime(t)
+	h := New(r)
+	for _, half := range []*fnDef{d.prep, d.fin} {
+		var b wasmbin.Builder
+		b.ImportFunc(witnames.IOStreams+"@0.2.0", half.name, half.params, half.results)
+		cm, err := r.CompileModule(ctx, b.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "host: the guest imports wasi:io/streams@0.2.0#" + half.name + ", which the host does not serve"
+		if g, err := h.Instantiate(ctx, cm, NewModuleConfig()); g != nil || err == nil || err.Error() != want {
+			t.Errorf("Instantiate importing %q: %v, %v; want %q", half.name, g, err, want)
+		}
+	}
+}

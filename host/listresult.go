@@ -45,7 +45,6 @@ type held struct {
 	size uint32   // bytes of the list
 	h    uint32   // the resource read (read)
 	ret  uint32   // the return area
-	n    uint32   // elements
 	list []uint32 // the elements (poll)
 }
 

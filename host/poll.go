@@ -250,7 +250,7 @@ func pollWait(c *call, stack []uint64) (held, bool) {
 		}
 	}
 	n = uint32(len(out))
-	return held{ret: ret, n: n, size: cabi.ListU32.Elems[0].Size() * n, list: out}, true
+	return held{ret: ret, size: cabi.ListU32.Elems[0].Size() * n, list: out}, true
 }
 
 // pollFinish writes the indexes into the list the guest allocated.
@@ -260,7 +260,7 @@ func pollFinish(c *call, r held, ptr uint32) {
 	for j, i := range r.list {
 		cabi.PutU32(b, size*uint32(j), i)
 	}
-	putListArea(c, r.ret, ptr, r.n)
+	putListArea(c, r.ret, ptr, uint32(len(r.list)))
 }
 
 // waitAny blocks until one of ws may be ready. Their signals share one
